@@ -1,0 +1,211 @@
+# -*- test-case-name: tests.test_codec -*-
+"""
+The JSON-lines codec of protocol v1: one JSON object per line, UTF-8.
+
+Decoding turns a received line into a L{Request} or raises L{DecodeError};
+encoding turns replies and core events into ready-to-write lines.  An event
+is encoded once and the bytes are cached on it, so fanning it out to a
+thousand members costs one C{json.dumps}.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Union
+
+from chatd.core import (
+    Event,
+    Joined,
+    Left,
+    Message,
+    NickChanged,
+    Quit,
+    TopicChanged,
+)
+
+RequestId = Union[str, int]
+
+
+class DecodeError(Exception):
+    """
+    A line that is not a well-formed request.  C{cmd} and C{id} are what
+    could be read of it, for the error reply.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        cmd: str | None = None,
+        request_id: RequestId | None = None,
+    ) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.cmd = cmd
+        self.request_id = request_id
+
+
+class Request:
+    """
+    A decoded request.  C{cmd} is None when the client sent none; C{args} is
+    the whole object, read by the command's handler.
+    """
+
+    __slots__ = ("args", "cmd", "request_id")
+
+    def __init__(
+        self, cmd: str | None, request_id: RequestId | None, args: dict[str, Any]
+    ) -> None:
+        self.cmd = cmd
+        self.request_id = request_id
+        self.args = args
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def decode(line: bytes) -> Request:
+    """
+    Read one request line (without its line ending).  Raise L{DecodeError}
+    with C{bad_encoding}, C{bad_json} or C{bad_request}.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DecodeError(
+            "bad_encoding", f"the line is not valid UTF-8 (byte {e.start})"
+        ) from None
+    try:
+        obj = _decoder.decode(text)
+    except (ValueError, RecursionError) as e:
+        raise DecodeError("bad_json", f"the line is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise DecodeError(
+            "bad_request",
+            f"a request must be a JSON object, not {_json_type(obj)}",
+        )
+    cmd = obj.get("cmd")
+    request_id = obj.get("id")
+    if request_id is not None and (
+        isinstance(request_id, bool) or not isinstance(request_id, (str, int))
+    ):
+        raise DecodeError(
+            "bad_request",
+            f"'id' must be a string or an integer, not {_json_type(request_id)}",
+            cmd if isinstance(cmd, str) else None,
+        )
+    if cmd is not None and not isinstance(cmd, str):
+        raise DecodeError(
+            "bad_request",
+            f"'cmd' must be a string, not {_json_type(cmd)}",
+            None,
+            request_id,
+        )
+    return Request(cmd, request_id, obj)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    """One line of JSON, UTF-8, with its C{\\n}."""
+    try:
+        return (_encoder.encode(obj) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (only possible in an echoed id or cmd) cannot be
+        # UTF-8; escaped, it is still valid JSON.
+        return (_ascii_encoder.encode(obj) + "\n").encode("ascii")
+
+
+def format_ts(seconds: float) -> str:
+    """C{seconds} since the epoch as UTC ISO 8601 with milliseconds."""
+    millis = int(seconds * 1000)
+    whole, ms = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+
+
+def ok(cmd: str, request_id: RequestId | None, **results: Any) -> bytes:
+    reply: dict[str, Any] = {"type": "ok", "cmd": cmd}
+    if request_id is not None:
+        reply["id"] = request_id
+    reply.update(results)
+    return encode(reply)
+
+
+def error(
+    cmd: str | None, request_id: RequestId | None, code: str, message: str
+) -> bytes:
+    reply: dict[str, Any] = {"type": "error", "cmd": cmd}
+    if request_id is not None:
+        reply["id"] = request_id
+    reply["code"] = code
+    reply["message"] = message
+    return encode(reply)
+
+
+def bye(code: str, reason: str) -> bytes:
+    return encode({"type": "bye", "code": code, "reason": reason})
+
+
+def _event_fields(event: Event) -> dict[str, Any]:
+    if isinstance(event, Message):
+        fields: dict[str, Any] = {
+            "type": "message",
+            "from": event.sender,
+            "to": event.to,
+            "text": event.text,
+            "ts": format_ts(event.ts),
+        }
+        if event.notice:
+            fields["notice"] = True
+        return fields
+    if isinstance(event, Joined):
+        return {"type": "join", "channel": event.channel, "nick": event.nick}
+    if isinstance(event, Left):
+        return {
+            "type": "leave",
+            "channel": event.channel,
+            "nick": event.nick,
+            "reason": event.reason,
+        }
+    if isinstance(event, TopicChanged):
+        return {
+            "type": "topic",
+            "channel": event.channel,
+            "topic": event.topic,
+            "by": event.by,
+        }
+    if isinstance(event, NickChanged):
+        return {"type": "nick", "old": event.old, "new": event.new}
+    if isinstance(event, Quit):
+        return {"type": "quit", "nick": event.nick, "reason": event.reason}
+    raise TypeError(f"no JSON form for {event!r}")
+
+
+def encode_event(event: Event) -> bytes:
+    """The event's line, encoded on first use and then shared."""
+    data = event.wire.get("json")
+    if data is None:
+        data = event.wire["json"] = encode(_event_fields(event))
+    return data

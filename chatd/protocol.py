@@ -1,0 +1,399 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""
+The JSON-lines adapter: a L{LineReceiver} per connection that decodes
+requests, calls the core, and writes replies and events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IAddress, IReactorTime, ITCPTransport
+from twisted.internet.protocol import ServerFactory
+from twisted.internet.task import LoopingCall
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+import chatd
+from chatd import codec
+from chatd.core import (
+    REASON_MAX,
+    Chat,
+    ChatError,
+    Event,
+    User,
+    check_line,
+)
+from chatd.log import logger
+
+log = logger(__name__)
+
+PROTOCOL_VERSION = 1
+
+# name: (usage, needs a nick)
+COMMANDS: dict[str, tuple[str, bool]] = {
+    "nick": ('{"cmd":"nick","nick":NAME} - take or change your nick', False),
+    "join": ('{"cmd":"join","channel":"#NAME"} - join a channel, creating it', True),
+    "leave": (
+        '{"cmd":"leave","channel":"#NAME","reason":TEXT?} - leave a channel',
+        True,
+    ),
+    "msg": (
+        '{"cmd":"msg","to":"#CHANNEL" or NICK,"text":TEXT} - say something',
+        True,
+    ),
+    "list": ('{"cmd":"list"} - every channel with its member count and topic', False),
+    "who": ('{"cmd":"who","channel":"#NAME"} - the members of a channel', True),
+    "topic": (
+        '{"cmd":"topic","channel":"#NAME","topic":TEXT?} - read or set a topic',
+        True,
+    ),
+    "ping": ('{"cmd":"ping"} - check the connection (counts as activity)', False),
+    "help": ('{"cmd":"help"} - this list', False),
+    "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
+}
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
+
+
+def format_peer(address: IAddress) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return getattr(address, "name", None) or "unix"
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+class ChatProtocol(LineReceiver):
+    """One JSON-lines connection."""
+
+    delimiter = b"\n"
+    factory: ChatFactory
+    transport: ITCPTransport
+    user: User | None = None
+    closing = False
+    last_seen = 0.0
+    peer = "?"
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        self.peer = format_peer(self.transport.getPeer())
+        self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
+        self.last_seen = factory.clock.seconds()
+        try:
+            self.user = factory.chat.connect(self, self.peer)
+        except ChatError as e:
+            log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
+            self._say_bye(e.code, e.message)
+            return
+        factory.connections.add(self)
+        log.info("connection from {peer}", peer=self.peer)
+        self.transport.write(
+            codec.encode(
+                {
+                    "type": "welcome",
+                    "server": "chatd",
+                    "version": chatd.__version__,
+                    "protocol": PROTOCOL_VERSION,
+                    "max_line": factory.max_line,
+                    "idle_timeout": factory.idle_timeout_reported,
+                }
+            )
+        )
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.factory.connections.discard(self)
+        if self.user is not None and not self.closing:
+            self.closing = True
+            log.info("connection from {peer} closed", peer=self.peer)
+            self.factory.chat.disconnect(self.user, "connection closed")
+        self.factory.connection_gone(self)
+
+    # output
+
+    def deliver(self, event: Event) -> None:
+        """Write a core event (the core's L{Session} interface)."""
+        if not self.closing:
+            self.transport.write(codec.encode_event(event))
+
+    def close(self, code: str, reason: str, quit_reason: str | None) -> None:
+        """
+        Say C{bye} with C{code}, close the connection, and tell the others
+        this user quit with C{quit_reason} (unless it is None: the caller
+        will).  Nothing is written after it.
+        """
+        if self.closing:
+            return
+        self._say_bye(code, reason)
+        if self.user is not None and quit_reason is not None:
+            self.factory.chat.disconnect(self.user, quit_reason)
+
+    def _say_bye(self, code: str, reason: str) -> None:
+        self.closing = True
+        self.transport.write(codec.bye(code, reason))
+        self.transport.loseConnection()
+
+    # input
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._too_long()
+
+    def _too_long(self) -> None:
+        limit = self.factory.max_line
+        log.info(
+            "{peer} sent a line longer than {limit} bytes", peer=self.peer, limit=limit
+        )
+        self.close("line_too_long", f"line longer than {limit} bytes", "line too long")
+
+    def lineReceived(self, line: bytes) -> None:
+        if self.closing:
+            return
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > self.factory.max_line:
+            self._too_long()
+            return
+        self.last_seen = self.factory.clock.seconds()
+        line = line.strip()
+        if not line:
+            return
+        try:
+            request = codec.decode(line)
+        except codec.DecodeError as e:
+            log.info(
+                "{peer}: {code}: {message}",
+                peer=self.peer,
+                code=e.code,
+                message=e.message,
+            )
+            self.transport.write(codec.error(e.cmd, e.request_id, e.code, e.message))
+            return
+        self.dispatch(request)
+
+    def dispatch(self, request: codec.Request) -> None:
+        cmd = request.cmd
+        rid = request.request_id
+        spec = COMMANDS.get(cmd) if cmd is not None else None
+        if cmd is None or spec is None:
+            what = "no 'cmd' given" if cmd is None else f"unknown command {cmd!r}"
+            self._error(
+                cmd,
+                rid,
+                "unknown_command",
+                f'{what}; send {{"cmd":"help"}} for the list of commands',
+            )
+            return
+        handler: Callable[[codec.Request], bytes | None] = getattr(self, "do_" + cmd)
+        try:
+            if spec[1]:
+                self.factory.chat.require_nick(self.user)  # type: ignore[arg-type]
+            reply = handler(request)
+        except ChatError as e:
+            self._error(cmd, rid, e.code, e.message)
+            return
+        except Exception:
+            log.failure(
+                "internal error handling {cmd!r} from {peer}", cmd=cmd, peer=self.peer
+            )
+            self._error(
+                cmd, rid, "internal_error", "the server failed to handle this request"
+            )
+            return
+        if reply is not None:
+            self.transport.write(reply)
+
+    def _error(
+        self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str
+    ) -> None:
+        log.info(
+            "{peer}: {code}: {message}", peer=self.peer, code=code, message=message
+        )
+        self.transport.write(codec.error(cmd, rid, code, message))
+
+    # commands: each returns the ok line or raises ChatError
+
+    def do_nick(self, request: codec.Request) -> bytes:
+        nick = _arg(request, "nick", str)
+        stored = self.factory.chat.set_nick(self.user, nick)  # type: ignore[arg-type]
+        return codec.ok("nick", request.request_id, nick=stored)
+
+    def do_join(self, request: codec.Request) -> bytes:
+        name = _arg(request, "channel", str)
+        channel = self.factory.chat.join(self.user, name)  # type: ignore[arg-type]
+        return codec.ok(
+            "join",
+            request.request_id,
+            channel=channel.name,
+            topic=channel.topic,
+            members=channel.nicks(),
+        )
+
+    def do_leave(self, request: codec.Request) -> bytes:
+        name = _arg(request, "channel", str)
+        reason = _arg(request, "reason", str, "")
+        channel = self.factory.chat.leave(self.user, name, reason)  # type: ignore[arg-type]
+        return codec.ok("leave", request.request_id, channel=channel.name)
+
+    def do_msg(self, request: codec.Request) -> bytes:
+        to = _arg(request, "to", str)
+        text = _arg(request, "text", str)
+        now = self.factory.clock.seconds()
+        message = self.factory.chat.send(self.user, to, text, now)  # type: ignore[arg-type]
+        return codec.ok(
+            "msg", request.request_id, to=message.to, ts=codec.format_ts(message.ts)
+        )
+
+    def do_list(self, request: codec.Request) -> bytes:
+        channels = [
+            {"channel": c.name, "members": len(c.members), "topic": c.topic}
+            for c in self.factory.chat.list_channels()
+        ]
+        return codec.ok("list", request.request_id, channels=channels)
+
+    def do_who(self, request: codec.Request) -> bytes:
+        name = _arg(request, "channel", str)
+        channel = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
+        return codec.ok(
+            "who", request.request_id, channel=channel.name, members=channel.nicks()
+        )
+
+    def do_topic(self, request: codec.Request) -> bytes:
+        name = _arg(request, "channel", str)
+        topic = _arg(request, "topic", str, None)
+        now = self.factory.clock.seconds()
+        channel = self.factory.chat.topic(self.user, name, topic, now)  # type: ignore[arg-type]
+        return codec.ok(
+            "topic", request.request_id, channel=channel.name, topic=channel.topic
+        )
+
+    def do_ping(self, request: codec.Request) -> bytes:
+        return codec.ok("ping", request.request_id)
+
+    def do_help(self, request: codec.Request) -> bytes:
+        return codec.ok(
+            "help",
+            request.request_id,
+            commands={name: usage for name, (usage, _) in COMMANDS.items()},
+        )
+
+    def do_quit(self, request: codec.Request) -> None:
+        reason = _arg(request, "reason", str, "")
+        check_line(reason, "reason", REASON_MAX)
+        self.transport.write(codec.ok("quit", request.request_id))
+        self.close("quit", reason, reason)
+
+
+_MISSING: Any = object()
+
+
+def _arg(
+    request: codec.Request, field: str, kind: type, default: Any = _MISSING
+) -> Any:
+    """
+    The argument C{field} of C{request}, which must be of type C{kind}.
+    Absent or null is missing: an error unless a C{default} is given.
+    """
+    value = request.args.get(field)
+    if value is None:
+        if default is _MISSING:
+            raise ChatError("bad_args", f"missing field {field!r}")
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ChatError(
+            "bad_args",
+            f"field {field!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}",
+        )
+    return value
+
+
+class ChatFactory(ServerFactory):
+    """
+    Builds a L{ChatProtocol} per JSON-lines connection over one shared
+    L{Chat}, and reaps connections that have been silent too long.
+    """
+
+    protocol = ChatProtocol  # type: ignore[assignment]
+    noisy = False  # chatd logs its own listening and connection lines
+
+    def __init__(
+        self,
+        chat: Chat,
+        clock: IReactorTime,
+        max_line: int = 16384,
+        idle_timeout: float = 180.0,
+    ) -> None:
+        self.chat = chat
+        self.clock = clock
+        self.max_line = max_line
+        self.idle_timeout = idle_timeout
+        self.connections: set[ChatProtocol] = set()
+        self._reaper: LoopingCall | None = None
+        self._drained: list[Deferred[None]] = []
+
+    @property
+    def idle_timeout_reported(self) -> int | float:
+        t = self.idle_timeout
+        return int(t) if t == int(t) else t
+
+    @property
+    def reap_interval(self) -> float:
+        """
+        How often the reaper looks: nobody outlives the timeout by more than
+        a quarter of it or two seconds, whichever is more.
+        """
+        t = self.idle_timeout
+        return min(t, max(t / 4.0, 2.0))
+
+    def start_reaping(self) -> None:
+        if self.idle_timeout <= 0 or self._reaper is not None:
+            return
+        self._reaper = LoopingCall(self.reap)
+        self._reaper.clock = self.clock
+        self._reaper.start(self.reap_interval, now=False)
+
+    def stop_reaping(self) -> None:
+        if self._reaper is not None:
+            if self._reaper.running:
+                self._reaper.stop()
+            self._reaper = None
+
+    def reap(self) -> None:
+        """Disconnect every connection that has sent nothing for too long."""
+        deadline = self.clock.seconds() - self.idle_timeout
+        timeout = self.idle_timeout_reported
+        for proto in [p for p in self.connections if p.last_seen <= deadline]:
+            log.info("reaping idle {peer}", peer=proto.peer)
+            proto.close(
+                "idle_timeout",
+                f"no activity for {timeout} seconds",
+                f"idle for {timeout} seconds",
+            )
+
+    def shut_down(self) -> None:
+        """
+        Say C{bye} (C{shutdown}) to every connection and close them all.
+        Everyone is told first, so nobody sees the others quit.
+        """
+        protos = list(self.connections)
+        for proto in protos:
+            proto.close("shutdown", "the server is shutting down", None)
+        for proto in protos:
+            if proto.user is not None:
+                self.chat.disconnect(proto.user, "server shutting down")
+
+    def when_drained(self) -> Deferred[None]:
+        """A Deferred that fires once no connection of this factory is left."""
+        if not self.connections:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._drained.append(d)
+        return d
+
+    def connection_gone(self, proto: ChatProtocol) -> None:
+        if not self.connections and self._drained:
+            waiting, self._drained = self._drained, []
+            for d in waiting:
+                d.callback(None)

@@ -1,0 +1,136 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+C{twistd chatd}: command-line options and the service they describe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.python import usage
+
+from chatd.core import Chat
+from chatd.log import LEVELS, set_level
+from chatd.protocol import ChatFactory
+from chatd.service import ChatService
+
+DEFAULT_PORT = 8123
+
+
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise ValueError("must be at least 1")
+    return n
+
+
+def _seconds(value: str) -> float:
+    t = float(value)
+    if not t >= 0 or t == float("inf"):
+        raise ValueError("must be a number of seconds, 0 or more")
+    return t
+
+
+_positive_int.coerceDoc = "A whole number, 1 or more."  # type: ignore[attr-defined]
+_seconds.coerceDoc = "Seconds, 0 or more."  # type: ignore[attr-defined]
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run the chatd chat server. Without --port or --listen it listens "
+        f"on TCP port {DEFAULT_PORT} on all interfaces."
+    )
+
+    optParameters = [
+        [
+            "port",
+            "p",
+            None,
+            "TCP port to listen on, on all interfaces "
+            "(shorthand for --listen tcp:PORT).",
+        ],
+        [
+            "max-clients",
+            None,
+            1000,
+            "Most connections served at once; more are refused with bye server_full.",
+            _positive_int,
+        ],
+        [
+            "idle-timeout",
+            None,
+            180.0,
+            "Disconnect a client that sends nothing for "
+            "this many seconds (0 turns reaping off).",
+            _seconds,
+        ],
+        [
+            "max-line",
+            None,
+            16384,
+            "Longest line a client may send, in bytes without the line ending.",
+            _positive_int,
+        ],
+        ["log-level", None, "info", "debug, info, warn or error."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Twisted endpoint string to listen on, e.g. tcp:8123 or
+        tcp6:8123:interface=\\:\\:1 (repeatable).
+        """
+        self["listen"].append(description)
+
+    opt_l = opt_listen
+
+    def postOptions(self) -> None:
+        port = self["port"]
+        if port is not None:
+            try:
+                number = int(port)
+            except ValueError:
+                number = -1
+            if not 0 <= number <= 65535:
+                raise usage.UsageError(
+                    f"--port wants a TCP port number 0-65535, not {port!r}"
+                )
+            self["listen"].insert(0, f"tcp:{number}")
+        if not self["listen"]:
+            self["listen"].append(f"tcp:{DEFAULT_PORT}")
+        level = self["log-level"].lower()
+        if level not in LEVELS:
+            wanted = self["log-level"]
+            raise usage.UsageError(
+                f"--log-level wants debug, info, warn or error, not {wanted!r}"
+            )
+        self["log-level"] = level
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import serverFromString
+
+        for description in self["listen"]:
+            try:
+                serverFromString(reactor, description)
+            except Exception as e:
+                raise usage.UsageError(
+                    f"--listen {description!r} is not a usable endpoint: {e}"
+                ) from None
+
+
+def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
+    """The chat service that C{options} describe."""
+    if reactor is None:
+        from twisted.internet import reactor
+    set_level(LEVELS[options["log-level"]])
+    chat = Chat(max_users=options["max-clients"])
+    factory = ChatFactory(
+        chat,
+        reactor,
+        max_line=options["max-line"],
+        idle_timeout=options["idle-timeout"],
+    )
+    return ChatService(reactor, options["listen"], factory)

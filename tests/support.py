@@ -1,0 +1,83 @@
+"""
+Test fixtures: a JSON-lines server on StringTransports driven by a Clock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransportWithDisconnection
+
+from chatd.core import Chat
+from chatd.protocol import ChatFactory, ChatProtocol
+
+
+class Client:
+    """One fake connection: send lines in, read decoded lines out."""
+
+    def __init__(self, server: Server, port: int) -> None:
+        self.server = server
+        self.transport = StringTransportWithDisconnection(
+            peerAddress=IPv4Address("TCP", "127.0.0.1", port)
+        )
+        proto = server.factory.buildProtocol(self.transport.getPeer())
+        assert isinstance(proto, ChatProtocol)
+        self.proto = proto
+        self.transport.protocol = proto
+        proto.makeConnection(self.transport)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.transport.connected)
+
+    def send_raw(self, data: bytes) -> None:
+        self.proto.dataReceived(data)
+
+    def send(self, obj: Any) -> None:
+        self.send_raw(json.dumps(obj).encode("utf-8") + b"\n")
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every line written to this client since the last call, decoded."""
+        raw = self.transport.value()
+        self.transport.clear()
+        if raw:
+            assert raw.endswith(b"\n"), raw
+        return [json.loads(line) for line in raw.splitlines()]
+
+    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send a request and return its reply, which must be all there is."""
+        self.lines()
+        self.send({"cmd": cmd, **args})
+        [reply] = self.lines()
+        return reply
+
+    def register(self, nick: str) -> Client:
+        self.lines()
+        reply = self.request("nick", nick=nick)
+        assert reply["type"] == "ok", reply
+        return self
+
+
+class Server:
+    """A factory over a fresh core, with a Clock."""
+
+    def __init__(self, **options: Any) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_790_000_000.0)  # 2026-09-21: a realistic 'now'
+        self.chat = Chat(max_users=options.pop("max_users", 1000))
+        self.factory = ChatFactory(self.chat, self.clock, **options)
+        self._ports = 40000
+
+    def connect(self) -> Client:
+        self._ports += 1
+        return Client(self, self._ports)
+
+    def user(self, nick: str, *channels: str) -> Client:
+        client = self.connect().register(nick)
+        for channel in channels:
+            reply = client.request("join", channel=channel)
+            assert reply["type"] == "ok", reply
+        return client

@@ -1,0 +1,339 @@
+"""
+The transport-free core: names, rules, state and who sees which event.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatd.core import (
+    Chat,
+    ChatError,
+    Event,
+    Joined,
+    Left,
+    Message,
+    NickChanged,
+    Quit,
+    TopicChanged,
+    User,
+    check_text,
+    fold,
+    is_valid_channel,
+    is_valid_nick,
+)
+
+
+class Inbox:
+    """A session that keeps what it is shown."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def take(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
+
+
+class CoreCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.chat = Chat(max_users=10)
+        self.inboxes: dict[str, Inbox] = {}
+
+    def tearDown(self) -> None:
+        self.assertEqual(list(self.chat.check_invariants()), [])
+
+    def user(self, nick: str | None = None) -> User:
+        inbox = Inbox()
+        user = self.chat.connect(inbox, "127.0.0.1:1")
+        if nick is not None:
+            self.chat.set_nick(user, nick)
+            self.inboxes[nick] = inbox
+        return user
+
+    def inbox(self, nick: str) -> list[Event]:
+        return self.inboxes[nick].take()
+
+    def assertRefused(self, code: str, f, *args) -> ChatError:  # type: ignore[no-untyped-def]
+        e = self.assertRaises(ChatError, f, *args)
+        self.assertEqual(e.code, code)
+        return e
+
+
+class NameTests(SynchronousTestCase):
+    def test_nicks(self) -> None:
+        for good in ["a", "alice", "A" * 30, "x-1", "_", "[]{}|^`\\", "b0b"]:
+            self.assertTrue(is_valid_nick(good), good)
+        for bad in ["", "1abc", "-abc", "A" * 31, "al ice", "al.ice", "é", "a\n", "#a"]:
+            self.assertFalse(is_valid_nick(bad), bad)
+
+    def test_channels(self) -> None:
+        for good in ["#a", "#" + "x" * 49, "#café", "#a-b.c", "##", "#日本"]:
+            self.assertTrue(is_valid_channel(good), good)
+        for bad in [
+            "",
+            "#",
+            "a",
+            "#" + "x" * 50,
+            "#a b",
+            "#a,b",
+            "#a\x07",
+            "#a\u00a0b",
+            "#a\u3000",
+            "#a\x85",
+            "#\ud800",
+            "#a\n",
+        ]:
+            self.assertFalse(is_valid_channel(bad), repr(bad))
+
+    def test_fold_is_ascii_only(self) -> None:
+        self.assertEqual(fold("#GeNeRaL"), "#general")
+        self.assertEqual(fold("#CAFÉ"), "#cafÉ")
+        self.assertNotEqual(fold("#É"), fold("#é"))
+
+    def test_text(self) -> None:
+        check_text("hello\tworld")
+        check_text("x" * 4000)
+        check_text("日本語 🎉")
+        for bad in ["", "x" * 4001, "a\nb", "a\x00", "a\x7f", "a\x9b", "a\ud800"]:
+            e = self.assertRaises(ChatError, check_text, bad)
+            self.assertEqual(e.code, "bad_args")
+            self.assertIn("'text'", e.message)
+
+
+class NickTests(CoreCase):
+    def test_register_and_change(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.assertEqual(self.chat.set_nick(bob, "robert"), "robert")
+        self.assertEqual(self.inbox("alice")[0].__class__, NickChanged)
+        self.assertEqual(self.inbox("bob"), [])
+        self.assertEqual(self.chat.channels["#a"].nicks(), ["alice", "robert"])
+        # The old nick is free again.
+        carol = self.user("bob")
+        self.assertEqual(carol.nick, "bob")
+
+    def test_in_use_regardless_of_case(self) -> None:
+        self.user("Alice")
+        other = self.user()
+        e = self.assertRefused("nick_in_use", self.chat.set_nick, other, "ALICE")
+        self.assertIn("Alice", e.message)
+        self.assertIsNone(other.nick)
+
+    def test_same_nick_is_a_quiet_no_op(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.assertEqual(self.chat.set_nick(bob, "bob"), "bob")
+        self.assertEqual(self.inbox("alice"), [])
+
+    def test_case_change_tells_the_others(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.assertEqual(self.chat.set_nick(bob, "Bob"), "Bob")
+        [event] = self.inbox("alice")
+        assert isinstance(event, NickChanged)
+        self.assertEqual((event.old, event.new), ("bob", "Bob"))
+        self.assertEqual(self.chat.channels["#a"].nicks(), ["alice", "Bob"])
+
+    def test_nick_event_once_per_peer_even_with_many_shared_channels(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.user("loner")
+        for name in ["#a", "#b", "#c"]:
+            self.chat.join(alice, name)
+            self.chat.join(bob, name)
+        self.inbox("alice")
+        self.chat.set_nick(bob, "bobby")
+        self.assertEqual(len(self.inbox("alice")), 1)
+        self.assertEqual(self.inbox("loner"), [])
+
+    def test_bad_nick_changes_nothing(self) -> None:
+        alice = self.user("alice")
+        self.assertRefused("bad_nick", self.chat.set_nick, alice, "9lives")
+        self.assertEqual(alice.nick, "alice")
+
+
+class ChannelTests(CoreCase):
+    def test_join_creates_and_keeps_the_creators_case(self) -> None:
+        alice = self.user("alice")
+        channel = self.chat.join(alice, "#General")
+        self.assertEqual(channel.name, "#General")
+        self.assertEqual(channel.topic, "")
+        bob = self.user("bob")
+        self.assertIs(self.chat.join(bob, "#GENERAL"), channel)
+        [event] = self.inbox("alice")
+        assert isinstance(event, Joined)
+        self.assertEqual((event.channel, event.nick), ("#General", "bob"))
+        self.assertEqual(self.inbox("bob"), [])
+
+    def test_join_twice_is_quiet(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.chat.join(bob, "#A")
+        self.assertEqual(self.inbox("alice"), [])
+        self.assertEqual(self.chat.channels["#a"].nicks(), ["alice", "bob"])
+
+    def test_needs_a_nick(self) -> None:
+        anon = self.user()
+        self.assertRefused("nick_required", self.chat.join, anon, "#a")
+
+    def test_leave(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.chat.leave(bob, "#A", "later")
+        [event] = self.inbox("alice")
+        assert isinstance(event, Left)
+        self.assertEqual(
+            (event.channel, event.nick, event.reason), ("#a", "bob", "later")
+        )
+        self.assertEqual(bob.channels, {})
+        self.chat.leave(alice, "#a")
+        self.assertNotIn("#a", self.chat.channels)
+
+    def test_leave_errors(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(alice, "#a")
+        self.assertRefused("no_such_channel", self.chat.leave, bob, "#nowhere")
+        self.assertRefused("not_in_channel", self.chat.leave, bob, "#a")
+        self.assertRefused("bad_channel", self.chat.leave, bob, "nohash")
+        self.assertRefused("bad_args", self.chat.leave, alice, "#a", "bad\nreason")
+
+    def test_topic(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        outsider = self.user("eve")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        channel = self.chat.topic(bob, "#A", "release day", 100.0)
+        self.assertEqual(
+            (channel.topic, channel.topic_by, channel.topic_ts),
+            ("release day", "bob", 100.0),
+        )
+        [event] = self.inbox("alice")
+        assert isinstance(event, TopicChanged)
+        self.assertEqual(
+            (event.channel, event.topic, event.by), ("#a", "release day", "bob")
+        )
+        self.assertEqual(self.inbox("bob"), [])
+        # Outsiders may read but not set.
+        self.assertEqual(self.chat.topic(outsider, "#a", None, 0).topic, "release day")
+        self.assertRefused("not_in_channel", self.chat.topic, outsider, "#a", "mine", 0)
+        self.assertRefused("no_such_channel", self.chat.topic, outsider, "#zz", None, 0)
+        self.assertRefused("bad_args", self.chat.topic, bob, "#a", "x" * 391, 0)
+        self.assertRefused("bad_args", self.chat.topic, bob, "#a", "tab\there", 0)
+        self.chat.topic(bob, "#a", "", 1)
+        self.assertEqual(channel.topic, "")
+
+    def test_list_is_ordered_by_name(self) -> None:
+        alice = self.user("alice")
+        for name in ["#zeta", "#Alpha", "#beta"]:
+            self.chat.join(alice, name)
+        self.assertEqual(
+            [c.name for c in self.chat.list_channels()], ["#Alpha", "#beta", "#zeta"]
+        )
+
+
+class MessageTests(CoreCase):
+    def test_channel_message_reaches_everyone_else(self) -> None:
+        users = [self.user(n) for n in ["alice", "bob", "carol"]]
+        self.user("outsider")
+        for u in users:
+            self.chat.join(u, "#Room")
+        for n in ["alice", "bob"]:
+            self.inbox(n)
+        message = self.chat.send(users[0], "#room", "hi all", 1234.5)
+        self.assertEqual(
+            (message.sender, message.to, message.text, message.ts),
+            ("alice", "#Room", "hi all", 1234.5),
+        )
+        self.assertEqual(self.inbox("alice"), [])
+        self.assertEqual(self.inbox("bob"), [message])
+        self.assertEqual(self.inbox("carol"), [message])
+        self.assertEqual(self.inbox("outsider"), [])
+
+    def test_private_message_uses_the_registered_nick(self) -> None:
+        alice = self.user("alice")
+        self.user("Bob")
+        message = self.chat.send(alice, "BOB", "psst", 1.0)
+        self.assertEqual(message.to, "Bob")
+        self.assertEqual(self.inbox("Bob"), [message])
+
+    def test_errors_in_order(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.chat.join(bob, "#b")
+        self.assertRefused("bad_channel", self.chat.send, alice, "#a b", "", 0)
+        self.assertRefused("bad_args", self.chat.send, alice, "#nowhere", "", 0)
+        self.assertRefused("no_such_channel", self.chat.send, alice, "#nowhere", "x", 0)
+        self.assertRefused("not_in_channel", self.chat.send, alice, "#b", "x", 0)
+        self.assertRefused("bad_nick", self.chat.send, alice, "9x", "x", 0)
+        self.assertRefused("bad_args", self.chat.send, alice, "nobody", "a\x1bb", 0)
+        self.assertRefused("no_such_nick", self.chat.send, alice, "nobody", "x", 0)
+        self.assertEqual(self.inbox("bob"), [])
+
+
+class ConnectionTests(CoreCase):
+    def test_server_full(self) -> None:
+        for _ in range(10):
+            self.user()
+        self.assertRefused("server_full", self.chat.connect, Inbox(), "x")
+        self.assertEqual(len(self.chat.users), 10)
+
+    def test_disconnect_quits_once_to_each_peer_and_frees_everything(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        self.user("loner")
+        for name in ["#a", "#b"]:
+            self.chat.join(alice, name)
+            self.chat.join(bob, name)
+        self.chat.join(bob, "#bobs")
+        self.inbox("alice")
+        self.chat.disconnect(bob, "gone fishing")
+        [event] = self.inbox("alice")
+        assert isinstance(event, Quit)
+        self.assertEqual((event.nick, event.reason), ("bob", "gone fishing"))
+        self.assertEqual(self.inbox("loner"), [])
+        self.assertNotIn("#bobs", self.chat.channels)
+        self.assertEqual(self.chat.channels["#a"].nicks(), ["alice"])
+        self.assertNotIn("bob", self.chat.nicks)
+        # Idempotent.
+        self.chat.disconnect(bob, "again")
+        self.assertEqual(self.inbox("alice"), [])
+
+    def test_disconnect_without_nick(self) -> None:
+        anon = self.user()
+        self.chat.disconnect(anon, "bye")
+        self.assertNotIn(anon, self.chat.users)
+
+    def test_events_are_shared_objects(self) -> None:
+        """One event object goes to every recipient, so it is encoded once."""
+        users = [self.user(n) for n in ["a", "b", "c"]]
+        for u in users:
+            self.chat.join(u, "#x")
+        self.inbox("b")
+        self.inbox("c")
+        self.chat.send(users[0], "#x", "hi", 0)
+        [mb] = self.inbox("b")
+        [mc] = self.inbox("c")
+        self.assertIs(mb, mc)
+        self.assertIsInstance(mb, Message)
