@@ -24,8 +24,11 @@ log = logger(__name__)
 DRAIN_TIMEOUT = 5.0
 
 
-class ListenError(Exception):
-    """An endpoint could not be listened on."""
+class ListenError(SystemExit):
+    """
+    An endpoint could not be listened on.  It is a L{SystemExit}, so twistd
+    stops with this message and status 1 rather than a traceback.
+    """
 
 
 class ChatService(Service):
@@ -53,10 +56,12 @@ class ChatService(Service):
             d.addCallbacks(self._listening, failures.append, (description,))
             if failures:
                 self._stop_listening()
-                raise ListenError(
+                message = (
                     f"chatd cannot listen on {description!r}: "
                     f"{failures[0].getErrorMessage()}"
                 )
+                log.critical("{message}", message=message)
+                raise ListenError(message)
 
     def _listening(self, port: IListeningPort, description: str) -> None:
         self.ports.append(port)

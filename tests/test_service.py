@@ -1,0 +1,178 @@
+"""
+The service over real loopback sockets: several clients talking, listening
+errors, and shutdown that says goodbye.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any, Callable
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.protocols.basic import LineReceiver
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chatd.core import Chat
+from chatd.protocol import ChatFactory
+from chatd.service import ChatService, ListenError
+
+
+class LineClient(LineReceiver):
+    """A test client that keeps every line and can wait for one."""
+
+    delimiter = b"\n"
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.waiting: list[tuple[Callable[[dict[str, Any]], bool], Deferred[dict[str, Any]]]] = []
+        self.closed: Deferred[None] = Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        obj = json.loads(line)
+        self.received.append(obj)
+        for entry in list(self.waiting):
+            if entry[0](obj):
+                self.waiting.remove(entry)
+                entry[1].callback(obj)
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.closed.callback(None)
+
+    def send(self, **obj: Any) -> None:
+        self.sendLine(json.dumps(obj).encode())
+
+    def wait_for(self, **match: Any) -> Deferred[dict[str, Any]]:
+        def test(obj: dict[str, Any]) -> bool:
+            return all(obj.get(k) == v for k, v in match.items())
+
+        for obj in self.received:
+            if test(obj):
+                return succeed(obj)
+        d: Deferred[dict[str, Any]] = Deferred()
+        self.waiting.append((test, d))
+        return d
+
+    def request(self, **obj: Any) -> Deferred[dict[str, Any]]:
+        rid = len(self.received) + 1000 + len(self.waiting)
+        d = self.wait_for(id=rid)
+        self.send(id=rid, **obj)
+        return d
+
+
+class LoopbackTests(TestCase):
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.chat = Chat(max_users=50)
+        self.factory = ChatFactory(self.chat, reactor, idle_timeout=60)
+        self.service = ChatService(reactor, ["tcp:0:interface=127.0.0.1"], self.factory)
+        self.service.startService()
+        self.addCleanup(self._stop)
+        self.port = self.service.ports[0].getHost().port
+
+    def _stop(self) -> Deferred[None] | None:
+        if self.service.running:
+            return self.service.stopService()
+        return None
+
+    @inlineCallbacks
+    def connect(self, nick: str | None = None, *channels: str):  # type: ignore[no-untyped-def]
+        client = LineClient()
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        welcome = client.wait_for(type="welcome")
+        yield connectProtocol(endpoint, client)
+        yield welcome
+        if nick is not None:
+            reply = yield client.request(cmd="nick", nick=nick)
+            self.assertEqual(reply["type"], "ok")
+        for channel in channels:
+            reply = yield client.request(cmd="join", channel=channel)
+            self.assertEqual(reply["type"], "ok")
+        return client
+
+    @inlineCallbacks
+    def test_several_clients_in_several_channels(self):  # type: ignore[no-untyped-def]
+        alice = yield self.connect("alice", "#tea", "#coffee")
+        bob = yield self.connect("bob", "#tea")
+        carol = yield self.connect("carol", "#coffee")
+        # Each message reaches exactly the other members of its channel.
+        got_bob = bob.wait_for(type="message", text="tea time")
+        reply = yield alice.request(cmd="msg", to="#tea", text="tea time")
+        self.assertEqual(reply["type"], "ok")
+        msg = yield got_bob
+        self.assertEqual((msg["from"], msg["to"], msg["ts"]), ("alice", "#tea", reply["ts"]))
+        got_alice = alice.wait_for(type="message", text="coffee?")
+        yield carol.request(cmd="msg", to="#coffee", text="coffee?")
+        yield got_alice
+        got_carol = carol.wait_for(type="message", to="carol")
+        yield bob.request(cmd="msg", to="Carol", text="a secret")
+        private = yield got_carol
+        self.assertEqual(private["text"], "a secret")
+        # Quit: the others see one quit each and the connection closes.
+        quits = [alice.wait_for(type="quit", nick="bob")]
+        bob.send(cmd="quit", reason="bedtime")
+        yield bob.closed
+        self.assertEqual([m["type"] for m in bob.received[-2:]], ["ok", "bye"])
+        event = yield quits[0]
+        self.assertEqual(event["reason"], "bedtime")
+        self.assertFalse(any(m.get("text") == "tea time" for m in carol.received))
+        self.assertFalse(any(m["type"] == "message" for m in alice.received if m.get("from") == "alice"))
+        # A dropped connection is a quit too.
+        dropped = alice.wait_for(type="quit", nick="carol")
+        carol.transport.loseConnection()
+        event = yield dropped
+        self.assertEqual(event["reason"], "connection closed")
+
+    @inlineCallbacks
+    def test_shutdown_says_bye_to_everyone(self):  # type: ignore[no-untyped-def]
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        clients = []
+        for nick in ["a", "b", "c"]:
+            clients.append((yield self.connect(nick, "#x")))
+        anon = yield self.connect()
+        yield self.service.stopService()
+        for client in [*clients, anon]:
+            yield client.closed
+            self.assertEqual(
+                client.received[-1], {"type": "bye", "code": "shutdown", "reason": "the server is shutting down"}
+            )
+            # Nobody saw the others quit during the shutdown.
+            self.assertFalse(any(m["type"] == "quit" for m in client.received))
+        self.assertIn("chatd stopped", [formatEvent(e) for e in events])
+        # The port is closed.
+        with socket.socket() as s:
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0)
+
+    def test_listen_error(self) -> None:
+        factory = ChatFactory(Chat(), reactor)
+        busy = ChatService(reactor, [f"tcp:{self.port}:interface=127.0.0.1"], factory)
+        e = self.assertRaises(ListenError, busy.privilegedStartService)
+        self.assertIn(f"tcp:{self.port}", str(e))
+        self.assertIn("in use", str(e))
+        self.assertEqual(busy.ports, [])
+
+
+class DrainTests(SynchronousTestCase):
+    def test_stuck_connections_are_aborted_after_a_while(self) -> None:
+        """A peer that never lets go cannot hold shutdown up forever."""
+        clock = Clock()
+        factory = ChatFactory(Chat(), clock)
+        service = ChatService(clock, [], factory)
+        service.startService()
+        proto = factory.buildProtocol(None)
+        aborted = []
+        transport = StringTransport()
+        transport.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
+        proto.makeConnection(transport)
+        d = service.stopService()
+        self.assertIn(b'"code":"shutdown"', transport.value())
+        self.assertNoResult(d)
+        clock.advance(5)
+        self.successResultOf(d)
+        self.assertEqual(aborted, [True])

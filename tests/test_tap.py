@@ -1,0 +1,215 @@
+"""
+twistd chatd: its options, the .tac file, and the real daemon in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from twisted.application.service import IService, loadApplication
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatd.log import get_level, set_level
+from chatd.service import ChatService
+from chatd.tap import Options, makeService
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse(*args: str) -> Options:
+    options = Options()
+    options.parseOptions(list(args))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        options = parse()
+        self.assertEqual(options["listen"], ["tcp:8123"])
+        self.assertEqual(options["max-clients"], 1000)
+        self.assertEqual(options["idle-timeout"], 180)
+        self.assertEqual(options["max-line"], 16384)
+        self.assertEqual(options["log-level"], "info")
+
+    def test_port_and_listen(self) -> None:
+        self.assertEqual(parse("--port", "9000")["listen"], ["tcp:9000"])
+        self.assertEqual(
+            parse("--listen", "tcp6:9001", "-p", "9000", "-l", "unix:/tmp/x.sock")["listen"],
+            ["tcp:9000", "tcp6:9001", "unix:/tmp/x.sock"],
+        )
+
+    def test_numbers(self) -> None:
+        options = parse("--max-clients", "5", "--idle-timeout", "0", "--max-line", "512")
+        self.assertEqual((options["max-clients"], options["idle-timeout"], options["max-line"]), (5, 0, 512))
+        self.assertEqual(parse("--idle-timeout", "2.5")["idle-timeout"], 2.5)
+
+    def test_bad_options_are_usage_errors(self) -> None:
+        for args in [
+            ["--port", "http"],
+            ["--port", "70000"],
+            ["--port", "-1"],
+            ["--max-clients", "0"],
+            ["--max-clients", "lots"],
+            ["--idle-timeout", "-1"],
+            ["--idle-timeout", "nan"],
+            ["--max-line", "0"],
+            ["--log-level", "loud"],
+            ["--listen", "carrier-pigeon:5"],
+            ["--listen", "tcp:notaport"],
+        ]:
+            self.assertRaises(UsageError, parse, *args)
+
+    def test_make_service(self) -> None:
+        self.addCleanup(set_level, get_level())
+        clock = Clock()
+        service = makeService(
+            parse("-p", "0", "--max-clients", "7", "--idle-timeout", "30", "--max-line", "99", "--log-level", "warn"),
+            clock,
+        )
+        self.assertIsInstance(service, ChatService)
+        self.assertEqual(service.listen, ["tcp:0"])
+        self.assertEqual(service.factory.chat.max_users, 7)
+        self.assertEqual(service.factory.idle_timeout, 30)
+        self.assertEqual(service.factory.max_line, 99)
+        self.assertIs(service.factory.clock, clock)
+        self.assertEqual(get_level(), LogLevel.warn)
+
+    def test_tac_builds_the_default_service(self) -> None:
+        self.addCleanup(set_level, get_level())
+        application = loadApplication(str(ROOT / "chatd.tac"), "python")
+        [service] = list(IService(application))
+        self.assertIsInstance(service, ChatService)
+        self.assertEqual(service.listen, ["tcp:8123"])
+        self.assertEqual(service.factory.idle_timeout, 180)
+
+
+def twistd() -> str:
+    """The twistd that belongs to the Python running the tests."""
+    candidate = Path(sys.executable).parent / "twistd"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("twistd")
+    assert found, "twistd is not installed"
+    return found
+
+
+class DaemonTests(SynchronousTestCase):
+    """The installed plugin, run as `twistd -n chatd` in its own process."""
+
+    def start(self, *args: str) -> tuple[subprocess.Popen[str], int]:
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        proc = subprocess.Popen(
+            [twistd(), "-n", "--pidfile=", "chatd", *args],
+            cwd=workdir,  # away from the checkout: the plugin must be installed
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.addCleanup(self._kill, proc)
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        self.output: list[str] = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            found = re.search(r"chatd listening on 127\.0\.0\.1:(\d+)", line)
+            if found:
+                return proc, int(found.group(1))
+        self.fail("twistd did not start listening:\n" + "".join(self.output))
+
+    def _kill(self, proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def test_daemon_serves_and_shuts_down_cleanly(self) -> None:
+        proc, port = self.start("--listen", "tcp:0:interface=127.0.0.1", "--idle-timeout", "60")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as a, socket.create_connection(
+            ("127.0.0.1", port), timeout=10
+        ) as b:
+            ra, rb = a.makefile("rb"), b.makefile("rb")
+
+            def send(sock: socket.socket, **obj: object) -> None:
+                sock.sendall(json.dumps(obj).encode() + b"\n")
+
+            def read(f: object) -> dict[str, object]:
+                line = f.readline()  # type: ignore[attr-defined]
+                self.assertTrue(line.endswith(b"\n"), line)
+                return json.loads(line)  # type: ignore[no-any-return]
+
+            welcome = read(ra)
+            self.assertEqual((welcome["type"], welcome["idle_timeout"]), ("welcome", 60))
+            read(rb)
+            send(a, cmd="nick", nick="alice")
+            send(a, cmd="join", channel="#daemon")
+            self.assertEqual(read(ra)["type"], "ok")
+            self.assertEqual(read(ra)["members"], ["alice"])
+            send(b, cmd="nick", nick="bob")
+            send(b, cmd="join", channel="#DAEMON")
+            read(rb)
+            self.assertEqual(read(rb)["members"], ["alice", "bob"])
+            self.assertEqual(read(ra), {"type": "join", "channel": "#daemon", "nick": "bob"})
+            send(b, cmd="msg", to="#daemon", text="hello from bob")
+            self.assertEqual(read(rb)["type"], "ok")
+            message = read(ra)
+            self.assertEqual((message["from"], message["text"]), ("bob", "hello from bob"))
+            send(a, cmd="frobnicate", id=1)
+            self.assertEqual(read(ra)["code"], "unknown_command")
+
+            proc.send_signal(signal.SIGTERM)
+            for f in (ra, rb):
+                self.assertEqual(read(f), {"type": "bye", "code": "shutdown", "reason": "the server is shutting down"})
+                self.assertEqual(f.readline(), b"")
+        assert proc.stdout is not None
+        rest, _ = proc.communicate(timeout=20)
+        log = "".join(self.output) + rest
+        # twistd ends by re-raising the signal that stopped it, as daemons do.
+        self.assertIn(proc.returncode, (0, -signal.SIGTERM), log)
+        self.assertIn("chatd stopped", log)
+        self.assertIn("alice joined #daemon", log)
+        self.assertNotIn("Traceback", log)
+
+    def test_port_in_use_is_a_clear_error(self) -> None:
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            port = s.getsockname()[1]
+            result = subprocess.run(
+                [twistd(), "-n", "--pidfile=", "chatd", "--listen", f"tcp:{port}:interface=127.0.0.1"],
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        self.assertEqual(result.returncode, 1)
+        output = result.stdout + result.stderr
+        self.assertIn(f"chatd cannot listen on 'tcp:{port}:interface=127.0.0.1'", output)
+        self.assertIn("Address already in use", output)
+        self.assertNotIn("Traceback", output)
+
+    def test_help_lists_the_options(self) -> None:
+        result = subprocess.run(
+            [twistd(), "chatd", "--help"], capture_output=True, text=True, timeout=60, cwd="/"
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for option in ["--port", "--listen", "--max-clients", "--idle-timeout", "--max-line", "--log-level"]:
+            self.assertIn(option, result.stdout)
