@@ -83,8 +83,16 @@ def decode(line: bytes) -> Request:
         ) from None
     try:
         obj = _decoder.decode(text)
-    except (ValueError, RecursionError) as e:
+    except json.JSONDecodeError as e:
+        raise DecodeError(
+            "bad_json", f"the line is not valid JSON: {e.msg} at character {e.pos}"
+        ) from None
+    except ValueError as e:  # NaN, Infinity
         raise DecodeError("bad_json", f"the line is not valid JSON: {e}") from None
+    except RecursionError:
+        raise DecodeError(
+            "bad_json", "the line is not valid JSON: nested too deeply"
+        ) from None
     if not isinstance(obj, dict):
         raise DecodeError(
             "bad_request",

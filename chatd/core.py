@@ -361,7 +361,9 @@ class Chat:
 
     def require_nick(self, user: User) -> str:
         if user.nick is None:
-            raise ChatError("nick_required", 'set a nick first: {"cmd": "nick", ...}')
+            raise ChatError(
+                "nick_required", 'choose a nick first: {"cmd":"nick","nick":NAME}'
+            )
         return user.nick
 
     # channels

@@ -105,10 +105,12 @@ class ChatProtocol(LineReceiver):
         )
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        if self.user is None:
+            return  # refused in connectionMade
         self.factory.connections.discard(self)
-        if self.user is not None and not self.closing:
+        log.info("connection from {peer} closed", peer=self.peer)
+        if not self.closing:
             self.closing = True
-            log.info("connection from {peer} closed", peer=self.peer)
             self.factory.chat.disconnect(self.user, "connection closed")
         self.factory.connection_gone(self)
 
