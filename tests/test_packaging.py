@@ -28,7 +28,9 @@ def run(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] = "/") -> str
         [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600
     )
     if result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result.stdout
 
 
@@ -47,7 +49,17 @@ class WheelTests(SynchronousTestCase):
             else:
                 shutil.copy(ROOT / name, source / name)
         wheels = work / "wheels"
-        run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, source)
+        run(
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            wheels,
+            source,
+        )
         [wheel] = wheels.glob("chatd-*.whl")
         names = zipfile.ZipFile(wheel).namelist()
         self.assertIn("twisted/plugins/chatd_plugin.py", names)
@@ -60,7 +72,17 @@ class WheelTests(SynchronousTestCase):
         bindir = env_dir / "bin"
         run(bindir / "python", "-m", "pip", "install", "-q", wheel)
         help_text = run(bindir / "twistd", "chatd", "--help", cwd=work)
-        for option in ["--port", "--listen", "--max-clients", "--idle-timeout", "--max-line", "--log-level"]:
+        for option in [
+            "--port",
+            "--listen",
+            "--max-clients",
+            "--idle-timeout",
+            "--max-line",
+            "--log-level",
+        ]:
             self.assertIn(option, help_text)
         self.assertIn("usage", run(bindir / "chatd-client", "--help", cwd=work).lower())
-        self.assertIn("usage", run(bindir / "python", "-m", "chatd.client", "--help", cwd=work).lower())
+        self.assertIn(
+            "usage",
+            run(bindir / "python", "-m", "chatd.client", "--help", cwd=work).lower(),
+        )

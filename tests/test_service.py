@@ -30,7 +30,9 @@ class LineClient(LineReceiver):
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
-        self.waiting: list[tuple[Callable[[dict[str, Any]], bool], Deferred[dict[str, Any]]]] = []
+        self.waiting: list[
+            tuple[Callable[[dict[str, Any]], bool], Deferred[dict[str, Any]]]
+        ] = []
         self.closed: Deferred[None] = Deferred()
 
     def lineReceived(self, line: bytes) -> None:
@@ -106,7 +108,9 @@ class LoopbackTests(TestCase):
         reply = yield alice.request(cmd="msg", to="#tea", text="tea time")
         self.assertEqual(reply["type"], "ok")
         msg = yield got_bob
-        self.assertEqual((msg["from"], msg["to"], msg["ts"]), ("alice", "#tea", reply["ts"]))
+        self.assertEqual(
+            (msg["from"], msg["to"], msg["ts"]), ("alice", "#tea", reply["ts"])
+        )
         got_alice = alice.wait_for(type="message", text="coffee?")
         yield carol.request(cmd="msg", to="#coffee", text="coffee?")
         yield got_alice
@@ -122,7 +126,13 @@ class LoopbackTests(TestCase):
         event = yield quits[0]
         self.assertEqual(event["reason"], "bedtime")
         self.assertFalse(any(m.get("text") == "tea time" for m in carol.received))
-        self.assertFalse(any(m["type"] == "message" for m in alice.received if m.get("from") == "alice"))
+        self.assertFalse(
+            any(
+                m["type"] == "message"
+                for m in alice.received
+                if m.get("from") == "alice"
+            )
+        )
         # A dropped connection is a quit too.
         dropped = alice.wait_for(type="quit", nick="carol")
         carol.transport.loseConnection()
@@ -140,7 +150,12 @@ class LoopbackTests(TestCase):
         for client in [*clients, anon]:
             yield client.closed
             self.assertEqual(
-                client.received[-1], {"type": "bye", "code": "shutdown", "reason": "the server is shutting down"}
+                client.received[-1],
+                {
+                    "type": "bye",
+                    "code": "shutdown",
+                    "reason": "the server is shutting down",
+                },
             )
             # Nobody saw the others quit during the shutdown.
             self.assertFalse(any(m["type"] == "quit" for m in client.received))

@@ -46,13 +46,20 @@ class OptionsTests(SynchronousTestCase):
     def test_port_and_listen(self) -> None:
         self.assertEqual(parse("--port", "9000")["listen"], ["tcp:9000"])
         self.assertEqual(
-            parse("--listen", "tcp6:9001", "-p", "9000", "-l", "unix:/tmp/x.sock")["listen"],
+            parse("--listen", "tcp6:9001", "-p", "9000", "-l", "unix:/tmp/x.sock")[
+                "listen"
+            ],
             ["tcp:9000", "tcp6:9001", "unix:/tmp/x.sock"],
         )
 
     def test_numbers(self) -> None:
-        options = parse("--max-clients", "5", "--idle-timeout", "0", "--max-line", "512")
-        self.assertEqual((options["max-clients"], options["idle-timeout"], options["max-line"]), (5, 0, 512))
+        options = parse(
+            "--max-clients", "5", "--idle-timeout", "0", "--max-line", "512"
+        )
+        self.assertEqual(
+            (options["max-clients"], options["idle-timeout"], options["max-line"]),
+            (5, 0, 512),
+        )
         self.assertEqual(parse("--idle-timeout", "2.5")["idle-timeout"], 2.5)
 
     def test_bad_options_are_usage_errors(self) -> None:
@@ -75,7 +82,18 @@ class OptionsTests(SynchronousTestCase):
         self.addCleanup(set_level, get_level())
         clock = Clock()
         service = makeService(
-            parse("-p", "0", "--max-clients", "7", "--idle-timeout", "30", "--max-line", "99", "--log-level", "warn"),
+            parse(
+                "-p",
+                "0",
+                "--max-clients",
+                "7",
+                "--idle-timeout",
+                "30",
+                "--max-line",
+                "99",
+                "--log-level",
+                "warn",
+            ),
             clock,
         )
         self.assertIsInstance(service, ChatService)
@@ -140,43 +158,57 @@ class DaemonTests(SynchronousTestCase):
             proc.stdout.close()
 
     def test_daemon_serves_and_shuts_down_cleanly(self) -> None:
-        proc, port = self.start("--listen", "tcp:0:interface=127.0.0.1", "--idle-timeout", "60")
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as a, socket.create_connection(
-            ("127.0.0.1", port), timeout=10
-        ) as b:
-            ra, rb = a.makefile("rb"), b.makefile("rb")
+        proc, port = self.start(
+            "--listen", "tcp:0:interface=127.0.0.1", "--idle-timeout", "60"
+        )
+        a = socket.create_connection(("127.0.0.1", port), timeout=10)
+        b = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        ra, rb = a.makefile("rb"), b.makefile("rb")
+        self.addCleanup(ra.close)
+        self.addCleanup(rb.close)
 
-            def send(sock: socket.socket, **obj: object) -> None:
-                sock.sendall(json.dumps(obj).encode() + b"\n")
+        def send(sock: socket.socket, **obj: object) -> None:
+            sock.sendall(json.dumps(obj).encode() + b"\n")
 
-            def read(f: object) -> dict[str, object]:
-                line = f.readline()  # type: ignore[attr-defined]
-                self.assertTrue(line.endswith(b"\n"), line)
-                return json.loads(line)  # type: ignore[no-any-return]
+        def read(f: object) -> dict[str, object]:
+            line = f.readline()  # type: ignore[attr-defined]
+            self.assertTrue(line.endswith(b"\n"), line)
+            return json.loads(line)  # type: ignore[no-any-return]
 
-            welcome = read(ra)
-            self.assertEqual((welcome["type"], welcome["idle_timeout"]), ("welcome", 60))
-            read(rb)
-            send(a, cmd="nick", nick="alice")
-            send(a, cmd="join", channel="#daemon")
-            self.assertEqual(read(ra)["type"], "ok")
-            self.assertEqual(read(ra)["members"], ["alice"])
-            send(b, cmd="nick", nick="bob")
-            send(b, cmd="join", channel="#DAEMON")
-            read(rb)
-            self.assertEqual(read(rb)["members"], ["alice", "bob"])
-            self.assertEqual(read(ra), {"type": "join", "channel": "#daemon", "nick": "bob"})
-            send(b, cmd="msg", to="#daemon", text="hello from bob")
-            self.assertEqual(read(rb)["type"], "ok")
-            message = read(ra)
-            self.assertEqual((message["from"], message["text"]), ("bob", "hello from bob"))
-            send(a, cmd="frobnicate", id=1)
-            self.assertEqual(read(ra)["code"], "unknown_command")
+        welcome = read(ra)
+        self.assertEqual((welcome["type"], welcome["idle_timeout"]), ("welcome", 60))
+        read(rb)
+        send(a, cmd="nick", nick="alice")
+        send(a, cmd="join", channel="#daemon")
+        self.assertEqual(read(ra)["type"], "ok")
+        self.assertEqual(read(ra)["members"], ["alice"])
+        send(b, cmd="nick", nick="bob")
+        send(b, cmd="join", channel="#DAEMON")
+        read(rb)
+        self.assertEqual(read(rb)["members"], ["alice", "bob"])
+        self.assertEqual(
+            read(ra), {"type": "join", "channel": "#daemon", "nick": "bob"}
+        )
+        send(b, cmd="msg", to="#daemon", text="hello from bob")
+        self.assertEqual(read(rb)["type"], "ok")
+        message = read(ra)
+        self.assertEqual((message["from"], message["text"]), ("bob", "hello from bob"))
+        send(a, cmd="frobnicate", id=1)
+        self.assertEqual(read(ra)["code"], "unknown_command")
 
-            proc.send_signal(signal.SIGTERM)
-            for f in (ra, rb):
-                self.assertEqual(read(f), {"type": "bye", "code": "shutdown", "reason": "the server is shutting down"})
-                self.assertEqual(f.readline(), b"")
+        proc.send_signal(signal.SIGTERM)
+        for f in (ra, rb):
+            self.assertEqual(
+                read(f),
+                {
+                    "type": "bye",
+                    "code": "shutdown",
+                    "reason": "the server is shutting down",
+                },
+            )
+            self.assertEqual(f.readline(), b"")
         assert proc.stdout is not None
         rest, _ = proc.communicate(timeout=20)
         log = "".join(self.output) + rest
@@ -194,7 +226,14 @@ class DaemonTests(SynchronousTestCase):
             s.listen(1)
             port = s.getsockname()[1]
             result = subprocess.run(
-                [twistd(), "-n", "--pidfile=", "chatd", "--listen", f"tcp:{port}:interface=127.0.0.1"],
+                [
+                    twistd(),
+                    "-n",
+                    "--pidfile=",
+                    "chatd",
+                    "--listen",
+                    f"tcp:{port}:interface=127.0.0.1",
+                ],
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -202,14 +241,27 @@ class DaemonTests(SynchronousTestCase):
             )
         self.assertEqual(result.returncode, 1)
         output = result.stdout + result.stderr
-        self.assertIn(f"chatd cannot listen on 'tcp:{port}:interface=127.0.0.1'", output)
+        self.assertIn(
+            f"chatd cannot listen on 'tcp:{port}:interface=127.0.0.1'", output
+        )
         self.assertIn("Address already in use", output)
         self.assertNotIn("Traceback", output)
 
     def test_help_lists_the_options(self) -> None:
         result = subprocess.run(
-            [twistd(), "chatd", "--help"], capture_output=True, text=True, timeout=60, cwd="/"
+            [twistd(), "chatd", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
         )
         self.assertEqual(result.returncode, 0, result.stderr)
-        for option in ["--port", "--listen", "--max-clients", "--idle-timeout", "--max-line", "--log-level"]:
+        for option in [
+            "--port",
+            "--listen",
+            "--max-clients",
+            "--idle-timeout",
+            "--max-line",
+            "--log-level",
+        ]:
             self.assertIn(option, result.stdout)
