@@ -1,0 +1,880 @@
+# -*- test-case-name: tests.test_client -*-
+"""
+The console client of chatd: C{chatd-client [HOST [PORT]]}.
+
+Three layers, each testable on its own:
+
+  - L{parse_input} turns a typed line into an action (a request for the
+    server, a connect, a quit, help, or a complaint about the input) and
+    L{render} turns a line from the server into lines a person reads.  Both
+    are pure functions.
+  - L{ChatClient} is the session: it owns the connection (a
+    L{ChatConnection}), numbers requests so replies can be matched to them,
+    queues typed lines until the server's C{welcome} (and then feeds them one
+    reply at a time, so a piped script reads in order), and keeps the nick,
+    the joined channels and the current channel.
+  - L{chatd.console} holds the two front ends on standard input: a terminal
+    one (line editing and history, output above the input line) and a piped
+    one (plain lines, for scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections import deque
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Callable, NamedTuple, Union
+
+from twisted.internet import error as neterror
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTCP
+from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.task import LoopingCall
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8123
+
+# How long to wait for the server's bye and close after our quit, and for a
+# TCP connection to be made.
+QUIT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 10.0
+
+HELP_LINES = [
+    "* commands:",
+    "*   /connect HOST PORT         connect (again) to a server",
+    "*   /nick NAME                 take or change your nick",
+    "*   /join #chan                join a channel; it becomes the current one",
+    "*   /leave [#chan] [reason]    leave a channel (default: the current one)",
+    "*   /msg TARGET TEXT           say TEXT to a channel or privately to a nick",
+    "*   /list                      list the channels",
+    "*   /who [#chan]               list the members of a channel",
+    "*   /topic [#chan] [text]      show or set a channel's topic",
+    "*   /quit [reason]             disconnect and exit",
+    "*   /help                      this list",
+    "* anything else is said in the current channel (start it with // to say"
+    " a line beginning with /)",
+]
+
+
+# Actions parse_input returns.
+
+
+class Send(NamedTuple):
+    """A request for the server, without its C{id}."""
+
+    request: dict[str, Any]
+
+
+class Connect(NamedTuple):
+    """(Re)connect; C{host} None means the last server again."""
+
+    host: str | None
+    port: int
+
+
+class Quit(NamedTuple):
+    reason: str
+
+
+class Help(NamedTuple):
+    pass
+
+
+class Problem(NamedTuple):
+    """Something wrong with what was typed; shown as C{! message}."""
+
+    message: str
+
+
+Action = Union[Send, Connect, Quit, Help, Problem]
+
+
+def _channel_name(word: str) -> str:
+    return word if word.startswith("#") else "#" + word
+
+
+def _split_channel(rest: str, current: str | None) -> tuple[str | None, str]:
+    """
+    Read C{[#chan] [text]}: the channel when the first word is one, else the
+    current channel, and the rest.
+    """
+    if rest.startswith("#"):
+        words = rest.split(None, 1)
+        return words[0], words[1] if len(words) > 1 else ""
+    return current, rest
+
+
+def parse_input(line: str, current_channel: str | None) -> Action | None:
+    """
+    Turn one typed line into an action, or None for a blank line.
+
+    C{current_channel} is where plain text goes.  Nothing here talks to the
+    server: mistakes that can be seen locally (an unknown command, a missing
+    argument, text with no channel to go to) are a L{Problem}.
+    """
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        return None
+    if line.startswith("/") and not line.startswith("//"):
+        words = line[1:].split(None, 1)
+        if not words:
+            return Problem("an empty command; /help lists them")
+        name = words[0].lower()
+        rest = words[1].strip() if len(words) > 1 else ""
+        return _parse_command(name, rest, current_channel)
+    if line.startswith("//"):
+        line = line[1:]
+    if current_channel is None:
+        return Problem(
+            "you are not in a channel: /join #channel first, or /msg NICK text"
+        )
+    return Send({"cmd": "msg", "to": current_channel, "text": line})
+
+
+def _parse_command(name: str, rest: str, current: str | None) -> Action:
+    args = rest.split()
+    if name == "connect":
+        if len(args) > 2:
+            return Problem("usage: /connect HOST PORT")
+        if not args:
+            return Connect(None, DEFAULT_PORT)
+        port = DEFAULT_PORT
+        if len(args) == 2:
+            try:
+                port = int(args[1])
+            except ValueError:
+                port = -1
+            if not 0 < port < 65536:
+                return Problem(
+                    f"not a port number: {args[1]} (usage: /connect HOST PORT)"
+                )
+        return Connect(args[0], port)
+    if name == "nick":
+        if len(args) != 1:
+            return Problem("usage: /nick NAME")
+        return Send({"cmd": "nick", "nick": args[0]})
+    if name == "join":
+        if len(args) != 1:
+            return Problem("usage: /join #channel")
+        return Send({"cmd": "join", "channel": _channel_name(args[0])})
+    if name == "leave":
+        channel, reason = _split_channel(rest, current)
+        if channel is None:
+            return Problem("you are not in a channel (usage: /leave [#chan] [reason])")
+        request: dict[str, Any] = {"cmd": "leave", "channel": channel}
+        if reason:
+            request["reason"] = reason
+        return Send(request)
+    if name == "msg":
+        words = rest.split(None, 1)
+        if len(words) < 2:
+            return Problem("usage: /msg TARGET TEXT")
+        return Send({"cmd": "msg", "to": words[0], "text": words[1]})
+    if name == "list":
+        if args:
+            return Problem("usage: /list")
+        return Send({"cmd": "list"})
+    if name == "who":
+        if len(args) > 1:
+            return Problem("usage: /who [#chan]")
+        channel = _channel_name(args[0]) if args else current
+        if channel is None:
+            return Problem("you are not in a channel (usage: /who [#chan])")
+        return Send({"cmd": "who", "channel": channel})
+    if name == "topic":
+        channel, text = _split_channel(rest, current)
+        if channel is None:
+            return Problem("you are not in a channel (usage: /topic [#chan] [text])")
+        request = {"cmd": "topic", "channel": channel}
+        if text:
+            request["topic"] = text
+        return Send(request)
+    if name == "quit":
+        return Quit(rest)
+    if name == "help":
+        return Help()
+    return Problem(f"unknown command /{name} (/help lists them)")
+
+
+# Rendering.
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _str(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise _Malformed(key)
+    return value
+
+
+def _str_list(obj: dict[str, Any], key: str) -> list[str]:
+    value = obj.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Malformed(key)
+    return value
+
+
+def parse_ts(ts: object) -> float | None:
+    """Seconds since the epoch of a UTC ISO 8601 time, or None."""
+    if not isinstance(ts, str):
+        return None
+    text = ts[:-1] + "+00:00" if ts.endswith("Z") else ts
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def hhmm(seconds: float, tz: tzinfo | None = None) -> str:
+    """C{HH:MM} of a time, in C{tz} (local time when None)."""
+    if tz is None:
+        return datetime.fromtimestamp(seconds).strftime("%H:%M")
+    return datetime.fromtimestamp(seconds, tz).strftime("%H:%M")
+
+
+def _reason(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def bad_line(line: object) -> str:
+    """The complaint about a line from the server that makes no sense."""
+    if isinstance(line, bytes):
+        text = line.decode("utf-8", "backslashreplace")
+    elif isinstance(line, str):
+        text = line
+    else:
+        text = json.dumps(line, ensure_ascii=False)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return f"! bad line from server: {text}"
+
+
+def render(
+    obj: object,
+    request: dict[str, Any] | None = None,
+    *,
+    now: float = 0.0,
+    tz: tzinfo | None = None,
+    nick: str | None = None,
+) -> list[str]:
+    """
+    The lines a person reads for one decoded line from the server.
+
+    @param request: the request an C{ok} or C{error} replies to, when known.
+    @param now: the current time, shown on events that carry none.
+    @param tz: the time zone for times (local time when None).
+    @param nick: your own nick, shown on your own messages.
+    """
+    if not isinstance(obj, dict):
+        return [bad_line(obj)]
+    try:
+        return _render(obj, request or {}, now, tz, nick)
+    except (_Malformed, TypeError, ValueError, OverflowError):
+        return [bad_line(obj)]
+
+
+def _render(
+    obj: dict[str, Any],
+    request: dict[str, Any],
+    now: float,
+    tz: tzinfo | None,
+    nick: str | None,
+) -> list[str]:
+    kind = _str(obj, "type")
+    clock = hhmm(now, tz)
+    if kind == "message":
+        sender, to, text = _str(obj, "from"), _str(obj, "to"), _str(obj, "text")
+        ts = parse_ts(obj.get("ts"))
+        when = clock if ts is None else hhmm(ts, tz)
+        if obj.get("notice") is True:
+            if to.startswith("#"):
+                return [f"{when} {to} -{sender}- {text}"]
+            return [f"{when} -{sender}- {text}"]
+        if to.startswith("#"):
+            return [f"{when} {to} <{sender}> {text}"]
+        return [f"{when} *{sender}* {text}"]
+    if kind == "join":
+        return [f"{clock} * {_str(obj, 'nick')} joined {_str(obj, 'channel')}"]
+    if kind == "leave":
+        who, channel = _str(obj, "nick"), _str(obj, "channel")
+        return [f"{clock} * {who} left {channel}{_reason(_str(obj, 'reason'))}"]
+    if kind == "nick":
+        return [f"{clock} * {_str(obj, 'old')} is now known as {_str(obj, 'new')}"]
+    if kind == "quit":
+        return [f"{clock} * {_str(obj, 'nick')} quit{_reason(_str(obj, 'reason'))}"]
+    if kind == "topic":
+        by, channel, topic = _str(obj, "by"), _str(obj, "channel"), _str(obj, "topic")
+        if topic:
+            return [f"{clock} * {by} set the topic of {channel} to: {topic}"]
+        return [f"{clock} * {by} cleared the topic of {channel}"]
+    if kind == "bye":
+        code, reason = _str(obj, "code"), _str(obj, "reason")
+        if code == "quit":
+            return [f"* you have quit{_reason(reason)}"]
+        return [f"* server closed the connection: {code}{_reason(reason)}"]
+    if kind == "welcome":
+        server = _str(obj, "server")
+        version = obj.get("version")
+        name = f"{server} {version}" if isinstance(version, str) else server
+        lines = [f"* connected to {name} (protocol {obj.get('protocol')})"]
+        if obj.get("protocol") != 1:
+            lines.append("! this client speaks protocol 1; expect surprises")
+        return lines
+    if kind == "error":
+        return [f"! {_str(obj, 'code')}: {_str(obj, 'message')}"]
+    if kind == "ok":
+        return _render_ok(obj, request, clock, tz, nick)
+    raise _Malformed("type")
+
+
+def _render_ok(
+    obj: dict[str, Any],
+    request: dict[str, Any],
+    clock: str,
+    tz: tzinfo | None,
+    nick: str | None,
+) -> list[str]:
+    cmd = _str(obj, "cmd")
+    if cmd == "nick":
+        return [f"{clock} * you are now known as {_str(obj, 'nick')}"]
+    if cmd == "join":
+        channel, topic = _str(obj, "channel"), _str(obj, "topic")
+        names = ", ".join(_str_list(obj, "members"))
+        about = f"topic: {topic}" if topic else "no topic"
+        return [f"{clock} * you joined {channel} ({about}; members: {names})"]
+    if cmd == "leave":
+        return [f"{clock} * you left {_str(obj, 'channel')}"]
+    if cmd == "msg":
+        to = _str(obj, "to")
+        ts = parse_ts(obj.get("ts"))
+        when = clock if ts is None else hhmm(ts, tz)
+        text = request.get("text")
+        if not isinstance(text, str):
+            return [f"{when} -> {to}: (sent)"]
+        if to.startswith("#"):
+            return [f"{when} {to} <{nick or 'you'}> {text}"]
+        return [f"{when} -> *{to}* {text}"]
+    if cmd == "list":
+        channels = obj.get("channels")
+        if not isinstance(channels, list):
+            raise _Malformed("channels")
+        if not channels:
+            return ["* there are no channels (/join #name creates one)"]
+        lines = [f"* {_count(len(channels), 'channel')}:"]
+        for entry in channels:
+            if not isinstance(entry, dict):
+                raise _Malformed("channels")
+            count = entry.get("members")
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise _Malformed("members")
+            topic = _str(entry, "topic")
+            line = f"*   {_str(entry, 'channel')} ({_count(count, 'member')})"
+            lines.append(f"{line}: {topic}" if topic else line)
+        return lines
+    if cmd == "who":
+        members = _str_list(obj, "members")
+        return [
+            f"* {_str(obj, 'channel')} has {_count(len(members), 'member')}: "
+            + ", ".join(members)
+        ]
+    if cmd == "topic":
+        channel, topic = _str(obj, "channel"), _str(obj, "topic")
+        if "topic" in request:
+            if topic:
+                return [f"{clock} * you set the topic of {channel} to: {topic}"]
+            return [f"{clock} * you cleared the topic of {channel}"]
+        if topic:
+            return [f"* the topic of {channel} is: {topic}"]
+        return [f"* {channel} has no topic"]
+    if cmd == "help":
+        commands = obj.get("commands")
+        if not isinstance(commands, dict):
+            raise _Malformed("commands")
+        return ["* the server knows: " + ", ".join(sorted(map(str, commands)))]
+    if cmd == "ping":
+        return ["* pong"]
+    if cmd == "quit":
+        return []
+    return [f"* ok: {cmd}"]
+
+
+def printable(text: str) -> str:
+    """
+    C{text} with control characters made visible, so that nothing from the
+    server can move the cursor or change the terminal.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch == "\t":
+            out.append("    ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(ascii(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _describe_failure(reason: Failure) -> str:
+    if reason.check(neterror.ConnectionRefusedError):
+        return "connection refused"
+    if reason.check(neterror.DNSLookupError):
+        return "host not found"
+    if reason.check(neterror.TimeoutError):
+        return "timed out"
+    message = str(reason.getErrorMessage()).strip()
+    return message.rstrip(".") or type(reason.value).__name__
+
+
+# The session.
+
+
+class ChatConnection(LineReceiver):
+    """One connection to a server; it hands every line to its L{ChatClient}."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self, client: ChatClient) -> None:
+        self.client = client
+
+    def connectionMade(self) -> None:
+        self.client._connection_made(self)
+
+    def lineReceived(self, line: bytes) -> None:
+        self.client._line_received(self, line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.client._print(bad_line(line[:200]) + " (line too long)")
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = neterror.ConnectionDone) -> None:  # type: ignore[assignment]
+        self.client._connection_lost(self, reason)
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data + b"\n")
+
+
+def encode_request(request: dict[str, Any]) -> bytes:
+    """One request line, without its line ending."""
+    data = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate (from a badly decoded input line) cannot be UTF-8.
+    return data.encode("utf-8", "backslashreplace")
+
+
+class _ConnectionFactory(ClientFactory):
+    def __init__(self, client: ChatClient) -> None:
+        self.client = client
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol:
+        protocol = ChatConnection(self.client)
+        protocol.factory = self
+        return protocol
+
+    def clientConnectionFailed(self, connector: object, reason: Failure) -> None:
+        self.client._connect_failed(self, reason)
+
+
+_END = object()  # marks the end of input in the inbox
+
+
+class ChatClient:
+    """
+    A chat session: typed lines in, server lines out to C{output}.
+
+    @ivar output: called with each line to show (no line ending).
+    @ivar changed: called when the prompt may have changed.
+    @ivar finished: called once with the exit status when the client is done.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTCP,
+        *,
+        interactive: bool = False,
+        tz: tzinfo | None = None,
+        output: Callable[[str], None] = print,
+        changed: Callable[[], None] = lambda: None,
+        finished: Callable[[int], None] = lambda status: None,
+    ) -> None:
+        self.reactor = reactor
+        self.clock: Any = reactor  # IReactorTime too
+        self.interactive = interactive
+        self.tz = tz
+        self.output = output
+        self.changed = changed
+        self.finished = finished
+
+        self.server: tuple[str, int] = (DEFAULT_HOST, DEFAULT_PORT)
+        self.nick: str | None = None
+        self.channels: list[str] = []
+        self.connection: ChatConnection | None = None
+        self.welcomed = False
+        self.max_line = 0  # from the welcome; 0 when unknown
+
+        self._attempt: _ConnectionFactory | None = None
+        self._inbox: deque[object] = deque()
+        self._pumping = False
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._silent: set[int] = set()
+        self._next_id = 0
+        self._quit_sent = False
+        self._quitting = False
+        self._failed = False
+        self._done = False
+        self._last_sent = 0.0
+        self._quit_timer: IDelayedCall | None = None
+        self._keepalive: LoopingCall | None = None
+
+    # What the front ends call.
+
+    @property
+    def channel(self) -> str | None:
+        """The current channel: where plain text goes."""
+        return self.channels[-1] if self.channels else None
+
+    def prompt(self) -> str:
+        if self.connection is None and self._attempt is None:
+            return "(not connected)> "
+        if not self.welcomed:
+            return "(connecting)> "
+        parts = [p for p in (self.nick and f"[{self.nick}]", self.channel) if p]
+        return " ".join(parts) + "> "
+
+    def connect(self, host: str, port: int) -> None:
+        """Connect to a server, dropping the current connection if any."""
+        self.server = (host, port)
+        if self.connection is not None:
+            self._print(f"* leaving {self._where()}")
+            old, self.connection = self.connection, None
+            self._reset()
+            assert old.transport is not None
+            old.transport.loseConnection()
+        self._print(f"* connecting to {host} port {port} ...")
+        factory = self._attempt = _ConnectionFactory(self)
+        self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)
+        self.changed()
+
+    def interrupt(self) -> None:
+        """
+        Quit now (Ctrl-C), whatever is queued; a second interrupt does not
+        wait for the server any more.
+        """
+        self._inbox.clear()
+        if self._quitting:
+            self._finish()
+        else:
+            self._quit("")
+
+    def handle_input(self, line: str) -> None:
+        """A line was typed (or read from a pipe)."""
+        self._inbox.append(line)
+        self._pump()
+
+    def input_ended(self) -> None:
+        """No more input: quit once everything before has been answered."""
+        self._inbox.append(_END)
+        self._pump()
+
+    # Input, one line at a time.
+
+    def _ready(self) -> bool:
+        if self._done or self._quitting:
+            return False
+        if self._attempt is not None and not self.welcomed:
+            return False  # wait for the welcome (or the failure)
+        return not self._pending
+
+    def _pump(self) -> None:
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self._inbox and self._ready():
+                item = self._inbox.popleft()
+                if item is _END:
+                    self._end_of_input()
+                else:
+                    assert isinstance(item, str)
+                    self._do(parse_input(item, self.channel))
+        finally:
+            self._pumping = False
+
+    def _do(self, action: Action | None) -> None:
+        if action is None:
+            return
+        if isinstance(action, Problem):
+            self._print(f"! {action.message}")
+        elif isinstance(action, Help):
+            for line in HELP_LINES:
+                self._print(line)
+            if self.welcomed:
+                self._send({"cmd": "help"})
+        elif isinstance(action, Connect):
+            host = action.host
+            if host is None:
+                host, port = self.server
+            else:
+                port = action.port
+            self.connect(host, port)
+        elif isinstance(action, Quit):
+            self._quit(action.reason)
+        elif not self.welcomed:
+            self._failed = True
+            self._print("! not connected (use /connect HOST PORT)")
+        else:
+            self._send(action.request)
+
+    def _send(self, request: dict[str, Any], silent: bool = False) -> None:
+        assert self.connection is not None
+        request_id = self._next_id + 1
+        data = encode_request({**request, "id": request_id})
+        if self.max_line and len(data) > self.max_line:
+            # The server would hang up on it: say so instead.
+            self._print(
+                f"! too long: the server takes at most {self.max_line} bytes"
+                f" a line, and this is {len(data)}"
+            )
+            return
+        self._next_id = request_id
+        self._pending[request_id] = request
+        if silent:
+            self._silent.add(request_id)
+        self._last_sent = self.clock.seconds()
+        self.connection.send(data)
+
+    def _quit(self, reason: str) -> None:
+        self._quitting = True
+        if self.connection is None:
+            self._finish()
+            return
+        if not self._quit_sent and self.welcomed:
+            self._quit_sent = True
+            self._send({"cmd": "quit", "reason": reason} if reason else {"cmd": "quit"})
+        else:
+            assert self.connection.transport is not None
+            self.connection.transport.loseConnection()
+        if self._quit_timer is None:
+            self._quit_timer = self.clock.callLater(QUIT_TIMEOUT, self._quit_timed_out)
+
+    def _quit_timed_out(self) -> None:
+        self._quit_timer = None
+        self._print("! the server did not close the connection; closing it")
+        self._finish()
+
+    def _end_of_input(self) -> None:
+        if self.connection is not None:
+            self._quit("")
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._quit_timer is not None and self._quit_timer.active():
+            self._quit_timer.cancel()
+        self._quit_timer = None
+        self._stop_keepalive()
+        connection, self.connection = self.connection, None
+        if connection is not None and connection.transport is not None:
+            connection.transport.loseConnection()
+        self.finished(1 if self._failed and not self.interactive else 0)
+
+    # The connection.
+
+    def _where(self) -> str:
+        return f"{self.server[0]} port {self.server[1]}"
+
+    def _reset(self) -> None:
+        self.nick = None
+        self.channels = []
+        self.welcomed = False
+        self.max_line = 0
+        self._pending.clear()
+        self._silent.clear()
+        self._quit_sent = False
+        self._stop_keepalive()
+
+    def _connection_made(self, connection: ChatConnection) -> None:
+        if connection.factory is not self._attempt or self._done:
+            assert connection.transport is not None
+            connection.transport.loseConnection()
+            return
+        self.connection = connection
+
+    def _connect_failed(self, factory: _ConnectionFactory, reason: Failure) -> None:
+        if factory is not self._attempt:
+            return
+        self._attempt = None
+        self._failed = True
+        self._print(f"! not connected: {_describe_failure(reason)} ({self._where()})")
+        if self.interactive:
+            self._print("! /connect HOST PORT tries again")
+        self.changed()
+        self._after_close()
+
+    def _connection_lost(self, connection: ChatConnection, reason: Failure) -> None:
+        if connection is not self.connection:
+            return
+        self.connection = None
+        self._attempt = None
+        self._reset()
+        self.changed()
+        if self._quitting or self._done:
+            self._finish()
+            return
+        self._failed = True  # a script's later lines will not be sent
+        self._print(
+            f"! disconnected from server ({self._where()});"
+            f" /connect {self.server[0]} {self.server[1]} reconnects"
+        )
+        self._after_close()
+
+    def _after_close(self) -> None:
+        if self._quitting:
+            self._finish()
+        else:
+            self._pump()
+
+    def _line_received(self, connection: ChatConnection, line: bytes) -> None:
+        if connection is not self.connection:
+            return
+        line = line.strip()
+        if not line:
+            return
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            self._print(bad_line(line))
+            return
+        if not isinstance(obj, dict):
+            self._print(bad_line(line))
+            return
+        kind = obj.get("type")
+        request: dict[str, Any] | None = None
+        silent = False
+        if kind in ("ok", "error"):
+            request_id = obj.get("id")
+            if isinstance(request_id, int) and not isinstance(request_id, bool):
+                request = self._pending.pop(request_id, None)
+                silent = request_id in self._silent
+                self._silent.discard(request_id)
+        lines = render(
+            obj, request, now=self.clock.seconds(), tz=self.tz, nick=self.nick
+        )
+        malformed = bool(lines) and lines[0].startswith("! bad line")
+        if malformed:
+            lines = [bad_line(line)]  # as it came, not as parsed
+        if kind == "ok" and request is not None and not malformed:
+            self._update(obj)
+        if kind == "welcome" and not self.welcomed:
+            self.welcomed = True
+            self._start_keepalive(obj.get("idle_timeout"))
+            max_line = obj.get("max_line")
+            if isinstance(max_line, int) and not isinstance(max_line, bool):
+                self.max_line = max(max_line, 0)
+            self.changed()
+        if not silent:
+            for text in lines:
+                self._print(text)
+        self._pump()
+
+    def _update(self, reply: dict[str, Any]) -> None:
+        """Follow the state an ok reply tells of."""
+        cmd = reply.get("cmd")
+        if cmd == "nick":
+            self.nick = reply["nick"]
+        elif cmd == "join":
+            channel = reply["channel"]
+            self.channels = [c for c in self.channels if c.lower() != channel.lower()]
+            self.channels.append(channel)
+        elif cmd == "leave":
+            channel = reply["channel"].lower()
+            self.channels = [c for c in self.channels if c.lower() != channel]
+        else:
+            return
+        self.changed()
+
+    def _start_keepalive(self, idle_timeout: object) -> None:
+        """
+        Keep an idle session from being reaped: a silent ping whenever
+        nothing was sent for a third of the server's idle timeout.
+        """
+        if not isinstance(idle_timeout, (int, float)) or idle_timeout <= 0:
+            return
+        interval = max(idle_timeout / 3.0, 1.0)
+
+        def tick() -> None:
+            idle = self.clock.seconds() - self._last_sent
+            if self.welcomed and not self._quit_sent and idle >= interval:
+                self._send({"cmd": "ping"}, silent=True)
+
+        self._keepalive = LoopingCall(tick)
+        self._keepalive.clock = self.clock
+        self._keepalive.start(interval, now=False)
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None and self._keepalive.running:
+            self._keepalive.stop()
+        self._keepalive = None
+
+    def _print(self, text: str) -> None:
+        self.output(printable(text))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="chatd-client",
+        description=(
+            "The console client of chatd. Type /help once it runs. In a"
+            " terminal it edits lines and keeps a history; with piped input it"
+            " reads commands line by line, quits at the end of the input, and"
+            " exits with status 1 if it could not send them all."
+        ),
+        epilog="example: printf '/nick alice\\n/join #general\\nhello\\n'"
+        " | chatd-client 127.0.0.1 8123",
+    )
+    parser.add_argument(
+        "host", nargs="?", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}"
+    )
+    parser.add_argument(
+        "port",
+        nargs="?",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"default {DEFAULT_PORT}",
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"not a port number: {args.port}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The C{chatd-client} command."""
+    from chatd import console
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    sys.exit(console.run(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

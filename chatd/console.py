@@ -1,0 +1,397 @@
+# -*- test-case-name: tests.test_client -*-
+"""
+The client's two front ends on standard input and output.
+
+  - L{TerminalUI}, when standard input and output are a terminal: a
+    L{HistoricRecvLine} under an insults L{ServerProtocol}, in raw mode.  It
+    keeps the line being typed at the bottom, prints incoming lines above
+    it, and gives line editing and Up/Down history.
+  - L{PipedUI}, when it is not: plain lines in and out, no escape codes, so
+    the client can be scripted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+from twisted.conch.insults import insults
+from twisted.conch.recvline import HistoricRecvLine
+from twisted.internet import stdio
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chatd.client import ChatClient
+
+CTRL_A = b"\x01"
+CTRL_C = b"\x03"
+CTRL_D = b"\x04"
+CTRL_E = b"\x05"
+CTRL_H = b"\x08"
+CTRL_K = b"\x0b"
+CTRL_L = b"\x0c"
+CTRL_U = b"\x15"
+
+
+def _chars(data: bytes) -> list[bytes]:
+    """C{data} split into whole UTF-8 characters (one terminal cell each)."""
+    return [ch.encode("utf-8") for ch in data.decode("utf-8", "replace")]
+
+
+class TerminalUI(HistoricRecvLine):
+    """
+    The input line at the bottom of a terminal, with the client's output
+    scrolling above it.
+
+    C{show} erases the input line, writes the output line, and draws the
+    prompt and the half-typed input again with the cursor where it was, so
+    typing is never clobbered.
+    """
+
+    def __init__(self, client: ChatClient, on_close: Callable[[], None]) -> None:
+        self.client = client
+        self.on_close = on_close
+        self._utf8 = b""
+        prompt = client.prompt().encode("utf-8")
+        self.ps = (prompt, prompt)
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.keyHandlers.update(
+            {
+                CTRL_A: self.handle_HOME,
+                CTRL_C: self.handle_INT,
+                CTRL_D: self.handle_EOF,
+                CTRL_E: self.handle_END,
+                CTRL_H: self.handle_BACKSPACE,
+                CTRL_K: self.handle_KILL_END,
+                CTRL_L: self.handle_REDRAW,
+                CTRL_U: self.handle_KILL_LINE,
+            }
+        )
+
+    def initializeScreen(self) -> None:
+        # Unlike RecvLine's, do not reset (clear) the terminal: what was on
+        # the screen before stays in the scrollback.  Edits redraw the line,
+        # so the terminal's insert mode (IRM) is not needed either, and a
+        # crash cannot leave the terminal in it.
+        self.mode = "insert"
+        self.terminal.write(self.ps[self.pn])
+
+    def handle_INSERT(self) -> None:
+        self.mode = "typeover" if self.mode == "insert" else "insert"
+
+    # Output.
+
+    def show(self, text: str) -> None:
+        """Print one line above the input line."""
+        self._erase_input()
+        self.terminal.write(text.encode("utf-8", "backslashreplace") + b"\n")
+        self._draw_input()
+
+    def refresh(self) -> None:
+        """Draw the prompt again if it has changed (nick, channel, connection)."""
+        prompt = self.client.prompt().encode("utf-8")
+        if prompt != self.ps[0]:
+            self._erase_input()
+            self.ps = (prompt, prompt)
+            self._draw_input()
+
+    def _erase_input(self) -> None:
+        """
+        Erase the prompt and input, also when they wrap over several rows
+        (with the cursor at the end of the input, where it mostly is).
+        """
+        column = len(self.ps[self.pn].decode("utf-8", "replace"))
+        column += self.lineBufferIndex
+        at_end = self.lineBufferIndex == len(self.lineBuffer)
+        # After the last column a terminal keeps the cursor on that row
+        # until the next character comes.
+        rows = (max(column - 1, 0) if at_end else column) // max(self.width, 1)
+        self.terminal.write(b"\r")
+        if rows:
+            self.terminal.cursorUp(rows)
+        self.terminal.eraseToDisplayEnd()
+
+    def _draw_input(self) -> None:
+        """Draw prompt and input, and put the cursor where the index is."""
+        self.terminal.write(self.ps[self.pn] + b"".join(self.lineBuffer))
+        if self.lineBufferIndex == len(self.lineBuffer):
+            return
+        width = max(self.width, 1)
+        prompt = len(self.ps[self.pn].decode("utf-8", "replace"))
+        end_row = (prompt + len(self.lineBuffer) - 1) // width
+        row, column = divmod(prompt + self.lineBufferIndex, width)
+        # Relative moves only: the cursor's row on the screen is unknown.
+        self.terminal.write(b"\r")
+        if end_row > row:
+            self.terminal.cursorUp(end_row - row)
+        if column:
+            self.terminal.cursorForward(column)
+
+    def _redraw(self, change: Callable[[], None]) -> None:
+        """
+        Apply an edit and draw the input again.  RecvLine's in-place cursor
+        moves and inserts go wrong once the input wraps past the terminal's
+        width; a redraw of one line is cheap.
+        """
+        self._erase_input()
+        change()
+        self._draw_input()
+
+    def _set_line(self, data: bytes) -> None:
+        self.lineBuffer = _chars(data)
+        self.lineBufferIndex = len(self.lineBuffer)
+
+    def close(self) -> None:
+        """Leave the terminal as it was: no prompt, insert mode off."""
+        self._erase_input()
+        transport = self.terminal.transport
+        if transport is not None:
+            transport.loseConnection()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.on_close()
+
+    # Input.
+
+    def keystrokeReceived(self, keyID: Any, modifier: Any) -> None:
+        if isinstance(keyID, bytes) and len(keyID) == 1 and keyID[0] >= 0x80:
+            # One byte of a UTF-8 character: wait for the whole character.
+            self._utf8 += keyID
+            try:
+                ch = self._utf8.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if e.reason == "unexpected end of data" and len(self._utf8) < 4:
+                    return
+                ch = "\ufffd"
+            self._utf8 = b""
+            self.characterReceived(ch.encode("utf-8"), False)
+            return
+        self._utf8 = b""
+        if keyID in self.keyHandlers or (
+            isinstance(keyID, bytes)
+            and len(keyID) == 1
+            and keyID in self._printableChars
+        ):
+            super().keystrokeReceived(keyID, modifier)
+        # Anything else (function keys, Alt combinations) is ignored.
+
+    def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
+        if self.lineBufferIndex == len(self.lineBuffer):
+            # Typing at the end, the usual case: the terminal echoes it.
+            self.lineBuffer.append(ch)
+            self.lineBufferIndex += 1
+            self.terminal.write(ch)
+            return
+
+        def change() -> None:
+            index = self.lineBufferIndex
+            if self.mode == "insert":
+                self.lineBuffer.insert(index, ch)
+            else:
+                self.lineBuffer[index] = ch
+            self.lineBufferIndex += 1
+
+        self._redraw(change)
+
+    def _move(self, index: int) -> None:
+        index = max(0, min(index, len(self.lineBuffer)))
+        if index != self.lineBufferIndex:
+            self._redraw(lambda: setattr(self, "lineBufferIndex", index))
+
+    def handle_LEFT(self) -> None:
+        self._move(self.lineBufferIndex - 1)
+
+    def handle_RIGHT(self) -> None:
+        self._move(self.lineBufferIndex + 1)
+
+    def handle_HOME(self) -> None:
+        self._move(0)
+
+    def handle_END(self) -> None:
+        self._move(len(self.lineBuffer))
+
+    def handle_TAB(self) -> None:
+        self.characterReceived(b" ", False)
+
+    def handle_BACKSPACE(self) -> None:
+        if self.lineBufferIndex > 0:
+
+            def change() -> None:
+                self.lineBufferIndex -= 1
+                del self.lineBuffer[self.lineBufferIndex]
+
+            self._redraw(change)
+
+    def handle_DELETE(self) -> None:
+        if self.lineBufferIndex < len(self.lineBuffer):
+            self._redraw(lambda: self.lineBuffer.pop(self.lineBufferIndex))
+
+    def handle_UP(self) -> None:
+        if self.historyPosition == 0:
+            return
+        if self.historyPosition == len(self.historyLines) and self.lineBuffer:
+            # Keep the draft, as HistoricRecvLine does.
+            self.historyLines.append(b"".join(self.lineBuffer))
+
+        def change() -> None:
+            self.historyPosition -= 1
+            self._set_line(self.historyLines[self.historyPosition])
+
+        self._redraw(change)
+
+    def handle_DOWN(self) -> None:
+        def change() -> None:
+            if self.historyPosition < len(self.historyLines) - 1:
+                self.historyPosition += 1
+                self._set_line(self.historyLines[self.historyPosition])
+            else:
+                self.historyPosition = len(self.historyLines)
+                self._set_line(b"")
+
+        self._redraw(change)
+
+    def handle_RETURN(self) -> None:
+        line = b"".join(self.lineBuffer)
+        if line:
+            self.historyLines.append(line)
+        self.historyPosition = len(self.historyLines)
+        self._erase_input()
+        self.lineBuffer = []
+        self.lineBufferIndex = 0
+        self._draw_input()
+        self.client.handle_input(line.decode("utf-8", "replace"))
+
+    def handle_EOF(self) -> None:
+        if self.lineBuffer:
+            self.handle_DELETE()
+        else:
+            self.client.input_ended()
+
+    def handle_INT(self) -> None:
+        self.client.interrupt()
+
+    def handle_KILL_LINE(self) -> None:
+        self._redraw(lambda: self._set_line(b""))
+
+    def handle_KILL_END(self) -> None:
+        self._redraw(
+            lambda: self.lineBuffer.__delitem__(slice(self.lineBufferIndex, None))
+        )
+
+    def handle_REDRAW(self) -> None:
+        self.terminal.eraseDisplay()
+        self.terminal.cursorHome()
+        self._draw_input()
+
+
+@implementer(IHalfCloseableProtocol)
+class PipedUI(LineReceiver):
+    """Lines from a pipe in, lines out: the scriptable front end."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self, on_close: Callable[[], None]) -> None:
+        self.on_close = on_close
+        self.client: ChatClient | None = None
+
+    def lineReceived(self, line: bytes) -> None:
+        assert self.client is not None
+        self.client.handle_input(line.decode("utf-8", "replace"))
+
+    def readConnectionLost(self) -> None:
+        assert self.client is not None
+        rest, self._buffer = self._buffer, b""
+        if rest.strip():  # a last line without its newline
+            self.lineReceived(rest)
+        self.client.input_ended()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self.on_close()
+
+    def show(self, text: str) -> None:
+        if self.transport is not None:
+            self.transport.write(text.encode("utf-8", "backslashreplace") + b"\n")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+
+def run(host: str, port: int, reactor: Any = None) -> int:
+    """Run the client on standard input and output; return the exit status."""
+    if reactor is None:
+        from twisted.internet import reactor
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return _run_terminal(reactor, host, port)
+    return _run_piped(reactor, host, port)
+
+
+def _stopper(reactor: Any) -> Callable[[], None]:
+    def stop() -> None:
+        if reactor.running:
+            reactor.stop()
+
+    return stop
+
+
+def _run_piped(reactor: Any, host: str, port: int) -> int:
+    status: list[int] = []
+    ui = PipedUI(_stopper(reactor))
+
+    def finished(code: int) -> None:
+        status.append(code)
+        ui.close()
+
+    client = ChatClient(reactor, interactive=False, output=ui.show, finished=finished)
+    ui.client = client
+    stdio.StandardIO(ui, reactor=reactor)
+    client.connect(host, port)
+    reactor.run()
+    return status[0] if status else 1
+
+
+def _columns(fd: int) -> int:
+    try:
+        return os.get_terminal_size(fd).columns or 80
+    except OSError:
+        return 80
+
+
+def _run_terminal(reactor: Any, host: str, port: int) -> int:
+    import termios
+    import tty
+
+    status: list[int] = []
+    client = ChatClient(reactor, interactive=True)
+    terminal = insults.ServerProtocol(TerminalUI, client, _stopper(reactor))
+
+    def finished(code: int) -> None:
+        status.append(code)
+        ui.close()
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        stdio.StandardIO(terminal, reactor=reactor)
+        ui: TerminalUI = terminal.terminalProtocol  # type: ignore[assignment]
+        client.output = ui.show
+        client.changed = ui.refresh
+        client.finished = finished
+        ui.width = _columns(fd)
+        signal.signal(signal.SIGWINCH, lambda *_: setattr(ui, "width", _columns(fd)))
+        client.connect(host, port)
+        reactor.run()
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+    return status[0] if status else 0

@@ -1,0 +1,1295 @@
+# -*- test-case-name: tests.test_client -*-
+"""
+Tests for the console client: L{chatd.client} and L{chatd.console}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timezone
+from typing import Any
+
+from twisted.conch.insults import helper, insults
+from twisted.internet import error as neterror
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ClientFactory
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+import chatd
+from chatd.client import (
+    HELP_LINES,
+    QUIT_TIMEOUT,
+    ChatClient,
+    ChatConnection,
+    Connect,
+    Help,
+    Problem,
+    Quit,
+    Send,
+    bad_line,
+    hhmm,
+    main,
+    parse_args,
+    parse_input,
+    parse_ts,
+    printable,
+    render,
+)
+from chatd.console import PipedUI, TerminalUI
+
+# 2026-11-24T10:00:00Z
+NOON_TS = "2026-11-24T10:00:00.123Z"
+NOW = 1795514400.0 + 5 * 60  # 10:05 UTC that day
+UTC = timezone.utc
+
+
+class ParseInputTests(SynchronousTestCase):
+    """Every command typed, and every mistake caught before sending."""
+
+    def parse(self, line: str, current: str | None = "#general") -> Any:
+        return parse_input(line, current)
+
+    def test_blank(self) -> None:
+        self.assertIsNone(self.parse(""))
+        self.assertIsNone(self.parse("   \r\n"))
+
+    def test_text_goes_to_current_channel(self) -> None:
+        self.assertEqual(
+            self.parse("hello there\n"),
+            Send({"cmd": "msg", "to": "#general", "text": "hello there"}),
+        )
+
+    def test_text_without_channel(self) -> None:
+        action = self.parse("hello", None)
+        self.assertIsInstance(action, Problem)
+        self.assertIn("not in a channel", action.message)
+
+    def test_double_slash_is_text(self) -> None:
+        self.assertEqual(
+            self.parse("//etc/passwd is a file"),
+            Send({"cmd": "msg", "to": "#general", "text": "/etc/passwd is a file"}),
+        )
+
+    def test_connect(self) -> None:
+        self.assertEqual(
+            self.parse("/connect example.org 9000"), Connect("example.org", 9000)
+        )
+        self.assertEqual(
+            self.parse("/connect example.org"), Connect("example.org", 8123)
+        )
+        self.assertEqual(self.parse("/connect"), Connect(None, 8123))
+
+    def test_connect_bad_port(self) -> None:
+        for line in [
+            "/connect h port",
+            "/connect h 0",
+            "/connect h 70000",
+            "/connect a b c",
+        ]:
+            action = self.parse(line)
+            self.assertIsInstance(action, Problem, line)
+            self.assertIn("/connect HOST PORT", action.message)
+
+    def test_nick(self) -> None:
+        self.assertEqual(
+            self.parse("/nick alice"), Send({"cmd": "nick", "nick": "alice"})
+        )
+        self.assertEqual(
+            self.parse("/NICK alice"), Send({"cmd": "nick", "nick": "alice"})
+        )
+        self.assertEqual(self.parse("/nick"), Problem("usage: /nick NAME"))
+        self.assertEqual(self.parse("/nick a b"), Problem("usage: /nick NAME"))
+
+    def test_join(self) -> None:
+        self.assertEqual(
+            self.parse("/join #rust"), Send({"cmd": "join", "channel": "#rust"})
+        )
+        self.assertEqual(
+            self.parse("/join rust"), Send({"cmd": "join", "channel": "#rust"})
+        )
+        self.assertEqual(self.parse("/join"), Problem("usage: /join #channel"))
+        self.assertEqual(self.parse("/join #a #b"), Problem("usage: /join #channel"))
+
+    def test_leave(self) -> None:
+        self.assertEqual(
+            self.parse("/leave"), Send({"cmd": "leave", "channel": "#general"})
+        )
+        self.assertEqual(
+            self.parse("/leave #rust too noisy"),
+            Send({"cmd": "leave", "channel": "#rust", "reason": "too noisy"}),
+        )
+        self.assertEqual(
+            self.parse("/leave gone for lunch"),
+            Send({"cmd": "leave", "channel": "#general", "reason": "gone for lunch"}),
+        )
+        self.assertIsInstance(self.parse("/leave", None), Problem)
+
+    def test_msg(self) -> None:
+        self.assertEqual(
+            self.parse("/msg bob hi there"),
+            Send({"cmd": "msg", "to": "bob", "text": "hi there"}),
+        )
+        self.assertEqual(
+            self.parse("/msg #rust hi", None),
+            Send({"cmd": "msg", "to": "#rust", "text": "hi"}),
+        )
+        self.assertEqual(self.parse("/msg bob"), Problem("usage: /msg TARGET TEXT"))
+        self.assertEqual(self.parse("/msg"), Problem("usage: /msg TARGET TEXT"))
+
+    def test_list(self) -> None:
+        self.assertEqual(self.parse("/list", None), Send({"cmd": "list"}))
+        self.assertEqual(self.parse("/list x"), Problem("usage: /list"))
+
+    def test_who(self) -> None:
+        self.assertEqual(
+            self.parse("/who"), Send({"cmd": "who", "channel": "#general"})
+        )
+        self.assertEqual(
+            self.parse("/who rust"), Send({"cmd": "who", "channel": "#rust"})
+        )
+        self.assertIsInstance(self.parse("/who", None), Problem)
+        self.assertEqual(self.parse("/who #a #b"), Problem("usage: /who [#chan]"))
+
+    def test_topic(self) -> None:
+        self.assertEqual(
+            self.parse("/topic"), Send({"cmd": "topic", "channel": "#general"})
+        )
+        self.assertEqual(
+            self.parse("/topic #rust"), Send({"cmd": "topic", "channel": "#rust"})
+        )
+        self.assertEqual(
+            self.parse("/topic #rust Rust talk"),
+            Send({"cmd": "topic", "channel": "#rust", "topic": "Rust talk"}),
+        )
+        self.assertEqual(
+            self.parse("/topic all about chat"),
+            Send({"cmd": "topic", "channel": "#general", "topic": "all about chat"}),
+        )
+        self.assertIsInstance(self.parse("/topic", None), Problem)
+
+    def test_quit(self) -> None:
+        self.assertEqual(self.parse("/quit"), Quit(""))
+        self.assertEqual(self.parse("/quit see you"), Quit("see you"))
+
+    def test_help(self) -> None:
+        self.assertEqual(self.parse("/help"), Help())
+
+    def test_unknown(self) -> None:
+        self.assertEqual(
+            self.parse("/frob x"), Problem("unknown command /frob (/help lists them)")
+        )
+        self.assertIsInstance(self.parse("/"), Problem)
+
+
+class RenderTests(SynchronousTestCase):
+    """Every line from the server, as a person reads it."""
+
+    def render(
+        self, obj: Any, request: dict[str, Any] | None = None, nick: str | None = "me"
+    ) -> list[str]:
+        return render(obj, request, now=NOW, tz=UTC, nick=nick)
+
+    def test_times(self) -> None:
+        self.assertEqual(parse_ts(NOON_TS), 1795514400.123)
+        self.assertIsNone(parse_ts("yesterday"))
+        self.assertIsNone(parse_ts(12))
+        self.assertEqual(hhmm(NOW, UTC), "10:05")
+
+    def test_channel_message(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "#general",
+            "text": "hi",
+            "ts": NOON_TS,
+        }
+        self.assertEqual(self.render(obj), ["10:00 #general <alice> hi"])
+
+    def test_private_message(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "me",
+            "text": "psst",
+            "ts": NOON_TS,
+        }
+        self.assertEqual(self.render(obj), ["10:00 *alice* psst"])
+
+    def test_notice(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "bot",
+            "to": "#general",
+            "text": "x",
+            "ts": NOON_TS,
+            "notice": True,
+        }
+        self.assertEqual(self.render(obj), ["10:00 #general -bot- x"])
+
+    def test_message_without_time_uses_now(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "#general",
+            "text": "hi",
+            "ts": "soon",
+        }
+        self.assertEqual(self.render(obj), ["10:05 #general <alice> hi"])
+
+    def test_events(self) -> None:
+        cases = [
+            (
+                {"type": "join", "channel": "#general", "nick": "bob"},
+                "10:05 * bob joined #general",
+            ),
+            (
+                {
+                    "type": "leave",
+                    "channel": "#general",
+                    "nick": "bob",
+                    "reason": "lunch",
+                },
+                "10:05 * bob left #general (lunch)",
+            ),
+            (
+                {"type": "leave", "channel": "#general", "nick": "bob", "reason": ""},
+                "10:05 * bob left #general",
+            ),
+            (
+                {"type": "nick", "old": "bob", "new": "robert"},
+                "10:05 * bob is now known as robert",
+            ),
+            (
+                {"type": "quit", "nick": "bob", "reason": "bye"},
+                "10:05 * bob quit (bye)",
+            ),
+            ({"type": "quit", "nick": "bob", "reason": ""}, "10:05 * bob quit"),
+            (
+                {
+                    "type": "topic",
+                    "channel": "#general",
+                    "topic": "chat",
+                    "by": "alice",
+                },
+                "10:05 * alice set the topic of #general to: chat",
+            ),
+            (
+                {"type": "topic", "channel": "#general", "topic": "", "by": "alice"},
+                "10:05 * alice cleared the topic of #general",
+            ),
+        ]
+        for obj, line in cases:
+            self.assertEqual(self.render(obj), [line])
+
+    def test_bye(self) -> None:
+        self.assertEqual(
+            self.render(
+                {"type": "bye", "code": "idle_timeout", "reason": "idle for 180 s"}
+            ),
+            ["* server closed the connection: idle_timeout (idle for 180 s)"],
+        )
+        self.assertEqual(
+            self.render({"type": "bye", "code": "shutdown", "reason": ""}),
+            ["* server closed the connection: shutdown"],
+        )
+        self.assertEqual(
+            self.render({"type": "bye", "code": "quit", "reason": "done"}),
+            ["* you have quit (done)"],
+        )
+
+    def test_welcome(self) -> None:
+        obj = {
+            "type": "welcome",
+            "server": "chatd",
+            "version": "0.1.0",
+            "protocol": 1,
+            "max_line": 16384,
+            "idle_timeout": 180,
+        }
+        self.assertEqual(self.render(obj), ["* connected to chatd 0.1.0 (protocol 1)"])
+        lines = self.render({**obj, "protocol": 2})
+        self.assertEqual(len(lines), 2)
+        self.assertIn("protocol 1", lines[1])
+
+    def test_errors(self) -> None:
+        for code in [
+            "nick_in_use",
+            "bad_nick",
+            "bad_channel",
+            "not_in_channel",
+            "no_such_channel",
+            "no_such_nick",
+            "nick_required",
+            "bad_args",
+            "bad_json",
+            "bad_request",
+            "unknown_command",
+            "bad_encoding",
+            "internal_error",
+        ]:
+            obj = {"type": "error", "cmd": None, "code": code, "message": "Something."}
+            self.assertEqual(self.render(obj), [f"! {code}: Something."])
+
+    def test_ok_nick(self) -> None:
+        self.assertEqual(
+            self.render({"type": "ok", "cmd": "nick", "id": 1, "nick": "Alice"}),
+            ["10:05 * you are now known as Alice"],
+        )
+
+    def test_ok_join(self) -> None:
+        obj = {
+            "type": "ok",
+            "cmd": "join",
+            "channel": "#general",
+            "topic": "chat",
+            "members": ["alice", "bob"],
+        }
+        self.assertEqual(
+            self.render(obj),
+            ["10:05 * you joined #general (topic: chat; members: alice, bob)"],
+        )
+        obj["topic"] = ""
+        self.assertEqual(
+            self.render(obj),
+            ["10:05 * you joined #general (no topic; members: alice, bob)"],
+        )
+
+    def test_ok_leave(self) -> None:
+        self.assertEqual(
+            self.render({"type": "ok", "cmd": "leave", "channel": "#general"}),
+            ["10:05 * you left #general"],
+        )
+
+    def test_ok_msg_echoes_own_message(self) -> None:
+        request = {"cmd": "msg", "to": "#general", "text": "hi all"}
+        obj = {"type": "ok", "cmd": "msg", "id": 3, "to": "#general", "ts": NOON_TS}
+        self.assertEqual(
+            self.render(obj, request, nick="alice"), ["10:00 #general <alice> hi all"]
+        )
+
+    def test_ok_private_msg(self) -> None:
+        request = {"cmd": "msg", "to": "BOB", "text": "psst"}
+        obj = {"type": "ok", "cmd": "msg", "id": 3, "to": "bob", "ts": NOON_TS}
+        self.assertEqual(self.render(obj, request), ["10:00 -> *bob* psst"])
+
+    def test_ok_list(self) -> None:
+        obj = {
+            "type": "ok",
+            "cmd": "list",
+            "channels": [
+                {"channel": "#general", "members": 3, "topic": "chat"},
+                {"channel": "#quiet", "members": 1, "topic": ""},
+            ],
+        }
+        self.assertEqual(
+            self.render(obj),
+            [
+                "* 2 channels:",
+                "*   #general (3 members): chat",
+                "*   #quiet (1 member)",
+            ],
+        )
+        obj["channels"] = []
+        self.assertEqual(
+            self.render(obj), ["* there are no channels (/join #name creates one)"]
+        )
+
+    def test_ok_who(self) -> None:
+        obj = {
+            "type": "ok",
+            "cmd": "who",
+            "channel": "#general",
+            "members": ["alice", "bob"],
+        }
+        self.assertEqual(self.render(obj), ["* #general has 2 members: alice, bob"])
+
+    def test_ok_topic(self) -> None:
+        read = {"cmd": "topic", "channel": "#general"}
+        written = {**read, "topic": "chat"}
+        obj = {"type": "ok", "cmd": "topic", "channel": "#general", "topic": "chat"}
+        self.assertEqual(self.render(obj, read), ["* the topic of #general is: chat"])
+        self.assertEqual(
+            self.render(obj, written),
+            ["10:05 * you set the topic of #general to: chat"],
+        )
+        obj["topic"] = ""
+        self.assertEqual(self.render(obj, read), ["* #general has no topic"])
+        self.assertEqual(
+            self.render(obj, {**read, "topic": ""}),
+            ["10:05 * you cleared the topic of #general"],
+        )
+
+    def test_ok_help_ping_quit(self) -> None:
+        obj = {"type": "ok", "cmd": "help", "commands": {"nick": "...", "join": "..."}}
+        self.assertEqual(self.render(obj), ["* the server knows: join, nick"])
+        self.assertEqual(self.render({"type": "ok", "cmd": "ping"}), ["* pong"])
+        self.assertEqual(self.render({"type": "ok", "cmd": "quit"}), [])
+
+    def test_garbage(self) -> None:
+        garbage: list[Any] = [
+            [1, 2],
+            "text",
+            None,
+            {},
+            {"type": 5},
+            {"type": "weird"},
+            {"type": "message", "from": "a", "to": "#b"},
+            {"type": "join", "channel": ["#x"], "nick": "a"},
+            {"type": "ok", "cmd": "join", "channel": "#x", "topic": "", "members": [1]},
+            {
+                "type": "ok",
+                "cmd": "list",
+                "channels": [{"channel": "#x", "members": "3", "topic": ""}],
+            },
+            {"type": "ok", "cmd": "list", "channels": "none"},
+            {"type": "ok", "cmd": "help", "commands": []},
+            {"type": "error", "code": "x"},
+        ]
+        for obj in garbage:
+            [line] = self.render(obj)
+            self.assertTrue(line.startswith("! bad line from server: "), line)
+
+    def test_bad_line_is_short(self) -> None:
+        line = bad_line(b"x" * 1000)
+        self.assertLess(len(line), 300)
+        self.assertTrue(line.endswith("..."))
+        self.assertEqual(bad_line(b"\xff"), "! bad line from server: \\xff")
+
+    def test_printable(self) -> None:
+        self.assertEqual(printable("plain é text"), "plain é text")
+        self.assertEqual(printable("a\x1b[2Jb"), "a\\x1b[2Jb")
+        self.assertEqual(printable("a\tb"), "a    b")
+
+
+class Harness:
+    """A L{ChatClient} on a MemoryReactorClock, with fake servers."""
+
+    def __init__(self, interactive: bool = False) -> None:
+        self.reactor = MemoryReactorClock()
+        self.reactor.advance(NOW)
+        self.shown: list[str] = []
+        self.status: list[int] = []
+        self.client = ChatClient(
+            self.reactor,
+            interactive=interactive,
+            tz=UTC,
+            output=self.shown.append,
+            finished=self.status.append,
+        )
+        self.transport: StringTransport | None = None
+        self.protocol: ChatConnection | None = None
+
+    def factory(self) -> ClientFactory:
+        factory = self.reactor.tcpClients[-1][2]
+        assert isinstance(factory, ClientFactory)
+        return factory
+
+    def accept(self) -> StringTransport:
+        """The last connection attempt succeeds."""
+        protocol = self.factory().buildProtocol(None)
+        assert isinstance(protocol, ChatConnection)
+        self.protocol = protocol
+        self.transport = StringTransport()
+        protocol.makeConnection(self.transport)
+        return self.transport
+
+    def refuse(self) -> None:
+        self.fail_with(neterror.ConnectionRefusedError())
+
+    def fail_with(self, exception: Exception) -> None:
+        """The last connection attempt fails."""
+        connector: Any = None
+        self.factory().clientConnectionFailed(connector, Failure(exception))
+
+    def welcome(self, idle_timeout: int = 180) -> None:
+        self.server(
+            {
+                "type": "welcome",
+                "server": "chatd",
+                "version": "0.1.0",
+                "protocol": 1,
+                "max_line": 16384,
+                "idle_timeout": idle_timeout,
+            }
+        )
+
+    def connected(self) -> Harness:
+        self.client.connect("127.0.0.1", 8123)
+        self.accept()
+        self.welcome()
+        self.take()
+        return self
+
+    def server(self, obj: Any) -> None:
+        self.server_raw(json.dumps(obj).encode() + b"\n")
+
+    def server_raw(self, data: bytes) -> None:
+        assert self.protocol is not None
+        self.protocol.dataReceived(data)
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Requests the client wrote since the last call."""
+        assert self.transport is not None
+        data = self.transport.value()
+        self.transport.clear()
+        return [json.loads(line) for line in data.splitlines()]
+
+    def take(self) -> list[str]:
+        """Lines shown since the last call."""
+        shown = self.shown[:]
+        del self.shown[:]
+        return shown
+
+    def close(self, reason: type[Exception] = neterror.ConnectionDone) -> None:
+        assert self.protocol is not None
+        self.protocol.connectionLost(Failure(reason()))
+
+    def reply_ok(self, request: dict[str, Any], **results: Any) -> None:
+        self.server(
+            {"type": "ok", "cmd": request["cmd"], "id": request["id"], **results}
+        )
+
+    def type(self, *lines: str) -> None:
+        for line in lines:
+            self.client.handle_input(line)
+
+    def join(self, channel: str, members: list[str] | None = None) -> None:
+        self.type(f"/join {channel}")
+        [request] = self.sent()
+        self.reply_ok(request, channel=channel, topic="", members=members or ["me"])
+        self.take()
+
+    def nick(self, nick: str) -> None:
+        self.type(f"/nick {nick}")
+        [request] = self.sent()
+        self.reply_ok(request, nick=nick)
+        self.take()
+
+
+class ChatClientTests(SynchronousTestCase):
+    """The session over a fake connection."""
+
+    def test_connects_and_says_so(self) -> None:
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        host, port, _, _timeout, _ = h.reactor.tcpClients[0]
+        self.assertEqual((host, port), ("127.0.0.1", 8123))
+        self.assertEqual(h.take(), ["* connecting to 127.0.0.1 port 8123 ..."])
+        self.assertEqual(h.client.prompt(), "(connecting)> ")
+        h.accept()
+        h.welcome()
+        self.assertEqual(h.take(), ["* connected to chatd 0.1.0 (protocol 1)"])
+        self.assertEqual(h.client.prompt(), "> ")
+
+    def test_lines_wait_for_welcome(self) -> None:
+        """
+        Lines typed (or piped) before the welcome are sent after it, each
+        one once the reply to the one before has come.
+        """
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.type("/nick alice", "/join #general", "hello")
+        h.accept()
+        self.assertEqual(h.sent(), [])
+        h.welcome()
+        [nick] = h.sent()
+        self.assertEqual(nick, {"cmd": "nick", "nick": "alice", "id": 1})
+        h.reply_ok(nick, nick="alice")
+        [join] = h.sent()
+        self.assertEqual(join, {"cmd": "join", "channel": "#general", "id": 2})
+        h.reply_ok(join, channel="#general", topic="", members=["alice"])
+        [msg] = h.sent()
+        # The plain line went to the channel joined just before it.
+        self.assertEqual(
+            msg, {"cmd": "msg", "to": "#general", "text": "hello", "id": 3}
+        )
+        h.reply_ok(msg, to="#general", ts=NOON_TS)
+        self.assertEqual(
+            h.take()[2:],
+            [
+                "10:05 * you are now known as alice",
+                "10:05 * you joined #general (no topic; members: alice)",
+                "10:00 #general <alice> hello",
+            ],
+        )
+        self.assertEqual(h.client.prompt(), "[alice] #general> ")
+
+    def test_own_message_shown_only_on_ok(self) -> None:
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#general")
+        h.type("hi all")
+        [msg] = h.sent()
+        self.assertEqual(h.take(), [])
+        h.reply_ok(msg, to="#general", ts=NOON_TS)
+        self.assertEqual(h.take(), ["10:00 #general <alice> hi all"])
+
+    def test_rejected_message_not_echoed(self) -> None:
+        h = Harness().connected()
+        h.type("/msg nobody hi")
+        [msg] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "msg",
+                "id": msg["id"],
+                "code": "no_such_nick",
+                "message": "No user nobody.",
+            }
+        )
+        self.assertEqual(h.take(), ["! no_such_nick: No user nobody."])
+
+    def test_failed_join_changes_nothing(self) -> None:
+        h = Harness().connected()
+        h.type("/join bad,name")
+        [join] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "join",
+                "id": join["id"],
+                "code": "bad_channel",
+                "message": "Not a channel name.",
+            }
+        )
+        self.assertEqual(h.take(), ["! bad_channel: Not a channel name."])
+        self.assertIsNone(h.client.channel)
+
+    def test_current_channel_falls_back(self) -> None:
+        h = Harness().connected()
+        h.join("#one")
+        h.join("#two")
+        self.assertEqual(h.client.channel, "#two")
+        h.type("/leave")
+        [leave] = h.sent()
+        self.assertEqual(leave["channel"], "#two")
+        h.reply_ok(leave, channel="#two")
+        self.assertEqual(h.take(), ["10:05 * you left #two"])
+        self.assertEqual(h.client.channel, "#one")
+        h.type("/leave #ONE")
+        [leave] = h.sent()
+        h.reply_ok(leave, channel="#one")
+        self.assertIsNone(h.client.channel)
+        h.take()
+        h.type("still here?")
+        self.assertEqual(h.sent(), [])
+        self.assertEqual(
+            h.take(),
+            ["! you are not in a channel: /join #channel first, or /msg NICK text"],
+        )
+
+    def test_rejoin_makes_channel_current(self) -> None:
+        h = Harness().connected()
+        h.join("#one")
+        h.join("#two")
+        h.join("#one")
+        self.assertEqual(h.client.channels, ["#two", "#one"])
+
+    def test_local_mistakes_send_nothing(self) -> None:
+        h = Harness().connected()
+        h.type("/frob", "/nick", "/msg bob", "hello")
+        self.assertEqual(h.sent(), [])
+        self.assertEqual(
+            h.take(),
+            [
+                "! unknown command /frob (/help lists them)",
+                "! usage: /nick NAME",
+                "! usage: /msg TARGET TEXT",
+                "! you are not in a channel: /join #channel first, or /msg NICK text",
+            ],
+        )
+
+    def test_help(self) -> None:
+        h = Harness()
+        h.type("/help")
+        self.assertEqual(h.take(), HELP_LINES)
+        h = Harness().connected()
+        h.type("/help")
+        [request] = h.sent()
+        self.assertEqual(request["cmd"], "help")
+        h.reply_ok(request, commands={"ping": "x"})
+        self.assertEqual(h.take()[-1], "* the server knows: ping")
+
+    def test_events_shown_with_current_time(self) -> None:
+        h = Harness().connected()
+        h.server({"type": "join", "channel": "#general", "nick": "bob"})
+        h.server(
+            {
+                "type": "message",
+                "from": "bob",
+                "to": "#general",
+                "text": "hey",
+                "ts": NOON_TS,
+            }
+        )
+        self.assertEqual(
+            h.take(), ["10:05 * bob joined #general", "10:00 #general <bob> hey"]
+        )
+
+    def test_garbage_from_server(self) -> None:
+        h = Harness().connected()
+        h.server_raw(
+            b'this is not json\n[1,2]\n\xff\xfe\n{"type":"nonsense"}\n\n  \r\n'
+        )
+        self.assertEqual(
+            h.take(),
+            [
+                "! bad line from server: this is not json",
+                "! bad line from server: [1,2]",
+                "! bad line from server: \\xff\\xfe",
+                '! bad line from server: {"type":"nonsense"}',
+            ],
+        )
+        # And it carries on.
+        h.server({"type": "quit", "nick": "bob", "reason": ""})
+        self.assertEqual(h.take(), ["10:05 * bob quit"])
+
+    def test_crlf_and_escape_codes_from_server(self) -> None:
+        h = Harness().connected()
+        h.server_raw(b'{"type":"join","channel":"#a","nick":"b\\u001b[2J"}\r\n')
+        self.assertEqual(h.take(), ["10:05 * b\\x1b[2J joined #a"])
+
+    def test_malformed_reply_does_not_change_state(self) -> None:
+        h = Harness().connected()
+        h.type("/join #a")
+        [join] = h.sent()
+        h.reply_ok(join, channel=7)
+        self.assertTrue(h.take()[0].startswith("! bad line from server"))
+        self.assertEqual(h.client.channels, [])
+
+    def test_reply_matched_by_id(self) -> None:
+        """A reply with an id we did not send is shown but changes nothing."""
+        h = Harness().connected()
+        h.server(
+            {
+                "type": "ok",
+                "cmd": "join",
+                "id": 99,
+                "channel": "#x",
+                "topic": "",
+                "members": [],
+            }
+        )
+        self.assertEqual(h.client.channels, [])
+
+    def test_not_connected(self) -> None:
+        h = Harness(interactive=True)
+        h.type("/nick alice")
+        self.assertEqual(h.take(), ["! not connected (use /connect HOST PORT)"])
+        self.assertEqual(h.client.prompt(), "(not connected)> ")
+
+    def test_connection_refused_interactive(self) -> None:
+        h = Harness(interactive=True)
+        h.client.connect("127.0.0.1", 8123)
+        h.type("/nick alice")
+        h.refuse()
+        self.assertEqual(
+            h.take()[1:],
+            [
+                "! not connected: connection refused (127.0.0.1 port 8123)",
+                "! /connect HOST PORT tries again",
+                "! not connected (use /connect HOST PORT)",
+            ],
+        )
+        h.client.input_ended()
+        self.assertEqual(h.status, [0])
+
+    def test_connection_refused_piped(self) -> None:
+        """Piped, a failed connection makes the exit status 1."""
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.type("/nick alice")
+        h.client.input_ended()
+        self.assertEqual(h.status, [])
+        h.refuse()
+        self.assertEqual(h.status, [1])
+        self.assertIn(
+            "! not connected: connection refused (127.0.0.1 port 8123)", h.shown
+        )
+
+    def test_other_failures_described(self) -> None:
+        h = Harness()
+        h.client.connect("nowhere.invalid", 1)
+        h.fail_with(neterror.DNSLookupError("nowhere.invalid"))
+        self.assertIn(
+            "! not connected: host not found (nowhere.invalid port 1)", h.take()
+        )
+        h.client.connect("10.0.0.1", 1)
+        h.fail_with(neterror.TimeoutError())
+        self.assertIn("! not connected: timed out (10.0.0.1 port 1)", h.take())
+
+    def test_connect_command(self) -> None:
+        h = Harness(interactive=True)
+        h.type("/connect example.org 9000")
+        self.assertEqual(h.reactor.tcpClients[-1][:2], ("example.org", 9000))
+        h.refuse()
+        h.type("/connect")
+        self.assertEqual(h.reactor.tcpClients[-1][:2], ("example.org", 9000))
+
+    def test_reconnect_drops_old_connection(self) -> None:
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#general")
+        old_protocol, old = h.protocol, h.transport
+        assert old is not None and old_protocol is not None
+        h.type("/connect other.example 8123")
+        self.assertTrue(old.disconnecting)
+        self.assertEqual(h.client.channels, [])
+        self.assertIsNone(h.client.nick)
+        h.accept()
+        old_protocol.dataReceived(b'{"type":"join","channel":"#x","nick":"ghost"}\n')
+        old_protocol.connectionLost(Failure(neterror.ConnectionDone()))
+        h.take()
+        h.welcome()
+        self.assertEqual(h.take(), ["* connected to chatd 0.1.0 (protocol 1)"])
+
+    def test_bye_and_disconnect(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.join("#general")
+        h.server(
+            {"type": "bye", "code": "idle_timeout", "reason": "Idle for 180 seconds."}
+        )
+        h.close()
+        self.assertEqual(
+            h.take(),
+            [
+                "* server closed the connection: idle_timeout (Idle for 180 seconds.)",
+                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
+            ],
+        )
+        self.assertEqual(h.status, [])
+        self.assertEqual(h.client.prompt(), "(not connected)> ")
+        h.type("hello")
+        self.assertEqual(
+            h.take(),
+            ["! you are not in a channel: /join #channel first, or /msg NICK text"],
+        )
+        h.type("/list")
+        self.assertEqual(h.take(), ["! not connected (use /connect HOST PORT)"])
+
+    def test_dropped_while_waiting_for_reply(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.type("/list", "/who #a")
+        self.assertEqual(len(h.sent()), 1)
+        h.close(neterror.ConnectionLost)
+        self.assertEqual(
+            h.take(),
+            [
+                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
+                "! not connected (use /connect HOST PORT)",
+            ],
+        )
+
+    def test_quit_command(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.type("/quit see you", "ignored")
+        [quit] = h.sent()
+        self.assertEqual(quit, {"cmd": "quit", "reason": "see you", "id": 1})
+        h.reply_ok(quit)
+        h.server({"type": "bye", "code": "quit", "reason": "see you"})
+        self.assertEqual(h.status, [])
+        h.close()
+        self.assertEqual(h.take(), ["* you have quit (see you)"])
+        self.assertEqual(h.status, [0])
+        self.assertEqual(h.sent(), [])
+
+    def test_quit_when_not_connected(self) -> None:
+        h = Harness(interactive=True)
+        h.type("/quit")
+        self.assertEqual(h.status, [0])
+
+    def test_end_of_input_quits_and_waits_for_bye(self) -> None:
+        h = Harness().connected()
+        h.type("/list")
+        h.client.input_ended()
+        [request] = h.sent()
+        self.assertEqual(request["cmd"], "list")
+        h.reply_ok(request, channels=[])
+        [quit] = h.sent()
+        self.assertEqual(quit, {"cmd": "quit", "id": 2})
+        h.reactor.advance(QUIT_TIMEOUT - 1)
+        self.assertEqual(h.status, [])
+        h.reply_ok(quit)
+        h.server({"type": "bye", "code": "quit", "reason": ""})
+        h.close()
+        self.assertEqual(
+            h.take(),
+            ["* there are no channels (/join #name creates one)", "* you have quit"],
+        )
+        self.assertEqual(h.status, [0])
+        self.assertEqual(h.reactor.getDelayedCalls(), [])
+
+    def test_end_of_input_gives_up_after_timeout(self) -> None:
+        h = Harness().connected()
+        h.client.input_ended()
+        self.assertEqual(h.sent()[0]["cmd"], "quit")
+        h.reactor.advance(QUIT_TIMEOUT)
+        self.assertEqual(
+            h.take(), ["! the server did not close the connection; closing it"]
+        )
+        self.assertEqual(h.status, [0])
+        assert h.transport is not None
+        self.assertTrue(h.transport.disconnecting)
+
+    def test_end_of_input_after_quit_sends_no_second_quit(self) -> None:
+        h = Harness().connected()
+        h.type("/quit")
+        h.client.input_ended()
+        self.assertEqual([r["cmd"] for r in h.sent()], ["quit"])
+        h.close()
+        self.assertEqual(h.status, [0])
+
+    def test_end_of_input_before_welcome(self) -> None:
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.type("/nick a")
+        h.client.input_ended()
+        h.accept()
+        h.welcome()
+        [nick] = h.sent()
+        h.reply_ok(nick, nick="a")
+        self.assertEqual(h.sent()[0]["cmd"], "quit")
+
+    def test_server_full(self) -> None:
+        """A refused connection gets only a bye: said, and the script fails."""
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.type("/nick alice")
+        h.accept()
+        h.server({"type": "bye", "code": "server_full", "reason": "Too many clients."})
+        h.close()
+        h.client.input_ended()
+        self.assertEqual(
+            h.take()[1:],
+            [
+                "* server closed the connection: server_full (Too many clients.)",
+                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
+                "! not connected (use /connect HOST PORT)",
+            ],
+        )
+        self.assertEqual(h.status, [1])
+
+    def test_interrupt(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.type("/list", "/who #a")
+        h.client.interrupt()  # Ctrl-C: quit now, forget what is queued
+        self.assertEqual(h.status, [])
+        h.client.interrupt()  # and again: do not wait for the server
+        self.assertEqual(h.status, [0])
+        self.assertEqual([r["cmd"] for r in h.sent()], ["list", "quit"])
+
+    def test_keepalive(self) -> None:
+        """An idle session pings, silently, so it is not reaped."""
+        h = Harness(interactive=True).connected()
+        h.reactor.advance(60)
+        [ping] = h.sent()
+        self.assertEqual(ping["cmd"], "ping")
+        h.reply_ok(ping)
+        self.assertEqual(h.take(), [])
+        h.reactor.advance(30)
+        h.type("/list")
+        h.sent()
+        h.reactor.advance(30)
+        self.assertEqual(h.sent(), [])  # something was sent 30 s ago
+        h.close()
+        self.assertEqual(h.reactor.getDelayedCalls(), [])
+
+    def test_no_keepalive_without_reaping(self) -> None:
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.welcome(idle_timeout=0)
+        h.reactor.advance(10_000)
+        self.assertEqual(h.sent(), [])
+
+    def test_too_long_for_server(self) -> None:
+        """A line the server would hang up on is refused locally."""
+        h = Harness().connected()  # max_line 16384
+        h.join("#a")
+        h.type("x" * 16300)
+        [msg] = h.sent()
+        h.reply_ok(msg, to="#a", ts=NOON_TS)
+        h.take()
+        h.type("x" * 16400)
+        self.assertEqual(h.sent(), [])
+        [line] = h.take()
+        self.assertTrue(
+            line.startswith("! too long: the server takes at most 16384 bytes a line"),
+            line,
+        )
+        h.type("/list")
+        [request] = h.sent()
+        self.assertEqual(request["cmd"], "list")
+
+    def test_non_utf8_input_and_surrogates(self) -> None:
+        h = Harness().connected()
+        h.join("#a")
+        h.type("caf\udce9")
+        assert h.transport is not None
+        self.assertIn(b"caf\\udce9", h.transport.value())
+
+
+class PipedUITests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.closed: list[bool] = []
+        self.ui = PipedUI(lambda: self.closed.append(True))
+        self.harness = Harness()
+        self.ui.client = self.harness.client
+        self.harness.client.output = self.ui.show
+        self.transport = StringTransport()
+        self.ui.makeConnection(self.transport)
+
+    def test_lines_in_plain_lines_out(self) -> None:
+        self.ui.dataReceived(b"/frob\r\n/nick\n")
+        self.assertEqual(
+            self.transport.value(),
+            b"! unknown command /frob (/help lists them)\n! usage: /nick NAME\n",
+        )
+
+    def test_end_of_input(self) -> None:
+        self.ui.dataReceived(b"/help\n/quit")
+        self.assertEqual(self.harness.status, [])
+        self.ui.readConnectionLost()
+        self.assertEqual(self.harness.status, [0])
+        self.ui.close()
+        self.assertTrue(self.transport.disconnecting)
+        self.ui.connectionLost(Failure(neterror.ConnectionDone()))
+        self.assertEqual(self.closed, [True])
+
+
+class TerminalUITests(SynchronousTestCase):
+    """The terminal front end, rendered on an emulated 80x24 screen."""
+
+    def setUp(self) -> None:
+        self.harness = Harness(interactive=True)
+        self.client = self.harness.client
+        self.closed: list[bool] = []
+        self.transport = StringTransport()
+        self.terminal = insults.ServerProtocol(
+            TerminalUI, self.client, lambda: self.closed.append(True)
+        )
+        self.terminal.makeConnection(self.transport)
+        ui = self.terminal.terminalProtocol
+        assert isinstance(ui, TerminalUI)
+        self.ui = ui
+        self.client.output = ui.show
+        self.client.changed = ui.refresh
+        self.screen = helper.TerminalBuffer()
+        self.screen_protocol = insults.ClientProtocol(lambda: self.screen)
+        self.screen_protocol.makeConnection(StringTransport())
+
+    def keys(self, data: bytes) -> None:
+        self.terminal.dataReceived(data)
+
+    def lines(self) -> list[str]:
+        """The screen's non-blank lines, after what was written so far."""
+        self.screen_protocol.dataReceived(self.transport.value())
+        self.transport.clear()
+        return [
+            line.rstrip()
+            for line in bytes(self.screen).decode().splitlines()
+            if line.strip()
+        ]
+
+    def cursor(self) -> tuple[int, int]:
+        return self.screen.reportCursorPosition()  # type: ignore[no-any-return]
+
+    def test_prompt(self) -> None:
+        self.assertEqual(self.lines(), ["(not connected)>"])
+
+    def test_typing_survives_incoming_lines(self) -> None:
+        self.keys(b"hello wor")
+        self.keys(b"\x1b[D\x1b[D")  # cursor two to the left
+        self.client.output("10:00 #general <bob> hi")
+        self.client.output("10:01 #general <carol> yo")
+        self.assertEqual(
+            self.lines(),
+            [
+                "10:00 #general <bob> hi",
+                "10:01 #general <carol> yo",
+                "(not connected)> hello wor",
+            ],
+        )
+        self.assertEqual(self.cursor(), (len("(not connected)> hello w"), 2))
+        self.keys(b"X")
+        self.assertEqual(self.lines()[-1], "(not connected)> hello wXor")
+        self.assertEqual(self.ui.currentLineBuffer(), (b"hello wX", b"or"))
+
+    def test_wrapped_input(self) -> None:
+        """Input longer than the terminal is wide survives output and edits."""
+        prompt = "(not connected)> "
+        typed = "".join(chr(ord("a") + i % 26) for i in range(100))
+        self.keys(typed.encode())
+        self.client.output("10:00 #general <bob> hi")
+        first, second = (prompt + typed)[:80], (prompt + typed)[80:]
+        self.assertEqual(self.lines(), ["10:00 #general <bob> hi", first, second])
+        self.keys(b"\x1b[D" * 40)  # Left, back onto the first row
+        self.keys(b"XY")
+        self.client.output("10:01 #general <bob> again")
+        edited = prompt + typed[:60] + "XY" + typed[60:]
+        self.assertEqual(
+            self.lines(),
+            [
+                "10:00 #general <bob> hi",
+                "10:01 #general <bob> again",
+                edited[:80],
+                edited[80:],
+            ],
+        )
+        self.assertEqual(self.cursor(), (len(prompt) + 62, 2))
+        self.keys(b"\x05\x15")  # Ctrl-E, Ctrl-U: wipe it all
+        self.assertEqual(self.lines()[-1], prompt.rstrip())
+        self.assertEqual(len(self.lines()), 3)
+
+    def test_return_sends_the_line(self) -> None:
+        h = self.harness
+        self.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.welcome()
+        self.keys(b"/nick alice\r")
+        [nick] = h.sent()
+        self.assertEqual(nick["nick"], "alice")
+        h.reply_ok(nick, nick="alice")
+        self.keys(b"/join #general\r")
+        [join] = h.sent()
+        h.reply_ok(join, channel="#general", topic="", members=["alice"])
+        self.keys(b"hi\r")
+        [msg] = h.sent()
+        h.reply_ok(msg, to="#general", ts=NOON_TS)
+        self.assertEqual(
+            self.lines(),
+            [
+                "* connecting to 127.0.0.1 port 8123 ...",
+                "* connected to chatd 0.1.0 (protocol 1)",
+                "10:05 * you are now known as alice",
+                "10:05 * you joined #general (no topic; members: alice)",
+                "10:00 #general <alice> hi",
+                "[alice] #general>",
+            ],
+        )
+
+    def test_history(self) -> None:
+        self.keys(b"/help\r/frob\r")
+        self.keys(b"\x1b[A")  # Up
+        self.assertEqual(self.lines()[-1], "(not connected)> /frob")
+        self.keys(b"\x1b[A")
+        self.assertEqual(self.lines()[-1], "(not connected)> /help")
+        self.keys(b"\x1b[B\x1b[B")  # Down, Down: back to an empty line
+        self.assertEqual(self.lines()[-1], "(not connected)>")
+        self.keys(b"\x1b[A\r")
+        self.assertEqual(
+            self.lines()[-2:],
+            ["! unknown command /frob (/help lists them)", "(not connected)>"],
+        )
+
+    def test_editing_keys(self) -> None:
+        self.keys(b"abc\x7f")  # backspace
+        self.assertEqual(self.ui.currentLineBuffer(), (b"ab", b""))
+        self.keys(b"\x01X\x05Y")  # Ctrl-A, Ctrl-E
+        self.assertEqual(self.ui.currentLineBuffer(), (b"XabY", b""))
+        self.keys(b"\x15")  # Ctrl-U
+        self.assertEqual(self.ui.currentLineBuffer(), (b"", b""))
+        self.assertEqual(self.lines()[-1], "(not connected)>")
+
+    def test_utf8_typing(self) -> None:
+        self.keys("café".encode())
+        self.assertEqual(len(self.ui.lineBuffer), 4)
+        self.keys(b"\x7f")
+        self.assertEqual(self.ui.currentLineBuffer(), (b"caf", b""))
+        self.keys("é!\r".encode())
+        self.keys(b"\x1b[A")
+        self.assertEqual(b"".join(self.ui.lineBuffer).decode(), "café!")
+        self.assertEqual(len(self.ui.lineBuffer), 5)
+
+    def test_ctrl_d_on_empty_line_ends_input(self) -> None:
+        self.keys(b"x\x01\x04")  # Ctrl-D deletes while there is text
+        self.assertEqual(self.ui.currentLineBuffer(), (b"", b""))
+        self.assertEqual(self.harness.status, [])
+        self.keys(b"\x04")
+        self.assertEqual(self.harness.status, [0])
+
+    def test_ctrl_c_quits(self) -> None:
+        self.keys(b"\x03")
+        self.assertEqual(self.harness.status, [0])
+
+    def test_close_leaves_terminal_clean(self) -> None:
+        self.keys(b"half typed")
+        self.ui.close()
+        self.assertEqual(self.lines(), [])
+        self.assertTrue(self.transport.disconnecting)
+        self.assertNotIn(b"\x1bc", self.transport.value())
+        self.terminal.connectionLost(Failure(neterror.ConnectionDone()))
+        self.assertEqual(self.closed, [True])
+
+    def test_prompt_follows_connection(self) -> None:
+        self.keys(b"draft")
+        self.client.connect("127.0.0.1", 8123)
+        self.assertEqual(self.lines()[-1], "(connecting)> draft")
+        self.harness.accept()
+        self.harness.welcome()
+        self.assertEqual(self.lines()[-1], "> draft")
+
+
+class CommandLineTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        args = parse_args([])
+        self.assertEqual((args.host, args.port), ("127.0.0.1", 8123))
+        args = parse_args(["chat.example", "9000"])
+        self.assertEqual((args.host, args.port), ("chat.example", 9000))
+
+    def test_bad_port(self) -> None:
+        self.assertRaises(SystemExit, parse_args, ["h", "99999"])
+        self.assertRaises(SystemExit, main, ["h", "nope"])
+
+
+class LoopbackTests(TestCase):
+    """The client against the real server over loopback TCP."""
+
+    def test_talk(self) -> Deferred[None]:
+        from twisted.internet import reactor as _reactor
+
+        from chatd.core import Chat
+        from chatd.protocol import ChatFactory
+
+        reactor: Any = _reactor
+        port = reactor.listenTCP(0, ChatFactory(Chat(), reactor), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        shown: list[str] = []
+        done: Deferred[int] = Deferred()
+        client = ChatClient(
+            reactor, output=shown.append, finished=done.callback, tz=UTC
+        )
+        client.connect("127.0.0.1", port.getHost().port)
+        for line in [
+            "/nick alice",
+            "/join #general",
+            "hello",
+            "/topic chat",
+            "/who",
+            "/leave",
+        ]:
+            client.handle_input(line)
+        client.input_ended()
+
+        def check(status: int) -> None:
+            self.assertEqual(status, 0)
+            # Times are the real clock's: show them as HH:MM.
+            lines = [re.sub(r"^\d\d:\d\d ", "HH:MM ", line) for line in shown]
+            self.assertEqual(
+                lines[1:],
+                [
+                    f"* connected to chatd {chatd.__version__} (protocol 1)",
+                    "HH:MM * you are now known as alice",
+                    "HH:MM * you joined #general (no topic; members: alice)",
+                    "HH:MM #general <alice> hello",
+                    "HH:MM * you set the topic of #general to: chat",
+                    "* #general has 1 member: alice",
+                    "HH:MM * you left #general",
+                    "* you have quit",
+                ],
+            )
+
+        return done.addCallback(check)
