@@ -292,7 +292,8 @@ class Chat:
         if len(self.users) >= self.max_users:
             raise ChatError(
                 "server_full",
-                f"the server is full ({self.max_users} clients); try again later",
+                f"the server is full ({self.max_users} client"
+                f"{'' if self.max_users == 1 else 's'}); try again later",
             )
         user = User(session, peer)
         self.users.add(user)
