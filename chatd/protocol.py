@@ -165,13 +165,7 @@ class ChatProtocol(LineReceiver):
         try:
             request = codec.decode(line)
         except codec.DecodeError as e:
-            log.info(
-                "{peer}: {code}: {message}",
-                peer=self.peer,
-                code=e.code,
-                message=e.message,
-            )
-            self.transport.write(codec.error(e.cmd, e.request_id, e.code, e.message))
+            self._error(e.cmd, e.request_id, e.code, e.message)
             return
         self.dispatch(request)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from .test_tap import SERVER_OPTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 # What a source distribution needs; everything else in the checkout stays out.
 SOURCES = ["chatd", "twisted", "setup.cfg", "pyproject.toml", "README.md"]
@@ -72,14 +74,7 @@ class WheelTests(SynchronousTestCase):
         bindir = env_dir / "bin"
         run(bindir / "python", "-m", "pip", "install", "-q", wheel)
         help_text = run(bindir / "twistd", "chatd", "--help", cwd=work)
-        for option in [
-            "--port",
-            "--listen",
-            "--max-clients",
-            "--idle-timeout",
-            "--max-line",
-            "--log-level",
-        ]:
+        for option in SERVER_OPTIONS:
             self.assertIn(option, help_text)
         self.assertIn("usage", run(bindir / "chatd-client", "--help", cwd=work).lower())
         self.assertIn(

@@ -26,6 +26,15 @@ from chatd.service import ChatService
 from chatd.tap import Options, makeService
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What `twistd chatd --help` must list.
+SERVER_OPTIONS = (
+    "--port",
+    "--listen",
+    "--max-clients",
+    "--idle-timeout",
+    "--max-line",
+    "--log-level",
+)
 
 
 def parse(*args: str) -> Options:
@@ -256,12 +265,5 @@ class DaemonTests(SynchronousTestCase):
             cwd="/",
         )
         self.assertEqual(result.returncode, 0, result.stderr)
-        for option in [
-            "--port",
-            "--listen",
-            "--max-clients",
-            "--idle-timeout",
-            "--max-line",
-            "--log-level",
-        ]:
+        for option in SERVER_OPTIONS:
             self.assertIn(option, result.stdout)
