@@ -9,11 +9,17 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IReactorTime, ITCPTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 import chatd
 from chatd import codec
@@ -67,8 +73,15 @@ def format_peer(address: IAddress) -> str:
     return f"{host}:{port}"
 
 
+@implementer(IHalfCloseableProtocol)
 class ChatProtocol(LineReceiver):
-    """One JSON-lines connection."""
+    """
+    One JSON-lines connection.
+
+    It is half-closeable so that a client which sends its requests and then
+    shuts down its sending side (C{printf ... | nc HOST PORT}) still gets
+    every reply before the server closes the connection.
+    """
 
     delimiter = b"\n"
     factory: ChatFactory
@@ -113,6 +126,20 @@ class ChatProtocol(LineReceiver):
             self.closing = True
             self.factory.chat.disconnect(self.user, "connection closed")
         self.factory.connection_gone(self)
+
+    def readConnectionLost(self) -> None:
+        """
+        The client will send nothing more: it has gone, as far as the chat is
+        concerned, but what was already written to it is still delivered.
+        """
+        if self.closing or self.user is None:
+            return
+        self.closing = True
+        self.transport.loseConnection()
+        self.factory.chat.disconnect(self.user, "connection closed")
+
+    def writeConnectionLost(self) -> None:
+        """Nothing to do: the client will notice itself."""
 
     # output
 

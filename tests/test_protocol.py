@@ -779,3 +779,17 @@ class LoggingTests(SynchronousTestCase):
         set_level(LogLevel.error)
         self.server.user("alice", "#a")
         self.assertEqual(self.logged(), [])
+
+
+class HalfCloseTests(SynchronousTestCase):
+    def test_client_that_stops_sending_gets_its_replies_then_is_gone(self) -> None:
+        server = Server()
+        alice = server.user("alice", "#a")
+        bob = server.user("bob", "#a")
+        alice.lines()
+        bob.send_raw(b'{"cmd":"msg","to":"#a","text":"last words"}\n')
+        bob.proto.readConnectionLost()
+        self.assertEqual(bob.lines()[0]["cmd"], "msg")
+        self.assertFalse(bob.connected)
+        self.assertEqual([line["type"] for line in alice.lines()], ["message", "quit"])
+        self.assertEqual(server.chat.channels["#a"].nicks(), ["alice"])

@@ -9,7 +9,7 @@ import json
 import socket
 from typing import Any, Callable
 
-from twisted.internet import reactor
+from twisted.internet import reactor, threads
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import Clock
@@ -163,6 +163,36 @@ class LoopbackTests(TestCase):
         # The port is closed.
         with socket.socket() as s:
             self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0)
+
+    def test_piped_requests_get_every_reply(self) -> None:
+        """
+        Like `printf ... | nc`: requests, then a half-close; every reply
+        still arrives before the server closes.
+        """
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.addCleanup(s.close)
+        received = s.makefile("rb")
+        self.addCleanup(received.close)
+
+        def send_and_half_close(welcome: bytes) -> Deferred[bytes]:
+            self.assertEqual(json.loads(welcome)["type"], "welcome")
+            # Sent from the reactor's thread, so the server sees the requests
+            # and the end of input together, after the welcome went out.
+            s.sendall(b'{"cmd":"nick","nick":"pipe"}\n{"cmd":"list","id":1}\n')
+            s.shutdown(socket.SHUT_WR)
+            return threads.deferToThread(received.read)
+
+        def check(data: bytes) -> None:
+            lines = [json.loads(line) for line in data.splitlines()]
+            self.assertEqual(
+                [(m["type"], m.get("cmd")) for m in lines],
+                [("ok", "nick"), ("ok", "list")],
+            )
+            self.assertEqual(self.chat.nicks, {})
+
+        d = threads.deferToThread(received.readline)
+        d.addCallback(send_and_half_close)
+        return d.addCallback(check)
 
     def test_listen_error(self) -> None:
         factory = ChatFactory(Chat(), reactor)
