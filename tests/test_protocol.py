@@ -769,6 +769,20 @@ class LoggingTests(SynchronousTestCase):
             self.assertIn(expected, lines)
         self.assertNotIn("secret words", lines)
 
+    def test_reaps_and_refusals(self) -> None:
+        set_level(LogLevel.info)
+        server = Server(max_users=1, idle_timeout=10)
+        server.factory.start_reaping()
+        self.addCleanup(server.factory.stop_reaping)
+        self.server = server
+        server.connect()
+        server.connect()
+        server.clock.advance(20)
+        lines = "\n".join(text for _, text in self.logged())
+        self.assertIn("refused 127.0.0.1:", lines)
+        self.assertIn("the server is full", lines)
+        self.assertIn("reaping idle 127.0.0.1:", lines)
+
     def test_debug_shows_message_text(self) -> None:
         set_level(LogLevel.debug)
         alice = self.server.user("alice", "#a")
