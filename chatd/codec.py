@@ -11,6 +11,7 @@ thousand members costs one C{json.dumps}.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Union
 
@@ -63,11 +64,44 @@ class Request:
         self.args = args
 
 
+#: Longest integer accepted, in digits (Python's own default limit).
+MAX_INT_DIGITS = 4300
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class HugeInteger:
+    """
+    A JSON integer too long for Python to convert (over 4300 digits).  It is
+    valid JSON, so the line decodes; but it is no C{int}, so as an C{id} or
+    an argument it is refused like any other wrong type.
+    """
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+def _parse_int(digits: str) -> int | HugeInteger:
+    if len(digits) > MAX_INT_DIGITS:
+        return HugeInteger(digits)
+    return int(digits)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """
+    True when C{text} holds a lone surrogate (JSON's C{"\\ud800"} escape
+    can make one): it is not Unicode text and cannot be written as UTF-8.
+    """
+    return _LONE_SURROGATE.search(text) is not None
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int)
 
 
 def decode(line: bytes) -> Request:
@@ -99,6 +133,13 @@ def decode(line: bytes) -> Request:
             f"a request must be a JSON object, not {_json_type(obj)}",
         )
     cmd = obj.get("cmd")
+    if isinstance(cmd, str) and has_lone_surrogate(cmd):
+        cmd = None
+        cmd_problem: str | None = "'cmd' is not valid Unicode (a lone surrogate)"
+    elif cmd is not None and not isinstance(cmd, str):
+        cmd_problem = f"'cmd' must be a string, not {_json_type(cmd)}"
+    else:
+        cmd_problem = None
     request_id = obj.get("id")
     if request_id is not None and (
         isinstance(request_id, bool) or not isinstance(request_id, (str, int))
@@ -108,13 +149,14 @@ def decode(line: bytes) -> Request:
             f"'id' must be a string or an integer, not {_json_type(request_id)}",
             cmd if isinstance(cmd, str) else None,
         )
-    if cmd is not None and not isinstance(cmd, str):
+    if isinstance(request_id, str) and has_lone_surrogate(request_id):
         raise DecodeError(
             "bad_request",
-            f"'cmd' must be a string, not {_json_type(cmd)}",
-            None,
-            request_id,
+            "'id' is not valid Unicode (a lone surrogate)",
+            cmd if isinstance(cmd, str) else None,
         )
+    if cmd_problem is not None:
+        raise DecodeError("bad_request", cmd_problem, None, request_id)
     return Request(cmd, request_id, obj)
 
 
@@ -123,6 +165,8 @@ def _json_type(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, HugeInteger):
+        return f"an integer of more than {MAX_INT_DIGITS} digits"
     if isinstance(value, (int, float)):
         return "a number"
     if isinstance(value, str):
@@ -141,8 +185,9 @@ def encode(obj: dict[str, Any]) -> bytes:
     try:
         return (_encoder.encode(obj) + "\n").encode("utf-8")
     except UnicodeEncodeError:
-        # A lone surrogate (only possible in an echoed id or cmd) cannot be
-        # UTF-8; escaped, it is still valid JSON.
+        # A lone surrogate cannot be UTF-8.  decode() keeps them out of
+        # everything that is echoed; should one slip through, escaped it is
+        # still valid JSON.
         return (_ascii_encoder.encode(obj) + "\n").encode("ascii")
 
 

@@ -430,7 +430,8 @@ class Chat:
             if target is None or target.nick is None:
                 raise ChatError("no_such_nick", f"no user is called {to}")
             message = Message(nick, target.nick, text, now, notice)
-            target.session.deliver(message)
+            if target is not user:  # to yourself: the reply says it all
+                target.session.deliver(message)
         log.debug("<{nick}> to {to}: {text}", nick=nick, to=message.to, text=text)
         return message
 

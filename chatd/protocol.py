@@ -60,8 +60,6 @@ COMMANDS: dict[str, tuple[str, bool]] = {
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
 }
 
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
-
 
 def format_peer(address: IAddress) -> str:
     host = getattr(address, "host", None)
@@ -134,6 +132,12 @@ class ChatProtocol(LineReceiver):
         """
         if self.closing or self.user is None:
             return
+        # A last line without its newline is a line all the same.
+        rest, self._buffer = self._buffer, b""
+        if rest:
+            self.lineReceived(rest)
+            if self.closing:
+                return
         self.closing = True
         self.transport.loseConnection()
         self.factory.chat.disconnect(self.user, "connection closed")
@@ -239,12 +243,12 @@ class ChatProtocol(LineReceiver):
     # commands: each returns the ok line or raises ChatError
 
     def do_nick(self, request: codec.Request) -> bytes:
-        nick = _arg(request, "nick", str)
+        nick = _arg(request, "nick")
         stored = self.factory.chat.set_nick(self.user, nick)  # type: ignore[arg-type]
         return codec.ok("nick", request.request_id, nick=stored)
 
     def do_join(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel", str)
+        name = _arg(request, "channel")
         channel = self.factory.chat.join(self.user, name)  # type: ignore[arg-type]
         return codec.ok(
             "join",
@@ -255,14 +259,14 @@ class ChatProtocol(LineReceiver):
         )
 
     def do_leave(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel", str)
-        reason = _arg(request, "reason", str, "")
+        name = _arg(request, "channel")
+        reason = _arg(request, "reason", "")
         channel = self.factory.chat.leave(self.user, name, reason)  # type: ignore[arg-type]
         return codec.ok("leave", request.request_id, channel=channel.name)
 
     def do_msg(self, request: codec.Request) -> bytes:
-        to = _arg(request, "to", str)
-        text = _arg(request, "text", str)
+        to = _arg(request, "to")
+        text = _arg(request, "text")
         now = self.factory.clock.seconds()
         message = self.factory.chat.send(self.user, to, text, now)  # type: ignore[arg-type]
         return codec.ok(
@@ -277,15 +281,15 @@ class ChatProtocol(LineReceiver):
         return codec.ok("list", request.request_id, channels=channels)
 
     def do_who(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel", str)
+        name = _arg(request, "channel")
         channel = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
         return codec.ok(
             "who", request.request_id, channel=channel.name, members=channel.nicks()
         )
 
     def do_topic(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel", str)
-        topic = _arg(request, "topic", str, None)
+        name = _arg(request, "channel")
+        topic = _arg(request, "topic", None)
         now = self.factory.clock.seconds()
         channel = self.factory.chat.topic(self.user, name, topic, now)  # type: ignore[arg-type]
         return codec.ok(
@@ -303,7 +307,7 @@ class ChatProtocol(LineReceiver):
         )
 
     def do_quit(self, request: codec.Request) -> None:
-        reason = _arg(request, "reason", str, "")
+        reason = _arg(request, "reason", "")
         check_line(reason, "reason", REASON_MAX)
         self.transport.write(codec.ok("quit", request.request_id))
         self.close("quit", reason, reason)
@@ -312,22 +316,21 @@ class ChatProtocol(LineReceiver):
 _MISSING: Any = object()
 
 
-def _arg(
-    request: codec.Request, field: str, kind: type, default: Any = _MISSING
-) -> Any:
+def _arg(request: codec.Request, field: str, default: Any = _MISSING) -> Any:
     """
-    The argument C{field} of C{request}, which must be of type C{kind}.
-    Absent or null is missing: an error unless a C{default} is given.
+    The string argument C{field} of C{request}.  Absent or null is missing:
+    an error unless a C{default} is given.
     """
     value = request.args.get(field)
     if value is None:
         if default is _MISSING:
             raise ChatError("bad_args", f"missing field {field!r}")
         return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not isinstance(value, str):
+        raise ChatError("bad_args", f"field {field!r} must be a string")
+    if codec.has_lone_surrogate(value):
         raise ChatError(
-            "bad_args",
-            f"field {field!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}",
+            "bad_args", f"field {field!r} is not valid Unicode (a lone surrogate)"
         )
     return value
 

@@ -174,6 +174,12 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(alice.lines(), [])
         self.assertEqual(outsider.lines(), [])
 
+    def test_private_msg_to_yourself_is_only_a_reply(self) -> None:
+        alice = self.server.user("alice")
+        reply = alice.request("msg", to="ALICE", text="note to self")
+        self.assertEqual((reply["type"], reply["to"]), ("ok", "alice"))
+        self.assertEqual(alice.lines(), [])
+
     def test_private_msg(self) -> None:
         alice = self.server.user("alice")
         bob = self.server.user("Bob")
@@ -479,14 +485,43 @@ class BadInputTests(SynchronousTestCase):
         self.assertError(b'{"cmd":"do_nick","nick":"x"}', "unknown_command", "do_nick")
         self.assertError(b'{"cmd":"__class__"}', "unknown_command", "__class__")
 
-    def test_lone_surrogate_in_echoed_fields_stays_valid_json(self) -> None:
-        self.client.send_raw(b'{"cmd":"\\ud800","id":"\\udfff"}\n')
-        raw = self.client.transport.value()
-        raw.decode("utf-8")  # what goes on the wire is UTF-8
-        [reply] = self.client.lines()
+    def test_lone_surrogates_are_refused_not_echoed(self) -> None:
+        """
+        JSON's \\u escapes can make a lone surrogate, which is not text:
+        in cmd or id it is bad_request, in an argument bad_args, and it
+        never comes back on the wire.
+        """
+        for raw, code, cmd in [
+            (b'{"cmd":"\\ud800","id":1}', "bad_request", None),
+            (b'{"cmd":"ping","id":"\\udfff"}', "bad_request", "ping"),
+            (b'{"cmd":"nick","nick":"a\\ud800"}', "bad_args", "nick"),
+            (b'{"cmd":"list","id":"x","ignored":"\\ud800"}', None, "list"),
+        ]:
+            self.client.send_raw(raw + b"\n")
+            wire = self.client.transport.value()
+            self.assertNotIn(b"\\ud", wire)
+            wire.decode("utf-8")
+            [reply] = self.client.lines()
+            self.assertEqual(reply.get("code"), code, raw)
+            self.assertEqual(reply["cmd"], cmd, raw)
+        self.client.request("nick", nick="alice")
+        for args in [{"channel": "#\ud800"}, {"channel": "#a", "reason": "\udc00"}]:
+            reply = self.client.request("leave", **args)
+            self.assertEqual(reply["code"], "bad_args")
+            self.assertIn("lone surrogate", reply["message"])
+
+    def test_integers_too_long_for_python(self) -> None:
+        """Valid JSON all the same: refused only where an integer is used."""
+        huge = b"9" * 4301
+        reply = self.assertError(
+            b'{"cmd":"ping","id":' + huge + b"}", "bad_request", "ping"
+        )
+        self.assertIn("more than 4300 digits", reply["message"])
+        self.assertError(b'{"cmd":"nick","nick":' + huge + b"}", "bad_args", "nick")
+        self.client.send_raw(b'{"cmd":"ping","ignored":' + b"9" * 5000 + b"}\n")
+        self.assertEqual(self.client.lines(), [{"type": "ok", "cmd": "ping"}])
         self.assertEqual(
-            (reply["code"], reply["cmd"], reply["id"]),
-            ("unknown_command", "\ud800", "\udfff"),
+            self.client.request("ping", id=int("9" * 4300))["id"], int("9" * 4300)
         )
 
     def test_nick_required(self) -> None:
@@ -796,6 +831,21 @@ class LoggingTests(SynchronousTestCase):
 
 
 class HalfCloseTests(SynchronousTestCase):
+    def test_last_line_without_newline_is_answered(self) -> None:
+        client = Server().connect()
+        client.lines()
+        client.send_raw(b'{"cmd":"ping","id":1}\n{"cmd":"ping","id":2}')
+        client.proto.readConnectionLost()
+        self.assertEqual([r["id"] for r in client.lines()], [1, 2])
+        self.assertFalse(client.connected)
+
+    def test_last_line_that_quits(self) -> None:
+        client = Server().connect()
+        client.lines()
+        client.send_raw(b'{"cmd":"quit"}')
+        client.proto.readConnectionLost()
+        self.assertEqual([r["type"] for r in client.lines()], ["ok", "bye"])
+
     def test_client_that_stops_sending_gets_its_replies_then_is_gone(self) -> None:
         server = Server()
         alice = server.user("alice", "#a")
