@@ -221,7 +221,7 @@ def bye(code: str, reason: str) -> bytes:
     return encode({"type": "bye", "code": code, "reason": reason})
 
 
-def _event_fields(event: Event) -> dict[str, Any]:
+def _event_fields(event: Event) -> dict[str, Any] | None:
     if isinstance(event, Message):
         fields: dict[str, Any] = {
             "type": "message",
@@ -232,6 +232,8 @@ def _event_fields(event: Event) -> dict[str, Any]:
         }
         if event.notice:
             fields["notice"] = True
+        if event.action:
+            fields["action"] = True
         return fields
     if isinstance(event, Joined):
         return {"type": "join", "channel": event.channel, "nick": event.nick}
@@ -253,12 +255,17 @@ def _event_fields(event: Event) -> dict[str, Any]:
         return {"type": "nick", "old": event.old, "new": event.new}
     if isinstance(event, Quit):
         return {"type": "quit", "nick": event.nick, "reason": event.reason}
-    raise TypeError(f"no JSON form for {event!r}")
+    # Away changes and tag-only messages have no JSON form (yet).
+    return None
 
 
 def encode_event(event: Event) -> bytes:
-    """The event's line, encoded on first use and then shared."""
+    """
+    The event's line, encoded on first use and then shared; empty for
+    events JSON clients are not shown.
+    """
     data = event.wire.get("json")
     if data is None:
-        data = event.wire["json"] = encode(_event_fields(event))
+        fields = _event_fields(event)
+        data = event.wire["json"] = b"" if fields is None else encode(fields)
     return data

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from chatd.log import logger
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
 log = logger(__name__)
 
@@ -25,6 +25,12 @@ CHANNEL_MAX = 50  # including the leading '#'
 TEXT_MAX = 4000
 TOPIC_MAX = 390
 REASON_MAX = 390
+AWAY_MAX = 390
+
+#: IRC's formatting codes, the only control characters text may carry
+#: besides tab: bold, colour, reset, monospace, reverse, italic,
+#: strikethrough and underline.
+FORMATTING = "\x02\x03\x0f\x11\x16\x1d\x1e\x1f"
 
 
 class ChatError(Exception):
@@ -51,8 +57,15 @@ _SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _CHANNEL = re.compile(
     f"#[^,{re.escape(_SPACES)}{_CC}{_SURROGATES}]{{1,{CHANNEL_MAX - 1}}}\\Z"
 )
-_BAD_TEXT = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_SURROGATES}]")
-_BAD_LINE = re.compile(f"[{_CC}{_SURROGATES}]")
+# Control characters that text may not carry: all but tab and formatting.
+_BAD_CONTROLS = "".join(
+    chr(c)
+    for c in [*range(0x20), *range(0x7F, 0xA0)]
+    if chr(c) != "\t" and chr(c) not in FORMATTING
+)
+_BAD_TEXT = re.compile(f"[{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
+# Topics, reasons and away messages: the same, and no tab either.
+_BAD_LINE = re.compile(f"[\t{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -102,7 +115,10 @@ def check_channel(name: str) -> None:
 
 
 def check_text(text: str, field: str = "text") -> None:
-    """Message text: 1 to 4000 code points, no control character but tab."""
+    """
+    Message text: 1 to 4000 code points, no control character but tab and
+    IRC's formatting codes (L{FORMATTING}).
+    """
     if not text:
         raise ChatError("bad_args", f"field {field!r} must not be empty")
     if len(text) > TEXT_MAX:
@@ -112,12 +128,16 @@ def check_text(text: str, field: str = "text") -> None:
     if _BAD_TEXT.search(text):
         raise ChatError(
             "bad_args",
-            f"field {field!r} contains a control character or an invalid code point",
+            f"field {field!r} contains a control character other than tab and "
+            "formatting codes, or an invalid code point",
         )
 
 
 def check_line(value: str, field: str, limit: int) -> None:
-    """A topic or reason: 0 to C{limit} code points, no control characters."""
+    """
+    A topic, reason or away message: 0 to C{limit} code points, no control
+    characters but IRC's formatting codes.
+    """
     if len(value) > limit:
         raise ChatError(
             "bad_args", f"field {field!r} is longer than {limit} characters"
@@ -125,7 +145,8 @@ def check_line(value: str, field: str, limit: int) -> None:
     if _BAD_LINE.search(value):
         raise ChatError(
             "bad_args",
-            f"field {field!r} contains a control character or an invalid code point",
+            f"field {field!r} contains a control character other than "
+            "formatting codes, or an invalid code point",
         )
 
 
@@ -141,36 +162,73 @@ class Event:
     per recipient; the core never reads it.
     """
 
-    __slots__ = ("wire",)
+    __slots__ = ("source", "wire")
     kind = ""
 
-    def __init__(self) -> None:
+    def __init__(self, source: User) -> None:
+        #: The user who acted (adapters show more of them than the nick).
+        self.source = source
         self.wire: dict[str, bytes] = {}
 
 
 class Message(Event):
-    """C{sender} said C{text} to C{to}: a channel's name or the recipient's nick."""
+    """
+    C{sender} said C{text} to C{to}: a channel's name or the recipient's nick.
+    A C{notice} asks for no automatic reply; an C{action} is something the
+    sender does ("/me waves").  C{tags} are client-only IRCv3 message tags
+    (names starting with C{+}) that the sender attached, passed on as they
+    came to clients that understand them.
+    """
 
-    __slots__ = ("notice", "sender", "text", "to", "ts")
+    __slots__ = ("action", "notice", "sender", "tags", "text", "to", "ts")
     kind = "message"
 
     def __init__(
-        self, sender: str, to: str, text: str, ts: float, notice: bool = False
+        self,
+        source: User,
+        sender: str,
+        to: str,
+        text: str,
+        ts: float,
+        notice: bool = False,
+        action: bool = False,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(source)
         self.sender = sender
         self.to = to
         self.text = text
         self.ts = ts
         self.notice = notice
+        self.action = action
+        self.tags = tags
+
+
+class TagMessage(Event):
+    """
+    Tags without text (IRCv3 C{TAGMSG}: typing notices, reactions), for the
+    clients that can show them.  Clients that cannot are not sent anything.
+    """
+
+    __slots__ = ("sender", "tags", "to", "ts")
+    kind = "tagmsg"
+
+    def __init__(
+        self, source: User, sender: str, to: str, tags: Mapping[str, str], ts: float
+    ) -> None:
+        super().__init__(source)
+        self.sender = sender
+        self.to = to
+        self.tags = tags
+        self.ts = ts
 
 
 class Joined(Event):
     __slots__ = ("channel", "nick")
     kind = "join"
 
-    def __init__(self, channel: str, nick: str) -> None:
-        super().__init__()
+    def __init__(self, source: User, channel: str, nick: str) -> None:
+        super().__init__(source)
         self.channel = channel
         self.nick = nick
 
@@ -179,8 +237,8 @@ class Left(Event):
     __slots__ = ("channel", "nick", "reason")
     kind = "leave"
 
-    def __init__(self, channel: str, nick: str, reason: str) -> None:
-        super().__init__()
+    def __init__(self, source: User, channel: str, nick: str, reason: str) -> None:
+        super().__init__(source)
         self.channel = channel
         self.nick = nick
         self.reason = reason
@@ -190,8 +248,8 @@ class TopicChanged(Event):
     __slots__ = ("by", "channel", "topic")
     kind = "topic"
 
-    def __init__(self, channel: str, topic: str, by: str) -> None:
-        super().__init__()
+    def __init__(self, source: User, channel: str, topic: str, by: str) -> None:
+        super().__init__(source)
         self.channel = channel
         self.topic = topic
         self.by = by
@@ -201,8 +259,8 @@ class NickChanged(Event):
     __slots__ = ("new", "old")
     kind = "nick"
 
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
+    def __init__(self, source: User, old: str, new: str) -> None:
+        super().__init__(source)
         self.old = old
         self.new = new
 
@@ -211,10 +269,22 @@ class Quit(Event):
     __slots__ = ("nick", "reason")
     kind = "quit"
 
-    def __init__(self, nick: str, reason: str) -> None:
-        super().__init__()
+    def __init__(self, source: User, nick: str, reason: str) -> None:
+        super().__init__(source)
         self.nick = nick
         self.reason = reason
+
+
+class AwayChanged(Event):
+    """C{nick} went away with C{message}, or came back (C{message} is None)."""
+
+    __slots__ = ("message", "nick")
+    kind = "away"
+
+    def __init__(self, source: User, nick: str, message: str | None) -> None:
+        super().__init__(source)
+        self.nick = nick
+        self.message = message
 
 
 class Session(Protocol):
@@ -231,15 +301,43 @@ class User:
     """
     One connection's person.  C{nick} is None until the first C{nick}
     command succeeds; C{channels} maps folded channel names to channels.
+
+    C{host} is the address the connection comes from, C{username} and
+    C{realname} what the client said about itself (IRC's C{USER}; adapters
+    without such a thing say what kind of client it is).  C{away} is the
+    away message, or None.  C{invisible} users are left out of channel
+    listings for people outside the channel.  C{signon} and C{last_spoke}
+    are times, as C{now}.
     """
 
-    __slots__ = ("channels", "nick", "peer", "session")
+    __slots__ = (
+        "away",
+        "channels",
+        "host",
+        "invisible",
+        "last_spoke",
+        "nick",
+        "peer",
+        "realname",
+        "session",
+        "signon",
+        "username",
+    )
 
-    def __init__(self, session: Session, peer: str) -> None:
+    def __init__(
+        self, session: Session, peer: str, host: str = "", now: float = 0.0
+    ) -> None:
         self.session = session
         self.peer = peer
+        self.host = host or peer
         self.nick: str | None = None
         self.channels: dict[str, Channel] = {}
+        self.username = ""
+        self.realname = ""
+        self.away: str | None = None
+        self.invisible = False
+        self.signon = now
+        self.last_spoke = now
 
     def __repr__(self) -> str:
         return f"<User {self.nick or '(no nick)'} from {self.peer}>"
@@ -251,10 +349,11 @@ class Channel:
     in the order they joined (keyed by folded nick).
     """
 
-    __slots__ = ("members", "name", "topic", "topic_by", "topic_ts")
+    __slots__ = ("created", "members", "name", "topic", "topic_by", "topic_ts")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, now: float = 0.0) -> None:
         self.name = name
+        self.created = now
         self.topic = ""
         self.topic_by = ""
         self.topic_ts = 0.0
@@ -285,9 +384,12 @@ class Chat:
 
     # connections
 
-    def connect(self, session: Session, peer: str) -> User:
+    def connect(
+        self, session: Session, peer: str, host: str = "", now: float = 0.0
+    ) -> User:
         """
-        Admit a new connection, or refuse it with C{server_full}.
+        Admit a new connection from C{peer} (an address and port, for logs;
+        C{host} is the address alone), or refuse it with C{server_full}.
         """
         if len(self.users) >= self.max_users:
             raise ChatError(
@@ -295,7 +397,7 @@ class Chat:
                 f"the server is full ({self.max_users} client"
                 f"{'' if self.max_users == 1 else 's'}); try again later",
             )
-        user = User(session, peer)
+        user = User(session, peer, host, now)
         self.users.add(user)
         return user
 
@@ -311,7 +413,7 @@ class Chat:
         nick = user.nick
         if nick is None:
             return
-        event = Quit(nick, reason)
+        event = Quit(user, nick, reason)
         key = fold(nick)
         for peer in self._peers(user):
             peer.session.deliver(event)
@@ -354,7 +456,7 @@ class Chat:
                 channel.members = {
                     (key if k == old_key else k): u for k, u in channel.members.items()
                 }
-        event = NickChanged(old, nick)
+        event = NickChanged(user, old, nick)
         for peer in self._peers(user):
             peer.session.deliver(event)
         log.info("{old} is now known as {new}", old=old, new=nick)
@@ -369,7 +471,7 @@ class Chat:
 
     # channels
 
-    def join(self, user: User, name: str) -> Channel:
+    def join(self, user: User, name: str, now: float = 0.0) -> Channel:
         """
         Put C{user} in the channel C{name}, creating it if needed.  Joining a
         channel you are in already changes nothing.
@@ -379,10 +481,10 @@ class Chat:
         key = fold(name)
         channel = self.channels.get(key)
         if channel is None:
-            channel = self.channels[key] = Channel(name)
+            channel = self.channels[key] = Channel(name, now)
         elif key in user.channels:
             return channel
-        event = Joined(channel.name, nick)
+        event = Joined(user, channel.name, nick)
         for member in channel.members.values():
             member.session.deliver(event)
         channel.members[fold(nick)] = user
@@ -399,7 +501,7 @@ class Chat:
         del channel.members[fold(nick)]
         del user.channels[key]
         if channel.members:
-            event = Left(channel.name, nick, reason)
+            event = Left(user, channel.name, nick, reason)
             for member in channel.members.values():
                 member.session.deliver(event)
         else:
@@ -408,32 +510,79 @@ class Chat:
         return channel
 
     def send(
-        self, user: User, to: str, text: str, now: float, notice: bool = False
+        self,
+        user: User,
+        to: str,
+        text: str,
+        now: float,
+        notice: bool = False,
+        action: bool = False,
+        tags: Mapping[str, str] | None = None,
     ) -> Message:
         """
         Say C{text} to a channel C{user} is in or to another user.  Return the
         message as delivered (its C{to} is the stored name).
         """
         nick = self.require_nick(user)
+        name, recipients = self._route(user, to, text)
+        message = Message(user, nick, name, text, now, notice, action, tags)
+        for recipient in recipients:
+            if recipient is not user:
+                recipient.session.deliver(message)
+        user.last_spoke = now
+        log.debug("<{nick}> to {to}: {text}", nick=nick, to=name, text=text)
+        return message
+
+    def send_tags(
+        self, user: User, to: str, tags: Mapping[str, str], now: float
+    ) -> TagMessage:
+        """Send C{tags} without text, as L{send} sends text."""
+        nick = self.require_nick(user)
+        name, recipients = self._route(user, to, None)
+        message = TagMessage(user, nick, name, tags, now)
+        for recipient in recipients:
+            if recipient is not user:
+                recipient.session.deliver(message)
+        return message
+
+    def _route(
+        self, user: User, to: str, text: str | None
+    ) -> tuple[str, Iterable[User]]:
+        """
+        Where a message from C{user} to C{to} goes: the target's stored name
+        and the users to deliver it to, less C{user} (for a message to
+        yourself, the reply says it all).  C{text} is checked after the
+        target's name and before whether the target exists.
+        """
         if to.startswith("#"):
             check_channel(to)
-            check_text(text)
+            if text is not None:
+                check_text(text)
             channel = self._member_of(user, to)
-            message = Message(nick, channel.name, text, now, notice)
-            for member in channel.members.values():
-                if member is not user:
-                    member.session.deliver(message)
-        else:
-            check_nick(to)
+            return channel.name, channel.members.values()
+        check_nick(to)
+        if text is not None:
             check_text(text)
-            target = self.nicks.get(fold(to))
-            if target is None or target.nick is None:
-                raise ChatError("no_such_nick", f"no user is called {to}")
-            message = Message(nick, target.nick, text, now, notice)
-            if target is not user:  # to yourself: the reply says it all
-                target.session.deliver(message)
-        log.debug("<{nick}> to {to}: {text}", nick=nick, to=message.to, text=text)
-        return message
+        target = self.nicks.get(fold(to))
+        if target is None or target.nick is None:
+            raise ChatError("no_such_nick", f"no user is called {to}")
+        return target.nick, (target,)
+
+    def set_away(self, user: User, message: str | None) -> None:
+        """
+        Mark C{user} away with C{message}, or back when it is None or empty;
+        the users who share a channel with them are told of a change.
+        """
+        self.require_nick(user)
+        if message is not None:
+            check_line(message, "message", AWAY_MAX)
+        message = message or None
+        if message == user.away:
+            return
+        user.away = message
+        event = AwayChanged(user, user.nick or "", message)
+        for peer in self._peers(user):
+            peer.session.deliver(event)
 
     def who(self, user: User, name: str) -> Channel:
         """The channel C{name}, which anyone may look into."""
@@ -455,7 +604,7 @@ class Chat:
         channel.topic = topic
         channel.topic_by = nick
         channel.topic_ts = now
-        event = TopicChanged(channel.name, topic, nick)
+        event = TopicChanged(user, channel.name, topic, nick)
         for member in channel.members.values():
             if member is not user:
                 member.session.deliver(event)
@@ -516,6 +665,7 @@ class Chat:
 
 
 __all__ = [
+    "AwayChanged",
     "Channel",
     "Chat",
     "ChatError",
@@ -526,6 +676,7 @@ __all__ = [
     "NickChanged",
     "Quit",
     "Session",
+    "TagMessage",
     "TopicChanged",
     "User",
     "fold",

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
-    IAddress,
     IHalfCloseableProtocol,
     IReactorTime,
     ITCPTransport,
 )
-from twisted.internet.protocol import ServerFactory
-from twisted.internet.task import LoopingCall
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -31,6 +27,7 @@ from chatd.core import (
     User,
     check_line,
 )
+from chatd.listener import Listener, format_peer, host_of
 from chatd.log import logger
 
 log = logger(__name__)
@@ -46,7 +43,8 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         True,
     ),
     "msg": (
-        '{"cmd":"msg","to":"#CHANNEL" or NICK,"text":TEXT} - say something',
+        '{"cmd":"msg","to":"#CHANNEL" or NICK,"text":TEXT,"action":BOOL?}'
+        " - say something (an action is /me)",
         True,
     ),
     "list": ('{"cmd":"list"} - every channel with its member count and topic', False),
@@ -59,16 +57,6 @@ COMMANDS: dict[str, tuple[str, bool]] = {
     "help": ('{"cmd":"help"} - this list', False),
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
 }
-
-
-def format_peer(address: IAddress) -> str:
-    host = getattr(address, "host", None)
-    port = getattr(address, "port", None)
-    if host is None:
-        return getattr(address, "name", None) or "unix"
-    if ":" in host:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
 
 
 @implementer(IHalfCloseableProtocol)
@@ -95,7 +83,11 @@ class ChatProtocol(LineReceiver):
         self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
         self.last_seen = factory.clock.seconds()
         try:
-            self.user = factory.chat.connect(self, self.peer)
+            self.user = factory.chat.connect(
+                self, self.peer, host_of(self.transport.getPeer()), self.last_seen
+            )
+            self.user.username = "json"
+            self.user.realname = "JSON client"
         except ChatError as e:
             log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
             self._say_bye(e.code, e.message)
@@ -118,7 +110,6 @@ class ChatProtocol(LineReceiver):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.user is None:
             return  # refused in connectionMade
-        self.factory.connections.discard(self)
         log.info("connection from {peer} closed", peer=self.peer)
         if not self.closing:
             self.closing = True
@@ -150,7 +141,9 @@ class ChatProtocol(LineReceiver):
     def deliver(self, event: Event) -> None:
         """Write a core event (the core's L{Session} interface)."""
         if not self.closing:
-            self.transport.write(codec.encode_event(event))
+            data = codec.encode_event(event)
+            if data:
+                self.transport.write(data)
 
     def close(self, code: str, reason: str, quit_reason: str | None) -> None:
         """
@@ -249,7 +242,8 @@ class ChatProtocol(LineReceiver):
 
     def do_join(self, request: codec.Request) -> bytes:
         name = _arg(request, "channel")
-        channel = self.factory.chat.join(self.user, name)  # type: ignore[arg-type]
+        now = self.factory.clock.seconds()
+        channel = self.factory.chat.join(self.user, name, now)  # type: ignore[arg-type]
         return codec.ok(
             "join",
             request.request_id,
@@ -267,8 +261,15 @@ class ChatProtocol(LineReceiver):
     def do_msg(self, request: codec.Request) -> bytes:
         to = _arg(request, "to")
         text = _arg(request, "text")
+        action = _flag(request, "action")
         now = self.factory.clock.seconds()
-        message = self.factory.chat.send(self.user, to, text, now)  # type: ignore[arg-type]
+        message = self.factory.chat.send(
+            self.user,  # type: ignore[arg-type]
+            to,
+            text,
+            now,
+            action=action,
+        )
         return codec.ok(
             "msg", request.request_id, to=message.to, ts=codec.format_ts(message.ts)
         )
@@ -335,14 +336,23 @@ def _arg(request: codec.Request, field: str, default: Any = _MISSING) -> Any:
     return value
 
 
-class ChatFactory(ServerFactory):
+def _flag(request: codec.Request, field: str) -> bool:
+    """The optional boolean argument C{field} of C{request} (absent: false)."""
+    value = request.args.get(field)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ChatError("bad_args", f"field {field!r} must be true or false")
+    return value
+
+
+class ChatFactory(Listener):
     """
     Builds a L{ChatProtocol} per JSON-lines connection over one shared
     L{Chat}, and reaps connections that have been silent too long.
     """
 
     protocol = ChatProtocol  # type: ignore[assignment]
-    noisy = False  # chatd logs its own listening and connection lines
 
     def __init__(
         self,
@@ -351,75 +361,4 @@ class ChatFactory(ServerFactory):
         max_line: int = 16384,
         idle_timeout: float = 180.0,
     ) -> None:
-        self.chat = chat
-        self.clock = clock
-        self.max_line = max_line
-        self.idle_timeout = idle_timeout
-        self.connections: set[ChatProtocol] = set()
-        self._reaper: LoopingCall | None = None
-        self._drained: list[Deferred[None]] = []
-
-    @property
-    def idle_timeout_reported(self) -> int | float:
-        t = self.idle_timeout
-        return int(t) if t == int(t) else t
-
-    @property
-    def reap_interval(self) -> float:
-        """
-        How often the reaper looks: nobody outlives the timeout by more than
-        a quarter of it or two seconds, whichever is more.
-        """
-        t = self.idle_timeout
-        return min(t, max(t / 4.0, 2.0))
-
-    def start_reaping(self) -> None:
-        if self.idle_timeout <= 0 or self._reaper is not None:
-            return
-        self._reaper = LoopingCall(self.reap)
-        self._reaper.clock = self.clock
-        self._reaper.start(self.reap_interval, now=False)
-
-    def stop_reaping(self) -> None:
-        if self._reaper is not None:
-            if self._reaper.running:
-                self._reaper.stop()
-            self._reaper = None
-
-    def reap(self) -> None:
-        """Disconnect every connection that has sent nothing for too long."""
-        deadline = self.clock.seconds() - self.idle_timeout
-        timeout = self.idle_timeout_reported
-        for proto in [p for p in self.connections if p.last_seen <= deadline]:
-            log.info("reaping idle {peer}", peer=proto.peer)
-            proto.close(
-                "idle_timeout",
-                f"no activity for {timeout} seconds",
-                f"idle for {timeout} seconds",
-            )
-
-    def shut_down(self) -> None:
-        """
-        Say C{bye} (C{shutdown}) to every connection and close them all.
-        Everyone is told first, so nobody sees the others quit.
-        """
-        protos = list(self.connections)
-        for proto in protos:
-            proto.close("shutdown", "the server is shutting down", None)
-        for proto in protos:
-            if proto.user is not None:
-                self.chat.disconnect(proto.user, "server shutting down")
-
-    def when_drained(self) -> Deferred[None]:
-        """A Deferred that fires once no connection of this factory is left."""
-        if not self.connections:
-            return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._drained.append(d)
-        return d
-
-    def connection_gone(self, proto: ChatProtocol) -> None:
-        if not self.connections and self._drained:
-            waiting, self._drained = self._drained, []
-            for d in waiting:
-                d.callback(None)
+        super().__init__(chat, clock, max_line, idle_timeout)

@@ -15,8 +15,8 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 import chatd
+from chatd.listener import Connection, Listener, format_peer
 from chatd.log import logger
-from chatd.protocol import ChatFactory, format_peer
 
 log = logger(__name__)
 
@@ -33,7 +33,9 @@ class ListenError(SystemExit):
 
 class ChatService(Service):
     """
-    Serves one L{ChatFactory} on every endpoint in C{listen}.
+    Serves each adapter's L{Listener} on its endpoints: C{listeners} pairs
+    a factory (JSON lines, IRC...) with the endpoint strings it listens on.
+    The factories share one core.
 
     Listening happens in L{privilegedStartService}, so twistd can bind low
     ports before it drops privileges, and a port that cannot be had stops
@@ -42,26 +44,35 @@ class ChatService(Service):
 
     name = "chatd"
 
-    def __init__(self, reactor: Any, listen: list[str], factory: ChatFactory) -> None:
+    def __init__(
+        self, reactor: Any, listeners: list[tuple[Listener, list[str]]]
+    ) -> None:
         self.reactor = reactor
-        self.listen = list(listen)
-        self.factory = factory
+        self.listeners = [(factory, list(listen)) for factory, listen in listeners]
         self.ports: list[IListeningPort] = []
+
+    @property
+    def factories(self) -> list[Listener]:
+        return [factory for factory, _ in self.listeners]
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
-        for description in self.listen:
-            failures: list[Failure] = []
-            d = serverFromString(self.reactor, description).listen(self.factory)
-            d.addCallbacks(self._listening, failures.append, (description,))
-            if failures:
-                self._stop_listening()
-                message = (
-                    f"chatd cannot listen on {description!r}: "
-                    f"{failures[0].getErrorMessage()}"
-                )
-                log.critical("{message}", message=message)
-                raise ListenError(message)
+        for factory, listen in self.listeners:
+            for description in listen:
+                self._listen(factory, description)
+
+    def _listen(self, factory: Listener, description: str) -> None:
+        failures: list[Failure] = []
+        d = serverFromString(self.reactor, description).listen(factory)
+        d.addCallbacks(self._listening, failures.append, (description,))
+        if failures:
+            self._stop_listening()
+            message = (
+                f"chatd cannot listen on {description!r}: "
+                f"{failures[0].getErrorMessage()}"
+            )
+            log.critical("{message}", message=message)
+            raise ListenError(message)
 
     def _listening(self, port: IListeningPort, description: str) -> None:
         self.ports.append(port)
@@ -72,10 +83,11 @@ class ChatService(Service):
         )
 
     def startService(self) -> None:
-        if not self.ports and self.listen:
+        if not self.ports and any(listen for _, listen in self.listeners):
             self.privilegedStartService()
         super().startService()
-        self.factory.start_reaping()
+        for factory in self.factories:
+            factory.start_reaping()
         log.info("chatd {version} started", version=chatd.__version__)
 
     def _stop_listening(self) -> list[Deferred[Any]]:
@@ -84,12 +96,22 @@ class ChatService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        self.factory.stop_reaping()
+        factories = self.factories
+        for factory in factories:
+            factory.stop_reaping()
         stopped = self._stop_listening()
-        self.factory.shut_down()
-        drained = self.factory.when_drained()
-        clock: IReactorTime = self.factory.clock
-        drained.addTimeout(DRAIN_TIMEOUT, clock)
+        # Everyone, on every listener, is told before anyone is taken out of
+        # the chat, so nobody sees the others quit.
+        closed = [factory.say_goodbye() for factory in factories]
+        for factory, protos in zip(factories, closed):
+            factory.disconnect_all(protos)
+        drained: Deferred[None] = Deferred()
+        DeferredList([f.when_drained() for f in factories]).addCallback(
+            lambda _: None if drained.called else drained.callback(None)
+        )
+        if factories:
+            clock: IReactorTime = factories[0].clock
+            drained.addTimeout(DRAIN_TIMEOUT, clock)
         drained.addErrback(self._drain_timed_out)
         done = DeferredList([*stopped, drained], consumeErrors=True)
         done.addCallback(lambda _: log.info("chatd stopped"))
@@ -97,13 +119,16 @@ class ChatService(Service):
 
     def _drain_timed_out(self, failure: Failure) -> None:
         failure.trap(TimeoutError)
+        left: list[Connection] = [
+            proto for factory in self.factories for proto in factory.connections
+        ]
         log.warn(
             "{count} connections still open after {timeout} s; closing anyway",
-            count=len(self.factory.connections),
+            count=len(left),
             timeout=DRAIN_TIMEOUT,
         )
-        for proto in list(self.factory.connections):
-            proto.transport.abortConnection()
+        for proto in left:
+            proto.transport.abortConnection()  # type: ignore[attr-defined]
 
 
 __all__ = ["ChatService", "ListenError"]

@@ -133,4 +133,4 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
         max_line=options["max-line"],
         idle_timeout=options["idle-timeout"],
     )
-    return ChatService(reactor, options["listen"], factory)
+    return ChatService(reactor, [(factory, options["listen"])])

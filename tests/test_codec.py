@@ -9,7 +9,10 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd import codec
-from chatd.core import Joined, Message
+from chatd.core import Joined, Message, User
+
+#: Who acted, for events (JSON shows only the nick).
+SOURCE = User(None, "127.0.0.1:1")  # type: ignore[arg-type]
 
 
 class TimestampTests(SynchronousTestCase):
@@ -33,7 +36,7 @@ class EncodeTests(SynchronousTestCase):
         self.assertEqual(line, b'{"id":"\\ud800"}\n')
 
     def test_event_is_encoded_once(self) -> None:
-        message = Message("alice", "#a", "hi", 0.5)
+        message = Message(SOURCE, "alice", "#a", "hi", 0.5)
         first = codec.encode_event(message)
         self.assertIs(codec.encode_event(message), first)
         self.assertEqual(
@@ -47,18 +50,18 @@ class EncodeTests(SynchronousTestCase):
             },
         )
         self.assertEqual(
-            json.loads(codec.encode_event(Joined("#a", "bob"))),
+            json.loads(codec.encode_event(Joined(SOURCE, "#a", "bob"))),
             {"type": "join", "channel": "#a", "nick": "bob"},
         )
 
     def test_notice_flag(self) -> None:
         self.assertTrue(
-            json.loads(codec.encode_event(Message("a", "b", "t", 0, notice=True)))[
-                "notice"
-            ]
+            json.loads(
+                codec.encode_event(Message(SOURCE, "a", "b", "t", 0, notice=True))
+            )["notice"]
         )
         self.assertNotIn(
-            "notice", json.loads(codec.encode_event(Message("a", "b", "t", 0)))
+            "notice", json.loads(codec.encode_event(Message(SOURCE, "a", "b", "t", 0)))
         )
 
 

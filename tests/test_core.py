@@ -7,6 +7,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.core import (
+    AwayChanged,
     Chat,
     ChatError,
     Event,
@@ -15,8 +16,10 @@ from chatd.core import (
     Message,
     NickChanged,
     Quit,
+    TagMessage,
     TopicChanged,
     User,
+    check_line,
     check_text,
     fold,
     is_valid_channel,
@@ -102,6 +105,20 @@ class NameTests(SynchronousTestCase):
             e = self.assertRaises(ChatError, check_text, bad)
             self.assertEqual(e.code, "bad_args")
             self.assertIn("'text'", e.message)
+
+    def test_formatting_codes_are_text(self) -> None:
+        """
+        IRC's bold, colour, reset, monospace, reverse, italic, strikethrough
+        and underline pass in text, topics and reasons; no other control
+        character does (CTCP's \\x01, ESC, BEL, \\x04 hex colour...).
+        """
+        fancy = "\x02bold\x02 \x0304,02red\x03 \x0f\x11mono\x16rev\x1dit\x1estrike\x1fu"
+        check_text(fancy)
+        check_line(fancy, "topic", 390)
+        for bad in ["\x01ACTION waves\x01", "\x1b[31m", "\x07", "\x04ff0000", "\x1c"]:
+            self.assertRaises(ChatError, check_text, bad)
+            self.assertRaises(ChatError, check_line, bad, "topic", 390)
+        self.assertRaises(ChatError, check_line, "a\tb", "topic", 390)
 
 
 class NickTests(CoreCase):
@@ -337,3 +354,71 @@ class ConnectionTests(CoreCase):
         [mc] = self.inbox("c")
         self.assertIs(mb, mc)
         self.assertIsInstance(mb, Message)
+
+
+class AwayTests(CoreCase):
+    def test_away_and_back_tell_peers_once(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        self.user("carol")
+        for name in ("#a", "#b"):
+            self.chat.join(alice, name)
+            self.chat.join(bob, name)
+        self.inbox("alice")
+        self.chat.set_away(bob, "lunch")
+        self.assertEqual(bob.away, "lunch")
+        [event] = self.inbox("alice")
+        assert isinstance(event, AwayChanged)
+        self.assertEqual(
+            (event.nick, event.message, event.source), ("bob", "lunch", bob)
+        )
+        self.assertEqual(self.inbox("carol"), [])  # shares no channel
+        self.chat.set_away(bob, "lunch")  # no change, no event
+        self.assertEqual(self.inbox("alice"), [])
+        self.chat.set_away(bob, "")
+        self.assertIsNone(bob.away)
+        [event] = self.inbox("alice")
+        assert isinstance(event, AwayChanged)
+        self.assertIsNone(event.message)
+        self.assertEqual(self.inbox("bob"), [])
+
+    def test_bad_away_message(self) -> None:
+        bob = self.user("bob")
+        self.assertRefused("bad_args", self.chat.set_away, bob, "x" * 391)
+        self.assertRefused("bad_args", self.chat.set_away, bob, "a\x07")
+        self.assertIsNone(bob.away)
+        self.assertRefused("nick_required", self.chat.set_away, self.user(), "hi")
+
+
+class MessageKindsTests(CoreCase):
+    def test_action_notice_and_tags_travel_with_the_message(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        self.chat.send(bob, "#a", "waves", 5.0, action=True, tags={"+draft/x": "1"})
+        [message] = self.inbox("alice")
+        assert isinstance(message, Message)
+        self.assertTrue(message.action)
+        self.assertFalse(message.notice)
+        self.assertEqual(message.tags, {"+draft/x": "1"})
+        self.assertIs(message.source, bob)
+        self.assertEqual(bob.last_spoke, 5.0)
+
+    def test_tag_message_goes_where_text_would(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        self.chat.join(alice, "#a")
+        self.chat.join(bob, "#a")
+        self.inbox("alice")
+        sent = self.chat.send_tags(bob, "#A", {"+typing": "active"}, 1.0)
+        self.assertEqual(sent.to, "#a")
+        self.assertEqual(self.inbox("alice"), [sent])
+        self.assertEqual(self.inbox("bob"), [])
+        assert isinstance(sent, TagMessage)
+        self.chat.send_tags(bob, "ALICE", {"+typing": "done"}, 1.0)
+        [private] = self.inbox("alice")
+        assert isinstance(private, TagMessage)
+        self.assertEqual(private.to, "alice")
+        self.assertRefused("no_such_nick", self.chat.send_tags, bob, "dave", {}, 1.0)
+        self.assertRefused(
+            "not_in_channel", self.chat.send_tags, self.user("eve"), "#a", {}, 1.0
+        )

@@ -148,6 +148,25 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(alice.request("list")["channels"], [])
         self.assertEqual(alice.request("who", channel="#a")["code"], "no_such_channel")
 
+    def test_action_and_formatting(self) -> None:
+        alice = self.server.user("alice", "#a")
+        bob = self.server.user("bob", "#a")
+        alice.lines()
+        bold = "\x02waves\x02 \x0304red\x03"
+        reply = bob.request("msg", to="#a", text=bold, action=True)
+        self.assertEqual(reply["type"], "ok")
+        [event] = alice.lines()
+        self.assertEqual((event["text"], event["action"]), (bold, True))
+        bob.request("msg", to="#a", text="plain", action=False)
+        self.assertNotIn("action", alice.lines()[0])
+        for bad in ("yes", 1, [True]):
+            reply = bob.request("msg", to="#a", text="x", action=bad)
+            self.assertEqual(reply["code"], "bad_args", bad)
+            self.assertIn("'action'", reply["message"])
+        reply = bob.request("msg", to="#a", text="\x01ACTION waves\x01")
+        self.assertEqual(reply["code"], "bad_args")
+        self.assertEqual(alice.lines(), [])
+
     def test_msg_to_channel(self) -> None:
         alice = self.server.user("alice", "#a")
         bob = self.server.user("bob", "#a")

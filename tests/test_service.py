@@ -73,7 +73,9 @@ class LoopbackTests(TestCase):
     def setUp(self) -> None:
         self.chat = Chat(max_users=50)
         self.factory = ChatFactory(self.chat, reactor, idle_timeout=60)
-        self.service = ChatService(reactor, ["tcp:0:interface=127.0.0.1"], self.factory)
+        self.service = ChatService(
+            reactor, [(self.factory, ["tcp:0:interface=127.0.0.1"])]
+        )
         self.service.startService()
         self.addCleanup(self._stop)
         self.port = self.service.ports[0].getHost().port
@@ -196,7 +198,9 @@ class LoopbackTests(TestCase):
 
     def test_listen_error(self) -> None:
         factory = ChatFactory(Chat(), reactor)
-        busy = ChatService(reactor, [f"tcp:{self.port}:interface=127.0.0.1"], factory)
+        busy = ChatService(
+            reactor, [(factory, [f"tcp:{self.port}:interface=127.0.0.1"])]
+        )
         e = self.assertRaises(ListenError, busy.privilegedStartService)
         self.assertIn(f"tcp:{self.port}", str(e))
         self.assertIn("in use", str(e))
@@ -208,7 +212,7 @@ class DrainTests(SynchronousTestCase):
         """A peer that never lets go cannot hold shutdown up forever."""
         clock = Clock()
         factory = ChatFactory(Chat(), clock)
-        service = ChatService(clock, [], factory)
+        service = ChatService(clock, [(factory, [])])
         service.startService()
         proto = factory.buildProtocol(None)
         aborted = []

@@ -106,11 +106,11 @@ class OptionsTests(SynchronousTestCase):
             clock,
         )
         self.assertIsInstance(service, ChatService)
-        self.assertEqual(service.listen, ["tcp:0"])
-        self.assertEqual(service.factory.chat.max_users, 7)
-        self.assertEqual(service.factory.idle_timeout, 30)
-        self.assertEqual(service.factory.max_line, 99)
-        self.assertIs(service.factory.clock, clock)
+        self.assertEqual(service.listeners[0][1], ["tcp:0"])
+        self.assertEqual(service.factories[0].chat.max_users, 7)
+        self.assertEqual(service.factories[0].idle_timeout, 30)
+        self.assertEqual(service.factories[0].max_line, 99)
+        self.assertIs(service.factories[0].clock, clock)
         self.assertEqual(get_level(), LogLevel.warn)
 
     def test_tac_builds_the_default_service(self) -> None:
@@ -118,8 +118,8 @@ class OptionsTests(SynchronousTestCase):
         application = loadApplication(str(ROOT / "chatd.tac"), "python")
         [service] = list(IService(application))
         self.assertIsInstance(service, ChatService)
-        self.assertEqual(service.listen, ["tcp:8123"])
-        self.assertEqual(service.factory.idle_timeout, 180)
+        self.assertEqual(service.listeners[0][1], ["tcp:8123"])
+        self.assertEqual(service.factories[0].idle_timeout, 180)
 
 
 def twistd() -> str:
