@@ -7,7 +7,11 @@ Three layers, each testable on its own:
   - L{parse_input} turns a typed line into an action (a request for the
     server, a connect, a quit, help, or a complaint about the input) and
     L{render} turns a line from the server into lines a person reads.  Both
-    are pure functions.
+    are pure functions.  Rendered lines keep the IRC formatting codes (bold,
+    colours...) that message text, topics and reasons may carry; the front
+    end shows them with L{to_ansi} on a terminal or drops them with
+    L{strip_formatting}, and both make every other control character
+    visible.
   - L{ChatClient} is the session: it owns the connection (a
     L{ChatConnection}), numbers requests so replies can be matched to them,
     queues typed lines until the server's C{welcome} (and then feeds them one
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import unicodedata
 from collections import deque
@@ -57,6 +62,8 @@ HELP_LINES = [
     "*   /help                      this list",
     "* anything else is said in the current channel (start it with // to say"
     " a line beginning with /)",
+    "* in a terminal, Ctrl-B types bold, Ctrl-] italic, Ctrl-_ underline,"
+    " Ctrl-V reverse and Ctrl-O plain again",
 ]
 
 
@@ -93,6 +100,19 @@ class Problem(NamedTuple):
 Action = Union[Send, Connect, Quit, Help, Problem]
 
 
+_SPACES = re.compile("[ \t]+")
+
+
+def _split(text: str, maxsplit: int = 0) -> list[str]:
+    """
+    The words of C{text}, separated by spaces and tabs only: Python's
+    C{str.split} also splits on (and C{strip} removes) the formatting codes
+    C{\\x1d}, C{\\x1e} and C{\\x1f}, which belong to the text.
+    """
+    text = text.strip(" \t")
+    return _SPACES.split(text, maxsplit) if text else []
+
+
 def _channel_name(word: str) -> str:
     return word if word.startswith("#") else "#" + word
 
@@ -103,7 +123,7 @@ def _split_channel(rest: str, current: str | None) -> tuple[str | None, str]:
     current channel, and the rest.
     """
     if rest.startswith("#"):
-        words = rest.split(None, 1)
+        words = _split(rest, 1)
         return words[0], words[1] if len(words) > 1 else ""
     return current, rest
 
@@ -117,14 +137,14 @@ def parse_input(line: str, current_channel: str | None) -> Action | None:
     argument, text with no channel to go to) are a L{Problem}.
     """
     line = line.rstrip("\r\n")
-    if not line.strip():
-        return None
+    if not strip_codes(line).strip():
+        return None  # nothing to see, not even formatting codes alone
     if line.startswith("/") and not line.startswith("//"):
-        words = line[1:].split(None, 1)
+        words = _split(line[1:], 1)
         if not words:
             return Problem("an empty command; /help lists them")
         name = words[0].lower()
-        rest = words[1].strip() if len(words) > 1 else ""
+        rest = words[1] if len(words) > 1 else ""
         return _parse_command(name, rest, current_channel)
     if line.startswith("//"):
         line = line[1:]
@@ -136,7 +156,7 @@ def parse_input(line: str, current_channel: str | None) -> Action | None:
 
 
 def _parse_command(name: str, rest: str, current: str | None) -> Action:
-    args = rest.split()
+    args = _split(rest)
     if name == "connect":
         if len(args) > 2:
             return Problem("usage: /connect HOST PORT")
@@ -170,7 +190,7 @@ def _parse_command(name: str, rest: str, current: str | None) -> Action:
             request["reason"] = reason
         return Send(request)
     if name == "msg":
-        words = rest.split(None, 1)
+        words = _split(rest, 1)
         if len(words) < 2:
             return Problem("usage: /msg TARGET TEXT")
         return Send({"cmd": "msg", "to": words[0], "text": words[1]})
@@ -242,8 +262,16 @@ def hhmm(seconds: float, tz: tzinfo | None = None) -> str:
     return datetime.fromtimestamp(seconds, tz).strftime("%H:%M")
 
 
+def _field(text: str) -> str:
+    """
+    Server-provided text shown in the middle of a line: its formatting
+    codes, if any, end with it (as an IRC client shows it).
+    """
+    return text + RESET if _FORMAT_CODE.search(text) else text
+
+
 def _reason(reason: str) -> str:
-    return f" ({reason})" if reason else ""
+    return f" ({_field(reason)})" if reason else ""
 
 
 def _count(n: int, word: str) -> str:
@@ -260,7 +288,8 @@ def bad_line(line: object) -> str:
         text = json.dumps(line, ensure_ascii=False)
     if len(text) > 200:
         text = text[:200] + "..."
-    return f"! bad line from server: {text}"
+    # As it came: formatting codes too are shown as escapes.
+    return f"! bad line from server: {printable(text)}"
 
 
 def render(
@@ -330,6 +359,7 @@ def _render(
         server = _str(obj, "server")
         version = obj.get("version")
         name = f"{server} {version}" if isinstance(version, str) else server
+        name = _field(name)
         lines = [f"* connected to {name} (protocol {obj.get('protocol')})"]
         if obj.get("protocol") != 1:
             lines.append("! this client speaks protocol 1; expect surprises")
@@ -354,7 +384,7 @@ def _render_ok(
     if cmd == "join":
         channel, topic = _str(obj, "channel"), _str(obj, "topic")
         names = ", ".join(_str_list(obj, "members"))
-        about = f"topic: {topic}" if topic else "no topic"
+        about = f"topic: {_field(topic)}" if topic else "no topic"
         return [f"{clock} * you joined {channel} ({about}; members: {names})"]
     if cmd == "leave":
         return [f"{clock} * you left {_str(obj, 'channel')}"]
@@ -415,7 +445,9 @@ def _render_ok(
 def printable(text: str) -> str:
     """
     C{text} with control characters made visible, so that nothing from the
-    server can move the cursor or change the terminal.
+    server can move the cursor or change the terminal.  This shows the
+    formatting codes as escapes too: L{to_ansi} and L{strip_formatting}
+    are how they are shown to a person.
     """
     if text.isprintable():
         return text
@@ -428,6 +460,140 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# Formatting: the codes IRC clients put in text, as described in
+# https://modern.ircdocs.horse/formatting.  Bold, italic, underline,
+# reverse, strikethrough and monospace each toggle; reset ends them all.
+
+BOLD = "\x02"
+COLOUR = "\x03"  # then FG[,BG], each 1 or 2 digits; alone, resets the colours
+HEX_COLOUR = "\x04"  # then RRGGBB[,RRGGBB]; not shown, only removed
+RESET = "\x0f"
+MONOSPACE = "\x11"
+REVERSE = "\x16"
+ITALIC = "\x1d"
+STRIKETHROUGH = "\x1e"
+UNDERLINE = "\x1f"
+
+_FORMAT_CODE = re.compile(
+    "\x03(?:([0-9]{1,2})(?:,([0-9]{1,2}))?)?"
+    "|\x04(?:([0-9A-Fa-f]{6})(?:,([0-9A-Fa-f]{6}))?)?"
+    "|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+# The SGR attribute each toggle turns on; monospace changes nothing on a
+# terminal, whose text is monospaced anyway.
+_TOGGLES = {BOLD: 1, ITALIC: 3, UNDERLINE: 4, REVERSE: 7, STRIKETHROUGH: 9}
+
+# mIRC colours 0-15 as the terminal's 16 colours (0-7 normal, 8-15 bright)...
+_ANSI_16 = (15, 0, 4, 2, 9, 1, 5, 3, 11, 10, 6, 14, 12, 13, 8, 7)
+# ... and 16-98 as the 256-colour palette's, as modern.ircdocs.horse maps them.
+# fmt: off
+_ANSI_256 = (
+    52, 94, 100, 58, 22, 29, 23, 24, 17, 54, 53, 89,
+    88, 130, 142, 64, 28, 35, 30, 25, 18, 91, 90, 125,
+    124, 166, 184, 106, 34, 49, 37, 33, 19, 129, 127, 161,
+    196, 208, 226, 154, 46, 86, 51, 75, 21, 171, 201, 198,
+    203, 215, 227, 191, 83, 122, 87, 111, 63, 177, 207, 205,
+    217, 223, 229, 193, 157, 158, 159, 153, 147, 183, 219, 212,
+    16, 233, 235, 237, 239, 241, 244, 247, 250, 254, 231,
+)
+# fmt: on
+_DEFAULT_COLOUR = 99
+
+
+class _Style(NamedTuple):
+    """The formatting in force: SGR attributes on, and mIRC colours."""
+
+    attributes: frozenset[int] = frozenset()
+    fg: int = _DEFAULT_COLOUR
+    bg: int = _DEFAULT_COLOUR
+
+
+_PLAIN = _Style()
+
+
+def strip_codes(text: str) -> str:
+    """C{text} without its formatting codes (colour numbers included)."""
+    return _FORMAT_CODE.sub("", text)
+
+
+def strip_formatting(text: str) -> str:
+    """
+    A line for output that shows no formatting (a pipe, C{NO_COLOR},
+    C{--no-format}): the formatting codes removed, other control characters
+    made visible.
+    """
+    return printable(strip_codes(text))
+
+
+def to_ansi(text: str) -> str:
+    """
+    A line for a terminal: the formatting codes turned into ANSI SGR
+    sequences, other control characters made visible.  Attributes are reset
+    at the end of the line, so nothing bleeds into what follows.
+    """
+    out: list[str] = []
+    style = shown = _PLAIN
+    start = 0
+    for code in _FORMAT_CODE.finditer(text):
+        if code.start() > start:
+            if style != shown:
+                out.append(_sgr(style))
+                shown = style
+            out.append(printable(text[start : code.start()]))
+        style = _apply(style, code)
+        start = code.end()
+    if start < len(text):
+        if style != shown:
+            out.append(_sgr(style))
+            shown = style
+        out.append(printable(text[start:]))
+    if shown != _PLAIN:
+        out.append(_sgr(_PLAIN))
+    return "".join(out)
+
+
+def _apply(style: _Style, code: re.Match[str]) -> _Style:
+    """The style after one formatting code."""
+    char = code.group()[0]
+    if char == RESET:
+        return _PLAIN
+    if char == COLOUR:
+        fg, bg = code.group(1, 2)
+        if fg is None:
+            return style._replace(fg=_DEFAULT_COLOUR, bg=_DEFAULT_COLOUR)
+        if bg is None:
+            return style._replace(fg=int(fg))
+        return style._replace(fg=int(fg), bg=int(bg))
+    if char == HEX_COLOUR:
+        # Not shown: what it colours is shown in the default colours.
+        if code.group(4) is None and code.group(3) is not None:
+            return style._replace(fg=_DEFAULT_COLOUR)
+        return style._replace(fg=_DEFAULT_COLOUR, bg=_DEFAULT_COLOUR)
+    attribute = _TOGGLES.get(char)
+    if attribute is None:  # monospace
+        return style
+    return style._replace(attributes=style.attributes ^ {attribute})
+
+
+def _sgr(style: _Style) -> str:
+    """The SGR sequence that sets C{style} from any other."""
+    params = ["0", *map(str, sorted(style.attributes))]
+    if style.fg != _DEFAULT_COLOUR:
+        params.append(_colour(style.fg, 30))
+    if style.bg != _DEFAULT_COLOUR:
+        params.append(_colour(style.bg, 40))
+    return "\x1b[" + ";".join(params) + "m"
+
+
+def _colour(colour: int, base: int) -> str:
+    """The SGR parameter for a mIRC colour, with base 30 (fg) or 40 (bg)."""
+    if colour < 16:
+        ansi = _ANSI_16[colour]
+        return str(base + ansi if ansi < 8 else base + 60 + ansi - 8)
+    return f"{base + 8};5;{_ANSI_256[colour - 16]}"
 
 
 def _describe_failure(reason: Failure) -> str:
@@ -500,6 +666,8 @@ class ChatClient:
     A chat session: typed lines in, server lines out to C{output}.
 
     @ivar output: called with each line to show (no line ending).
+    @ivar display: makes each line fit for C{output}: L{to_ansi} for a
+        terminal, L{strip_formatting} (the default) for anything else.
     @ivar changed: called when the prompt may have changed.
     @ivar finished: called once with the exit status when the client is done.
     """
@@ -511,6 +679,7 @@ class ChatClient:
         interactive: bool = False,
         tz: tzinfo | None = None,
         output: Callable[[str], None] = print,
+        display: Callable[[str], str] = strip_formatting,
         changed: Callable[[], None] = lambda: None,
         finished: Callable[[int], None] = lambda status: None,
     ) -> None:
@@ -519,6 +688,7 @@ class ChatClient:
         self.interactive = interactive
         self.tz = tz
         self.output = output
+        self.display = display
         self.changed = changed
         self.finished = finished
 
@@ -837,7 +1007,7 @@ class ChatClient:
         self._keepalive = None
 
     def _print(self, text: str) -> None:
-        self.output(printable(text))
+        self.output(self.display(text))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -862,6 +1032,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=DEFAULT_PORT,
         help=f"default {DEFAULT_PORT}",
     )
+    parser.add_argument(
+        "--no-format",
+        action="store_true",
+        help="show bold, colours and the other IRC formatting as plain text (so"
+        " does a NO_COLOR environment variable, and output that is not a"
+        " terminal)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"not a port number: {args.port}")
@@ -873,7 +1050,7 @@ def main(argv: list[str] | None = None) -> None:
     from chatd import console
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    sys.exit(console.run(args.host, args.port))
+    sys.exit(console.run(args.host, args.port, formatting=not args.no_format))
 
 
 if __name__ == "__main__":

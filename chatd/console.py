@@ -6,8 +6,12 @@ The client's two front ends on standard input and output.
     L{HistoricRecvLine} under an insults L{ServerProtocol}, in raw mode.  It
     keeps the line being typed at the bottom, prints incoming lines above
     it, and gives line editing and Up/Down history.
-  - L{PipedUI}, when it is not: plain lines in and out, no escape codes, so
-    the client can be scripted.
+  - L{PipedUI}, when it is not: plain lines in and out, so the client can
+    be scripted.
+
+L{display_for} chooses how lines are shown: IRC formatting as ANSI colours
+and attributes on a terminal, or as plain text (in a pipe, with
+C{NO_COLOR} set, or with C{--no-format}).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from functools import partial
 from typing import Any, Callable
 
 from twisted.conch.insults import insults
@@ -25,7 +31,17 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatd.client import ChatClient
+from chatd.client import (
+    BOLD,
+    ITALIC,
+    RESET,
+    REVERSE,
+    UNDERLINE,
+    ChatClient,
+    printable,
+    strip_formatting,
+    to_ansi,
+)
 
 CTRL_A = b"\x01"
 CTRL_C = b"\x03"
@@ -36,10 +52,49 @@ CTRL_K = b"\x0b"
 CTRL_L = b"\x0c"
 CTRL_U = b"\x15"
 
+# Keys that type a formatting code, as in irssi: Ctrl-B bold, Ctrl-] italic,
+# Ctrl-_ (Ctrl-/ in most terminals) underline, Ctrl-V reverse, Ctrl-O reset.
+# Each code shows in the input line as one reverse-video letter.
+FORMAT_KEYS = {
+    BOLD.encode(): b"B",
+    ITALIC.encode(): b"I",
+    UNDERLINE.encode(): b"U",
+    REVERSE.encode(): b"V",
+    RESET.encode(): b"O",
+}
+
+
+def display_for(
+    terminal: bool, formatting: bool, environ: Mapping[str, str]
+) -> Callable[[str], str]:
+    """
+    How to show lines: L{to_ansi} when output is a C{terminal}, unless
+    C{formatting} is off (C{--no-format}) or C{NO_COLOR} is set to anything
+    but the empty string (https://no-color.org); else L{strip_formatting}.
+    """
+    if terminal and formatting and not environ.get("NO_COLOR"):
+        return to_ansi
+    return strip_formatting
+
 
 def _chars(data: bytes) -> list[bytes]:
     """C{data} split into whole UTF-8 characters (one terminal cell each)."""
     return [ch.encode("utf-8") for ch in data.decode("utf-8", "replace")]
+
+
+def _cells(chars: list[bytes]) -> bytes:
+    """
+    Typed characters as drawn: each formatting code as a reverse letter (and
+    back to plain, which the rest of the input line is).
+    """
+    return b"".join(
+        b"\x1b[7m" + FORMAT_KEYS[ch] + b"\x1b[0m" if ch in FORMAT_KEYS else ch
+        for ch in chars
+    )
+
+
+def _prompt(client: ChatClient) -> bytes:
+    return printable(client.prompt()).encode("utf-8", "backslashreplace")
 
 
 class TerminalUI(HistoricRecvLine):
@@ -56,7 +111,7 @@ class TerminalUI(HistoricRecvLine):
         self.client = client
         self.on_close = on_close
         self._utf8 = b""
-        prompt = client.prompt().encode("utf-8")
+        prompt = _prompt(client)
         self.ps = (prompt, prompt)
 
     def connectionMade(self) -> None:
@@ -73,6 +128,8 @@ class TerminalUI(HistoricRecvLine):
                 CTRL_U: self.handle_KILL_LINE,
             }
         )
+        for key in FORMAT_KEYS:
+            self.keyHandlers[key] = partial(self.characterReceived, key, False)
 
     def initializeScreen(self) -> None:
         # Unlike RecvLine's, do not reset (clear) the terminal: what was on
@@ -88,14 +145,19 @@ class TerminalUI(HistoricRecvLine):
     # Output.
 
     def show(self, text: str) -> None:
-        """Print one line above the input line."""
+        """
+        Print one line above the input line.  The line has no control
+        characters but the SGR sequences of L{to_ansi}, which end with a
+        reset: the input line's cursor arithmetic counts the prompt and the
+        input only, so escape sequences in output do not disturb it.
+        """
         self._erase_input()
         self.terminal.write(text.encode("utf-8", "backslashreplace") + b"\n")
         self._draw_input()
 
     def refresh(self) -> None:
         """Draw the prompt again if it has changed (nick, channel, connection)."""
-        prompt = self.client.prompt().encode("utf-8")
+        prompt = _prompt(self.client)
         if prompt != self.ps[0]:
             self._erase_input()
             self.ps = (prompt, prompt)
@@ -119,7 +181,7 @@ class TerminalUI(HistoricRecvLine):
 
     def _draw_input(self) -> None:
         """Draw prompt and input, and put the cursor where the index is."""
-        self.terminal.write(self.ps[self.pn] + b"".join(self.lineBuffer))
+        self.terminal.write(self.ps[self.pn] + _cells(self.lineBuffer))
         if self.lineBufferIndex == len(self.lineBuffer):
             return
         width = max(self.width, 1)
@@ -132,6 +194,10 @@ class TerminalUI(HistoricRecvLine):
             self.terminal.cursorUp(end_row - row)
         if column:
             self.terminal.cursorForward(column)
+
+    def drawInputLine(self) -> None:
+        # RecvLine's, on a terminal resize, writes the codes themselves.
+        self._draw_input()
 
     def _redraw(self, change: Callable[[], None]) -> None:
         """
@@ -186,7 +252,7 @@ class TerminalUI(HistoricRecvLine):
             # Typing at the end, the usual case: the terminal echoes it.
             self.lineBuffer.append(ch)
             self.lineBufferIndex += 1
-            self.terminal.write(ch)
+            self.terminal.write(_cells([ch]))
             return
 
         def change() -> None:
@@ -327,13 +393,19 @@ class PipedUI(LineReceiver):
             self.transport.loseConnection()
 
 
-def run(host: str, port: int, reactor: Any = None) -> int:
-    """Run the client on standard input and output; return the exit status."""
+def run(host: str, port: int, reactor: Any = None, *, formatting: bool = True) -> int:
+    """
+    Run the client on standard input and output; return the exit status.
+
+    @param formatting: False (C{--no-format}) shows IRC formatting as plain
+        text even on a terminal.
+    """
     if reactor is None:
         from twisted.internet import reactor
+    display = display_for(sys.stdout.isatty(), formatting, os.environ)
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return _run_terminal(reactor, host, port)
-    return _run_piped(reactor, host, port)
+        return _run_terminal(reactor, host, port, display)
+    return _run_piped(reactor, host, port, display)
 
 
 def _stopper(reactor: Any) -> Callable[[], None]:
@@ -344,7 +416,9 @@ def _stopper(reactor: Any) -> Callable[[], None]:
     return stop
 
 
-def _run_piped(reactor: Any, host: str, port: int) -> int:
+def _run_piped(
+    reactor: Any, host: str, port: int, display: Callable[[str], str]
+) -> int:
     status: list[int] = []
     ui = PipedUI(_stopper(reactor))
 
@@ -352,7 +426,13 @@ def _run_piped(reactor: Any, host: str, port: int) -> int:
         status.append(code)
         ui.close()
 
-    client = ChatClient(reactor, interactive=False, output=ui.show, finished=finished)
+    client = ChatClient(
+        reactor,
+        interactive=False,
+        output=ui.show,
+        display=display,
+        finished=finished,
+    )
     ui.client = client
     stdio.StandardIO(ui, reactor=reactor)
     client.connect(host, port)
@@ -367,12 +447,14 @@ def _columns(fd: int) -> int:
         return 80
 
 
-def _run_terminal(reactor: Any, host: str, port: int) -> int:
+def _run_terminal(
+    reactor: Any, host: str, port: int, display: Callable[[str], str]
+) -> int:
     import termios
     import tty
 
     status: list[int] = []
-    client = ChatClient(reactor, interactive=True)
+    client = ChatClient(reactor, interactive=True, display=display)
     terminal = insults.ServerProtocol(TerminalUI, client, _stopper(reactor))
 
     def finished(code: int) -> None:

@@ -11,6 +11,7 @@ from datetime import timezone
 from typing import Any
 
 from twisted.conch.insults import helper, insults
+from twisted.conch.insults.helper import BLUE, GREEN, WHITE
 from twisted.internet import error as neterror
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ClientFactory
@@ -19,9 +20,18 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 import chatd
+from chatd import console
 from chatd.client import (
+    BOLD,
+    COLOUR,
     HELP_LINES,
+    ITALIC,
+    MONOSPACE,
     QUIT_TIMEOUT,
+    RESET,
+    REVERSE,
+    STRIKETHROUGH,
+    UNDERLINE,
     ChatClient,
     ChatConnection,
     Connect,
@@ -37,8 +47,10 @@ from chatd.client import (
     parse_ts,
     printable,
     render,
+    strip_formatting,
+    to_ansi,
 )
-from chatd.console import PipedUI, TerminalUI
+from chatd.console import PipedUI, TerminalUI, display_for
 
 # 2026-11-24T10:00:00Z
 NOON_TS = "2026-11-24T10:00:00.123Z"
@@ -182,6 +194,31 @@ class ParseInputTests(SynchronousTestCase):
             self.parse("/frob x"), Problem("unknown command /frob (/help lists them)")
         )
         self.assertIsInstance(self.parse("/"), Problem)
+
+    def test_formatting_codes_are_text(self) -> None:
+        """
+        Codes that Python counts as whitespace (italic, strikethrough,
+        underline) are neither split on nor stripped from command arguments.
+        """
+        self.assertEqual(
+            self.parse("/msg bob \x1dhi\x1d there\x1f"),
+            Send({"cmd": "msg", "to": "bob", "text": "\x1dhi\x1d there\x1f"}),
+        )
+        self.assertEqual(
+            self.parse("/topic \x1fnews\x1f"),
+            Send({"cmd": "topic", "channel": "#general", "topic": "\x1fnews\x1f"}),
+        )
+        self.assertEqual(
+            self.parse("/leave #rust \x1egone\x1e"),
+            Send({"cmd": "leave", "channel": "#rust", "reason": "\x1egone\x1e"}),
+        )
+        self.assertEqual(
+            self.parse("\x02hi\x02"),
+            Send({"cmd": "msg", "to": "#general", "text": "\x02hi\x02"}),
+        )
+
+    def test_codes_alone_are_blank(self) -> None:
+        self.assertIsNone(self.parse("\x02\x1f \x0304"))
 
 
 class RenderTests(SynchronousTestCase):
@@ -462,6 +499,173 @@ class RenderTests(SynchronousTestCase):
         self.assertEqual(printable("plain é text"), "plain é text")
         self.assertEqual(printable("a\x1b[2Jb"), "a\\x1b[2Jb")
         self.assertEqual(printable("a\tb"), "a    b")
+        self.assertEqual(printable("a\x02b"), "a\\x02b")
+
+    def test_formatting_kept(self) -> None:
+        """
+        Render keeps the codes: the front end decides how to show them.
+        Text in the middle of a line ends its own formatting.
+        """
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "#general",
+            "text": "\x02hi\x0304",
+            "ts": NOON_TS,
+        }
+        self.assertEqual(self.render(obj), ["10:00 #general <alice> \x02hi\x0304"])
+        leave = {"type": "leave", "channel": "#a", "nick": "bob", "reason": "\x02x"}
+        self.assertEqual(self.render(leave), ["10:05 * bob left #a (\x02x\x0f)"])
+        join = {
+            "type": "ok",
+            "cmd": "join",
+            "channel": "#a",
+            "topic": "\x0304red",
+            "members": ["me"],
+        }
+        self.assertEqual(
+            self.render(join),
+            ["10:05 * you joined #a (topic: \x0304red\x0f; members: me)"],
+        )
+
+    def test_bad_line_shows_codes_as_escapes(self) -> None:
+        self.assertEqual(bad_line("\x02x"), "! bad line from server: \\x02x")
+
+
+class FormattingTests(SynchronousTestCase):
+    """IRC formatting codes, as shown on a terminal and as plain text."""
+
+    def test_toggles(self) -> None:
+        for code, sgr in [
+            (BOLD, "1"),
+            (ITALIC, "3"),
+            (UNDERLINE, "4"),
+            (REVERSE, "7"),
+            (STRIKETHROUGH, "9"),
+        ]:
+            text = f"a {code}on{code} off"
+            self.assertEqual(to_ansi(text), f"a \x1b[0;{sgr}mon\x1b[0m off", sgr)
+            self.assertEqual(strip_formatting(text), "a on off")
+
+    def test_monospace_changes_nothing_visible(self) -> None:
+        text = f"a {MONOSPACE}code{MONOSPACE} b"
+        self.assertEqual(to_ansi(text), "a code b")
+        self.assertEqual(strip_formatting(text), "a code b")
+
+    def test_reset(self) -> None:
+        text = f"{BOLD}{ITALIC}{COLOUR}04all{RESET} none"
+        self.assertEqual(to_ansi(text), "\x1b[0;1;3;91mall\x1b[0m none")
+        self.assertEqual(strip_formatting(text), "all none")
+
+    def test_nested(self) -> None:
+        text = f"{BOLD}b {UNDERLINE}bu{BOLD} u{UNDERLINE} -"
+        self.assertEqual(
+            to_ansi(text),
+            "\x1b[0;1mb \x1b[0;1;4mbu\x1b[0;4m u\x1b[0m -",
+        )
+
+    def test_foreground(self) -> None:
+        self.assertEqual(to_ansi("\x0303green"), "\x1b[0;32mgreen\x1b[0m")
+        self.assertEqual(to_ansi("\x033green"), "\x1b[0;32mgreen\x1b[0m")
+        self.assertEqual(to_ansi("\x0312blue"), "\x1b[0;94mblue\x1b[0m")
+        # At most two digits: the third is text.
+        self.assertEqual(to_ansi("\x03123"), "\x1b[0;94m3\x1b[0m")
+        self.assertEqual(strip_formatting("\x03123"), "3")
+
+    def test_foreground_and_background(self) -> None:
+        self.assertEqual(to_ansi("\x0301,15x"), "\x1b[0;30;47mx\x1b[0m")
+        self.assertEqual(to_ansi("\x031,2x"), "\x1b[0;30;44mx\x1b[0m")
+        # A new foreground keeps the background.
+        self.assertEqual(
+            to_ansi("\x0304,02a\x0303b"), "\x1b[0;91;44ma\x1b[0;32;44mb\x1b[0m"
+        )
+        self.assertEqual(strip_formatting("\x0304,02a\x0303b"), "ab")
+
+    def test_comma_without_digit_is_text(self) -> None:
+        self.assertEqual(to_ansi("\x034,hello"), "\x1b[0;91m,hello\x1b[0m")
+        self.assertEqual(strip_formatting("\x034,hello"), ",hello")
+        self.assertEqual(strip_formatting("\x034, hi"), ", hi")
+
+    def test_colour_alone_resets_colours(self) -> None:
+        self.assertEqual(
+            to_ansi("\x0304,02red\x03 plain"), "\x1b[0;91;44mred\x1b[0m plain"
+        )
+        # ... but not the other attributes.
+        self.assertEqual(to_ansi("\x02\x0304a\x03b"), "\x1b[0;1;91ma\x1b[0;1mb\x1b[0m")
+        # A comma right after it is text.
+        self.assertEqual(to_ansi("\x0304a\x03,5"), "\x1b[0;91ma\x1b[0m,5")
+
+    def test_default_colour(self) -> None:
+        self.assertEqual(
+            to_ansi("\x0304,03a\x0399b\x0399,99c"),
+            "\x1b[0;91;42ma\x1b[0;42mb\x1b[0mc",
+        )
+
+    def test_extended_colours(self) -> None:
+        self.assertEqual(to_ansi("\x0352x"), "\x1b[0;38;5;196mx\x1b[0m")
+        self.assertEqual(to_ansi("\x0301,98x"), "\x1b[0;30;48;5;231mx\x1b[0m")
+        self.assertEqual(to_ansi("\x0316x"), "\x1b[0;38;5;52mx\x1b[0m")
+
+    def test_every_colour(self) -> None:
+        """Each of the 99 colours has its own well-formed SGR sequence."""
+        sequences = set()
+        for n in range(99):
+            shown = to_ansi(f"\x03{n:02d},{n:02d}x")
+            match = re.fullmatch(r"\x1b\[0;([0-9;]+)mx\x1b\[0m", shown)
+            assert match is not None, (n, shown)
+            sequences.add(match.group(1))
+        self.assertEqual(len(sequences), 99)
+
+    def test_codes_at_end_of_line(self) -> None:
+        for text in ["hi\x02", "hi\x0304,05", "hi\x03", "hi\x0f\x1f\x1d"]:
+            self.assertEqual(to_ansi(text), "hi", repr(text))
+            self.assertEqual(strip_formatting(text), "hi", repr(text))
+        self.assertEqual(to_ansi("\x02"), "")
+
+    def test_hex_colour_removed(self) -> None:
+        for text, plain in [
+            ("\x04FF0000red\x04 plain", "red plain"),
+            ("\x04ff0000,00FF00both", "both"),
+            ("\x04cafe", "cafe"),  # not 6 hex digits: not a colour
+            ("\x04123456,x", ",x"),
+        ]:
+            self.assertEqual(strip_formatting(text), plain, repr(text))
+            self.assertEqual(to_ansi(text), plain, repr(text))
+        # What it colours is shown in the default colours.
+        self.assertEqual(to_ansi("\x0304a\x04FF0000b"), "\x1b[0;91ma\x1b[0mb")
+
+    def test_other_controls_still_visible(self) -> None:
+        text = "\x02a\x1b[2Jb\x07c\rd\x85e\u202ef\x9bg\x00h\x04"
+        escaped = "a\\x1b[2Jb\\x07c\\rd\\x85e\\u202ef\\x9bg\\x00h"
+        self.assertEqual(strip_formatting(text), escaped)
+        self.assertEqual(to_ansi(text), f"\x1b[0;1m{escaped}\x1b[0m")
+
+    def test_only_own_sequences_reach_the_terminal(self) -> None:
+        """Whatever comes in, to_ansi's only controls are its own SGRs."""
+        nasty = "".join(chr(c) for c in range(0x00, 0xA0)) + "\u202e\u2028\ufeff"
+        for text in [nasty, nasty[::-1], "\x03" + nasty, "\x1b" + "\x02" * 3]:
+            shown = re.sub("\x1b\\[[0-9;]*m", "", to_ansi(text))
+            self.assertTrue(shown.isprintable(), repr(shown))
+            self.assertTrue(strip_formatting(text).isprintable())
+
+    def test_plain_text_unchanged(self) -> None:
+        self.assertEqual(to_ansi("plain é text"), "plain é text")
+        self.assertEqual(strip_formatting("plain é text"), "plain é text")
+        self.assertEqual(to_ansi("a\tb"), "a    b")
+
+    def test_display_for(self) -> None:
+        """ANSI on a terminal, unless NO_COLOR or --no-format; else plain."""
+        text = "\x02bold"
+        cases = [
+            (True, True, {}, "\x1b[0;1mbold\x1b[0m"),
+            (True, True, {"NO_COLOR": "1"}, "bold"),
+            (True, True, {"NO_COLOR": ""}, "\x1b[0;1mbold\x1b[0m"),
+            (True, False, {}, "bold"),
+            (False, True, {}, "bold"),
+        ]
+        for terminal, formatting, environ, shown in cases:
+            display = display_for(terminal, formatting, environ)
+            self.assertEqual(display(text), shown, (terminal, formatting, environ))
 
 
 class Harness:
@@ -751,6 +955,99 @@ class ChatClientTests(SynchronousTestCase):
         h = Harness().connected()
         h.server_raw(b'{"type":"join","channel":"#a","nick":"b\\u001b[2J"}\r\n')
         self.assertEqual(h.take(), ["10:05 * b\\x1b[2J joined #a"])
+
+    def test_formatting_in_server_text(self) -> None:
+        """
+        Message text, notices, topics, reasons and errors: formatted on a
+        terminal (each line ending with a reset), plain otherwise.
+        """
+        h = Harness().connected()
+        h.join("#a")
+        events: list[dict[str, Any]] = [
+            {
+                "type": "message",
+                "from": "b",
+                "to": "#a",
+                "text": "\x02hi",
+                "ts": NOON_TS,
+            },
+            {
+                "type": "message",
+                "from": "b",
+                "to": "me",
+                "text": "\x1dpsst",
+                "ts": NOON_TS,
+            },
+            {
+                "type": "message",
+                "from": "b",
+                "to": "#a",
+                "text": "\x0303n",
+                "notice": True,
+                "ts": NOON_TS,
+            },
+            {"type": "topic", "channel": "#a", "topic": "\x1fnews", "by": "b"},
+            {"type": "leave", "channel": "#a", "nick": "b", "reason": "\x02lunch"},
+            {"type": "quit", "nick": "b", "reason": "\x16bye"},
+            {"type": "error", "code": "x", "message": "\x02no"},
+            {"type": "bye", "code": "shutdown", "reason": "\x0304,01down"},
+        ]
+        for obj in events:
+            h.server(obj)
+        self.assertEqual(
+            h.take(),
+            [
+                "10:00 #a <b> hi",
+                "10:00 *b* psst",
+                "10:00 #a -b- n",
+                "10:05 * b set the topic of #a to: news",
+                "10:05 * b left #a (lunch)",
+                "10:05 * b quit (bye)",
+                "! x: no",
+                "* server closed the connection: shutdown (down)",
+            ],
+        )
+        h = Harness().connected()
+        h.client.display = to_ansi
+        h.join("#a")
+        for obj in events:
+            h.server(obj)
+        self.assertEqual(
+            h.take(),
+            [
+                "10:00 #a <b> \x1b[0;1mhi\x1b[0m",
+                "10:00 *b* \x1b[0;3mpsst\x1b[0m",
+                "10:00 #a -b- \x1b[0;32mn\x1b[0m",
+                "10:05 * b set the topic of #a to: \x1b[0;4mnews\x1b[0m",
+                "10:05 * b left #a (\x1b[0;1mlunch\x1b[0m)",
+                "10:05 * b quit (\x1b[0;7mbye\x1b[0m)",
+                "! x: \x1b[0;1mno\x1b[0m",
+                "* server closed the connection: shutdown (\x1b[0;91;40mdown\x1b[0m)",
+            ],
+        )
+
+    def test_formatting_in_own_message_and_lists(self) -> None:
+        h = Harness().connected()
+        h.client.display = to_ansi
+        h.nick("alice")
+        h.join("#a")
+        h.type("\x02hi\x02 all")
+        [msg] = h.sent()
+        self.assertEqual(msg["text"], "\x02hi\x02 all")
+        h.reply_ok(msg, to="#a", ts=NOON_TS)
+        h.type("/list")
+        [request] = h.sent()
+        h.reply_ok(
+            request, channels=[{"channel": "#a", "members": 1, "topic": "\x1fT"}]
+        )
+        self.assertEqual(
+            h.take(),
+            [
+                "10:00 #a <alice> \x1b[0;1mhi\x1b[0m all",
+                "* 1 channel:",
+                "*   #a (1 member): \x1b[0;4mT\x1b[0m",
+            ],
+        )
 
     def test_malformed_reply_does_not_change_state(self) -> None:
         h = Harness().connected()
@@ -1042,6 +1339,27 @@ class PipedUITests(SynchronousTestCase):
         self.transport = StringTransport()
         self.ui.makeConnection(self.transport)
 
+    def test_formatting_stripped(self) -> None:
+        """Piped, formatting codes (colour numbers too) are left out."""
+        self.harness.client.display = display_for(False, True, {})
+        self.ui.dataReceived(b"/connect\n")
+        self.harness.accept()
+        self.harness.welcome()
+        self.transport.clear()
+        self.harness.server(
+            {
+                "type": "message",
+                "from": "alice",
+                "to": "#general",
+                "text": "\x02bold\x02 \x0304,12red\x03 \x1d\x1fit\x0f \x1b[2J",
+                "ts": NOON_TS,
+            }
+        )
+        self.assertEqual(
+            self.transport.value(),
+            b"10:00 #general <alice> bold red it \\x1b[2J\n",
+        )
+
     def test_lines_in_plain_lines_out(self) -> None:
         self.ui.dataReceived(b"/frob\r\n/nick\n")
         self.assertEqual(
@@ -1096,6 +1414,24 @@ class TerminalUITests(SynchronousTestCase):
 
     def cursor(self) -> tuple[int, int]:
         return self.screen.reportCursorPosition()  # type: ignore[no-any-return]
+
+    def row(self, start: str) -> int:
+        """The screen row of the line starting with C{start}."""
+        self.lines()
+        rows = bytes(self.screen).decode().splitlines()
+        [row] = [i for i, line in enumerate(rows) if line.startswith(start)]
+        return row
+
+    def cells(self, row: int, start: int, end: int) -> list[Any]:
+        """The characters and their attributes on C{row}, C{start} to C{end}."""
+        return [self.screen.getCharacter(x, row) for x in range(start, end)]
+
+    def connect(self) -> None:
+        """Connected, with formatting shown as on a terminal."""
+        self.client.display = display_for(True, True, {})
+        self.client.connect("127.0.0.1", 8123)
+        self.harness.accept()
+        self.harness.welcome()
 
     def test_prompt(self) -> None:
         self.assertEqual(self.lines(), ["(not connected)>"])
@@ -1224,6 +1560,99 @@ class TerminalUITests(SynchronousTestCase):
         self.terminal.connectionLost(Failure(neterror.ConnectionDone()))
         self.assertEqual(self.closed, [True])
 
+    def test_formatting_on_screen(self) -> None:
+        """
+        Bold and colours show as such; the line ends plain, so the input line
+        below it is intact and plain, with the cursor where it was.
+        """
+        self.connect()
+        self.keys(b"hello wor\x1b[D\x1b[D")  # cursor two to the left
+        self.harness.server(
+            {
+                "type": "message",
+                "from": "bob",
+                "to": "#general",
+                "text": "\x02bold\x02 plain \x0303,02green\x02 \x1b[2J",
+                "ts": NOON_TS,
+            }
+        )
+        line = "10:00 #general <bob> bold plain green \\x1b[2J"
+        self.assertEqual(self.lines()[-2:], [line, "> hello wor"])
+        row = self.row("10:00")
+        at = len("10:00 #general <bob> ")
+        bold = [attrs.bold for _, attrs in self.cells(row, at, at + 11)]
+        self.assertEqual(bold, [True] * 4 + [False] * 7)
+        green = self.cells(row, line.index("green"), line.index("green") + 5)
+        self.assertEqual(
+            {(a.foreground, a.background, a.bold) for _, a in green},
+            {(GREEN, BLUE, False)},
+        )
+        # Bold again from the \x02 after "green", to the end of the line.
+        self.assertTrue(self.cells(row, len(line) - 1, len(line))[0][1].bold)
+        self.assertEqual(self.cursor(), (len("> hello w"), row + 1))
+        self.keys(b"X")
+        self.assertEqual(self.lines()[-1], "> hello wXor")
+        for _, attrs in self.cells(row + 1, 0, len("> hello wXor")):
+            self.assertEqual(
+                (attrs.bold, attrs.foreground, attrs.reverseVideo),
+                (False, WHITE, False),
+            )
+
+    def test_typed_formatting(self) -> None:
+        """
+        Ctrl-B, Ctrl-], Ctrl-_, Ctrl-V and Ctrl-O type codes, shown in the
+        input line as one reverse letter each; they are sent as typed.
+        """
+        self.connect()
+        h = self.harness
+        h.join("#a")
+        self.keys(b"\x02hi\x02 \x1dit\x1f\x16x\x0f")
+        self.assertEqual(self.lines()[-1], "#a> BhiB IitUVxO")
+        row = self.row("#a> ")
+        reverse = [a.reverseVideo for _, a in self.cells(row, 4, 16)]
+        self.assertEqual(
+            reverse,
+            # B h i B _ I i t U V x O
+            [
+                True,
+                False,
+                False,
+                True,
+                False,
+                True,
+                False,
+                False,
+                True,
+                True,
+                False,
+                True,
+            ],
+        )
+        self.assertEqual(self.cursor(), (16, row))
+        self.keys(b"\x1b[D\x1b[D\x7f")  # Left, Left, Backspace: the V goes
+        self.assertEqual(self.lines()[-1], "#a> BhiB IitUxO")
+        self.assertEqual(self.cursor(), (13, row))
+        self.keys(b"\r")
+        [msg] = h.sent()
+        self.assertEqual(msg["text"], "\x02hi\x02 \x1dit\x1fx\x0f")
+        h.reply_ok(msg, to="#a", ts=NOON_TS)
+        self.assertEqual(self.lines()[-2:], ["10:00 #a <you> hi itx", "#a>"])
+        row = self.row("10:00")
+        bold = [a.bold for _, a in self.cells(row, 15, 17)]
+        self.assertEqual(bold, [True, True])
+        self.keys(b"\x1b[A")  # Up: the line with its codes again
+        self.assertEqual(self.lines()[-1], "#a> BhiB IitUxO")
+        self.ui.terminalSize(80, 24)  # a resize redraws it the same way
+        self.assertEqual(self.lines(), ["#a> BhiB IitUxO"])
+        self.assertTrue(self.screen.getCharacter(4, 0)[1].reverseVideo)
+
+    def test_prompt_shows_controls_as_escapes(self) -> None:
+        self.connect()
+        self.keys(b"/nick x\r")
+        [nick] = self.harness.sent()
+        self.harness.reply_ok(nick, nick="a\x1b[2J")
+        self.assertEqual(self.lines()[-1], "[a\\x1b[2J]>")
+
     def test_prompt_follows_connection(self) -> None:
         self.keys(b"draft")
         self.client.connect("127.0.0.1", 8123)
@@ -1243,6 +1672,19 @@ class CommandLineTests(SynchronousTestCase):
     def test_bad_port(self) -> None:
         self.assertRaises(SystemExit, parse_args, ["h", "99999"])
         self.assertRaises(SystemExit, main, ["h", "nope"])
+
+    def test_no_format(self) -> None:
+        self.assertFalse(parse_args([]).no_format)
+        calls: list[tuple[Any, ...]] = []
+
+        def run(host: str, port: int, *, formatting: bool) -> int:
+            calls.append((host, port, formatting))
+            return 0
+
+        self.patch(console, "run", run)
+        self.assertRaises(SystemExit, main, ["--no-format", "h", "9000"])
+        self.assertRaises(SystemExit, main, ["h"])
+        self.assertEqual(calls, [("h", 9000, False), ("h", 8123, True)])
 
 
 class LoopbackTests(TestCase):
