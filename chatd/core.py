@@ -381,6 +381,8 @@ class Chat:
         self.users: set[User] = set()
         self.nicks: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
+        #: The most users with a nick there have been at once.
+        self.peak_users = 0
 
     # connections
 
@@ -445,6 +447,7 @@ class Chat:
         user.nick = nick
         if old is None:
             self.nicks[key] = user
+            self.peak_users = max(self.peak_users, len(self.nicks))
             log.info("{peer} is now known as {nick}", peer=user.peer, nick=nick)
             return nick
         old_key = fold(old)

@@ -67,6 +67,8 @@ class Listener(ServerFactory):
     """
 
     noisy = False  # chatd logs its own listening and connection lines
+    #: The wire format, for logs.
+    kind = "?"
 
     def __init__(
         self,

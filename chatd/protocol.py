@@ -353,6 +353,7 @@ class ChatFactory(Listener):
     """
 
     protocol = ChatProtocol  # type: ignore[assignment]
+    kind = "JSON"
 
     def __init__(
         self,

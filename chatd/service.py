@@ -64,7 +64,7 @@ class ChatService(Service):
     def _listen(self, factory: Listener, description: str) -> None:
         failures: list[Failure] = []
         d = serverFromString(self.reactor, description).listen(factory)
-        d.addCallbacks(self._listening, failures.append, (description,))
+        d.addCallbacks(self._listening, failures.append, (factory, description))
         if failures:
             self._stop_listening()
             message = (
@@ -74,10 +74,13 @@ class ChatService(Service):
             log.critical("{message}", message=message)
             raise ListenError(message)
 
-    def _listening(self, port: IListeningPort, description: str) -> None:
+    def _listening(
+        self, port: IListeningPort, factory: Listener, description: str
+    ) -> None:
         self.ports.append(port)
         log.info(
-            "chatd listening on {address} ({description})",
+            "chatd listening for {kind} on {address} ({description})",
+            kind=factory.kind,
             address=format_peer(port.getHost()),
             description=description,
         )

@@ -10,6 +10,8 @@ from typing import Any
 from twisted.python import usage
 
 from chatd.core import Chat
+from chatd.irc import IRCFactory
+from chatd.listener import Listener
 from chatd.log import LEVELS, set_level
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
@@ -73,11 +75,34 @@ class Options(usage.Options):
             _positive_int,
         ],
         ["log-level", None, "info", "debug, info, warn or error."],
+        [
+            "irc-port",
+            None,
+            None,
+            "TCP port for IRC clients, on all interfaces "
+            "(shorthand for --irc-listen tcp:PORT). Without it or --irc-listen "
+            "there is no IRC listener.",
+        ],
+        [
+            "server-name",
+            None,
+            "chatd.local",
+            "The server's name as IRC clients see it (a host name).",
+        ],
+        ["network", None, "chatd", "The network name IRC clients are told."],
+        [
+            "motd",
+            None,
+            None,
+            "A UTF-8 text file whose lines IRC clients are shown as the "
+            "message of the day (without it: 422 MOTD File is missing).",
+        ],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["irc-listen"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -88,18 +113,27 @@ class Options(usage.Options):
 
     opt_l = opt_listen
 
+    def opt_irc_listen(self, description: str) -> None:
+        """
+        Twisted endpoint string to serve IRC on, e.g. tcp:6667 or
+        ssl:6697:privateKey=key.pem:certKey=cert.pem (repeatable).
+        """
+        self["irc-listen"].append(description)
+
     def postOptions(self) -> None:
-        port = self["port"]
-        if port is not None:
+        for option, listen in (("port", "listen"), ("irc-port", "irc-listen")):
+            port = self[option]
+            if port is None:
+                continue
             try:
                 number = int(port)
             except ValueError:
                 number = -1
             if not 0 <= number <= 65535:
                 raise usage.UsageError(
-                    f"--port wants a TCP port number 0-65535, not {port!r}"
+                    f"--{option} wants a TCP port number 0-65535, not {port!r}"
                 )
-            self["listen"].insert(0, f"tcp:{number}")
+            self[listen].insert(0, f"tcp:{number}")
         if not self["listen"]:
             self["listen"].append(f"tcp:{DEFAULT_PORT}")
         level = self["log-level"].lower()
@@ -112,13 +146,43 @@ class Options(usage.Options):
         from twisted.internet import reactor
         from twisted.internet.endpoints import serverFromString
 
-        for description in self["listen"]:
-            try:
-                serverFromString(reactor, description)
-            except Exception as e:
-                raise usage.UsageError(
-                    f"--listen {description!r} is not a usable endpoint: {e}"
-                ) from None
+        for option in ("listen", "irc-listen"):
+            for description in self[option]:
+                try:
+                    serverFromString(reactor, description)
+                except Exception as e:
+                    raise usage.UsageError(
+                        f"--{option} {description!r} is not a usable endpoint: {e}"
+                    ) from None
+        name = self["server-name"]
+        if not name or any(c in name for c in " !@*?,:") or not name.isascii():
+            raise usage.UsageError(
+                f"--server-name wants a host name such as irc.example.org, not {name!r}"
+            )
+        network = self["network"]
+        if not network or " " in network or not network.isprintable():
+            raise usage.UsageError(
+                f"--network wants a name without spaces, not {network!r}"
+            )
+        if self["motd"] is not None:
+            self["motd"] = _read_motd(self["motd"])
+
+
+def _read_motd(path: str) -> list[str]:
+    """The lines of a message-of-the-day file, read once at startup."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise usage.UsageError(f"--motd {path!r} cannot be read: {e}") from None
+    lines = [line.rstrip() for line in text.splitlines()]
+    # An IRC line is 512 bytes; keep each MOTD line well inside it.
+    return [_clip(line, 400) for line in lines] or [""]
+
+
+def _clip(text: str, limit: int) -> str:
+    data = text.encode("utf-8")[:limit]
+    return data.decode("utf-8", "ignore")
 
 
 def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
@@ -133,4 +197,16 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
         max_line=options["max-line"],
         idle_timeout=options["idle-timeout"],
     )
-    return ChatService(reactor, [(factory, options["listen"])])
+    listeners: list[tuple[Listener, list[str]]] = [(factory, options["listen"])]
+    if options["irc-listen"]:
+        irc = IRCFactory(
+            chat,
+            reactor,
+            max_line=options["max-line"],
+            idle_timeout=options["idle-timeout"],
+            server_name=options["server-name"],
+            network=options["network"],
+            motd=options["motd"],
+        )
+        listeners.append((irc, options["irc-listen"]))
+    return ChatService(reactor, listeners)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -135,7 +136,14 @@ def twistd() -> str:
 class DaemonTests(SynchronousTestCase):
     """The installed plugin, run as `twistd -n chatd` in its own process."""
 
-    def start(self, *args: str) -> tuple[subprocess.Popen[str], int]:
+    def start(
+        self, *args: str, kinds: tuple[str, ...] = ("JSON",)
+    ) -> tuple[subprocess.Popen[str], int]:
+        """
+        Start the daemon and wait (30 s at most) until it listens for every
+        wire format in C{kinds}; return it and its JSON port.  The ports of
+        all kinds are left in C{self.ports}.
+        """
         workdir = self.mktemp()
         os.makedirs(workdir)
         proc = subprocess.Popen(
@@ -149,14 +157,29 @@ class DaemonTests(SynchronousTestCase):
         assert proc.stdout is not None
         deadline = time.monotonic() + 30
         self.output: list[str] = []
+        self.ports: dict[str, int] = {}
+        fd = proc.stdout.fileno()
+        pending = b""
         while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
+            # Raw reads: a buffered readline could sit on lines select
+            # cannot see.
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            self.output.append(line)
-            found = re.search(r"chatd listening on 127\.0\.0\.1:(\d+)", line)
-            if found:
-                return proc, int(found.group(1))
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", "replace") + "\n"
+                self.output.append(line)
+                found = re.search(
+                    r"chatd listening for (\w+) on 127\.0\.0\.1:(\d+)", line
+                )
+                if found:
+                    self.ports[found.group(1)] = int(found.group(2))
+            if all(kind in self.ports for kind in kinds):
+                return proc, self.ports.get("JSON", 0)
         self.fail("twistd did not start listening:\n" + "".join(self.output))
 
     def _kill(self, proc: subprocess.Popen[str]) -> None:
