@@ -178,16 +178,17 @@ def parse(text: str) -> Line:
     return Line(tags, prefix, command, params)
 
 
-def build(command: str, *params: str, prefix: str = "") -> str:
+def build(command: str, *params: str, prefix: str = "", text: bool = False) -> str:
     """
     One line without tags or line ending; the last parameter is written as
-    a trailing one (after C{:}) when it must be.
+    a trailing one (after C{:}) when it must be, or always if it is C{text}
+    (a message, topic or reason, which clients expect there).
     """
     parts = [f":{prefix}", command] if prefix else [command]
     if params:
         *middle, last = params
         parts.extend(middle)
-        if not last or " " in last or last.startswith(":"):
+        if text or not last or " " in last or last.startswith(":"):
             last = ":" + last
         parts.append(last)
     return " ".join(parts)
@@ -338,9 +339,9 @@ class IRCProtocol(Protocol):
     def _say_error(self, reason: str) -> None:
         self.closing = True
         self.transport.write(
-            build("ERROR", f"Closing Link: {irc_host(self.host)} ({reason})").encode(
-                "utf-8"
-            )
+            build(
+                "ERROR", f"Closing Link: {irc_host(self.host)} ({reason})", text=True
+            ).encode("utf-8")
             + b"\r\n"
         )
         self.transport.loseConnection()
@@ -475,9 +476,9 @@ class IRCProtocol(Protocol):
     @property
     def me(self) -> str:
         """The nick numerics are addressed to: C{*} before registration."""
-        if self.user is not None and self.user.nick is not None and self.registered:
+        if self.registered and self.user is not None and self.user.nick is not None:
             return self.user.nick
-        return self.nick or "*"
+        return "*"
 
     def numeric(self, code: str, *params: str) -> str:
         return build(code, self.me, *params, prefix=self.factory.server_name)
@@ -835,7 +836,10 @@ class IRCProtocol(Protocol):
                 self.write(self.numeric(rfc.ERR_NOSUCHCHANNEL, name, "No such channel"))
             return
         params = (channel.name, reason) if reason else (channel.name,)
-        self.write(build("PART", *params, prefix=mask(self.me, user)), self._time())
+        self.write(
+            build("PART", *params, prefix=mask(self.me, user), text=bool(reason)),
+            self._time(),
+        )
 
     def irc_NAMES(self, line: Line) -> None:
         if not line.params or not line.params[0]:
@@ -934,7 +938,13 @@ class IRCProtocol(Protocol):
                 return
             raise Reply(rfc.ERR_NOSUCHCHANNEL, name, "No such channel") from None
         self.write(
-            build("TOPIC", channel.name, channel.topic, prefix=mask(self.me, user)),
+            build(
+                "TOPIC",
+                channel.name,
+                channel.topic,
+                prefix=mask(self.me, user),
+                text=True,
+            ),
             self._time(now),
         )
 
@@ -1466,21 +1476,36 @@ class IRCFactory(Listener):
             return [build("JOIN", event.channel, prefix=mask(event.nick, source))]
         if isinstance(event, Left):
             params = (event.channel, event.reason) if event.reason else (event.channel,)
-            return [build("PART", *params, prefix=mask(event.nick, source))]
+            return [
+                build(
+                    "PART",
+                    *params,
+                    prefix=mask(event.nick, source),
+                    text=bool(event.reason),
+                )
+            ]
         if isinstance(event, TopicChanged):
             return [
                 build(
-                    "TOPIC", event.channel, event.topic, prefix=mask(event.by, source)
+                    "TOPIC",
+                    event.channel,
+                    event.topic,
+                    prefix=mask(event.by, source),
+                    text=True,
                 )
             ]
         if isinstance(event, NickChanged):
             return [build("NICK", event.new, prefix=mask(event.old, source))]
         if isinstance(event, Quit):
-            return [build("QUIT", event.reason, prefix=mask(event.nick, source))]
+            return [
+                build("QUIT", event.reason, prefix=mask(event.nick, source), text=True)
+            ]
         if isinstance(event, AwayChanged):
             if event.message is None:
                 return [build("AWAY", prefix=mask(event.nick, source))]
-            return [build("AWAY", event.message, prefix=mask(event.nick, source))]
+            return [
+                build("AWAY", event.message, prefix=mask(event.nick, source), text=True)
+            ]
         raise TypeError(f"no IRC form for {event!r}")
 
     def message_lines(self, message: Message) -> list[str]:

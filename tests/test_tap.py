@@ -35,6 +35,11 @@ SERVER_OPTIONS = (
     "--idle-timeout",
     "--max-line",
     "--log-level",
+    "--irc-port",
+    "--irc-listen",
+    "--server-name",
+    "--network",
+    "--motd",
 )
 
 
@@ -85,8 +90,53 @@ class OptionsTests(SynchronousTestCase):
             ["--log-level", "loud"],
             ["--listen", "carrier-pigeon:5"],
             ["--listen", "tcp:notaport"],
+            ["--irc-port", "ircd"],
+            ["--irc-listen", "tcp:notaport"],
+            ["--server-name", "has space"],
+            ["--server-name", "nick!user"],
+            ["--server-name", ""],
+            ["--network", "two words"],
+            ["--motd", "/nonexistent/motd.txt"],
         ]:
             self.assertRaises(UsageError, parse, *args)
+
+    def test_irc_listener_only_when_asked_for(self) -> None:
+        self.addCleanup(set_level, get_level())
+        clock = Clock()
+        service = makeService(parse("-p", "0"), clock)
+        self.assertEqual([f.kind for f in service.factories], ["JSON"])
+        options = parse(
+            "--irc-listen",
+            "tcp6:6697",
+            "--irc-port",
+            "6667",
+            "--server-name",
+            "irc.example.org",
+            "--network",
+            "Example",
+            "--max-clients",
+            "9",
+            "--idle-timeout",
+            "40",
+        )
+        self.assertEqual(options["irc-listen"], ["tcp:6667", "tcp6:6697"])
+        service = makeService(options, clock)
+        json, irc = service.factories
+        self.assertEqual(irc.kind, "IRC")
+        self.assertIs(irc.chat, json.chat)  # one core: nicks and channels shared
+        self.assertEqual(service.listeners[1][1], ["tcp:6667", "tcp6:6697"])
+        self.assertEqual(irc.idle_timeout, 40)
+        self.assertEqual(irc.chat.max_users, 9)
+        self.assertEqual((irc.server_name, irc.network), ("irc.example.org", "Example"))  # type: ignore[attr-defined]
+
+    def test_motd_file(self) -> None:
+        path = Path(self.mktemp())
+        path.write_text("Welcome to chatd\n\n  be kind  \n" + "é" * 300 + "\n", "utf-8")
+        motd = parse("--motd", str(path))["motd"]
+        self.assertEqual(motd[:3], ["Welcome to chatd", "", "  be kind"])
+        self.assertLessEqual(len(motd[3].encode("utf-8")), 400)
+        path.write_bytes(b"caf\xe9\n")
+        self.assertRaises(UsageError, parse, "--motd", str(path))
 
     def test_make_service(self) -> None:
         self.addCleanup(set_level, get_level())
@@ -249,6 +299,47 @@ class DaemonTests(SynchronousTestCase):
         self.assertIn("chatd stopped", log)
         self.assertIn("alice joined #daemon", log)
         self.assertNotIn("Traceback", log)
+
+    def test_daemon_serves_irc_beside_json(self) -> None:
+        proc, port = self.start(
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--irc-listen",
+            "tcp:0:interface=127.0.0.1",
+            kinds=("JSON", "IRC"),
+        )
+        j = socket.create_connection(("127.0.0.1", port), timeout=10)
+        i = socket.create_connection(("127.0.0.1", self.ports["IRC"]), timeout=10)
+        for sock in (j, i):
+            self.addCleanup(sock.close)
+        rj, ri = j.makefile("rb"), i.makefile("rb")
+        self.addCleanup(rj.close)
+        self.addCleanup(ri.close)
+
+        def irc_until(command: bytes) -> bytes:
+            for _ in range(50):
+                line = ri.readline()
+                if not line or line.split(b" ")[1:2] == [command]:
+                    return line
+            self.fail(f"no {command!r} from the IRC listener")
+
+        self.assertEqual(json.loads(rj.readline())["type"], "welcome")
+        j.sendall(b'{"cmd":"nick","nick":"alice"}\n{"cmd":"join","channel":"#d"}\n')
+        rj.readline()
+        rj.readline()
+        i.sendall(b"NICK bob\r\nUSER bob 0 * :Bob\r\nJOIN #d\r\n")
+        self.assertIn(b" 001 bob ", irc_until(b"001"))
+        self.assertIn(b"353 bob = #d :alice bob", irc_until(b"353"))
+        self.assertEqual(json.loads(rj.readline())["nick"], "bob")
+        i.sendall(b"PRIVMSG #d :hello from IRC\r\n")
+        self.assertEqual(json.loads(rj.readline())["text"], "hello from IRC")
+        proc.send_signal(signal.SIGTERM)
+        error = irc_until(b":Closing")  # after the rest of the NAMES reply
+        self.assertTrue(error.startswith(b"ERROR :Closing Link: 127.0.0.1"), error)
+        self.assertEqual(ri.readline(), b"")
+        self.assertEqual(json.loads(rj.readline())["code"], "shutdown")
+        rest, _ = proc.communicate(timeout=20)
+        self.assertIn("chatd stopped", "".join(self.output) + rest)
 
     def test_port_in_use_is_a_clear_error(self) -> None:
         workdir = self.mktemp()
