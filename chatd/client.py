@@ -55,6 +55,7 @@ HELP_LINES = [
     "*   /join #chan                join a channel; it becomes the current one",
     "*   /leave [#chan] [reason]    leave a channel (default: the current one)",
     "*   /msg TARGET TEXT           say TEXT to a channel or privately to a nick",
+    "*   /me TEXT                   act in the current channel: * yournick TEXT",
     "*   /list                      list the channels",
     "*   /who [#chan]               list the members of a channel",
     "*   /topic [#chan] [text]      show or set a channel's topic",
@@ -194,6 +195,12 @@ def _parse_command(name: str, rest: str, current: str | None) -> Action:
         if len(words) < 2:
             return Problem("usage: /msg TARGET TEXT")
         return Send({"cmd": "msg", "to": words[0], "text": words[1]})
+    if name == "me":
+        if not strip_codes(rest).strip():
+            return Problem("usage: /me TEXT")
+        if current is None:
+            return Problem("you are not in a channel: /join #channel first")
+        return Send({"cmd": "msg", "to": current, "text": rest, "action": True})
     if name == "list":
         if args:
             return Problem("usage: /list")
@@ -329,6 +336,10 @@ def _render(
         sender, to, text = _str(obj, "from"), _str(obj, "to"), _str(obj, "text")
         ts = parse_ts(obj.get("ts"))
         when = clock if ts is None else hhmm(ts, tz)
+        if obj.get("action") is True:  # even on a notice: an action first
+            if to.startswith("#"):
+                return [f"{when} {to} * {sender} {text}"]
+            return [f"{when} * {sender} {text}"]
         if obj.get("notice") is True:
             if to.startswith("#"):
                 return [f"{when} {to} -{sender}- {text}"]
@@ -395,6 +406,11 @@ def _render_ok(
         text = request.get("text")
         if not isinstance(text, str):
             return [f"{when} -> {to}: (sent)"]
+        if request.get("action") is True:
+            act = f"* {nick or 'you'} {text}"
+            if to.startswith("#"):
+                return [f"{when} {to} {act}"]
+            return [f"{when} -> *{to}* {act}"]
         if to.startswith("#"):
             return [f"{when} {to} <{nick or 'you'}> {text}"]
         return [f"{when} -> *{to}* {text}"]

@@ -151,6 +151,43 @@ class ParseInputTests(SynchronousTestCase):
         self.assertEqual(self.parse("/msg bob"), Problem("usage: /msg TARGET TEXT"))
         self.assertEqual(self.parse("/msg"), Problem("usage: /msg TARGET TEXT"))
 
+    def test_me(self) -> None:
+        """/me TEXT is an action in the current channel."""
+        action = Send({"cmd": "msg", "to": "#general", "text": "waves", "action": True})
+        self.assertEqual(self.parse("/me waves"), action)
+        self.assertEqual(self.parse("/ME \t waves  "), action)
+        self.assertEqual(
+            self.parse("/me waves at  \x02bob\x02", "#rust"),
+            Send(
+                {
+                    "cmd": "msg",
+                    "to": "#rust",
+                    "text": "waves at  \x02bob\x02",
+                    "action": True,
+                }
+            ),
+        )
+        self.assertEqual(
+            self.parse("/me \x1dsighs\x1d"),
+            Send(
+                {
+                    "cmd": "msg",
+                    "to": "#general",
+                    "text": "\x1dsighs\x1d",
+                    "action": True,
+                }
+            ),
+        )
+
+    def test_me_without_channel_or_text(self) -> None:
+        self.assertEqual(
+            self.parse("/me waves", None),
+            Problem("you are not in a channel: /join #channel first"),
+        )
+        for line in ["/me", "/me   ", "/me \x02\x1f"]:
+            self.assertEqual(self.parse(line), Problem("usage: /me TEXT"), line)
+        self.assertEqual(self.parse("/me", None), Problem("usage: /me TEXT"))
+
     def test_list(self) -> None:
         self.assertEqual(self.parse("/list", None), Send({"cmd": "list"}))
         self.assertEqual(self.parse("/list x"), Problem("usage: /list"))
@@ -265,6 +302,77 @@ class RenderTests(SynchronousTestCase):
             "notice": True,
         }
         self.assertEqual(self.render(obj), ["10:00 #general -bot- x"])
+
+    def test_channel_action(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "#general",
+            "text": "waves",
+            "ts": NOON_TS,
+            "action": True,
+        }
+        self.assertEqual(self.render(obj), ["10:00 #general * alice waves"])
+
+    def test_private_action(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "me",
+            "text": "waves",
+            "ts": NOON_TS,
+            "action": True,
+        }
+        self.assertEqual(self.render(obj), ["10:00 * alice waves"])
+
+    def test_notice_action_is_an_action(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "bot",
+            "to": "#general",
+            "text": "beeps",
+            "ts": NOON_TS,
+            "notice": True,
+            "action": True,
+        }
+        self.assertEqual(self.render(obj), ["10:00 #general * bot beeps"])
+        obj["to"] = "me"
+        self.assertEqual(self.render(obj), ["10:00 * bot beeps"])
+
+    def test_action_only_when_true(self) -> None:
+        """Only C{true} makes an action; anything else is a message."""
+        for value in [False, None, 1, "true"]:
+            obj = {
+                "type": "message",
+                "from": "alice",
+                "to": "#general",
+                "text": "hi",
+                "ts": NOON_TS,
+                "action": value,
+            }
+            self.assertEqual(self.render(obj), ["10:00 #general <alice> hi"], value)
+
+    def test_action_formatting(self) -> None:
+        obj = {
+            "type": "message",
+            "from": "alice",
+            "to": "#general",
+            "text": "\x02waves\x02 at \x0304bob",
+            "ts": NOON_TS,
+            "action": True,
+        }
+        [line] = self.render(obj)
+        self.assertEqual(line, "10:00 #general * alice \x02waves\x02 at \x0304bob")
+        self.assertEqual(strip_formatting(line), "10:00 #general * alice waves at bob")
+        self.assertEqual(
+            to_ansi(line),
+            "10:00 #general * alice \x1b[0;1mwaves\x1b[0m at \x1b[0;91mbob\x1b[0m",
+        )
+        obj["to"] = "me"
+        self.assertEqual(
+            to_ansi(self.render(obj)[0]),
+            "10:00 * alice \x1b[0;1mwaves\x1b[0m at \x1b[0;91mbob\x1b[0m",
+        )
 
     def test_message_without_time_uses_now(self) -> None:
         obj = {
@@ -405,6 +513,21 @@ class RenderTests(SynchronousTestCase):
         obj = {"type": "ok", "cmd": "msg", "id": 3, "to": "#general", "ts": NOON_TS}
         self.assertEqual(
             self.render(obj, request, nick="alice"), ["10:00 #general <alice> hi all"]
+        )
+
+    def test_ok_msg_echoes_own_action(self) -> None:
+        request = {"cmd": "msg", "to": "#general", "text": "waves", "action": True}
+        obj = {"type": "ok", "cmd": "msg", "id": 3, "to": "#General", "ts": NOON_TS}
+        self.assertEqual(
+            self.render(obj, request, nick="alice"), ["10:00 #General * alice waves"]
+        )
+        self.assertEqual(
+            self.render(obj, request, nick=None), ["10:00 #General * you waves"]
+        )
+        private = {"cmd": "msg", "to": "BOB", "text": "waves", "action": True}
+        obj = {"type": "ok", "cmd": "msg", "id": 3, "to": "bob", "ts": NOON_TS}
+        self.assertEqual(
+            self.render(obj, private, nick="alice"), ["10:00 -> *bob* * alice waves"]
         )
 
     def test_ok_private_msg(self) -> None:
@@ -831,6 +954,69 @@ class ChatClientTests(SynchronousTestCase):
         h.reply_ok(msg, to="#general", ts=NOON_TS)
         self.assertEqual(h.take(), ["10:00 #general <alice> hi all"])
 
+    def test_me(self) -> None:
+        """/me sends an action and shows it once the server says ok."""
+        h = Harness().connected()
+        h.client.display = to_ansi
+        h.nick("alice")
+        h.join("#general")
+        h.type("/me \x02waves\x02 hello")
+        [msg] = h.sent()
+        self.assertEqual(
+            msg,
+            {
+                "cmd": "msg",
+                "to": "#general",
+                "text": "\x02waves\x02 hello",
+                "action": True,
+                "id": msg["id"],
+            },
+        )
+        self.assertEqual(h.take(), [])
+        h.reply_ok(msg, to="#general", ts=NOON_TS)
+        self.assertEqual(
+            h.take(), ["10:00 #general * alice \x1b[0;1mwaves\x1b[0m hello"]
+        )
+        h.server(
+            {
+                "type": "message",
+                "from": "bob",
+                "to": "#general",
+                "text": "waves back",
+                "ts": NOON_TS,
+                "action": True,
+            }
+        )
+        h.server(
+            {
+                "type": "message",
+                "from": "bob",
+                "to": "alice",
+                "text": "winks",
+                "ts": NOON_TS,
+                "action": True,
+            }
+        )
+        self.assertEqual(
+            h.take(), ["10:00 #general * bob waves back", "10:00 * bob winks"]
+        )
+
+    def test_rejected_action_not_echoed(self) -> None:
+        h = Harness().connected()
+        h.join("#general")
+        h.type("/me waves")
+        [msg] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "msg",
+                "id": msg["id"],
+                "code": "not_in_channel",
+                "message": "you are not in #general",
+            }
+        )
+        self.assertEqual(h.take(), ["! not_in_channel: you are not in #general"])
+
     def test_rejected_message_not_echoed(self) -> None:
         h = Harness().connected()
         h.type("/msg nobody hi")
@@ -894,7 +1080,7 @@ class ChatClientTests(SynchronousTestCase):
 
     def test_local_mistakes_send_nothing(self) -> None:
         h = Harness().connected()
-        h.type("/frob", "/nick", "/msg bob", "hello")
+        h.type("/frob", "/nick", "/msg bob", "hello", "/me waves", "/me")
         self.assertEqual(h.sent(), [])
         self.assertEqual(
             h.take(),
@@ -903,6 +1089,8 @@ class ChatClientTests(SynchronousTestCase):
                 "! usage: /nick NAME",
                 "! usage: /msg TARGET TEXT",
                 "! you are not in a channel: /join #channel first, or /msg NICK text",
+                "! you are not in a channel: /join #channel first",
+                "! usage: /me TEXT",
             ],
         )
 
@@ -910,6 +1098,7 @@ class ChatClientTests(SynchronousTestCase):
         h = Harness()
         h.type("/help")
         self.assertEqual(h.take(), HELP_LINES)
+        self.assertIn("/me TEXT", "\n".join(HELP_LINES))
         h = Harness().connected()
         h.type("/help")
         [request] = h.sent()
@@ -1709,6 +1898,7 @@ class LoopbackTests(TestCase):
             "/nick alice",
             "/join #general",
             "hello",
+            "/me waves",
             "/topic chat",
             "/who",
             "/leave",
@@ -1727,6 +1917,7 @@ class LoopbackTests(TestCase):
                     "HH:MM * you are now known as alice",
                     "HH:MM * you joined #general (no topic; members: alice)",
                     "HH:MM #general <alice> hello",
+                    "HH:MM #general * alice waves",
                     "HH:MM * you set the topic of #general to: chat",
                     "* #general has 1 member: alice",
                     "HH:MM * you left #general",
@@ -1735,3 +1926,74 @@ class LoopbackTests(TestCase):
             )
 
         return done.addCallback(check)
+
+    def test_action_between_two_clients(self) -> None:
+        """
+        alice's /me reaches bob, through the real server, as an action.
+        """
+        from twisted.internet import reactor as _reactor
+
+        from chatd.core import Chat
+        from chatd.protocol import ChatFactory
+
+        reactor: Any = _reactor
+        port = reactor.listenTCP(0, ChatFactory(Chat(), reactor), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        number = port.getHost().port
+
+        def start(lines: list[str]) -> tuple[ChatClient, list[str], Deferred[int]]:
+            shown: list[str] = []
+            done: Deferred[int] = Deferred()
+            client = ChatClient(
+                reactor, output=shown.append, finished=done.callback, tz=UTC
+            )
+            client.connect("127.0.0.1", number)
+            for line in lines:
+                client.handle_input(line)
+            return client, shown, done
+
+        def when(shown: list[str], text: str) -> Deferred[None]:
+            """Fires once a line ending with C{text} has been shown."""
+            found: Deferred[None] = Deferred()
+
+            def poll() -> None:
+                if any(line.endswith(text) for line in shown):
+                    found.callback(None)
+                else:
+                    reactor.callLater(0.01, poll)
+
+            poll()
+            return found.addTimeout(10, reactor)
+
+        bob, bob_shown, bob_done = start(["/nick bob", "/join #general"])
+
+        def alice_acts(_: object) -> Deferred[int]:
+            alice, alice_shown, alice_done = start(
+                ["/nick alice", "/join #general", "/me waves \x02hi\x02"]
+            )
+            alice.input_ended()
+            return alice_done.addCallback(lambda status: (status, alice_shown))
+
+        def check_alice(result: tuple[int, list[str]]) -> Deferred[None]:
+            status, alice_shown = result
+            self.assertEqual(status, 0)
+            lines = [re.sub(r"^\d\d:\d\d ", "HH:MM ", line) for line in alice_shown]
+            self.assertIn("HH:MM #general * alice waves hi", lines)
+            return when(bob_shown, "* alice waves hi")
+
+        def bob_quits(_: object) -> Deferred[int]:
+            bob.input_ended()
+            return bob_done
+
+        def check_bob(status: int) -> None:
+            self.assertEqual(status, 0)
+            lines = [re.sub(r"^\d\d:\d\d ", "HH:MM ", line) for line in bob_shown]
+            self.assertIn("HH:MM #general * alice waves hi", lines)
+            self.assertNotIn("<alice>", "\n".join(lines))
+
+        d = when(bob_shown, "members: bob)")
+        d.addCallback(alice_acts)
+        d.addCallback(check_alice)
+        d.addCallback(bob_quits)
+        d.addCallback(check_bob)
+        return d
