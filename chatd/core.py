@@ -26,6 +26,7 @@ TEXT_MAX = 4000
 TOPIC_MAX = 390
 REASON_MAX = 390
 AWAY_MAX = 390
+CTCP_MAX = 400
 
 #: IRC's formatting codes, the only control characters text may carry
 #: besides tab: bold, colour, reset, monospace, reverse, italic,
@@ -66,6 +67,7 @@ _BAD_CONTROLS = "".join(
 _BAD_TEXT = re.compile(f"[{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
 # Topics, reasons and away messages: the same, and no tab either.
 _BAD_LINE = re.compile(f"[\t{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
+_BAD_CTCP = re.compile(f"[\x00\x01\r\n{_SURROGATES}]")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -221,6 +223,28 @@ class TagMessage(Event):
         self.to = to
         self.tags = tags
         self.ts = ts
+
+
+class CTCP(Event):
+    """
+    A client-to-client request or reply (IRC's CTCP: C{VERSION}, C{PING 12},
+    DCC offers...) from C{sender} to C{to}.  Only clients that speak CTCP
+    (IRC clients) are shown it; C{ACTION} is not one of these but a
+    L{Message} with C{action} set.
+    """
+
+    __slots__ = ("body", "notice", "sender", "to", "ts")
+    kind = "ctcp"
+
+    def __init__(
+        self, source: User, sender: str, to: str, body: str, ts: float, notice: bool
+    ) -> None:
+        super().__init__(source)
+        self.sender = sender
+        self.to = to
+        self.body = body
+        self.ts = ts
+        self.notice = notice
 
 
 class Joined(Event):
@@ -548,6 +572,28 @@ class Chat:
                 recipient.session.deliver(message)
         return message
 
+    def send_ctcp(
+        self, user: User, to: str, body: str, now: float, notice: bool = False
+    ) -> CTCP:
+        """
+        Send a CTCP request (or, with C{notice}, a reply) as L{send} sends
+        text.  C{body} is the part between the C{\\x01}s: 1 to 400
+        characters without line breaks, NUL or C{\\x01}.
+        """
+        nick = self.require_nick(user)
+        name, recipients = self._route(user, to, None)
+        if not 0 < len(body) <= CTCP_MAX or _BAD_CTCP.search(body):
+            raise ChatError(
+                "bad_args",
+                f"a CTCP body is 1 to {CTCP_MAX} characters without line "
+                "breaks, NUL or \\x01",
+            )
+        message = CTCP(user, nick, name, body, now, notice)
+        for recipient in recipients:
+            if recipient is not user:
+                recipient.session.deliver(message)
+        return message
+
     def _route(
         self, user: User, to: str, text: str | None
     ) -> tuple[str, Iterable[User]]:
@@ -668,6 +714,7 @@ class Chat:
 
 
 __all__ = [
+    "CTCP",
     "AwayChanged",
     "Channel",
     "Chat",

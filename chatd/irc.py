@@ -32,6 +32,7 @@ import chatd
 from chatd.core import (
     AWAY_MAX,
     CHANNEL_MAX,
+    CTCP,
     FORMATTING,
     NICK_MAX,
     REASON_MAX,
@@ -195,8 +196,12 @@ def build(command: str, *params: str, prefix: str = "", text: bool = False) -> s
 
 
 def format_time(ts: float) -> str:
-    """IRCv3 server-time: UTC with milliseconds, C{2026-11-24T10:00:00.123Z}."""
-    ms = round(ts * 1000)
+    """
+    IRCv3 server-time: UTC with milliseconds, C{2026-11-24T10:00:00.123Z};
+    cut, not rounded, to the millisecond, as JSON's C{ts} is, so a message
+    has one time whoever reads it.
+    """
+    ms = int(ts * 1000)
     whole = datetime.fromtimestamp(ms // 1000, timezone.utc)
     return whole.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
@@ -950,13 +955,12 @@ class IRCProtocol(Protocol):
 
     def _topic_lines(self, channel: Channel) -> None:
         self.write(self.numeric(rfc.RPL_TOPIC, channel.name, channel.topic))
+        # Who set it, as nick!user@host while they are still here by that
+        # nick (clients show the mask), else the nick they had.
+        setter = self.factory.chat.nicks.get(fold(channel.topic_by))
+        by = mask(channel.topic_by, setter) if setter else channel.topic_by
         self.write(
-            self.numeric(
-                RPL_TOPICWHOTIME,
-                channel.name,
-                channel.topic_by,
-                str(int(channel.topic_ts)),
-            )
+            self.numeric(RPL_TOPICWHOTIME, channel.name, by, str(int(channel.topic_ts)))
         )
 
     def _fail(self, command: str, code: str, *context: str) -> None:
@@ -1003,16 +1007,11 @@ class IRCProtocol(Protocol):
         if text.startswith("\x01"):
             inner = _ctcp_action(text)
             if inner is None:
-                if not notice:
-                    for target in targets:
-                        self.write(
-                            self.numeric(
-                                rfc.ERR_CANNOTSENDTOCHAN,
-                                target,
-                                "Cannot send to target "
-                                "(CTCP other than ACTION is not supported)",
-                            )
-                        )
+                # Any other CTCP (VERSION, PING, DCC...) goes to the IRC
+                # users among the recipients as it came.
+                body = text[1:].rstrip("\x01")
+                for target in targets:
+                    self._send_ctcp(target, body, notice)
                 return
             text, action = inner, True
         for target in targets:
@@ -1057,6 +1056,18 @@ class IRCProtocol(Protocol):
             echo_tags = {**tags, **self._time(now)}
             for piece in self.factory.message_lines(message):
                 self.write(piece, echo_tags)
+
+    def _send_ctcp(self, target: str, body: str, notice: bool) -> None:
+        user = self._user()
+        now = self.factory.clock.seconds()
+        try:
+            message = self.factory.chat.send_ctcp(user, target, body, now, notice)
+        except ChatError as e:
+            if not notice:
+                self.write(self.numeric(*self._send_error(e, target)))
+            return
+        if "echo-message" in self.caps or fold(message.to) == fold(self.me):
+            self.write(self.factory.ctcp_line(message), self._time(now))
 
     @staticmethod
     def _send_error(e: ChatError, target: str) -> tuple[str, ...]:
@@ -1453,8 +1464,8 @@ class IRCFactory(Listener):
     def encode(self, event: Event, server_time: bool, message_tags: bool) -> bytes:
         """The bytes that show C{event} to a client with these capabilities."""
         tags: dict[str, str] = {}
-        if isinstance(event, (Message, TagMessage)):
-            if message_tags and event.tags:
+        if isinstance(event, (Message, TagMessage, CTCP)):
+            if message_tags and not isinstance(event, CTCP) and event.tags:
                 tags.update(event.tags)
             ts = event.ts
         else:
@@ -1472,6 +1483,8 @@ class IRCFactory(Listener):
             return self.message_lines(event)
         if isinstance(event, TagMessage):
             return [build("TAGMSG", event.to, prefix=mask(event.sender, source))]
+        if isinstance(event, CTCP):
+            return [self.ctcp_line(event)]
         if isinstance(event, Joined):
             return [build("JOIN", event.channel, prefix=mask(event.nick, source))]
         if isinstance(event, Left):
@@ -1498,7 +1511,12 @@ class IRCFactory(Listener):
             return [build("NICK", event.new, prefix=mask(event.old, source))]
         if isinstance(event, Quit):
             return [
-                build("QUIT", event.reason, prefix=mask(event.nick, source), text=True)
+                build(
+                    "QUIT",
+                    event.reason or "Client Quit",
+                    prefix=mask(event.nick, source),
+                    text=True,
+                )
             ]
         if isinstance(event, AwayChanged):
             if event.message is None:
@@ -1507,6 +1525,11 @@ class IRCFactory(Listener):
                 build("AWAY", event.message, prefix=mask(event.nick, source), text=True)
             ]
         raise TypeError(f"no IRC form for {event!r}")
+
+    def ctcp_line(self, message: CTCP) -> str:
+        command = "NOTICE" if message.notice else "PRIVMSG"
+        source = mask(message.sender, message.source)
+        return f":{source} {command} {message.to} :\x01{message.body}\x01"
 
     def message_lines(self, message: Message) -> list[str]:
         """

@@ -422,3 +422,17 @@ class MessageKindsTests(CoreCase):
         self.assertRefused(
             "not_in_channel", self.chat.send_tags, self.user("eve"), "#a", {}, 1.0
         )
+
+
+class CTCPTests(CoreCase):
+    def test_ctcp_goes_where_text_would_and_is_checked(self) -> None:
+        alice, bob = self.user("alice"), self.user("bob")
+        sent = self.chat.send_ctcp(alice, "BOB", "VERSION", 1.0)
+        self.assertEqual((sent.to, sent.body, sent.notice), ("bob", "VERSION", False))
+        self.assertEqual(self.inbox("bob"), [sent])
+        for bad in ("", "x" * 401, "PING\x01", "a\nb", "a\x00"):
+            self.assertRefused("bad_args", self.chat.send_ctcp, alice, "bob", bad, 1.0)
+        self.assertRefused(
+            "no_such_nick", self.chat.send_ctcp, bob, "carol", "PING", 1.0
+        )
+        self.assertEqual(self.inbox("bob"), [])

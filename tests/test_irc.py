@@ -19,6 +19,7 @@ from chatd.irc import (
     Line,
     build,
     format_tags,
+    format_time,
     parse,
     split_text,
     unescape_tag,
@@ -145,6 +146,10 @@ class ParsingTests(SynchronousTestCase):
         self.assertEqual(build("PART", "#a"), "PART #a")
         self.assertEqual(build("TOPIC", "#a", ""), "TOPIC #a :")
         self.assertEqual(build("X", ":colon"), "X ::colon")
+
+    def test_server_time_is_cut_to_the_millisecond(self) -> None:
+        self.assertEqual(format_time(1790000000.9999), "2026-09-21T14:13:20.999Z")
+        self.assertEqual(format_time(0), "1970-01-01T00:00:00.000Z")
 
     def test_split_text_keeps_characters_whole(self) -> None:
         text = "é" * 300
@@ -314,7 +319,9 @@ class ChannelTests(IRCCase):
             (lines[0].prefix, lines[0].params), ("alice!~alice@127.0.0.1", ["#General"])
         )
         self.assertEqual(lines[1].params, ["alice", "#General", "hello \x02all\x02"])
-        self.assertEqual(lines[2].params[:3], ["alice", "#General", "bob"])
+        self.assertEqual(
+            lines[2].params[:3], ["alice", "#General", "bob!json@127.0.0.1"]
+        )
         self.assertEqual(lines[3].params, ["alice", "=", "#General", "bob alice"])
         self.assertEqual(lines[4].params, ["alice", "#General", "End of /NAMES list"])
         self.assertEqual(
@@ -427,7 +434,13 @@ class ChannelTests(IRCCase):
         [topic, who] = alice.ask("TOPIC #a")
         self.assertEqual(topic.command, "332")
         self.assertEqual(
-            who.params, ["alice", "#a", "alice", str(int(self.server.clock.seconds()))]
+            who.params,
+            [
+                "alice",
+                "#a",
+                "alice!~alice@127.0.0.1",
+                str(int(self.server.clock.seconds())),
+            ],
         )
         self.assertEqual(alice.ask("TOPIC #a :")[0].params, ["#a", ""])
         self.assertEqual(alice.codes("TOPIC #nowhere"), ["403"])
@@ -539,7 +552,6 @@ class MessageTests(IRCCase):
         [reply] = alice.ask("PRIVMSG #a :bell\x07")
         self.assertEqual(reply.command, "404")
         self.assertIn("control character", reply.params[-1])
-        self.assertEqual(alice.codes("PRIVMSG #a :\x01VERSION\x01"), ["404"])
         self.assertEqual(alice.codes("PRIVMSG a,b,c,d,e :hi"), ["407"])
         # NOTICE never gets an automatic reply (RFC 2812 3.3.2), errors included.
         for line in (
@@ -550,6 +562,32 @@ class MessageTests(IRCCase):
             "NOTICE #a :\x07",
         ):
             self.assertEqual(alice.ask(line), [], line)
+
+    def test_ctcp_between_irc_users_only(self) -> None:
+        bob = self.irc("bob", "#a")
+        json = self.server.user("carol", "#a")
+        alice = self.irc("alice", "#a", caps=("echo-message",))
+        bob.lines()
+        json.lines()
+        alice.send("PRIVMSG bob :\x01VERSION\x01", "PRIVMSG #a :\x01PING 123\x01")
+        self.assertEqual(
+            bob.raw(),
+            [
+                ":alice!~alice@127.0.0.1 PRIVMSG bob :\x01VERSION\x01",
+                ":alice!~alice@127.0.0.1 PRIVMSG #a :\x01PING 123\x01",
+            ],
+        )
+        self.assertEqual(json.lines(), [])  # JSON clients cannot answer CTCP
+        self.assertEqual(
+            [line.params[1] for line in alice.lines()],
+            ["\x01VERSION\x01", "\x01PING 123\x01"],
+        )
+        bob.send("NOTICE alice :\x01VERSION irssi 1.4\x01")
+        self.assertEqual(
+            alice.raw(), [":bob!~bob@127.0.0.1 NOTICE alice :\x01VERSION irssi 1.4\x01"]
+        )
+        self.assertEqual(alice.codes("PRIVMSG nobody :\x01VERSION\x01"), ["401"])
+        self.assertEqual(alice.codes("PRIVMSG bob :\x01\x01"), ["404"])
 
     def test_several_targets_and_message_to_self(self) -> None:
         bob = self.server.user("bob", "#a")
@@ -765,7 +803,7 @@ class ClosingTests(IRCCase):
         alice = self.irc("alice", "#a")
         bob.lines()
         alice.send("QUIT")
-        self.assertEqual(bob.raw(), [":alice!~alice@127.0.0.1 QUIT :"])
+        self.assertEqual(bob.raw(), [":alice!~alice@127.0.0.1 QUIT :Client Quit"])
         json = self.server.user("carol", "#a")
         json.send({"cmd": "quit", "reason": "bye all"})
         self.assertEqual(bob.raw()[-1], ":carol!json@127.0.0.1 QUIT :bye all")

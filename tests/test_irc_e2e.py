@@ -390,11 +390,6 @@ class ServerTimeTests(ChatdTestCase):
         self.assertEqual(seen["ts"], reply["ts"])
         self.assertEqual(time_tag(event), reply["ts"])
 
-    test_one_message_has_one_time.todo = (  # type: ignore[attr-defined]
-        "JSON truncates times to milliseconds (codec.format_ts), IRC rounds "
-        "them (irc.format_time)"
-    )
-
 
 class ConversationTests(ChatdTestCase):
     """alice on JSON and bob on IRC in #general."""
@@ -510,7 +505,10 @@ class ConversationTests(ChatdTestCase):
         self.assertEqual(
             carol.expect("currenttopic").arguments, ["#general", "set on JSON"]
         )
-        self.assertEqual(carol.expect("topicinfo").arguments[:2], ["#general", "alice"])
+        self.assertEqual(
+            carol.expect("topicinfo").arguments[:2],
+            ["#general", "alice!json@127.0.0.1"],
+        )
         dave = self.json_user("dave")
         self.assertEqual(dave.ok("join", channel="#general")["topic"], "set on JSON")
         # Clearing it, from IRC (the library's topic() cannot send "").
