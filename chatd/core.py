@@ -10,8 +10,11 @@ Time reaches the core as a C{now} argument (seconds since the epoch).
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-from typing import TYPE_CHECKING, Protocol
+from collections import deque
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from chatd.log import logger
 
@@ -26,6 +29,8 @@ TEXT_MAX = 4000
 TOPIC_MAX = 390
 REASON_MAX = 390
 AWAY_MAX = 390
+#: How many departed nicks the server remembers (IRC's WHOWAS).
+HISTORY_MAX = 1000
 CTCP_MAX = 400
 
 #: IRC's formatting codes, the only control characters text may carry
@@ -164,12 +169,14 @@ class Event:
     per recipient; the core never reads it.
     """
 
-    __slots__ = ("source", "wire")
+    __slots__ = ("msgid", "source", "wire")
     kind = ""
 
     def __init__(self, source: User) -> None:
         #: The user who acted (adapters show more of them than the nick).
         self.source = source
+        #: Messages get a unique id (IRCv3 msgid); other events have "".
+        self.msgid = ""
         self.wire: dict[str, bytes] = {}
 
 
@@ -311,6 +318,15 @@ class AwayChanged(Event):
         self.message = message
 
 
+class Departed(NamedTuple):
+    """Who had a nick that is no longer theirs (they quit or changed it)."""
+
+    nick: str
+    username: str
+    host: str
+    realname: str
+
+
 class Session(Protocol):
     """What an adapter gives the core for each of its connections."""
 
@@ -407,6 +423,15 @@ class Chat:
         self.channels: dict[str, Channel] = {}
         #: The most users with a nick there have been at once.
         self.peak_users = 0
+        #: Nicks given up, newest last (for WHOWAS).
+        self.history: deque[Departed] = deque(maxlen=HISTORY_MAX)
+        # Message ids: unique within this server's run, opaque to clients.
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex()
+
+    def next_id(self) -> str:
+        """A new message id (IRCv3 C{msgid}), never given before by this core."""
+        return f"{self._id_prefix}-{next(self._ids):x}"
 
     # connections
 
@@ -449,6 +474,7 @@ class Chat:
                 del self.channels[fold(channel.name)]
         user.channels.clear()
         del self.nicks[key]
+        self._remember(user, nick)
         log.info(
             "{nick} ({peer}) quit: {reason}", nick=nick, peer=user.peer, reason=reason
         )
@@ -475,6 +501,7 @@ class Chat:
             log.info("{peer} is now known as {nick}", peer=user.peer, nick=nick)
             return nick
         old_key = fold(old)
+        self._remember(user, old)
         if old_key != key:
             del self.nicks[old_key]
             self.nicks[key] = user
@@ -553,6 +580,7 @@ class Chat:
         nick = self.require_nick(user)
         name, recipients = self._route(user, to, text)
         message = Message(user, nick, name, text, now, notice, action, tags)
+        message.msgid = self.next_id()
         for recipient in recipients:
             if recipient is not user:
                 recipient.session.deliver(message)
@@ -567,6 +595,7 @@ class Chat:
         nick = self.require_nick(user)
         name, recipients = self._route(user, to, None)
         message = TagMessage(user, nick, name, tags, now)
+        message.msgid = self.next_id()
         for recipient in recipients:
             if recipient is not user:
                 recipient.session.deliver(message)
@@ -589,6 +618,7 @@ class Chat:
                 "breaks, NUL or \\x01",
             )
         message = CTCP(user, nick, name, body, now, notice)
+        message.msgid = self.next_id()
         for recipient in recipients:
             if recipient is not user:
                 recipient.session.deliver(message)
@@ -664,7 +694,15 @@ class Chat:
         """Every channel, ordered by folded name."""
         return [self.channels[k] for k in sorted(self.channels)]
 
+    def whowas(self, nick: str) -> list[Departed]:
+        """Who had C{nick} before, most recent first."""
+        key = fold(nick)
+        return [d for d in reversed(self.history) if fold(d.nick) == key]
+
     # helpers
+
+    def _remember(self, user: User, nick: str) -> None:
+        self.history.append(Departed(nick, user.username, user.host, user.realname))
 
     def _existing(self, name: str) -> Channel:
         channel = self.channels.get(fold(name))
@@ -719,6 +757,7 @@ __all__ = [
     "Channel",
     "Chat",
     "ChatError",
+    "Departed",
     "Event",
     "Joined",
     "Left",

@@ -71,14 +71,15 @@ CAPS = (
     "message-tags",
     "multi-prefix",
     "server-time",
+    "userhost-in-names",
 )
 
 #: Bytes of a line without its tags, CR LF included (RFC 1459).
 LINE_MAX = 512
-#: Bytes of a line's tag section, "@" and the space after it included.
+#: Bytes of a line's tag section, "@" and the space after it included, as
+#: a server may send it, and as a client may.
 TAGS_MAX = 8191
-#: Bytes of the client-only tags a client may attach to one message.
-CLIENT_TAGS_MAX = 4094
+CLIENT_TAGS_MAX = 4096
 #: Most targets of one PRIVMSG, NOTICE, or one JOIN/PART list.
 MAX_TARGETS = 4
 LABEL_MAX = 64
@@ -388,7 +389,7 @@ class IRCProtocol(Protocol):
         body = data
         if data.startswith(b"@"):
             space = data.find(b" ")
-            if space < 0 or space + 1 > TAGS_MAX:
+            if space < 0 or space + 1 > CLIENT_TAGS_MAX:
                 self._too_long()
                 return
             body = data[space + 1 :]
@@ -644,8 +645,11 @@ class IRCProtocol(Protocol):
             )
             or "user"
         )
+        realname = truncate(line.params[3], REALNAME_MAX, _BAD_IN_LINE)
+        if not realname:
+            raise Reply(rfc.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         self.username = "~" + name[: USERLEN - 1]
-        self.realname = truncate(line.params[3], REALNAME_MAX, _BAD_IN_LINE)
+        self.realname = realname
         self._try_register()
 
     def _try_register(self) -> None:
@@ -878,12 +882,15 @@ class IRCProtocol(Protocol):
         room = LINE_MAX - 2 - len(prefix.encode("utf-8"))
         names: list[str] = []
         used = 0
+        full = "userhost-in-names" in self.caps
         for member in self._visible(channel):
             nick = member.nick or ""
-            if names and used + 1 + len(nick) > room:
+            if full:
+                nick = mask(nick, member)
+            if names and used + 1 + len(nick.encode("utf-8")) > room:
                 self.write(prefix + " ".join(names))
                 names, used = [], 0
-            used += len(nick) + (1 if names else 0)
+            used += len(nick.encode("utf-8")) + (1 if names else 0)
             names.append(nick)
         if names:
             self.write(prefix + " ".join(names))
@@ -1000,8 +1007,6 @@ class IRCProtocol(Protocol):
                 )
             return
         tags = self._client_tags(line)
-        if tags is None:
-            return
         text = line.params[1]
         action = False
         if text.startswith("\x01"):
@@ -1017,12 +1022,10 @@ class IRCProtocol(Protocol):
         for target in targets:
             self._send_one(command, target, text, notice, action, tags)
 
-    def _client_tags(self, line: Line) -> dict[str, str] | None:
-        tags = {k: v for k, v in line.tags.items() if k.startswith("+")}
-        if tags and len(format_tags(tags).encode("utf-8")) > CLIENT_TAGS_MAX:
-            self._too_long()
-            return None
-        return tags
+    @staticmethod
+    def _client_tags(line: Line) -> dict[str, str]:
+        """The client-only tags (C{+name}) of C{line}, to pass on."""
+        return {k: v for k, v in line.tags.items() if k.startswith("+")}
 
     def _send_one(
         self,
@@ -1052,10 +1055,22 @@ class IRCProtocol(Protocol):
                 and recipient is not user
             ):
                 self.write(self.numeric(rfc.RPL_AWAY, message.to, recipient.away))
-        if "echo-message" in self.caps or fold(message.to) == fold(self.me):
-            echo_tags = {**tags, **self._time(now)}
-            for piece in self.factory.message_lines(message):
-                self.write(piece, echo_tags)
+        self._echo(message, self.factory.message_lines(message))
+
+    def _echo(self, message: Message | TagMessage | CTCP, lines: list[str]) -> None:
+        """
+        With echo-message, show the sender their message as the others see
+        it (the reply to a labelled command).  A message to yourself is also
+        delivered to you, as to any recipient.
+        """
+        if "echo-message" in self.caps:
+            tags = {**self._time(message.ts), "msgid": message.msgid}
+            if not isinstance(message, CTCP) and message.tags:
+                tags.update(message.tags)
+            for line in lines:
+                self.write(line, tags)
+        if fold(message.to) == fold(self.me):
+            self.deliver(message)
 
     def _send_ctcp(self, target: str, body: str, notice: bool) -> None:
         user = self._user()
@@ -1066,8 +1081,7 @@ class IRCProtocol(Protocol):
             if not notice:
                 self.write(self.numeric(*self._send_error(e, target)))
             return
-        if "echo-message" in self.caps or fold(message.to) == fold(self.me):
-            self.write(self.factory.ctcp_line(message), self._time(now))
+        self._echo(message, [self.factory.ctcp_line(message)])
 
     @staticmethod
     def _send_error(e: ChatError, target: str) -> tuple[str, ...]:
@@ -1091,8 +1105,6 @@ class IRCProtocol(Protocol):
 
     def irc_TAGMSG(self, line: Line) -> None:
         tags = self._client_tags(line)
-        if tags is None:
-            return
         user = self._user()
         now = self.factory.clock.seconds()
         for target in line.params[0].split(",")[:MAX_TARGETS]:
@@ -1101,11 +1113,9 @@ class IRCProtocol(Protocol):
             except ChatError as e:
                 self.write(self.numeric(*self._send_error(e, target)))
                 continue
-            if "echo-message" in self.caps or fold(message.to) == fold(self.me):
-                self.write(
-                    build("TAGMSG", message.to, prefix=mask(self.me, user)),
-                    {**tags, **self._time(now)},
-                )
+            self._echo(
+                message, [build("TAGMSG", message.to, prefix=mask(self.me, user))]
+            )
 
     # people
 
@@ -1203,9 +1213,33 @@ class IRCProtocol(Protocol):
 
     def irc_WHOWAS(self, line: Line) -> None:
         nick = line.params[0]
-        self.write(
-            self.numeric(rfc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
-        )
+        if not nick:
+            raise Reply(rfc.ERR_NONICKNAMEGIVEN, "No nickname given")
+        found = self.factory.chat.whowas(nick)
+        count = line.params[1] if len(line.params) > 1 else ""
+        if count.lstrip("-").isdigit() and int(count) > 0:
+            found = found[: int(count)]
+        if not found:
+            self.write(
+                self.numeric(rfc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+            )
+        server = self.factory.server_name
+        for was in found:
+            self.write(
+                self.numeric(
+                    rfc.RPL_WHOWASUSER,
+                    was.nick,
+                    was.username or "unknown",
+                    irc_host(was.host),
+                    "*",
+                    was.realname or was.nick,
+                )
+            )
+            self.write(
+                self.numeric(
+                    rfc.RPL_WHOISSERVER, was.nick, server, f"chatd {chatd.__version__}"
+                )
+            )
         self.write(self.numeric(rfc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS"))
 
     def irc_USERHOST(self, line: Line) -> None:
@@ -1465,8 +1499,10 @@ class IRCFactory(Listener):
         """The bytes that show C{event} to a client with these capabilities."""
         tags: dict[str, str] = {}
         if isinstance(event, (Message, TagMessage, CTCP)):
-            if message_tags and not isinstance(event, CTCP) and event.tags:
-                tags.update(event.tags)
+            if message_tags:
+                if not isinstance(event, CTCP) and event.tags:
+                    tags.update(event.tags)
+                tags["msgid"] = event.msgid
             ts = event.ts
         else:
             ts = self.clock.seconds()

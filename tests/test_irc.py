@@ -229,10 +229,14 @@ class RegistrationTests(IRCCase):
         self.assertEqual(client.codes("PASS secret"), ["462"])
         self.assertEqual(client.codes("USER a 0 * :b"), ["462"])
 
-    def test_user_needs_four_parameters(self) -> None:
+    def test_user_needs_four_parameters_and_a_realname(self) -> None:
         client = self.connect()
         [reply] = client.ask("USER a 0 *")
         self.assertEqual((reply.command, reply.params[1]), ("461", "USER"))
+        self.assertEqual(client.codes("USER a 0 * :"), ["461"])
+        self.assertEqual(client.codes("USER a 0 * :\x07"), ["461"])
+        client.send("NICK alice")
+        self.assertEqual(client.codes("USER a 0 * :Alice")[0], "001")
 
     def test_bad_nicks(self) -> None:
         client = self.connect()
@@ -664,6 +668,30 @@ class PeopleTests(IRCCase):
         self.assertEqual(alice.codes("WHOIS irc.test bob")[0], "311")
         self.assertEqual(alice.codes("WHOWAS gone"), ["406", "369"])
 
+    def test_whowas_remembers_quits_and_nick_changes(self) -> None:
+        alice = self.irc("alice")
+        for ident in ("first", "second"):
+            gone = self.connect()
+            gone.send("NICK gone", f"USER {ident} 0 * :Real {ident}", "QUIT")
+        renamed = self.irc("Gone")
+        renamed.send("NICK other")
+        lines = alice.ask("WHOWAS GONE")
+        self.assertEqual(
+            [(line.command, line.params[1:3]) for line in lines],
+            [
+                ("314", ["Gone", "~gone"]),
+                ("312", ["Gone", SERVER]),
+                ("314", ["gone", "~second"]),
+                ("312", ["gone", SERVER]),
+                ("314", ["gone", "~first"]),
+                ("312", ["gone", SERVER]),
+                ("369", ["GONE", "End of WHOWAS"]),
+            ],
+        )
+        self.assertEqual(lines[2].params[3:], ["127.0.0.1", "*", "Real second"])
+        self.assertEqual(len(alice.ask("WHOWAS gone 1")), 3)
+        self.assertEqual(alice.codes("WHOWAS"), ["461"])
+
     def test_nick_change_seen_by_both_worlds(self) -> None:
         bob = self.server.user("bob", "#a")
         alice = self.irc("alice", "#a")
@@ -734,6 +762,11 @@ class InputTests(IRCCase):
         # Tags do not count against the 512 bytes.
         self.assertEqual(alice.codes("@+x=" + "t" * 3000 + " PING :ok"), ["PONG"])
         self.assertEqual(alice.codes("@+x=" + "t" * 9000 + " PING :ok"), ["417"])
+        # A client's tag section is at most 4096 bytes, "@" and space included.
+        at_limit = "@a=b;+x=" + "t" * 4087 + " PING :ok"
+        self.assertEqual(at_limit.index("PING"), 4096)
+        self.assertEqual(alice.codes(at_limit), ["PONG"])
+        self.assertEqual(alice.codes(at_limit.replace("t", "tt", 1)), ["417"])
 
     def test_max_line_lowers_the_limit(self) -> None:
         self.factory.body_max = 100
@@ -885,12 +918,15 @@ class CapabilityTests(IRCCase):
         )
         self.assertEqual(json.lines()[0]["text"], "tagged")  # tags are not shown
         [seen] = bob.lines()
+        msgid = seen.tags.pop("msgid")  # the server's id, not the forged one
+        self.assertNotEqual(msgid, "forged")
         self.assertEqual(seen.tags, {"+draft/react": "👍", "+example.com/x": "a b"})
         self.assertEqual(carol.raw(), [":alice!~alice@127.0.0.1 PRIVMSG #a :tagged"])
         [echo] = alice.lines()
-        self.assertEqual(echo.tags, seen.tags)
+        self.assertEqual(echo.tags, {**seen.tags, "msgid": msgid})
         alice.send("@+typing=active TAGMSG #a")
         [typing] = bob.lines()
+        self.assertNotEqual(typing.tags.pop("msgid"), msgid)
         self.assertEqual(
             (typing.command, typing.params, typing.tags),
             ("TAGMSG", ["#a"], {"+typing": "active"}),
@@ -943,6 +979,20 @@ class CapabilityTests(IRCCase):
         bob = self.irc("bob")
         bob.send("@label=x PING y")
         self.assertEqual(bob.raw(), [f":{SERVER} PONG {SERVER} y"])
+
+    def test_echo_of_a_message_to_yourself_is_the_labelled_reply(self) -> None:
+        alice = self.irc("alice", caps=("echo-message", "labeled-response", "batch"))
+        lines = alice.ask("@label=s1 PRIVMSG alice :note to self")
+        self.assertEqual([line.command for line in lines], ["PRIVMSG", "PRIVMSG"])
+        self.assertEqual([line.tags.get("label") for line in lines], [None, "s1"])
+        plain = self.irc("bob")
+        self.assertEqual(len(plain.ask("PRIVMSG bob :once")), 1)
+
+    def test_userhost_in_names(self) -> None:
+        self.server.user("bob", "#a")
+        alice = self.irc("alice", "#a", caps=("userhost-in-names",))
+        [names, _] = alice.ask("NAMES #a")
+        self.assertEqual(names.params[-1], "bob!json@127.0.0.1 alice!~alice@127.0.0.1")
 
     def test_multi_prefix_and_cap_notify_are_accepted(self) -> None:
         alice = self.irc("alice", "#a", caps=("multi-prefix", "cap-notify"))
