@@ -1569,19 +1569,26 @@ class IRCFactory(Listener):
 
     def message_lines(self, message: Message) -> list[str]:
         """
-        The PRIVMSG or NOTICE lines for C{message}: text too long for one
-        IRC line (a JSON client may send 4000 characters) is split.
+        The PRIVMSG or NOTICE lines for C{message}.  Text an IRC client could
+        have sent in one line is relayed in one line, although the sender's
+        prefix may take it past 512 bytes (as on other servers: cutting or
+        splitting it would lose or garble what was said).  Longer text (a
+        JSON client may send 4000 characters) is split into lines of at most
+        512 bytes.
         """
         command = "NOTICE" if message.notice else "PRIVMSG"
-        head = f":{mask(message.sender, message.source)} {command} {message.to} :"
-        room = LINE_MAX - 2 - len(head.encode("utf-8"))
-        if message.action:
-            room -= len("\x01ACTION \x01")
-            return [
-                f"{head}\x01ACTION {piece}\x01"
-                for piece in split_text(message.text, room)
-            ]
-        return [head + piece for piece in split_text(message.text, room)]
+        bare = f"{command} {message.to} :"
+        head = f":{mask(message.sender, message.source)} {bare}"
+        text = message.text
+        wrap = ("\x01ACTION ", "\x01") if message.action else ("", "")
+        extra = len(wrap[0]) + len(wrap[1])
+        size = len(text.encode("utf-8")) + extra
+        # (A one-word text may have come without its ":", hence the 1.)
+        if size <= LINE_MAX - 2 - len(bare.encode("utf-8")) + 1:
+            pieces = [text]
+        else:
+            pieces = split_text(text, LINE_MAX - 2 - len(head.encode("utf-8")) - extra)
+        return [f"{head}{wrap[0]}{piece}{wrap[1]}" for piece in pieces]
 
 
 __all__ = ["CAPS", "IRCFactory", "IRCProtocol", "Line", "build", "parse"]

@@ -541,6 +541,15 @@ class MessageTests(IRCCase):
         )
         self.assertEqual("".join(line.params[1][8:-1] for line in lines), "é" * 1000)
 
+    def test_what_an_irc_client_sent_in_one_line_is_relayed_in_one(self) -> None:
+        bob = self.irc("bob", "#a")
+        alice = self.irc("a" * 30, "#a")
+        bob.lines()
+        text = "b" * (510 - len("PRIVMSG #a "))
+        alice.send("PRIVMSG #a " + text)
+        [line] = bob.lines()  # longer than 512 bytes with the prefix: not cut
+        self.assertEqual(line.params[1], text)
+
     def test_message_errors(self) -> None:
         alice = self.irc("alice", "#a")
         self.irc("bob", "#b")
