@@ -157,6 +157,15 @@ def check_line(value: str, field: str, limit: int) -> None:
         )
 
 
+def clean_line(value: str, limit: int) -> str:
+    """
+    C{value} made a valid reason or real name: the characters L{check_line}
+    refuses removed, and cut to C{limit}.  For text whose sender is leaving
+    anyway, where refusing would lose more than cleaning.
+    """
+    return _BAD_LINE.sub("", value)[:limit]
+
+
 # -- events -----------------------------------------------------------------
 
 

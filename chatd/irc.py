@@ -33,7 +33,6 @@ from chatd.core import (
     AWAY_MAX,
     CHANNEL_MAX,
     CTCP,
-    FORMATTING,
     NICK_MAX,
     REASON_MAX,
     TOPIC_MAX,
@@ -50,6 +49,7 @@ from chatd.core import (
     TagMessage,
     TopicChanged,
     User,
+    clean_line,
     fold,
     is_valid_nick,
 )
@@ -93,14 +93,6 @@ RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
-
-# Control characters the core refuses in text, and in topics and reasons.
-_BAD_IN_TEXT = {
-    c: None
-    for c in [*range(0x20), *range(0x7F, 0xA0)]
-    if chr(c) != "\t" and chr(c) not in FORMATTING
-}
-_BAD_IN_LINE = {**_BAD_IN_TEXT, ord("\t"): None}
 
 
 class Line(NamedTuple):
@@ -244,11 +236,6 @@ def _ctcp_action(text: str) -> str | None:
     if text.startswith("\x01ACTION") and text[7:8] in (" ", "\x01", ""):
         return text[8:].rstrip("\x01") if len(text) > 8 else ""
     return None
-
-
-def truncate(text: str, limit: int, bad: dict[int, None]) -> str:
-    """A reason for leaving: cleaned of what the core refuses, and cut."""
-    return text.translate(bad)[:limit]
 
 
 class Reply(Exception):
@@ -645,7 +632,7 @@ class IRCProtocol(Protocol):
             )
             or "user"
         )
-        realname = truncate(line.params[3], REALNAME_MAX, _BAD_IN_LINE)
+        realname = clean_line(line.params[3], REALNAME_MAX)
         if not realname:
             raise Reply(rfc.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         self.username = "~" + name[: USERLEN - 1]
@@ -777,9 +764,7 @@ class IRCProtocol(Protocol):
         """Any line is a sign of life; a PONG needs no answer."""
 
     def irc_QUIT(self, line: Line) -> None:
-        reason = (
-            truncate(line.params[0], REASON_MAX, _BAD_IN_LINE) if line.params else ""
-        )
+        reason = clean_line(line.params[0], REASON_MAX) if line.params else ""
         self.close("quit", f"Quit: {reason}" if reason else "Client Quit", reason)
 
     # channels
@@ -821,11 +806,7 @@ class IRCProtocol(Protocol):
             self._names(channel)
 
     def irc_PART(self, line: Line) -> None:
-        reason = (
-            truncate(line.params[1], REASON_MAX, _BAD_IN_LINE)
-            if len(line.params) > 1
-            else ""
-        )
+        reason = clean_line(line.params[1], REASON_MAX) if len(line.params) > 1 else ""
         for name in line.params[0].split(","):
             if name:
                 self._part(name, reason)
