@@ -1122,12 +1122,9 @@ class IRCProtocol(Protocol):
                 if (fnmatchcase(key, pattern) if wild else key == pattern) and (
                     not wild or not u.invisible or u in shared or u is me
                 ):
-                    channel_name = (
-                        next(iter(u.channels.values())).name
-                        if u.channels and not u.invisible
-                        else "*"
-                    )
-                    found.append((channel_name, u))
+                    # No channel context for a nick or mask (as UnrealIRCd):
+                    # a channel named here would claim a membership status.
+                    found.append(("*", u))
             pairs = found
         for channel_name, u in pairs:
             flags = "G" if u.away is not None else "H"

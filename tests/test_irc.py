@@ -648,7 +648,7 @@ class PeopleTests(IRCCase):
         )
         self.assertEqual(lines[2].params, ["alice", "#A", "End of /WHO list"])
         [one, _] = alice.ask("WHO BOB")
-        self.assertEqual((one.params[1], one.params[5]), ("#a", "bob"))
+        self.assertEqual((one.params[1], one.params[5]), ("*", "bob"))
         self.assertEqual(alice.codes("WHO nobody"), ["315"])
         self.assertEqual(alice.codes("WHO b*"), ["352", "315"])
 
