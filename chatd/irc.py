@@ -271,6 +271,9 @@ class IRCProtocol(Protocol):
         self.realname = ""
         self.negotiating = False
         self.caps: set[str] = set()
+        # What events look like for these caps; changes only with CAP REQ.
+        self._variant = (False, False)
+        self._wire_key = "irc00"
         self.pinged = False
         self._label: str | None = None
         self._labelled: list[tuple[dict[str, str], str]] | None = None
@@ -542,8 +545,8 @@ class IRCProtocol(Protocol):
             wanted = "message-tags" if isinstance(event, TagMessage) else "away-notify"
             if wanted not in caps:
                 return
-        variant = ("server-time" in caps, "message-tags" in caps)
-        key = f"irc{variant[0]:d}{variant[1]:d}"
+        variant = self._variant
+        key = self._wire_key
         data = event.wire.get(key)
         if data is None:
             data = event.wire[key] = self.factory.encode(event, *variant)
@@ -586,6 +589,11 @@ class IRCProtocol(Protocol):
                         self.caps.discard(cap[1:])
                     else:
                         self.caps.add(cap)
+                self._variant = (
+                    "server-time" in self.caps,
+                    "message-tags" in self.caps,
+                )
+                self._wire_key = f"irc{self._variant[0]:d}{self._variant[1]:d}"
                 self.write(build("CAP", self.me, "ACK", args[0], prefix=server))
             else:
                 self.write(build("CAP", self.me, "NAK", args[0], prefix=server))
