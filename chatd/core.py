@@ -14,8 +14,9 @@ import itertools
 import os
 import re
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
+from chatd import log as _log
 from chatd.log import logger
 
 if TYPE_CHECKING:
@@ -337,10 +338,34 @@ class Departed(NamedTuple):
 
 
 class Session(Protocol):
-    """What an adapter gives the core for each of its connections."""
+    """
+    What an adapter gives the core for each of its connections.
+
+    A session may also offer the fan-out fast path for messages to a
+    channel, by having these three attributes:
+
+      - C{wire_key}: a string; every session with the same key is shown a
+        message as the same bytes;
+      - C{wire_encode(message)}: those bytes (called once per key per
+        message);
+      - C{wire_write(data)}: send bytes to the connection.
+
+    The core then encodes a channel message once per key and writes it to
+    each member with nothing in between.  An adapter whose key or writer
+    changes (an IRC client asking for other capabilities, say) calls
+    L{Chat.session_changed}.  Sessions without them get C{deliver}.
+    """
 
     def deliver(self, event: Event) -> None:
         """Show C{event} to this connection's user."""
+
+
+#: (encode, [(member, write)]) for each wire key among a channel's members.
+Fanout = list[tuple[Callable[[Any], Any], list[tuple["User", Callable[[Any], Any]]]]]
+
+
+def _same(event: Event) -> Event:
+    return event
 
 
 # -- state ------------------------------------------------------------------
@@ -398,7 +423,15 @@ class Channel:
     in the order they joined (keyed by folded nick).
     """
 
-    __slots__ = ("created", "members", "name", "topic", "topic_by", "topic_ts")
+    __slots__ = (
+        "_fanout",
+        "created",
+        "members",
+        "name",
+        "topic",
+        "topic_by",
+        "topic_ts",
+    )
 
     def __init__(self, name: str, now: float = 0.0) -> None:
         self.name = name
@@ -407,6 +440,34 @@ class Channel:
         self.topic_by = ""
         self.topic_ts = 0.0
         self.members: dict[str, User] = {}
+        self._fanout: Fanout | None = None
+
+    def fanout(self) -> Fanout:
+        """
+        The members grouped by how a message looks to them (see
+        L{Session}), worked out once per change of membership.
+        """
+        fanout = self._fanout
+        if fanout is None:
+            groups: dict[object, tuple[Callable[[Any], Any], list[Any]]] = {}
+            for member in self.members.values():
+                session = member.session
+                key = getattr(session, "wire_key", None)
+                if key is None:
+                    groups[member] = (_same, [(member, session.deliver)])
+                elif key in groups:
+                    groups[key][1].append((member, session.wire_write))  # type: ignore[attr-defined]
+                else:
+                    groups[key] = (
+                        session.wire_encode,  # type: ignore[attr-defined]
+                        [(member, session.wire_write)],  # type: ignore[attr-defined]
+                    )
+            fanout = self._fanout = list(groups.values())
+        return fanout
+
+    def changed(self) -> None:
+        """Forget the fan-out groups: membership or a member's session changed."""
+        self._fanout = None
 
     def nicks(self) -> list[str]:
         return [u.nick for u in self.members.values() if u.nick is not None]
@@ -479,6 +540,7 @@ class Chat:
             peer.session.deliver(event)
         for channel in user.channels.values():
             del channel.members[key]
+            channel.changed()
             if not channel.members:
                 del self.channels[fold(channel.name)]
         user.channels.clear()
@@ -551,6 +613,7 @@ class Chat:
         for member in channel.members.values():
             member.session.deliver(event)
         channel.members[fold(nick)] = user
+        channel.changed()
         user.channels[key] = channel
         log.info("{nick} joined {channel}", nick=nick, channel=channel.name)
         return channel
@@ -562,6 +625,7 @@ class Chat:
         channel = self._member_of(user, name)
         key = fold(channel.name)
         del channel.members[fold(nick)]
+        channel.changed()
         del user.channels[key]
         if channel.members:
             event = Left(user, channel.name, nick, reason)
@@ -587,15 +651,38 @@ class Chat:
         message as delivered (its C{to} is the stored name).
         """
         nick = self.require_nick(user)
-        name, recipients = self._route(user, to, text)
-        message = Message(user, nick, name, text, now, notice, action, tags)
-        message.msgid = self.next_id()
-        for recipient in recipients:
-            if recipient is not user:
-                recipient.session.deliver(message)
+        if to.startswith("#"):
+            check_channel(to)
+            check_text(text)
+            channel = self._member_of(user, to)
+            name = channel.name
+            message = Message(user, nick, name, text, now, notice, action, tags)
+            message.msgid = self.next_id()
+            # The hot path: one encoding per wire form, then only writes.
+            for encode, members in channel.fanout():
+                data = encode(message)
+                for member, write in members:
+                    if member is not user:
+                        write(data)
+        else:
+            name, recipients = self._route(user, to, text)
+            message = Message(user, nick, name, text, now, notice, action, tags)
+            message.msgid = self.next_id()
+            for recipient in recipients:
+                if recipient is not user:
+                    recipient.session.deliver(message)
         user.last_spoke = now
-        log.debug("<{nick}> to {to}: {text}", nick=nick, to=name, text=text)
+        if _log.debugging:
+            log.debug("<{nick}> to {to}: {text}", nick=nick, to=name, text=text)
         return message
+
+    def session_changed(self, user: User) -> None:
+        """
+        C{user}'s session now shows messages differently or writes
+        elsewhere (see L{Session}): regroup the channels it is in.
+        """
+        for channel in user.channels.values():
+            channel.changed()
 
     def send_tags(
         self, user: User, to: str, tags: Mapping[str, str], now: float

@@ -273,7 +273,7 @@ class IRCProtocol(Protocol):
         self.caps: set[str] = set()
         # What events look like for these caps; changes only with CAP REQ.
         self._variant = (False, False)
-        self._wire_key = "irc00"
+        self.wire_key = "irc00"
         self.pinged = False
         self._label: str | None = None
         self._labelled: list[tuple[dict[str, str], str]] | None = None
@@ -287,6 +287,8 @@ class IRCProtocol(Protocol):
         self.peer = format_peer(address)
         self.host = host_of(address)
         self.last_seen = factory.clock.seconds()
+        # the core's fan-out fast path writes channel messages straight here
+        self.wire_write = self.transport.write
         try:
             self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
         except ChatError as e:
@@ -545,19 +547,25 @@ class IRCProtocol(Protocol):
             wanted = "message-tags" if isinstance(event, TagMessage) else "away-notify"
             if wanted not in caps:
                 return
-        variant = self._variant
-        key = self._wire_key
-        data = event.wire.get(key)
-        if data is None:
-            data = event.wire[key] = self.factory.encode(event, *variant)
-        self.transport.write(data)
+        self.transport.write(self.wire_encode(event))
         if (
             isinstance(event, Joined)
             and event.source.away is not None
             and "away-notify" in caps
         ):
             away = AwayChanged(event.source, event.nick, event.source.away)
-            self.transport.write(self.factory.encode(away, *variant))
+            self.transport.write(self.factory.encode(away, *self._variant))
+
+    def wire_encode(self, event: Event) -> bytes:
+        """
+        C{event} as lines for clients with this one's capabilities, made
+        once per event and capability set (the core's L{Session} fast path).
+        """
+        key = self.wire_key
+        data = event.wire.get(key)
+        if data is None:
+            data = event.wire[key] = self.factory.encode(event, *self._variant)
+        return data
 
     # registration
 
@@ -593,7 +601,9 @@ class IRCProtocol(Protocol):
                     "server-time" in self.caps,
                     "message-tags" in self.caps,
                 )
-                self._wire_key = f"irc{self._variant[0]:d}{self._variant[1]:d}"
+                self.wire_key = f"irc{self._variant[0]:d}{self._variant[1]:d}"
+                if self.user is not None:
+                    self.factory.chat.session_changed(self.user)
                 self.write(build("CAP", self.me, "ACK", args[0], prefix=server))
             else:
                 self.write(build("CAP", self.me, "NAK", args[0], prefix=server))

@@ -26,6 +26,10 @@ LEVELS = {
 }
 
 _levels = LogLevelFilterPredicate(defaultLogLevel=LogLevel.info)
+
+#: Whether chatd's debug events get through: hot paths test this before
+#: building a debug event nobody would see.
+debugging = False
 _observer = FilteringLogObserver(globalLogPublisher, [_levels])
 
 
@@ -36,7 +40,9 @@ def logger(namespace: str) -> Logger:
 
 def set_level(level: LogLevel) -> None:
     """Let chatd's events of C{level} and above through, and drop the rest."""
+    global debugging
     _levels.setLogLevelForNamespace("chatd", level)
+    debugging = level <= LogLevel.debug
 
 
 def get_level() -> LogLevel:

@@ -82,6 +82,8 @@ class ChatProtocol(LineReceiver):
         self.peer = format_peer(self.transport.getPeer())
         self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
         self.last_seen = factory.clock.seconds()
+        # the core's fan-out fast path writes channel messages straight here
+        self.wire_write = self.transport.write
         try:
             self.user = factory.chat.connect(
                 self, self.peer, host_of(self.transport.getPeer()), self.last_seen
@@ -137,6 +139,10 @@ class ChatProtocol(LineReceiver):
         """Nothing to do: the client will notice itself."""
 
     # output
+
+    #: every JSON client sees an event as the same line
+    wire_key = "json"
+    wire_encode = staticmethod(codec.encode_event)
 
     def deliver(self, event: Event) -> None:
         """Write a core event (the core's L{Session} interface)."""

@@ -309,6 +309,72 @@ class MessageTests(CoreCase):
         self.assertEqual(self.inbox("bob"), [])
 
 
+class Wire:
+    """A session on the fan-out fast path, counting how often it encodes."""
+
+    encoded = 0
+
+    def __init__(self, key: str) -> None:
+        self.wire_key = key
+        self.written: list[bytes] = []
+        self.wire_write = self.written.append
+        self.events: list[Event] = []
+
+    def wire_encode(self, event: Event) -> bytes:
+        Wire.encoded += 1
+        assert isinstance(event, Message)
+        return f"{self.wire_key}:{event.text}".encode()
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class FanoutTests(CoreCase):
+    """Channel messages are encoded once per wire form, then only written."""
+
+    def wire_user(self, nick: str, key: str) -> tuple[User, Wire]:
+        session = Wire(key)
+        user = self.chat.connect(session, "127.0.0.1:1")
+        self.chat.set_nick(user, nick)
+        self.chat.join(user, "#room")
+        return user, session
+
+    def test_once_per_wire_form(self) -> None:
+        Wire.encoded = 0
+        alice, a = self.wire_user("alice", "x")
+        _, b = self.wire_user("bob", "x")
+        _, c = self.wire_user("carol", "x")
+        _, d = self.wire_user("dave", "y")
+        plain = self.user("erin")  # a session without the fast path
+        self.chat.join(plain, "#room")
+        self.inbox("erin")
+        message = self.chat.send(alice, "#room", "hi", 1.0)
+        self.assertEqual(Wire.encoded, 2)  # "x" and "y", not once per member
+        self.assertEqual(a.written, [])  # never to the sender
+        self.assertEqual(b.written, [b"x:hi"])
+        self.assertEqual(c.written, [b"x:hi"])
+        self.assertEqual(d.written, [b"y:hi"])
+        self.assertEqual(self.inbox("erin"), [message])
+
+    def test_membership_and_session_changes_regroup(self) -> None:
+        alice, _ = self.wire_user("alice", "x")
+        bob, b = self.wire_user("bob", "x")
+        self.chat.send(alice, "#room", "one", 1.0)
+        _, c = self.wire_user("carol", "x")
+        self.chat.leave(bob, "#room")
+        self.chat.send(alice, "#room", "two", 2.0)
+        b.wire_key = "z"  # bob's client asks for another form...
+        self.chat.join(bob, "#room")
+        c.wire_key = "y"  # ...and so does carol's, while in the channel
+        self.chat.session_changed(self.chat.nicks["carol"])
+        self.chat.send(alice, "#room", "three", 3.0)
+        self.assertEqual(b.written, [b"x:one", b"z:three"])
+        self.assertEqual(c.written, [b"x:two", b"y:three"])
+        self.chat.disconnect(bob, "bye")
+        self.chat.send(alice, "#room", "four", 4.0)
+        self.assertEqual(b.written, [b"x:one", b"z:three"])
+
+
 class ConnectionTests(CoreCase):
     def test_server_full(self) -> None:
         for _ in range(10):

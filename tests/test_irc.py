@@ -895,6 +895,24 @@ class ClosingTests(IRCCase):
 
 
 class CapabilityTests(IRCCase):
+    def test_caps_asked_for_in_a_channel_apply_to_its_next_message(self) -> None:
+        alice = self.irc("alice", "#room")
+        carol = self.irc("carol", "#room")
+        bob = self.irc("bob", "#room")
+        alice.lines()
+        carol.lines()
+        bob.send("PRIVMSG #room :before")
+        self.assertEqual(alice.lines()[0].tags, {})
+        self.assertEqual(carol.lines()[0].tags, {})
+        self.assertEqual(alice.ask("CAP REQ server-time")[0].params[1], "ACK")
+        bob.send("PRIVMSG #room :after")
+        [after] = alice.lines()
+        self.assertEqual(after.params, ["#room", "after"])
+        self.assertIn("time", after.tags)
+        # carol asked for nothing, and still gets the plain form
+        [plain] = carol.lines()
+        self.assertEqual((plain.params, plain.tags), (["#room", "after"], {}))
+
     def test_server_time_and_echo_message(self) -> None:
         bob = self.irc("bob", "#a", caps=("server-time",))
         alice = self.irc("alice", "#a", caps=("echo-message", "server-time"))
