@@ -52,19 +52,19 @@ def parse(*args: str) -> Options:
 class OptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
         options = parse()
-        self.assertEqual(options["listen"], ["tcp:8123"])
+        self.assertEqual(options["listen"], ["tcp:8123:backlog=1024"])
         self.assertEqual(options["max-clients"], 1000)
         self.assertEqual(options["idle-timeout"], 180)
         self.assertEqual(options["max-line"], 16384)
         self.assertEqual(options["log-level"], "info")
 
     def test_port_and_listen(self) -> None:
-        self.assertEqual(parse("--port", "9000")["listen"], ["tcp:9000"])
+        self.assertEqual(parse("--port", "9000")["listen"], ["tcp:9000:backlog=1024"])
         self.assertEqual(
             parse("--listen", "tcp6:9001", "-p", "9000", "-l", "unix:/tmp/x.sock")[
                 "listen"
             ],
-            ["tcp:9000", "tcp6:9001", "unix:/tmp/x.sock"],
+            ["tcp:9000:backlog=1024", "tcp6:9001", "unix:/tmp/x.sock"],
         )
 
     def test_numbers(self) -> None:
@@ -119,12 +119,14 @@ class OptionsTests(SynchronousTestCase):
             "--idle-timeout",
             "40",
         )
-        self.assertEqual(options["irc-listen"], ["tcp:6667", "tcp6:6697"])
+        self.assertEqual(options["irc-listen"], ["tcp:6667:backlog=1024", "tcp6:6697"])
         service = makeService(options, clock)
         json, irc = service.factories
         self.assertEqual(irc.kind, "IRC")
         self.assertIs(irc.chat, json.chat)  # one core: nicks and channels shared
-        self.assertEqual(service.listeners[1][1], ["tcp:6667", "tcp6:6697"])
+        self.assertEqual(
+            service.listeners[1][1], ["tcp:6667:backlog=1024", "tcp6:6697"]
+        )
         self.assertEqual(irc.idle_timeout, 40)
         self.assertEqual(irc.chat.max_users, 9)
         self.assertEqual((irc.server_name, irc.network), ("irc.example.org", "Example"))  # type: ignore[attr-defined]
@@ -157,7 +159,7 @@ class OptionsTests(SynchronousTestCase):
             clock,
         )
         self.assertIsInstance(service, ChatService)
-        self.assertEqual(service.listeners[0][1], ["tcp:0"])
+        self.assertEqual(service.listeners[0][1], ["tcp:0:backlog=1024"])
         self.assertEqual(service.factories[0].chat.max_users, 7)
         self.assertEqual(service.factories[0].idle_timeout, 30)
         self.assertEqual(service.factories[0].max_line, 99)
@@ -169,7 +171,7 @@ class OptionsTests(SynchronousTestCase):
         application = loadApplication(str(ROOT / "chatd.tac"), "python")
         [service] = list(IService(application))
         self.assertIsInstance(service, ChatService)
-        self.assertEqual(service.listeners[0][1], ["tcp:8123"])
+        self.assertEqual(service.listeners[0][1], ["tcp:8123:backlog=1024"])
         self.assertEqual(service.factories[0].idle_timeout, 180)
 
 
