@@ -1,0 +1,566 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+C{chatd-bench}: run one scenario against a server, or compare servers.
+
+Every run prints a table and appends one JSON object per result to the
+results file (C{bench-results.jsonl} unless C{--results} says otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+from chatd.bench import load, servers
+from chatd.bench.load import BenchError, Target
+
+Result = dict[str, Any]
+
+
+def _target(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _rate(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of deliveries/s or 'max'"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the rate must be positive")
+    return value
+
+
+def _python(text: str) -> tuple[str, str]:
+    label, sep, path = text.partition("=")
+    if not sep:
+        path, label = text, Path(text).name
+    return label, path
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        type=_target,
+        help="HOST:PORT of a running server; without it chatd is started "
+        "on loopback (with --python) and stopped afterwards",
+    )
+    p.add_argument("--proto", choices=("irc", "json"), default="irc")
+    p.add_argument(
+        "--server-pid",
+        type=int,
+        help="pid of the --target server: pins it, and reports its CPU and memory",
+    )
+    p.add_argument(
+        "--python",
+        default=sys.executable,
+        help="Python to run chatd with when there is no --target",
+    )
+    _add_common(p)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results",
+        default="bench-results.jsonl",
+        help="append results here as JSON lines ('-' for none)",
+    )
+    p.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin the generator and the server to different cores",
+    )
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="chatd-bench",
+        description="Load generator and benchmark for chatd and other IRC servers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fanout", help="members of one channel, a few senders")
+    _add_target(p)
+    p.add_argument("--members", type=int, default=1000)
+    p.add_argument("--senders", type=int, default=4)
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=50000.0,
+        help="offered deliveries/s, or 'max' for the highest sustained rate",
+    )
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--probes", type=int, default=16)
+    p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
+    p.add_argument("--start-rate", type=float, default=50000.0, help="with --rate max")
+    p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+
+    p = sub.add_parser("rooms", help="many small rooms and a few big channels")
+    _add_target(p)
+    p.add_argument("--clients", type=int, default=5000)
+    p.add_argument("--room-size", type=int, default=10)
+    p.add_argument("--big", type=int, default=3)
+    p.add_argument("--big-size", type=int, default=500)
+    p.add_argument("--rate", type=float, default=1000.0, help="messages/s in all")
+    p.add_argument("--seconds", type=float, default=5.0)
+
+    p = sub.add_parser("storm", help="connect, register and join as fast as possible")
+    _add_target(p)
+    p.add_argument("--clients", type=int, default=2000)
+    p.add_argument("--mode", choices=("own", "one"), default="own")
+    p.add_argument("--window", type=int, default=64)
+
+    p = sub.add_parser("idle", help="idle registered clients; memory per connection")
+    _add_target(p)
+    p.add_argument("--clients", type=int, default=5000)
+
+    p = sub.add_parser(
+        "compare",
+        help="chatd against the bare Twisted ceiling (and ngIRCd, InspIRCd)",
+    )
+    p.add_argument(
+        "--python",
+        action="append",
+        type=_python,
+        help="LABEL=PATH of a Python with chatd installed; repeat for "
+        "several (default: this one)",
+    )
+    p.add_argument(
+        "--servers",
+        default="chatd-json,chatd-irc,ceiling,ngircd,inspircd",
+        help="which servers (ngircd and inspircd are skipped when not installed)",
+    )
+    p.add_argument(
+        "--measures",
+        default="max,p99,idle,storm",
+        help="max (highest sustained fan-out), p99 (latency at --p99-rate), "
+        "idle (memory), storm (registrations/s)",
+    )
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--members", type=int, default=1000)
+    p.add_argument("--senders", type=int, default=4)
+    p.add_argument("--p99-rate", type=float, default=50000.0)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--step-seconds", type=float, default=3.0)
+    p.add_argument(
+        "--start-rate",
+        type=float,
+        default=50000.0,
+        help="first offered rate of the search for the maximum",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=180.0,
+        help="stop searching for the maximum after this long",
+    )
+    p.add_argument("--idle-clients", type=int, default=5000)
+    p.add_argument("--storm-clients", type=int, default=2000)
+    p.add_argument(
+        "--plot", default="bench-latency.png", help="PNG to draw ('-' for none)"
+    )
+    _add_common(p)
+
+    p = sub.add_parser("plot", help="draw latency against offered load from results")
+    p.add_argument("results")
+    p.add_argument("--out", default="bench-latency.png")
+
+    p = sub.add_parser("ceiling", help="run the bare Twisted broadcast server")
+    p.add_argument("--port", type=int, default=6670)
+    return parser.parse_args(argv)
+
+
+def _save(path: str, results: list[Result]) -> None:
+    if path == "-":
+        return
+    with open(path, "a") as f:
+        for r in results:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+
+
+def _stamp(result: Result, **extra: Any) -> Result:
+    return {
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "generator": f"{platform.python_implementation()} {platform.python_version()}",
+        **extra,
+        **result,
+    }
+
+
+def _pins(no_pin: bool) -> tuple[int | None, int | None]:
+    """(server cpu, generator cpu), or Nones when pinning is off or impossible."""
+    available = servers.cpus()
+    if no_pin or len(available) < 2:
+        if not no_pin:
+            print("only one CPU: not pinning; the generator competes with the server")
+        return None, None
+    return available[0], available[-1]
+
+
+def run_scenario(args: argparse.Namespace) -> list[Result]:
+    server_cpu, gen_cpu = _pins(args.no_pin)
+    started = None
+    if args.target is None:
+        started = servers.start_chatd(args.python, Path(args.python).name, server_cpu)
+        target = started.target(args.proto)
+        name = started.name
+    else:
+        host, port = args.target
+        target = Target(host, port, args.proto, args.server_pid)
+        name = f"{host}:{port}"
+        if args.server_pid is not None and server_cpu is not None:
+            try:
+                os.sched_setaffinity(args.server_pid, {server_cpu})
+            except OSError as e:
+                print(f"could not pin the server: {e}")
+    servers.pin_self(gen_cpu)
+    try:
+        result = _one(args.command, target, args)
+    finally:
+        if started is not None:
+            trouble = started.stop()
+            if trouble:
+                print(f"the server logged a traceback:\n{trouble[-3000:]}")
+    result = _stamp(result, server=name)
+    _print_result(result)
+    _save(args.results, [result])
+    return [result]
+
+
+def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
+    if command == "fanout":
+        return load.fanout(
+            target,
+            members=args.members,
+            senders=args.senders,
+            rate=args.rate,
+            seconds=args.seconds,
+            probes=args.probes,
+            step_seconds=args.step_seconds,
+            start_rate=args.start_rate,
+            max_seconds=args.max_seconds,
+        )
+    if command == "rooms":
+        return load.rooms(
+            target,
+            clients=args.clients,
+            size=args.room_size,
+            big=args.big,
+            big_size=args.big_size,
+            rate=args.rate,
+            seconds=args.seconds,
+        )
+    if command == "storm":
+        return load.storm(
+            target, clients=args.clients, mode=args.mode, window=args.window
+        )
+    return load.idle(target, clients=args.clients)
+
+
+_SHOWN = (
+    ("deliveries_per_s", "deliveries/s"),
+    ("registrations_per_s", "registrations/s"),
+    ("kib_per_connection", "KiB per connection"),
+    ("offered", "offered deliveries/s"),
+    ("delivered_fraction", "delivered on time"),
+    ("p50_ms", "latency p50 ms"),
+    ("p99_ms", "latency p99 ms"),
+    ("max_ms", "latency max ms"),
+    ("server_cpu", "server CPU (cores)"),
+    ("server_cpu_ms_per_1000", "server CPU ms per 1000 deliveries"),
+    ("generator_cpu", "generator CPU (cores)"),
+    ("seconds", "seconds"),
+    ("setup_s", "setup seconds"),
+    ("check", "delivery check"),
+)
+
+
+def _print_result(result: Result) -> None:
+    print(f"\n{result['scenario']} against {result['server']} ({result['proto']})")
+    for key, label in _SHOWN:
+        if result.get(key) is not None:
+            value = result[key]
+            if isinstance(value, float) and key.endswith("fraction"):
+                value = f"{100 * value:.1f}%"
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = f"{value:,}"
+            print(f"  {label:<36} {value}")
+
+
+# compare
+
+MEASURES = ("max", "p99", "idle", "storm")
+
+
+def _contenders(
+    args: argparse.Namespace, pythons: list[tuple[str, str]]
+) -> list[tuple[str, str, Callable[[int | None], servers.Server], str]]:
+    """(row name, interpreter label, starter, proto) for each server to run."""
+    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = set(wanted) - {"chatd-json", "chatd-irc", "ceiling", "ngircd", "inspircd"}
+    if unknown:
+        raise BenchError(f"unknown servers: {', '.join(sorted(unknown))}")
+    rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]] = []
+    for label, path in pythons:
+
+        def chatd(
+            cpu: int | None, path: str = path, label: str = label
+        ) -> servers.Server:
+            return servers.start_chatd(path, label, cpu)
+
+        def ceiling(
+            cpu: int | None, path: str = path, label: str = label
+        ) -> servers.Server:
+            return servers.start_ceiling(path, label, cpu)
+
+        if "chatd-json" in wanted:
+            rows.append((f"chatd JSON ({label})", label, chatd, "json"))
+        if "chatd-irc" in wanted:
+            rows.append((f"chatd IRC ({label})", label, chatd, "irc"))
+        if "ceiling" in wanted:
+            rows.append((f"bare Twisted ({label})", label, ceiling, "irc"))
+    if "ngircd" in wanted:
+        if servers.ngircd_path():
+            rows.append(("ngIRCd", "", servers.start_ngircd, "irc"))
+        else:
+            print("ngircd is not installed: skipped")
+    if "inspircd" in wanted:
+        if servers.inspircd_path():
+            rows.append(("InspIRCd", "", servers.start_inspircd, "irc"))
+        else:
+            print("inspircd is not installed: skipped")
+    return rows
+
+
+def compare(args: argparse.Namespace) -> list[Result]:
+    pythons = args.python or [(platform.python_implementation(), sys.executable)]
+    measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+    for m in measures:
+        if m not in MEASURES:
+            raise BenchError(f"unknown measure {m!r}: {', '.join(MEASURES)}")
+    versions = {label: servers.python_version(path) for label, path in pythons}
+    for label, version in versions.items():
+        print(f"{label}: {version}")
+    rows = _contenders(args, pythons)
+    server_cpu, gen_cpu = _pins(args.no_pin)
+    servers.pin_self(gen_cpu)
+    results: list[Result] = []
+    for round_ in range(args.rounds):
+        for measure in measures:
+            for name, label, start, proto in rows:
+                print(f"\n== round {round_ + 1}: {measure} on {name}", flush=True)
+                server = start(server_cpu)
+                try:
+                    result = _measure(measure, server.target(proto), args)
+                except BenchError as e:
+                    result = {"scenario": measure, "proto": proto, "error": str(e)}
+                    print(f"  failed: {e}")
+                finally:
+                    trouble = server.stop()
+                if trouble:
+                    print(f"  {name} logged a traceback:\n{trouble[-3000:]}")
+                    result["traceback"] = True
+                result = _stamp(
+                    result,
+                    server=name,
+                    interpreter=versions.get(label, ""),
+                    label=label,
+                    measure=measure,
+                    round=round_ + 1,
+                )
+                if "error" not in result:
+                    _print_result(result)
+                results.append(result)
+                _save(args.results, [result])
+    print()
+    print(comparison_table(results, [r[0] for r in rows]))
+    if args.plot != "-" and any(r.get("measure") == "max" for r in results):
+        try:
+            plot(results, args.plot)
+            print(f"\nlatency against offered load: {args.plot}")
+        except ImportError:
+            print("\nno plot: matplotlib is missing (pip install 'chatd[bench]')")
+    return results
+
+
+def _measure(measure: str, target: Target, args: argparse.Namespace) -> Result:
+    log = print
+    if measure == "max":
+        return load.fanout(
+            target,
+            members=args.members,
+            senders=args.senders,
+            rate=None,
+            step_seconds=args.step_seconds,
+            start_rate=args.start_rate,
+            max_seconds=args.max_seconds,
+            log=log,
+        )
+    if measure == "p99":
+        return load.fanout(
+            target,
+            members=args.members,
+            senders=args.senders,
+            rate=args.p99_rate,
+            seconds=args.seconds,
+            log=log,
+        )
+    if measure == "idle":
+        return load.idle(target, clients=args.idle_clients, log=log)
+    return load.storm(target, clients=args.storm_clients, mode="own", log=log)
+
+
+def _median(values: list[Any]) -> float | None:
+    present = sorted(float(v) for v in values if v is not None)
+    if not present:
+        return None
+    return present[len(present) // 2]
+
+
+def comparison_table(results: list[Result], names: list[str]) -> str:
+    """The side-by-side table, medians over rounds, with ratios to the ceiling."""
+
+    def value(name: str, measure: str, key: str) -> float | None:
+        return _median(
+            [
+                r.get(key)
+                for r in results
+                if r.get("server") == name and r.get("measure") == measure
+            ]
+        )
+
+    def checks(name: str) -> str:
+        bad = [
+            r
+            for r in results
+            if r.get("server") == name and (not r.get("check_ok", True) or "error" in r)
+        ]
+        return "ok" if not bad else "FAILED"
+
+    header = (
+        "| server | max sustained deliveries/s | p99 ms at "
+        f"{_k(results)} deliveries/s | KiB per idle connection | "
+        "registrations/s | delivery check |"
+    )
+    lines = [header, "|---|---|---|---|---|---|"]
+    for name in names:
+        ceiling = None
+        label = next((r.get("label") for r in results if r.get("server") == name), "")
+        if name.startswith("chatd"):
+            ceiling = f"bare Twisted ({label})"
+        cells = []
+        for measure, key, fmt in (
+            ("max", "deliveries_per_s", "{:,.0f}"),
+            ("p99", "p99_ms", "{:.1f}"),
+            ("idle", "kib_per_connection", "{:.1f}"),
+            ("storm", "registrations_per_s", "{:,.0f}"),
+        ):
+            v = value(name, measure, key)
+            cell = "n/a" if v is None else fmt.format(v)
+            if v is not None and ceiling is not None:
+                c = value(ceiling, measure, key)
+                if c:
+                    cell += f" ({v / c:.2f}x)"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {checks(name)} |")
+    lines.append("")
+    lines.append("(x) is the ratio to the bare Twisted server on the same interpreter.")
+    return "\n".join(lines)
+
+
+def _k(results: list[Result]) -> str:
+    rates = {r.get("offered") for r in results if r.get("measure") == "p99"}
+    if len(rates) == 1:
+        (rate,) = rates
+        if rate:
+            return f"{rate / 1000:g}k"
+    return "the --p99-rate"
+
+
+def plot(results: list[Result], out: str) -> None:
+    """p99 and p50 latency against offered load, one line per server."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    names: list[str] = []
+    for r in results:
+        if r.get("measure") == "max" and r["server"] not in names:
+            names.append(r["server"])
+    for name in names:
+        steps = [
+            s
+            for r in results
+            if r.get("server") == name and r.get("measure") == "max"
+            for s in r.get("steps", [])
+            if s.get("p99_ms") is not None
+        ]
+        steps.sort(key=lambda s: s["offered"])
+        if not steps:
+            continue
+        xs = [s["offered"] for s in steps]
+        (line,) = ax.plot(
+            xs, [s["p99_ms"] for s in steps], marker="o", label=f"{name} p99"
+        )
+        late = [s for s in steps if s["delivered_fraction"] < 0.95]
+        if late:
+            ax.plot(
+                [s["offered"] for s in late],
+                [s["p99_ms"] for s in late],
+                "x",
+                color=line.get_color(),
+                markersize=10,
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.axhline(500, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("offered load (deliveries/s, 1000 members in one channel)")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_title(
+        "chatd-bench fanout: p99 latency against offered load (x: <95% on time)"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "ceiling":
+            from chatd.bench import ceiling
+
+            ceiling.main(["--port", str(args.port)])
+        elif args.command == "plot":
+            with open(args.results) as f:
+                results = [json.loads(line) for line in f if line.strip()]
+            plot(results, args.out)
+            print(args.out)
+        elif args.command == "compare":
+            compare(args)
+        else:
+            run_scenario(args)
+    except BenchError as e:
+        sys.exit(f"chatd-bench: {e}")
+    except KeyboardInterrupt:
+        sys.exit(130)

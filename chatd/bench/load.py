@@ -1,0 +1,1004 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+The load generator: many clients on real sockets, driven from one thread.
+
+Receivers must cost the generator far less than they cost the server, or
+the generator is what gets measured.  So every client is non-blocking in an
+C{epoll} set and is read in big chunks, and most of them only I{count}
+deliveries (one C{bytes.count} per chunk).  A few I{probes}, spread across
+each channel's join order, parse every line: sender stream, sequence number
+and the monotonic send time the sender stamped into the text.  Probes give
+latency and check order; counters give throughput and, at the end, exact
+per-receiver totals (no loss, no duplicate).
+
+Text of a benchmark message: C{B<stream> <seq> <send time ns>}, where a
+stream is one sender talking to one channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import random
+import re
+import select
+import socket
+import time
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable
+
+STAMP = re.compile(rb"B(\d+) (\d+) (\d+)")
+_PING = re.compile(rb"(?m)^(?:@\S+ )?(?::\S+ )?PING( [^\r\n]*)\r?$")
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on: the server refused or dropped us."""
+
+
+class Dialect:
+    """How one wire protocol registers, joins, talks and marks a delivery."""
+
+    name = ""
+    #: occurs once in every delivered message and nowhere else
+    marker = b""
+    hello_done = b""
+    join_done = b""
+    _errors: tuple[bytes, ...] = ()
+
+    def hello(self, nick: str) -> bytes:
+        raise NotImplementedError
+
+    def join(self, channel: str) -> bytes:
+        raise NotImplementedError
+
+    def say(self, to: str) -> tuple[bytes, bytes]:
+        """What goes before and after the text of a message to C{to}."""
+        raise NotImplementedError
+
+    def error_in(self, data: bytes) -> bytes | None:
+        """The first line of C{data} that means the server refused us."""
+        for needle in self._errors:
+            at = data.find(needle)
+            if at >= 0:
+                start = data.rfind(b"\n", 0, at) + 1
+                end = data.find(b"\n", at)
+                return data[start : end if end >= 0 else len(data)].strip()
+        return None
+
+    def pongs(self, data: bytes) -> bytes:
+        """Replies to any keep-alive pings in C{data}."""
+        return b""
+
+    def ping(self, token: str) -> bytes:
+        """A request the server answers with a line containing C{token}."""
+        raise NotImplementedError
+
+
+class IRCDialect(Dialect):
+    name = "irc"
+    marker = b" PRIVMSG "
+    hello_done = b" 001 "
+    join_done = b" 366 "
+    _refusal = re.compile(
+        rb"(?m)^(?:@\S+ )?(?::\S+ )?(?:ERROR|(?!422 )[45]\d\d) [^\r\n]*"
+    )
+
+    def error_in(self, data: bytes) -> bytes | None:
+        match = self._refusal.search(data)
+        return None if match is None else match.group(0)
+
+    def hello(self, nick: str) -> bytes:
+        return f"NICK {nick}\r\nUSER {nick} 0 * :chatd-bench\r\n".encode()
+
+    def join(self, channel: str) -> bytes:
+        return f"JOIN {channel}\r\n".encode()
+
+    def say(self, to: str) -> tuple[bytes, bytes]:
+        return f"PRIVMSG {to} :".encode(), b"\r\n"
+
+    def ping(self, token: str) -> bytes:
+        return f"PING :{token}\r\n".encode()
+
+    def pongs(self, data: bytes) -> bytes:
+        if b"PING" not in data:
+            return b""
+        return b"".join(b"PONG" + arg + b"\r\n" for arg in _PING.findall(data))
+
+
+class JSONDialect(Dialect):
+    name = "json"
+    marker = b'"type":"message"'
+    hello_done = b'"cmd":"nick"'
+    join_done = b'"cmd":"join"'
+    _errors = (b'"type":"error"', b'"type":"bye"')
+
+    def hello(self, nick: str) -> bytes:
+        return b'{"cmd":"nick","nick":"%s"}\n' % nick.encode()
+
+    def join(self, channel: str) -> bytes:
+        return b'{"cmd":"join","channel":"%s"}\n' % channel.encode()
+
+    def say(self, to: str) -> tuple[bytes, bytes]:
+        return b'{"cmd":"msg","to":"%s","text":"' % to.encode(), b'"}\n'
+
+    def ping(self, token: str) -> bytes:
+        return b'{"cmd":"ping","id":"%s"}\n' % token.encode()
+
+
+DIALECTS: dict[str, Dialect] = {"irc": IRCDialect(), "json": JSONDialect()}
+
+
+class Client:
+    """One connection and what the generator knows about it."""
+
+    __slots__ = (
+        "buf",
+        "closed",
+        "count",
+        "disorder",
+        "fd",
+        "index",
+        "joins",
+        "last",
+        "nick",
+        "out",
+        "probe",
+        "sock",
+        "state",
+    )
+
+    def __init__(self, index: int, nick: str, joins: Sequence[str]) -> None:
+        self.index = index
+        self.nick = nick
+        self.joins = joins
+        self.sock: socket.socket | None = None
+        self.fd = -1
+        self.state = "new"
+        self.buf = b""
+        self.out = b""
+        self.count = 0
+        #: probes only: arrivals out of sequence (gaps, repeats, reordering)
+        self.disorder = 0
+        self.probe = False
+        self.closed = False
+        #: probes only: last sequence number seen per stream
+        self.last: dict[int, int] = {}
+
+
+@dataclass
+class Stream:
+    """One sender talking to one channel."""
+
+    sender: Client
+    channel: str
+    members: list[Client]
+    head: bytes
+    tail: bytes
+    sent: int = 0
+
+
+@dataclass
+class Check:
+    """What the delivery check found."""
+
+    receivers: int = 0
+    probes: int = 0
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    disconnected: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.reordered or self.disconnected)
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"ok: {self.delivered} deliveries to {self.receivers} receivers, "
+                f"each exactly once; order checked on {self.probes} probes"
+            )
+        return (
+            f"FAILED: {self.lost} lost, {self.duplicated} duplicated, "
+            f"{self.reordered} out of order, {self.disconnected} disconnected "
+            f"(of {self.expected} expected deliveries)"
+        )
+
+
+@dataclass
+class Step:
+    """One offered rate held for a while, and what came of it."""
+
+    offered: float  # deliveries/s
+    sent: int = 0
+    expected: int = 0
+    on_time: int = 0  # deliveries counted by the end of the grace period
+    seconds: float = 0.0
+    latencies: array[int] = field(default_factory=lambda: array("q"))
+    generator_cpu: float = 0.0
+    server_cpu: float | None = None
+
+    @property
+    def delivered_fraction(self) -> float:
+        return self.on_time / self.expected if self.expected else 1.0
+
+    @property
+    def rate(self) -> float:
+        """Deliveries per second actually achieved."""
+        return self.on_time / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Latency percentile in milliseconds (NaN with no samples)."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        k = min(len(ordered) - 1, int(p / 100.0 * len(ordered)))
+        return float(ordered[k]) / 1e6
+
+    def passed(self, fraction: float = 0.95, p99_ms: float = 500.0) -> bool:
+        return self.delivered_fraction >= fraction and self.percentile(99) <= p99_ms
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "offered": round(self.offered),
+            "achieved": round(self.rate),
+            "delivered_fraction": round(self.delivered_fraction, 4),
+            "p50_ms": _round(self.percentile(50)),
+            "p99_ms": _round(self.percentile(99)),
+            "max_ms": _round(self.percentile(100)),
+            "samples": len(self.latencies),
+            "generator_cpu": round(self.generator_cpu, 3),
+            "server_cpu": None
+            if self.server_cpu is None
+            else round(self.server_cpu, 3),
+        }
+
+
+def _round(value: float) -> float | None:
+    return None if value != value else round(value, 2)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process C{pid}."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss(pid: int) -> int:
+    """Resident memory of process C{pid} in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise BenchError(f"no VmRSS for process {pid}")
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to its hard limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Load:
+    """
+    Clients of one server, in one C{epoll} loop.
+
+    @param server_pid: when known, server CPU and memory are reported.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        dialect: Dialect,
+        *,
+        server_pid: int | None = None,
+        batch: float = 0.02,
+        log: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.dialect = dialect
+        #: what L{_read} counts: the dialect's delivery marker
+        self.marker = dialect.marker
+        self.server_pid = server_pid
+        self.batch_ns = int(batch * 1e9)
+        self.log = log
+        self.clients: list[Client] = []
+        self.by_fd: dict[int, Client] = {}
+        self.streams: list[Stream] = []
+        self.members: dict[str, list[Client]] = {}
+        self._counters = select.epoll()
+        self._probes = select.epoll()
+        self.disconnected = 0
+
+    # setting up
+
+    def connect(
+        self,
+        nicks: Sequence[str],
+        joins: Callable[[int], Sequence[str]],
+        window: int = 64,
+        timeout: float = 120.0,
+    ) -> float:
+        """
+        Connect, register and join a client per nick, at most C{window}
+        handshakes at a time; return the seconds it took.  C{joins(i)} names
+        the channels client C{i} joins, in order.
+        """
+        raise_fd_limit()
+        first = len(self.clients)
+        todo = [Client(first + i, nick, joins(i)) for i, nick in enumerate(nicks)]
+        pending = list(reversed(todo))
+        busy: dict[int, Client] = {}
+        ep = select.epoll()
+        dialect = self.dialect
+        start = time.monotonic()
+        deadline = start + timeout
+        done = 0
+        try:
+            while done < len(todo):
+                while pending and len(busy) < window:
+                    client = pending.pop()
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    sock.setblocking(False)
+                    # the generator's own sends must not wait for ACKs
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    err = sock.connect_ex((self.host, self.port))
+                    if err not in (0, errno.EINPROGRESS):
+                        raise BenchError(
+                            f"cannot connect to {self.host}:{self.port}: "
+                            f"{os.strerror(err)}"
+                        )
+                    client.sock = sock
+                    client.fd = sock.fileno()
+                    client.state = "connecting"
+                    busy[client.fd] = client
+                    ep.register(client.fd, select.EPOLLOUT)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BenchError(
+                        f"only {done} of {len(todo)} clients registered and "
+                        f"joined within {timeout:g} s"
+                    )
+                for fd, _ in ep.poll(min(left, 1.0)):
+                    client = busy[fd]
+                    conn = client.sock
+                    assert conn is not None
+                    if client.state == "connecting":
+                        err = conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        if err:
+                            raise BenchError(
+                                f"cannot connect to {self.host}:{self.port}: "
+                                f"{os.strerror(err)}"
+                            )
+                        conn.sendall(dialect.hello(client.nick))
+                        client.state = "hello"
+                        ep.modify(fd, select.EPOLLIN)
+                        continue
+                    try:
+                        data = conn.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError as e:
+                        raise BenchError(f"{client.nick}: {e}") from None
+                    if not data:
+                        raise BenchError(
+                            f"{client.nick}: the server closed the connection "
+                            f"while registering ({client.buf[-300:]!r})"
+                        )
+                    client.buf += data
+                    pongs = dialect.pongs(data)
+                    if pongs:
+                        conn.sendall(pongs)
+                    bad = dialect.error_in(client.buf)
+                    if bad is not None:
+                        raise BenchError(f"{client.nick}: the server said {bad!r}")
+                    if client.state == "hello":
+                        if dialect.hello_done not in client.buf:
+                            continue
+                        client.buf = b""
+                        if client.joins:
+                            conn.sendall(b"".join(map(dialect.join, client.joins)))
+                            client.state = "joining"
+                            continue
+                    elif client.buf.count(dialect.join_done) < len(client.joins):
+                        continue
+                    client.state = "ready"
+                    client.buf = b""
+                    ep.unregister(fd)
+                    del busy[fd]
+                    done += 1
+        except BaseException:
+            for client in busy.values():
+                if client.sock is not None:
+                    client.sock.close()
+            raise
+        finally:
+            ep.close()
+        elapsed = time.monotonic() - start
+        for client in todo:
+            self.clients.append(client)
+            self.by_fd[client.fd] = client
+            self._counters.register(client.fd, select.EPOLLIN)
+            for name in client.joins:
+                self.members.setdefault(name, []).append(client)
+        return elapsed
+
+    def make_probes(self, count: int) -> None:
+        """
+        Make C{count} clients probes, spread evenly over the join order (a
+        server writes to members in some order; the last ones wait longest).
+        """
+        n = len(self.clients)
+        count = min(count, n)
+        for k in range(count):
+            client = self.clients[(k * n) // count + (n // count) // 2]
+            if not client.probe:
+                client.probe = True
+                self._counters.unregister(client.fd)
+                self._probes.register(client.fd, select.EPOLLIN)
+
+    def add_stream(self, sender: Client, channel: str) -> Stream:
+        head, tail = self.dialect.say(channel)
+        stream = Stream(
+            sender,
+            channel,
+            self.members[channel],
+            head + b"B%d " % len(self.streams),
+            tail,
+        )
+        self.streams.append(stream)
+        return stream
+
+    # running
+
+    def _read(self, client: Client, now_ns: int, step: Step | None) -> None:
+        sock = client.sock
+        assert sock is not None
+        try:
+            data = sock.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost(client)
+            return
+        if client.buf:
+            data = client.buf + data
+        end = data.rfind(b"\n") + 1
+        client.buf = data[end:]
+        client.count += data.count(self.marker, 0, end)
+        if client.probe:
+            last = client.last
+            lat = step.latencies if step is not None else None
+            for s, q, t in STAMP.findall(data, 0, end):
+                stream = int(s)
+                seq = int(q)
+                previous = last.get(stream, -1)
+                if seq != previous + 1:
+                    client.disorder += 1
+                if seq > previous:
+                    last[stream] = seq
+                if lat is not None:
+                    lat.append(now_ns - int(t))
+        pongs = self.dialect.pongs(data)
+        if pongs:
+            with contextlib.suppress(OSError):
+                sock.send(pongs)
+
+    def _lost(self, client: Client) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        self.disconnected += 1
+        ep = self._probes if client.probe else self._counters
+        ep.unregister(client.fd)
+        if self.disconnected <= 3:
+            self.log(f"{client.nick} was disconnected: {client.buf[-200:]!r}")
+
+    def _poll_counters(self, now_ns: int, step: Step | None) -> None:
+        """Read every counter that has data, a slice at a time."""
+        while True:
+            ready = self._counters.poll(0, 256)
+            for fd, _ in ready:
+                self._read(self.by_fd[fd], now_ns, step)
+            self._poll_probes(0)
+            if len(ready) < 256:
+                return
+
+    def _poll_probes(self, timeout: float) -> bool:
+        ready = self._probes.poll(timeout)
+        if ready:
+            now = time.monotonic_ns()
+            step = self._step
+            for fd, _ in ready:
+                self._read(self.by_fd[fd], now, step)
+        return bool(ready)
+
+    _step: Step | None = None
+
+    def run(
+        self,
+        offered: float,
+        seconds: float,
+        choose: Callable[[int], Stream],
+        deliveries_per_message: float,
+        grace: float = 1.0,
+    ) -> Step:
+        """
+        Send at C{offered} deliveries per second for C{seconds}; C{choose(k)}
+        picks the stream of message C{k}.  Deliveries counted by C{grace}
+        seconds after the last send are on time.
+        """
+        step = Step(offered)
+        self._step = step
+        per_s = offered / deliveries_per_message
+        before = self.delivered()
+        cpu0 = time.process_time()
+        scpu0 = self._server_cpu()
+        t0 = time.monotonic_ns()
+        t_end = t0 + int(seconds * 1e9)
+        stop = t_end + int(grace * 1e9)
+        next_send = t0
+        next_count = t0 + self.batch_ns
+        sent = 0
+        expected = 0
+        touched: dict[int, Client] = {}
+        while True:
+            now = time.monotonic_ns()
+            if now >= next_send and now < t_end:
+                due = int((now - t0) * per_s / 1e9) + 1
+                if due - sent > per_s:  # a second behind: do not burst
+                    sent = due - int(per_s)
+                while sent < due:
+                    stream = choose(sent)
+                    stamp = t0 + int(sent * 1e9 / per_s)
+                    sender = stream.sender
+                    sender.out += b"%s%d %d%s" % (
+                        stream.head,
+                        stream.sent,
+                        stamp,
+                        stream.tail,
+                    )
+                    stream.sent += 1
+                    expected += len(stream.members) - 1
+                    touched[sender.fd] = sender
+                    sent += 1
+                    step.sent += 1
+                for sender in touched.values():
+                    self._flush(sender)
+                touched.clear()
+                # the next message's own time, but at most 1000 wake-ups/s
+                next_send = max(t0 + int(sent * 1e9 / per_s), now + 1_000_000)
+            elif now >= t_end and next_send < stop:
+                next_send = stop
+                for client in self.clients:
+                    if client.out:
+                        self._flush(client)
+            if now >= next_count:
+                self._poll_counters(now, step)
+                next_count = time.monotonic_ns() + self.batch_ns
+            if now >= stop:
+                break
+            wait = min(next_send, next_count, stop) - time.monotonic_ns()
+            self._poll_probes(max(wait, 0) / 1e9)
+        self._poll_counters(time.monotonic_ns(), step)
+        self._step = None
+        step.expected = expected
+        step.on_time = self.delivered() - before
+        step.seconds = seconds
+        step.generator_cpu = (time.process_time() - cpu0) / (seconds + grace)
+        scpu1 = self._server_cpu()
+        if scpu0 is not None and scpu1 is not None:
+            step.server_cpu = (scpu1 - scpu0) / (seconds + grace)
+        return step
+
+    def _flush(self, client: Client) -> None:
+        if not client.out or client.closed:
+            return
+        assert client.sock is not None
+        try:
+            n = client.sock.send(client.out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost(client)
+            return
+        client.out = client.out[n:]
+
+    def drain(self, quiet: float = 0.3, limit: float = 15.0) -> bool:
+        """
+        Read until nothing arrives for C{quiet} seconds (True) or for at
+        most C{limit} seconds (False: the server is still catching up).
+        """
+        end = time.monotonic() + limit
+        last_data = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - last_data >= quiet:
+                return True
+            if now >= end:
+                return False
+            got = self._poll_probes(0.01)
+            ready = self._counters.poll(0, 256)
+            for fd, _ in ready:
+                self._read(self.by_fd[fd], 0, None)
+            for client in self.clients:
+                if client.out:
+                    self._flush(client)
+            if got or ready:
+                last_data = time.monotonic()
+
+    def delivered(self) -> int:
+        return sum(c.count for c in self.clients)
+
+    def _server_cpu(self) -> float | None:
+        if self.server_pid is None:
+            return None
+        try:
+            return process_cpu(self.server_pid)
+        except OSError:
+            return None
+
+    def check(self, only: Iterable[Client] | None = None) -> Check:
+        """
+        Compare what every client counted with what the streams sent to
+        the channels it is in.  Call after L{drain}.
+        """
+        expected: dict[int, int] = {}
+        for stream in self.streams:
+            if stream.sent:
+                for member in stream.members:
+                    if member is not stream.sender:
+                        expected[member.index] = (
+                            expected.get(member.index, 0) + stream.sent
+                        )
+        result = Check()
+        for client in self.clients if only is None else only:
+            result.receivers += 1
+            want = expected.get(client.index, 0)
+            result.expected += want
+            result.delivered += client.count
+            if client.closed:
+                result.disconnected += 1
+                continue
+            if client.count < want:
+                result.lost += want - client.count
+            elif client.count > want:
+                result.duplicated += client.count - want
+            if client.probe:
+                result.probes += 1
+                result.reordered += client.disorder
+        return result
+
+    def ping_all(self) -> Check:
+        """
+        Every connection asks the server for an answer (IRC C{PING}, JSON
+        C{ping}); each must get exactly one: no connection was dropped or
+        left unserved.
+        """
+        token = "chatd-bench-check"
+        saved = [c.count for c in self.clients]
+        self.marker = token.encode()
+        try:
+            for client in self.clients:
+                client.count = 0
+                client.out += self.dialect.ping(token)
+                self._flush(client)
+            self.drain(quiet=0.3)
+            result = Check()
+            for client in self.clients:
+                result.receivers += 1
+                result.expected += 1
+                result.delivered += client.count
+                if client.closed:
+                    result.disconnected += 1
+                elif client.count == 0:
+                    result.lost += 1
+                elif client.count > 1:
+                    result.duplicated += client.count - 1
+            return result
+        finally:
+            self.marker = self.dialect.marker
+            for client, count in zip(self.clients, saved):
+                client.count = count
+
+    def close(self) -> None:
+        for client in self.clients:
+            if client.sock is not None:
+                client.sock.close()
+        self._counters.close()
+        self._probes.close()
+
+
+# scenarios
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    proto: str
+    pid: int | None = None
+
+
+def _nicks(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def fanout(
+    target: Target,
+    members: int = 1000,
+    senders: int = 4,
+    rate: float | None = 50000.0,
+    seconds: float = 5.0,
+    probes: int = 16,
+    log: Callable[[str], None] = print,
+    step_seconds: float = 3.0,
+    start_rate: float = 50000.0,
+    max_seconds: float = 180.0,
+    max_steps: int = 30,
+) -> dict[str, object]:
+    """
+    C{members} clients in one channel, C{senders} of them talking.  With a
+    C{rate} (deliveries/s) hold it for C{seconds}; with None find the
+    highest rate at which at least 95% of deliveries arrive with p99 under
+    500 ms, stepping up by 1.5x and then bisecting.
+    """
+    load = Load(
+        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
+    )
+    try:
+        channel = "#bench"
+        setup = load.connect(_nicks("f", members), lambda i: (channel,))
+        load.drain(quiet=0.2)
+        load.make_probes(probes)
+        stride = max(1, members // max(1, senders))
+        streams = [
+            load.add_stream(load.clients[(i * stride + 1) % members], channel)
+            for i in range(senders)
+        ]
+
+        def choose(k: int) -> Stream:
+            return streams[k % len(streams)]
+
+        per = members - 1
+        steps: list[Step] = []
+        if rate is not None:
+            steps.append(load.run(rate, seconds, choose, per))
+            load.drain()
+            best = steps[0]
+        else:
+            best = None
+            offered = start_rate
+            failed: float | None = None
+            deadline = time.monotonic() + max_seconds
+            while time.monotonic() < deadline and len(steps) < max_steps:
+                step = load.run(offered, step_seconds, choose, per)
+                steps.append(step)
+                log(_step_line(step))
+                drained = load.drain()
+                if step.passed():
+                    if best is None or step.rate > best.rate:
+                        best = step
+                    if failed is None:
+                        offered *= 1.5
+                    else:
+                        if failed / offered < 1.08:
+                            break
+                        offered = (offered + failed) / 2
+                else:
+                    failed = offered
+                    low = best.offered if best is not None else offered / 4
+                    if failed / low < 1.08 or not drained:
+                        break
+                    offered = (low + failed) / 2
+            if best is None:
+                best = min(steps, key=lambda s: s.offered)
+        assert best is not None
+        check = load.check()
+        return {
+            "scenario": "fanout",
+            "proto": target.proto,
+            "members": members,
+            "senders": senders,
+            "setup_s": round(setup, 3),
+            "max_rate": rate is None,
+            "deliveries_per_s": round(best.rate) if best.passed() else 0,
+            **best.as_dict(),
+            "steps": [s.as_dict() for s in steps],
+            "check": check.summary(),
+            "check_ok": check.ok,
+        }
+    finally:
+        load.close()
+
+
+def _step_line(step: Step) -> str:
+    return (
+        f"  offered {step.offered:>12,.0f}/s  achieved {step.rate:>12,.0f}/s  "
+        f"on time {100 * step.delivered_fraction:5.1f}%  "
+        f"p50 {step.percentile(50):8.2f} ms  p99 {step.percentile(99):8.2f} ms  "
+        f"generator cpu {100 * step.generator_cpu:3.0f}%"
+        + (
+            f"  server cpu {100 * step.server_cpu:3.0f}%"
+            if step.server_cpu is not None
+            else ""
+        )
+    )
+
+
+def rooms(
+    target: Target,
+    clients: int = 5000,
+    size: int = 10,
+    big: int = 3,
+    big_size: int = 500,
+    rate: float = 1000.0,
+    seconds: float = 5.0,
+    probe_share: float = 0.05,
+    log: Callable[[str], None] = print,
+    seed: int = 1,
+) -> dict[str, object]:
+    """
+    A realistic mix: C{clients} clients in rooms of C{size}, and C{big}
+    large channels of C{big_size} that some of them also join; everyone
+    talks, C{rate} messages per second in all, to one of their channels.
+    """
+    rng = random.Random(seed)
+    n_rooms = max(1, clients // size)
+    joins: list[list[str]] = [[f"#room{i % n_rooms}"] for i in range(clients)]
+    for b in range(big):
+        for i in rng.sample(range(clients), min(big_size, clients)):
+            joins[i].append(f"#big{b}")
+    load = Load(
+        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
+    )
+    try:
+        setup = load.connect(_nicks("r", clients), lambda i: joins[i])
+        load.drain(quiet=0.3)
+        load.make_probes(max(1, int(clients * probe_share)))
+        streams = [
+            load.add_stream(client, name)
+            for client in load.clients
+            for name in client.joins
+        ]
+        mean_fanout = sum(len(s.members) - 1 for s in streams) / len(streams)
+        order = [rng.randrange(len(streams)) for _ in range(65536)]
+
+        def choose(k: int) -> Stream:
+            return streams[order[k & 65535]]
+
+        step = load.run(rate * mean_fanout, seconds, choose, mean_fanout)
+        load.drain()
+        check = load.check()
+        delivered = step.on_time
+        cpu = step.server_cpu
+        return {
+            "scenario": "rooms",
+            "proto": target.proto,
+            "clients": clients,
+            "rooms": n_rooms,
+            "room_size": size,
+            "big_channels": big,
+            "big_size": big_size,
+            "messages_per_s": rate,
+            "setup_s": round(setup, 3),
+            "deliveries_per_s": round(step.rate),
+            "server_cpu_ms_per_1000": (
+                None
+                if cpu is None or not delivered
+                else round(cpu * (seconds + 1.0) / delivered * 1e6, 3)
+            ),
+            **step.as_dict(),
+            "check": check.summary(),
+            "check_ok": check.ok,
+        }
+    finally:
+        load.close()
+
+
+def storm(
+    target: Target,
+    clients: int = 2000,
+    mode: str = "own",
+    window: int = 64,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """
+    C{clients} clients connect, register and join as fast as the server
+    lets them (C{window} handshakes in flight): each its own channel
+    (C{mode} "own") or all one channel ("one").
+    """
+    load = Load(
+        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
+    )
+    try:
+        if mode == "own":
+            joins: Callable[[int], Sequence[str]] = lambda i: (f"#s{i}",)  # noqa: E731
+        elif mode == "one":
+            joins = lambda i: ("#storm",)  # noqa: E731
+        else:
+            raise BenchError(f"unknown storm mode {mode!r}: own or one")
+        elapsed = load.connect(_nicks("s", clients), joins, window=window)
+        load.drain(quiet=0.3)
+        # everyone in one channel: one line from the first must reach all;
+        # each in their own: each connection must still be served
+        check = _roll_call(load) if mode == "one" else load.ping_all()
+        return {
+            "scenario": "storm",
+            "proto": target.proto,
+            "clients": clients,
+            "mode": mode,
+            "seconds": round(elapsed, 3),
+            "registrations_per_s": round(clients / elapsed),
+            "check": check.summary(),
+            "check_ok": check.ok,
+        }
+    finally:
+        load.close()
+
+
+def _roll_call(load: Load) -> Check:
+    """Each channel's first member says one line; everyone must hear it once."""
+    before = {c.index: c.count for c in load.clients}
+    for name, members in load.members.items():
+        stream = load.add_stream(members[0], name)
+        members[0].out += b"%s0 %d%s" % (stream.head, time.monotonic_ns(), stream.tail)
+        stream.sent = 1
+    for client in load.clients:
+        load._flush(client)
+    load.drain(quiet=0.3)
+    for client in load.clients:
+        client.count -= before[client.index]
+    return load.check()
+
+
+def idle(
+    target: Target,
+    clients: int = 5000,
+    settle: float = 1.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """
+    C{clients} registered clients that then do nothing; the server's
+    resident memory per connection (when its pid is known).
+    """
+    if target.pid is None:
+        log("idle: no server pid (--server-pid), so no memory figure")
+    rss0 = process_rss(target.pid) if target.pid is not None else None
+    load = Load(
+        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
+    )
+    try:
+        elapsed = load.connect(_nicks("i", clients), lambda i: ())
+        time.sleep(settle)
+        load.drain(quiet=0.2)
+        rss1 = process_rss(target.pid) if target.pid is not None else None
+        check = load.ping_all()
+        per = None if rss0 is None or rss1 is None else (rss1 - rss0) / clients
+        return {
+            "scenario": "idle",
+            "proto": target.proto,
+            "clients": clients,
+            "setup_s": round(elapsed, 3),
+            "rss_before_kib": None if rss0 is None else rss0 // 1024,
+            "rss_after_kib": None if rss1 is None else rss1 // 1024,
+            "kib_per_connection": None if per is None else round(per / 1024, 2),
+            "check": check.summary(),
+            "check_ok": check.ok,
+        }
+    finally:
+        load.close()

@@ -1,0 +1,239 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+Start and stop the servers a benchmark compares, each pinned to one core.
+
+chatd and the ceiling run on any Python that has chatd installed; ngIRCd
+and InspIRCd run from Debian's packages (when installed) with the
+benchmark's own configurations in C{configs/}, whose flood limits are
+relaxed so that what is measured is fan-out, not throttling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from chatd.bench.load import BenchError, Target
+
+CONFIGS = Path(__file__).parent / "configs"
+MAX_CLIENTS = 20000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def pin_self(cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def _preexec(cpu: int | None) -> Callable[[], None]:
+    def setup() -> None:
+        import resource
+
+        os.setsid()
+        pin_self(cpu)
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    return setup
+
+
+@dataclass
+class Server:
+    """A server process under test."""
+
+    name: str
+    kind: str
+    proc: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    workdir: Path
+    interpreter: str | None = None
+    log_path: Path = field(default_factory=Path)
+
+    def target(self, proto: str) -> Target:
+        return Target("127.0.0.1", self.ports[proto], proto, self.proc.pid)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> str:
+        """Stop the server; return its log if it shows a traceback, else ''."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        text = self.log_text()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return text if "Traceback" in text else ""
+
+
+def _wait_ready(server: Server, timeout: float = 30.0) -> Server:
+    deadline = time.monotonic() + timeout
+    for port in server.ports.values():
+        while True:
+            if server.proc.poll() is not None:
+                text = server.log_text()
+                shutil.rmtree(server.workdir, ignore_errors=True)
+                raise BenchError(
+                    f"{server.name} exited with {server.proc.returncode}:\n"
+                    + text[-2000:]
+                )
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    server.stop()
+                    raise BenchError(
+                        f"{server.name} did not listen on {port}"
+                    ) from None
+                time.sleep(0.05)
+    return server
+
+
+def _spawn(
+    name: str,
+    kind: str,
+    argv: list[str],
+    ports: dict[str, int],
+    workdir: Path,
+    cpu: int | None,
+    interpreter: str | None = None,
+) -> Server:
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_preexec(cpu),
+        )
+    return _wait_ready(Server(name, kind, proc, ports, workdir, interpreter, log_path))
+
+
+_TWISTD = (
+    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+)
+
+
+def start_chatd(python: str, label: str, cpu: int | None, *extra: str) -> Server:
+    """chatd under C{python}, with a JSON and an IRC listener on loopback."""
+    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    ports = {"json": free_port(), "irc": free_port()}
+    argv = [
+        python,
+        "-c",
+        _TWISTD,
+        "-n",
+        "--pidfile=",
+        "chatd",
+        "--listen",
+        f"tcp:{ports['json']}:interface=127.0.0.1:backlog=1024",
+        "--irc-listen",
+        f"tcp:{ports['irc']}:interface=127.0.0.1:backlog=1024",
+        "--max-clients",
+        str(MAX_CLIENTS),
+        *extra,
+    ]
+    return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label)
+
+
+def start_ceiling(python: str, label: str, cpu: int | None) -> Server:
+    """The bare Twisted broadcast server under C{python}."""
+    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    port = free_port()
+    argv = [python, "-m", "chatd.bench.ceiling", "--port", str(port)]
+    return _spawn(
+        f"bare Twisted ({label})", "ceiling", argv, {"irc": port}, workdir, cpu, label
+    )
+
+
+def _render(template: str, workdir: Path, port: int) -> Path:
+    text = (CONFIGS / template).read_text()
+    path = workdir / template
+    path.write_text(text.format(port=port, dir=workdir, maxclients=MAX_CLIENTS))
+    return path
+
+
+def ngircd_path() -> str | None:
+    return shutil.which("ngircd") or (
+        "/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None
+    )
+
+
+def inspircd_path() -> str | None:
+    return shutil.which("inspircd") or (
+        "/usr/sbin/inspircd" if os.path.exists("/usr/sbin/inspircd") else None
+    )
+
+
+def start_ngircd(cpu: int | None) -> Server:
+    binary = ngircd_path()
+    if binary is None:
+        raise BenchError("ngircd is not installed (apt-get install ngircd)")
+    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    port = free_port()
+    conf = _render("ngircd.conf", workdir, port)
+    argv = [binary, "--nodaemon", "--config", str(conf)]
+    return _spawn("ngIRCd", "ngircd", argv, {"irc": port}, workdir, cpu)
+
+
+def start_inspircd(cpu: int | None) -> Server:
+    binary = inspircd_path()
+    if binary is None:
+        raise BenchError("inspircd is not installed (apt-get install inspircd)")
+    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    port = free_port()
+    conf = _render("inspircd.conf", workdir, port)
+    argv = [binary, "--nofork", f"--config={conf}"]
+    if os.geteuid() == 0:
+        argv.append("--runasroot")
+    return _spawn("InspIRCd", "inspircd", argv, {"irc": port}, workdir, cpu)
+
+
+def python_version(python: str) -> str:
+    """C{"CPython 3.11.7"}-style name of C{python}, checking chatd imports."""
+    try:
+        out = subprocess.run(
+            [
+                python,
+                "-c",
+                "import platform, chatd, twisted; "
+                "print(platform.python_implementation(), platform.python_version(),"
+                " 'Twisted', twisted.__version__)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchError(
+            f"{python} cannot run chatd (install it there with pip install -e .): {e}"
+        ) from None
+    return out

@@ -1,0 +1,318 @@
+"""
+chatd-bench, kept from rotting: every scenario runs for about a second
+against an in-process chatd (and the bare ceiling server), and the delivery
+check is shown to catch loss, duplicates and reordering.
+
+The generator blocks on its own C{epoll} loop, so it runs in a thread
+(C{deferToThread}) while the test's reactor serves chatd.  Nothing here
+asserts how fast anything is: only that the figures are there and that
+every message reached every member exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+from twisted.internet import reactor, threads
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chatd.bench import cli, load
+from chatd.bench.ceiling import Ceiling
+from chatd.bench.load import DIALECTS, Client, Load, Step, Target
+from chatd.core import Chat
+from chatd.irc import IRCFactory
+from chatd.protocol import ChatFactory
+from chatd.service import ChatService
+
+try:
+    import matplotlib  # noqa: F401
+
+    HAVE_MATPLOTLIB = True
+except ImportError:  # on PyPy, where the test extra leaves it out
+    HAVE_MATPLOTLIB = False
+
+
+class InProcess(TestCase):
+    """chatd's JSON and IRC listeners on loopback, in this process."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        self.chat = Chat(max_users=1000)
+        listen = ["tcp:0:interface=127.0.0.1:backlog=1024"]
+        self.service = ChatService(
+            reactor,
+            [
+                (ChatFactory(self.chat, reactor, idle_timeout=60), listen),
+                (IRCFactory(self.chat, reactor, idle_timeout=60), listen),
+            ],
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        json_port, irc_port = (p.getHost().port for p in self.service.ports)
+        self.targets = {
+            "json": Target("127.0.0.1", json_port, "json", os.getpid()),
+            "irc": Target("127.0.0.1", irc_port, "irc", os.getpid()),
+        }
+        self.logged: list[str] = []
+
+    def bench(self, f: Callable[..., dict[str, Any]], *args: Any, **kw: Any) -> Any:
+        return threads.deferToThread(f, *args, log=self.logged.append, **kw)
+
+    def assertDelivered(self, result: dict[str, Any]) -> None:
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertIn("each exactly once", result["check"])
+        self.assertEqual(self.chat.nicks, {})  # every client has gone again
+
+
+class ScenarioTests(InProcess):
+    @inlineCallbacks
+    def test_fanout_at_a_fixed_rate(self) -> Any:
+        for proto in ("irc", "json"):
+            result = yield self.bench(
+                load.fanout,
+                self.targets[proto],
+                members=30,
+                senders=3,
+                rate=3000.0,
+                seconds=0.5,
+                probes=4,
+            )
+            self.assertEqual(result["proto"], proto)
+            self.assertGreater(result["samples"], 0)
+            self.assertGreater(result["deliveries_per_s"], 0)
+            self.assertDelivered(result)
+            # 3000/s to 29 others for half a second: about 50 messages
+            self.assertGreater(result["steps"][0]["achieved"], 0)
+
+    @inlineCallbacks
+    def test_fanout_max_steps_up(self) -> Any:
+        result = yield self.bench(
+            load.fanout,
+            self.targets["irc"],
+            members=20,
+            senders=2,
+            rate=None,
+            step_seconds=0.3,
+            start_rate=1000.0,
+            max_steps=2,
+            probes=3,
+        )
+        self.assertTrue(result["max_rate"])
+        offered = [s["offered"] for s in result["steps"]]
+        self.assertEqual(len(offered), 2)
+        self.assertEqual(offered[1], offered[0] * 1.5)  # stepping up
+        self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_rooms(self) -> Any:
+        result = yield self.bench(
+            load.rooms,
+            self.targets["irc"],
+            clients=60,
+            size=6,
+            big=1,
+            big_size=20,
+            rate=200.0,
+            seconds=0.5,
+        )
+        self.assertEqual(result["rooms"], 10)
+        self.assertIsNotNone(result["server_cpu_ms_per_1000"])
+        self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_storm(self) -> Any:
+        for mode in ("own", "one"):
+            result = yield self.bench(
+                load.storm, self.targets["json"], clients=80, mode=mode, window=16
+            )
+            self.assertEqual(result["mode"], mode)
+            self.assertGreater(result["registrations_per_s"], 0)
+            self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_idle(self) -> Any:
+        result = yield self.bench(
+            load.idle, self.targets["irc"], clients=50, settle=0.1
+        )
+        self.assertIsNotNone(result["kib_per_connection"])
+        self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_refusal_is_reported(self) -> Any:
+        """A server that refuses a nick stops the run with what it said."""
+        other = Load("127.0.0.1", self.targets["irc"].port, DIALECTS["irc"])
+        self.addCleanup(other.close)
+        # the idle scenario's first nick is i0: an IRC user has it already
+        yield threads.deferToThread(other.connect, ["i0"], lambda i: ())
+        d = self.bench(load.idle, self.targets["json"], clients=1, settle=0)
+        e = yield self.assertFailure(d, load.BenchError)
+        self.assertIn("i0: the server said", str(e))
+        self.assertIn("nick_in_use", str(e))
+
+
+class CeilingTests(TestCase):
+    timeout = 60
+
+    @inlineCallbacks
+    def test_ceiling_fans_out(self) -> Any:
+        port = reactor.listenTCP(0, Ceiling(), interface="127.0.0.1")  # type: ignore[attr-defined]
+        self.addCleanup(port.stopListening)
+        target = Target("127.0.0.1", port.getHost().port, "irc", os.getpid())
+        result = yield threads.deferToThread(
+            load.fanout,
+            target,
+            members=25,
+            senders=2,
+            rate=2000.0,
+            seconds=0.5,
+            probes=3,
+            log=lambda line: None,
+        )
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertGreater(result["samples"], 0)
+
+
+class CheckTests(SynchronousTestCase):
+    """The delivery check itself: it must see what a broken server does."""
+
+    def setUp(self) -> None:
+        self.load = Load("127.0.0.1", 1, DIALECTS["irc"])
+        self.addCleanup(self.load.close)
+
+    def receiver(self, index: int, probe: bool) -> tuple[Client, socket.socket]:
+        ours, theirs = socket.socketpair()
+        self.addCleanup(theirs.close)
+        ours.setblocking(False)
+        client = Client(index, f"c{index}", ("#c",))
+        client.sock, client.fd, client.probe = ours, ours.fileno(), probe
+        self.load.clients.append(client)
+        self.load.by_fd[client.fd] = client
+        self.load.members.setdefault("#c", []).append(client)
+        return client, theirs
+
+    def feed(self, client: Client, wire: socket.socket, seqs: list[int]) -> None:
+        lines = b"".join(
+            b":s!u@h PRIVMSG #c :B0 %d %d\r\n" % (seq, 10**9) for seq in seqs
+        )
+        half = len(lines) // 2 + 3  # split a line across two reads
+        step = Step(1.0)
+        for part in (lines[:half], lines[half:]):
+            wire.sendall(part)
+            self.load._read(client, 2 * 10**9, step)
+        self.assertEqual(len(step.latencies), len(seqs) if client.probe else 0)
+
+    def stream(self, sent: int) -> None:
+        sender = Client(99, "s", ("#c",))
+        self.load.members["#c"].append(sender)
+        self.load.add_stream(sender, "#c").sent = sent
+
+    def test_exact_delivery_passes(self) -> None:
+        probe, wire = self.receiver(0, probe=True)
+        counter, wire2 = self.receiver(1, probe=False)
+        self.feed(probe, wire, [0, 1, 2, 3])
+        self.feed(counter, wire2, [0, 1, 2, 3])
+        self.stream(4)
+        check = self.load.check()
+        self.assertTrue(check.ok, check.summary())
+        self.assertEqual((check.delivered, check.expected), (8, 8))
+
+    def test_loss_duplicates_and_reordering_fail(self) -> None:
+        lossy, w1 = self.receiver(0, probe=False)
+        doubled, w2 = self.receiver(1, probe=False)
+        shuffled, w3 = self.receiver(2, probe=True)
+        self.feed(lossy, w1, [0, 1, 3])
+        self.feed(doubled, w2, [0, 1, 2, 3, 3])
+        self.feed(shuffled, w3, [0, 2, 1, 3])
+        self.stream(4)
+        check = self.load.check()
+        self.assertFalse(check.ok)
+        self.assertEqual((check.lost, check.duplicated), (1, 1))
+        self.assertEqual(check.reordered, 2)  # 2 came early, 1 came late
+        self.assertIn("FAILED: 1 lost, 1 duplicated, 2 out of order", check.summary())
+
+    def test_pings_are_answered(self) -> None:
+        client, wire = self.receiver(0, probe=False)
+        wire.sendall(b"PING :abc\r\n:s!u@h PRIVMSG #c :B0 0 1\r\n")
+        self.load._read(client, 0, None)
+        self.assertEqual(wire.recv(100), b"PONG :abc\r\n")
+        self.assertEqual(client.count, 1)
+
+
+class CompareTests(SynchronousTestCase):
+    """
+    C{chatd-bench compare} starts real servers (chatd under twistd, and the
+    ceiling) as subprocesses, so this is the slowest test here.
+    """
+
+    def test_compare_table_and_results(self) -> None:
+        tmp = Path(self.mktemp())
+        tmp.mkdir()
+        results = tmp / "results.jsonl"
+        png = tmp / "latency.png"
+        args = cli.parse_args(
+            [
+                "compare",
+                "--servers",
+                "chatd-irc,chatd-json,ceiling",
+                "--measures",
+                "max,p99,idle,storm",
+                "--members",
+                "20",
+                "--senders",
+                "2",
+                "--p99-rate",
+                "2000",
+                "--seconds",
+                "0.3",
+                "--step-seconds",
+                "0.3",
+                "--idle-clients",
+                "30",
+                "--storm-clients",
+                "40",
+                "--max-seconds",
+                "1",
+                "--start-rate",
+                "1000",
+                "--results",
+                str(results),
+                "--plot",
+                str(png) if HAVE_MATPLOTLIB else "-",
+                "--no-pin",
+            ]
+        )
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            out = cli.compare(args)
+        self.assertEqual(len(out), 12)  # 4 measures x 3 servers
+        saved = [json.loads(line) for line in results.read_text().splitlines()]
+        self.assertEqual([r["measure"] for r in saved], [r["measure"] for r in out])
+        for r in saved:
+            self.assertNotIn("error", r)
+            self.assertTrue(r["check_ok"], r)
+        impl = f"({cli.platform.python_implementation()})"
+        table = printed.getvalue()
+        for row in (f"| chatd IRC {impl} |", f"| chatd JSON {impl} |"):
+            line = next(x for x in table.splitlines() if x.startswith(row))
+            self.assertRegex(line, r"\(\d+\.\d\dx\)")  # ratios to the ceiling
+            self.assertTrue(line.endswith("| ok |"), line)
+        if HAVE_MATPLOTLIB:
+            self.assertEqual(png.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+    def test_bad_arguments(self) -> None:
+        e = self.assertRaises(SystemExit, cli.parse_args, ["fanout", "--rate", "fast"])
+        self.assertEqual(e.code, 2)
+        e = self.assertRaises(
+            SystemExit,
+            cli.main,
+            ["fanout", "--target", "127.0.0.1:1", "--results", "-", "--no-pin"],
+        )
+        self.assertIn("cannot connect to 127.0.0.1:1", str(e.code))
