@@ -493,6 +493,9 @@ class Chat:
         self.channels: dict[str, Channel] = {}
         #: The most users with a nick there have been at once.
         self.peak_users = 0
+        #: How many users with a nick are invisible (kept, not counted, so
+        #: that a welcome's user counts cost nothing per user).
+        self.invisible_users = 0
         #: Nicks given up, newest last (for WHOWAS).
         self.history: deque[Departed] = deque(maxlen=HISTORY_MAX)
         # Message ids: unique within this server's run, opaque to clients.
@@ -534,6 +537,8 @@ class Chat:
         nick = user.nick
         if nick is None:
             return
+        if user.invisible:
+            self.invisible_users -= 1
         event = Quit(user, nick, reason)
         key = fold(nick)
         for peer in self._peers(user):
@@ -587,6 +592,13 @@ class Chat:
         log.info("{old} is now known as {new}", old=old, new=nick)
         return nick
 
+    def set_invisible(self, user: User, invisible: bool) -> None:
+        """Hide C{user} from listings for people outside its channels, or not."""
+        self.require_nick(user)
+        if user.invisible != invisible:
+            user.invisible = invisible
+            self.invisible_users += 1 if invisible else -1
+
     def require_nick(self, user: User) -> str:
         if user.nick is None:
             raise ChatError(
@@ -615,7 +627,8 @@ class Chat:
         channel.members[fold(nick)] = user
         channel.changed()
         user.channels[key] = channel
-        log.info("{nick} joined {channel}", nick=nick, channel=channel.name)
+        if _log.debugging:
+            log.debug("{nick} joined {channel}", nick=nick, channel=channel.name)
         return channel
 
     def leave(self, user: User, name: str, reason: str = "") -> Channel:
@@ -633,7 +646,8 @@ class Chat:
                 member.session.deliver(event)
         else:
             del self.channels[key]
-        log.info("{nick} left {channel}", nick=nick, channel=channel.name)
+        if _log.debugging:
+            log.debug("{nick} left {channel}", nick=nick, channel=channel.name)
         return channel
 
     def send(
@@ -841,6 +855,9 @@ class Chat:
                     yield f"{member!r} in {channel.name} is not registered as {mkey}"
                 if member.channels.get(key) is not channel:
                     yield f"{member!r} is in {channel.name} but does not know it"
+        invisible = sum(1 for u in self.nicks.values() if u.invisible)
+        if invisible != self.invisible_users:
+            yield f"{invisible} invisible users counted as {self.invisible_users}"
         for user in self.users:
             for key, channel in user.channels.items():
                 if self.channels.get(key) is not channel:

@@ -29,6 +29,7 @@ from twisted.words.protocols import irc as rfc
 from zope.interface import implementer
 
 import chatd
+from chatd import log as _log
 from chatd.core import (
     AWAY_MAX,
     CHANNEL_MAX,
@@ -278,6 +279,9 @@ class IRCProtocol(Protocol):
         self._label: str | None = None
         self._labelled: list[tuple[dict[str, str], str]] | None = None
         self._batches = 0
+        #: while a chunk of input is handled, what we say to this client
+        self._cork: list[bytes] | None = None
+        self._template_nick: str | None = None
 
     # connection
 
@@ -296,12 +300,14 @@ class IRCProtocol(Protocol):
             self._say_error(e.message)
             return
         factory.connections.add(self)
-        log.info("IRC connection from {peer}", peer=self.peer)
+        if _log.debugging:
+            log.debug("IRC connection from {peer}", peer=self.peer)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.user is None:
             return
-        log.info("IRC connection from {peer} closed", peer=self.peer)
+        if _log.debugging:
+            log.debug("IRC connection from {peer} closed", peer=self.peer)
         if not self.closing:
             self.closing = True
             self.factory.chat.disconnect(self.user, "connection closed")
@@ -336,6 +342,7 @@ class IRCProtocol(Protocol):
 
     def _say_error(self, reason: str) -> None:
         self.closing = True
+        self._uncork()
         self.transport.write(
             build(
                 "ERROR", f"Closing Link: {irc_host(self.host)} ({reason})", text=True
@@ -349,6 +356,20 @@ class IRCProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
+        # Everything the lines in this chunk make us say goes out in one
+        # write: a registration is some twenty lines.
+        self._cork = []
+        try:
+            self._lines(data)
+        finally:
+            self._uncork()
+
+    def _uncork(self) -> None:
+        cork, self._cork = self._cork, None
+        if cork:
+            self.transport.write(b"".join(cork))
+
+    def _lines(self, data: bytes) -> None:
         buffer = self._buffer + data
         limit = self.factory.line_limit
         while not self.closing:
@@ -474,6 +495,8 @@ class IRCProtocol(Protocol):
     @property
     def me(self) -> str:
         """The nick numerics are addressed to: C{*} before registration."""
+        if self._template_nick is not None:
+            return self._template_nick
         if self.registered and self.user is not None and self.user.nick is not None:
             return self.user.nick
         return "*"
@@ -507,7 +530,10 @@ class IRCProtocol(Protocol):
             }
             if wanted:
                 data = b"@" + format_tags(wanted).encode("utf-8") + b" " + data
-        self.transport.write(data)
+        if self._cork is not None:
+            self._cork.append(data)
+        else:
+            self.transport.write(data)
 
     def _finish_label(self) -> None:
         label, lines = self._label, self._labelled or []
@@ -547,14 +573,22 @@ class IRCProtocol(Protocol):
             wanted = "message-tags" if isinstance(event, TagMessage) else "away-notify"
             if wanted not in caps:
                 return
-        self.transport.write(self.wire_encode(event))
+        data = self.wire_encode(event)
+        if self._cork is not None:
+            self._cork.append(data)
+        else:
+            self.transport.write(data)
         if (
             isinstance(event, Joined)
             and event.source.away is not None
             and "away-notify" in caps
         ):
             away = AwayChanged(event.source, event.nick, event.source.away)
-            self.transport.write(self.factory.encode(away, *self._variant))
+            data = self.factory.encode(away, *self._variant)
+            if self._cork is not None:
+                self._cork.append(data)
+            else:
+                self.transport.write(data)
 
     def wire_encode(self, event: Event) -> bytes:
         """
@@ -689,6 +723,12 @@ class IRCProtocol(Protocol):
                 f"Welcome to the {f.network} IRC network {mask(nick, self.user)}",
             )
         )
+        self._same_for_all("server", self._server_info)
+        self._lusers()
+        self._same_for_all("motd", self._motd)
+
+    def _server_info(self) -> None:
+        f = self.factory
         self.write(
             self.numeric(
                 rfc.RPL_YOURHOST,
@@ -700,8 +740,26 @@ class IRCProtocol(Protocol):
         )
         self.write(self.numeric(rfc.RPL_MYINFO, f.server_name, f.version, "i", "n"))
         self._isupport()
-        self._lusers()
-        self._motd()
+
+    def _same_for_all(self, name: str, say: Callable[[], None]) -> None:
+        """
+        Say what C{say} says, which differs between clients only in the nick
+        it is addressed to: made once per server, then copied with the nick
+        put in (the welcome is most of what a registration costs).
+        """
+        if self._labelled is not None or self._cork is None:
+            say()
+            return
+        template = self.factory.templates.get(name)
+        if template is None:
+            cork, self._cork = self._cork, []
+            self._template_nick = "\x00"  # no nick or server text has NUL
+            try:
+                say()
+                template = self.factory.templates[name] = b"".join(self._cork)
+            finally:
+                self._cork, self._template_nick = cork, None
+        self._cork.append(template.replace(b"\x00", self.me.encode("utf-8")))
 
     def _isupport(self) -> None:
         tokens = self.factory.isupport
@@ -717,7 +775,7 @@ class IRCProtocol(Protocol):
     def _lusers(self) -> None:
         chat = self.factory.chat
         users = len(chat.nicks)
-        invisible = sum(1 for u in chat.nicks.values() if u.invisible)
+        invisible = chat.invisible_users
         unknown = len(chat.users) - users
         self.write(
             self.numeric(
@@ -1336,7 +1394,7 @@ class IRCProtocol(Protocol):
                 adding = ch == "+"
             elif ch == "i":
                 if user.invisible != adding:
-                    user.invisible = adding
+                    self.factory.chat.set_invisible(user, adding)
                     want = "+" if adding else "-"
                     applied += ("" if sign == want else want) + "i"
                     sign = want
@@ -1432,6 +1490,8 @@ class IRCFactory(Listener):
         self.network = network
         self.motd = motd
         self.version = f"chatd-{chatd.__version__}"
+        #: welcome parts that are the same for every client but the nick
+        self.templates: dict[str, bytes] = {}
         when = clock.seconds() if created is None else created
         self.created_text = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
         #: The longest line without its tags, CR LF not counted.

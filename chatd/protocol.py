@@ -19,6 +19,7 @@ from zope.interface import implementer
 
 import chatd
 from chatd import codec
+from chatd import log as _log
 from chatd.core import (
     REASON_MAX,
     Chat,
@@ -95,7 +96,8 @@ class ChatProtocol(LineReceiver):
             self._say_bye(e.code, e.message)
             return
         factory.connections.add(self)
-        log.info("connection from {peer}", peer=self.peer)
+        if _log.debugging:
+            log.debug("connection from {peer}", peer=self.peer)
         self.transport.write(
             codec.encode(
                 {
@@ -112,7 +114,8 @@ class ChatProtocol(LineReceiver):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self.user is None:
             return  # refused in connectionMade
-        log.info("connection from {peer} closed", peer=self.peer)
+        if _log.debugging:
+            log.debug("connection from {peer} closed", peer=self.peer)
         if not self.closing:
             self.closing = True
             self.factory.chat.disconnect(self.user, "connection closed")

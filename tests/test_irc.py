@@ -163,6 +163,24 @@ class ParsingTests(SynchronousTestCase):
 
 
 class RegistrationTests(IRCCase):
+    def test_every_client_gets_the_same_welcome_addressed_to_it(self) -> None:
+        """The welcome is made once per server and copied with the nick."""
+        self.factory.motd = ["Be nice.", "{braces} and \\ stay"]
+        bursts = {}
+        for nick in ("alice", "Bob[away]"):
+            client = self.connect()
+            client.send(f"NICK {nick}", "USER u 0 * :U")
+            bursts[nick] = client.lines()
+        alice, bob = bursts["alice"], bursts["Bob[away]"]
+        self.assertEqual([x.command for x in alice], [x.command for x in bob])
+        for a, b in zip(alice, bob):
+            self.assertEqual((a.params[0], b.params[0]), ("alice", "Bob[away]"))
+            if a.command not in ("001", "251", "255", "265", "266"):  # counts, masks
+                self.assertEqual(a.params[1:], b.params[1:])
+        motd = [x.params[-1] for x in bob if x.command == "372"]
+        self.assertEqual(motd, ["- Be nice.", "- {braces} and \\ stay"])
+        self.assertIn("004", [x.command for x in bob])
+
     def test_welcome_burst(self) -> None:
         alice = self.connect()
         alice.send("NICK alice", "USER al 0 * :Alice Liddell")

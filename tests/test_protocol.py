@@ -812,16 +812,31 @@ class LoggingTests(SynchronousTestCase):
         alice.send({"cmd": "quit", "reason": "bye"})
         lines = "\n".join(text for _, text in self.logged())
         for expected in [
-            "connection from 127.0.0.1:",
             "is now known as alice",
-            "alice joined #a",
             "alice is now known as alison",
             "bad_json",
-            "alison left #a",
             "alison (127.0.0.1:",
         ]:
             self.assertIn(expected, lines)
         self.assertNotIn("secret words", lines)
+        # routine comings and goings are debug: one line per connection
+        # costs more than the rest of a registration on a busy server
+        for routine in ["connection from", "joined", "left"]:
+            self.assertNotIn(routine, lines)
+
+    def test_debug_shows_connections_and_membership(self) -> None:
+        set_level(LogLevel.debug)
+        alice = self.server.user("alice", "#a")
+        alice.request("leave", channel="#a")
+        alice.send({"cmd": "quit", "reason": "bye"})
+        logged = self.logged()
+        for expected in [
+            "connection from 127.0.0.1:",
+            "alice joined #a",
+            "alice left #a",
+        ]:
+            self.assertIn(expected, "\n".join(text for _, text in logged))
+        self.assertIn((LogLevel.debug, "alice joined #a"), logged)
 
     def test_reaps_and_refusals(self) -> None:
         set_level(LogLevel.info)

@@ -299,7 +299,7 @@ class DaemonTests(SynchronousTestCase):
         # twistd ends by re-raising the signal that stopped it, as daemons do.
         self.assertIn(proc.returncode, (0, -signal.SIGTERM), log)
         self.assertIn("chatd stopped", log)
-        self.assertIn("alice joined #daemon", log)
+        self.assertIn("is now known as alice", log)
         self.assertNotIn("Traceback", log)
 
     def test_daemon_serves_irc_beside_json(self) -> None:
