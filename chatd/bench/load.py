@@ -932,7 +932,9 @@ def storm(
             joins = lambda i: ("#storm",)  # noqa: E731
         else:
             raise BenchError(f"unknown storm mode {mode!r}: own or one")
+        cpu0, scpu0 = time.process_time(), load._server_cpu()
         elapsed = load.connect(_nicks("s", clients), joins, window=window)
+        cpu1, scpu1 = time.process_time(), load._server_cpu()
         load.drain(quiet=0.3)
         # everyone in one channel: one line from the first must reach all;
         # each in their own: each connection must still be served
@@ -944,6 +946,12 @@ def storm(
             "mode": mode,
             "seconds": round(elapsed, 3),
             "registrations_per_s": round(clients / elapsed),
+            "generator_cpu": round((cpu1 - cpu0) / elapsed, 3),
+            "server_cpu": (
+                None
+                if scpu0 is None or scpu1 is None
+                else round((scpu1 - scpu0) / elapsed, 3)
+            ),
             "check": check.summary(),
             "check_ok": check.ok,
         }
