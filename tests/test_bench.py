@@ -19,7 +19,7 @@ import socket
 from pathlib import Path
 from typing import Any, Callable
 
-from twisted.internet import reactor, threads
+from twisted.internet import reactor, task, threads
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -66,10 +66,21 @@ class InProcess(TestCase):
     def bench(self, f: Callable[..., dict[str, Any]], *args: Any, **kw: Any) -> Any:
         return threads.deferToThread(f, *args, log=self.logged.append, **kw)
 
-    def assertDelivered(self, result: dict[str, Any]) -> None:
+    @inlineCallbacks
+    def assertDelivered(self, result: dict[str, Any]) -> Any:
+        """
+        Every message reached every member once, in order; and once the
+        server has read the generator's closes, every client has gone.
+        """
         self.assertTrue(result["check_ok"], result["check"])
         self.assertIn("each exactly once", result["check"])
-        self.assertEqual(self.chat.nicks, {})  # every client has gone again
+        # The closes race the thread's result back to the reactor; give the
+        # reactor a bounded number of turns to read them.
+        for _ in range(500):
+            if not self.chat.nicks:
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(self.chat.nicks, {})
 
 
 class ScenarioTests(InProcess):
@@ -88,7 +99,7 @@ class ScenarioTests(InProcess):
             self.assertEqual(result["proto"], proto)
             self.assertGreater(result["samples"], 0)
             self.assertGreater(result["deliveries_per_s"], 0)
-            self.assertDelivered(result)
+            yield self.assertDelivered(result)
             # 3000/s to 29 others for half a second: about 50 messages
             self.assertGreater(result["steps"][0]["achieved"], 0)
 
@@ -109,7 +120,7 @@ class ScenarioTests(InProcess):
         offered = [s["offered"] for s in result["steps"]]
         self.assertEqual(len(offered), 2)
         self.assertEqual(offered[1], offered[0] * 1.5)  # stepping up
-        self.assertDelivered(result)
+        yield self.assertDelivered(result)
 
     @inlineCallbacks
     def test_rooms(self) -> Any:
@@ -125,7 +136,7 @@ class ScenarioTests(InProcess):
         )
         self.assertEqual(result["rooms"], 10)
         self.assertIsNotNone(result["server_cpu_ms_per_1000"])
-        self.assertDelivered(result)
+        yield self.assertDelivered(result)
 
     @inlineCallbacks
     def test_storm(self) -> Any:
@@ -135,7 +146,7 @@ class ScenarioTests(InProcess):
             )
             self.assertEqual(result["mode"], mode)
             self.assertGreater(result["registrations_per_s"], 0)
-            self.assertDelivered(result)
+            yield self.assertDelivered(result)
 
     @inlineCallbacks
     def test_idle(self) -> Any:
@@ -143,7 +154,7 @@ class ScenarioTests(InProcess):
             load.idle, self.targets["irc"], clients=50, settle=0.1
         )
         self.assertIsNotNone(result["kib_per_connection"])
-        self.assertDelivered(result)
+        yield self.assertDelivered(result)
 
     @inlineCallbacks
     def test_refusal_is_reported(self) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -205,10 +204,11 @@ def _stamp(result: Result, **extra: Any) -> Result:
 
 def _pins(no_pin: bool) -> tuple[int | None, int | None]:
     """(server cpu, generator cpu), or Nones when pinning is off or impossible."""
+    if no_pin:
+        return None, None
     available = servers.cpus()
-    if no_pin or len(available) < 2:
-        if not no_pin:
-            print("only one CPU: not pinning; the generator competes with the server")
+    if len(available) < 2:
+        print("only one CPU: not pinning; the generator competes with the server")
         return None, None
     return available[0], available[-1]
 
@@ -226,7 +226,7 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
         name = f"{host}:{port}"
         if args.server_pid is not None and server_cpu is not None:
             try:
-                os.sched_setaffinity(args.server_pid, {server_cpu})
+                servers.pin(args.server_pid, server_cpu)
             except OSError as e:
                 print(f"could not pin the server: {e}")
     servers.pin_self(gen_cpu)

@@ -34,13 +34,57 @@ def free_port() -> int:
         return port
 
 
+_CPU_SET_BYTES = 128  # glibc's cpu_set_t: 1024 CPUs
+
+
+def _libc_affinity() -> tuple[Callable[[], set[int]], Callable[[int, int], None]]:
+    """
+    sched_getaffinity/sched_setaffinity through libc, for interpreters
+    whose C{os} module lacks them (PyPy 7.3).
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def get() -> set[int]:
+        mask = (ctypes.c_ubyte * _CPU_SET_BYTES)()
+        if libc.sched_getaffinity(0, _CPU_SET_BYTES, mask) != 0:
+            raise OSError(ctypes.get_errno(), "sched_getaffinity failed")
+        return {
+            byte * 8 + bit
+            for byte in range(_CPU_SET_BYTES)
+            for bit in range(8)
+            if mask[byte] >> bit & 1
+        }
+
+    def set_(pid: int, cpu: int) -> None:
+        mask = (ctypes.c_ubyte * _CPU_SET_BYTES)()
+        mask[cpu // 8] = 1 << (cpu % 8)
+        if libc.sched_setaffinity(pid, _CPU_SET_BYTES, mask) != 0:
+            raise OSError(ctypes.get_errno(), f"sched_setaffinity({cpu}) failed")
+
+    return get, set_
+
+
 def cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0))
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return sorted(_libc_affinity()[0]())
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep process C{pid} (0: this one) on one core; L{OSError} if refused."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(pid, {cpu})
+    else:
+        _libc_affinity()[1](pid, cpu)
 
 
 def pin_self(cpu: int | None) -> None:
+    """Keep this process (and what it later starts) on one core."""
     if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
+        pin(0, cpu)
 
 
 def _preexec(cpu: int | None) -> Callable[[], None]:
