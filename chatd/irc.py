@@ -54,7 +54,7 @@ from chatd.core import (
     fold,
     is_valid_nick,
 )
-from chatd.listener import Connection, Listener, format_peer, host_of
+from chatd.listener import Connection, Listener, format_peer, host_of, no_delay
 from chatd.log import logger
 
 if TYPE_CHECKING:
@@ -293,6 +293,7 @@ class IRCProtocol(Protocol):
         self.last_seen = factory.clock.seconds()
         # the core's fan-out fast path writes channel messages straight here
         self.wire_write = self.transport.write
+        no_delay(self.transport)
         try:
             self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
         except ChatError as e:

@@ -9,6 +9,7 @@ other.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -41,6 +42,21 @@ def host_of(address: IAddress) -> str:
     if host is None:
         return "localhost"  # a UNIX socket
     return str(host)
+
+
+def no_delay(transport: ITransport) -> None:
+    """
+    Turn Nagle's algorithm off on a TCP connection (no-op on others).
+
+    Chat is interactive, and Twisted already gathers every write of a
+    reactor turn into one C{send}; with Nagle on, a small line waits for the
+    peer's delayed ACK, up to 40 ms on Linux, before it leaves.
+    """
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is None:
+        return
+    with contextlib.suppress(OSError):  # a UNIX socket
+        set_no_delay(True)
 
 
 class Connection(Protocol):

@@ -28,7 +28,7 @@ from chatd.core import (
     User,
     check_line,
 )
-from chatd.listener import Listener, format_peer, host_of
+from chatd.listener import Listener, format_peer, host_of, no_delay
 from chatd.log import logger
 
 log = logger(__name__)
@@ -85,6 +85,7 @@ class ChatProtocol(LineReceiver):
         self.last_seen = factory.clock.seconds()
         # the core's fan-out fast path writes channel messages straight here
         self.wire_write = self.transport.write
+        no_delay(self.transport)
         try:
             self.user = factory.chat.connect(
                 self, self.peer, host_of(self.transport.getPeer()), self.last_seen

@@ -12,13 +12,14 @@ from typing import Any, Callable
 from twisted.internet import reactor, threads
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd.core import Chat
+from chatd.irc import IRCFactory
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService, ListenError
 
@@ -205,6 +206,43 @@ class LoopbackTests(TestCase):
         self.assertIn(f"tcp:{self.port}", str(e))
         self.assertIn("in use", str(e))
         self.assertEqual(busy.ports, [])
+
+
+class NoDelayTests(TestCase):
+    """
+    Both listeners turn Nagle's algorithm off, so a lone chat line is not
+    held back for the peer's delayed ACK (up to 40 ms on Linux).
+    """
+
+    timeout = 20
+
+    @inlineCallbacks
+    def test_accepted_connections_send_at_once(self):  # type: ignore[no-untyped-def]
+        chat = Chat(max_users=10)
+        factories = [
+            ChatFactory(chat, reactor, idle_timeout=60),
+            IRCFactory(chat, reactor, idle_timeout=60),
+        ]
+        service = ChatService(
+            reactor, [(f, ["tcp:0:interface=127.0.0.1"]) for f in factories]
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        for factory, port in zip(factories, service.ports):
+            client = LineClient()
+            endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+            yield connectProtocol(endpoint, client)
+            for _ in range(200):  # until the server side has accepted it
+                if factory.connections:
+                    break
+                yield deferLater(reactor, 0.01, lambda: None)
+            (proto,) = factory.connections
+            handle = proto.transport.getHandle()
+            self.assertTrue(
+                handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+                type(factory).__name__,
+            )
+            client.transport.loseConnection()
 
 
 class DrainTests(SynchronousTestCase):

@@ -7,7 +7,8 @@ It speaks just enough IRC for the load generator to register and join
 C{PING}); every C{PRIVMSG} line is prefixed once with the sender's mask
 and the same bytes are written to every other connection that joined
 anything, through bound C{transport.write} methods kept between joins (the
-cheapest loop Twisted allows, and the one chatd's core uses too).  Nothing
+cheapest loop Twisted allows, and the one chatd's core uses too), with
+Nagle's algorithm off on every connection as chatd has it.  Nothing
 is checked, parsed or stored beyond that, so what it sustains is what
 Twisted itself sustains on a given interpreter, and chatd is measured as a
 fraction of it.
@@ -33,6 +34,9 @@ class Bare(LineOnlyReceiver):
     factory: Ceiling
     nick = b"*"
     prefix = b""
+
+    def connectionMade(self) -> None:
+        self.transport.setTcpNoDelay(True)  # type: ignore[union-attr]  # as chatd
 
     def lineReceived(self, line: bytes) -> None:
         line = line.rstrip(b"\r")

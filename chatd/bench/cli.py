@@ -546,6 +546,9 @@ def plot(results: list[Result], out: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:  # progress shows as it happens, even in a file
+        reconfigure(line_buffering=True)
     try:
         if args.command == "ceiling":
             from chatd.bench import ceiling
