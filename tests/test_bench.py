@@ -249,6 +249,22 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(check.reordered, 2)  # 2 came early, 1 came late
         self.assertIn("FAILED: 1 lost, 1 duplicated, 2 out of order", check.summary())
 
+    def test_a_server_still_sending_is_late_not_lossy(self) -> None:
+        """
+        When the server has not gone quiet by the time the check runs, what
+        is missing may still come: the check fails, saying so, rather than
+        calling it lost.
+        """
+        late, wire = self.receiver(0, probe=False)
+        self.feed(late, wire, [0, 1])
+        self.stream(4)
+        check = self.load.check(drained=False)
+        self.assertFalse(check.ok)
+        self.assertIn(
+            "FAILED: 2 still undelivered while the server kept sending",
+            check.summary(),
+        )
+
     def test_pings_are_answered(self) -> None:
         client, wire = self.receiver(0, probe=False)
         wire.sendall(b"PING :abc\r\n:s!u@h PRIVMSG #c :B0 0 1\r\n")
