@@ -626,16 +626,26 @@ class Load:
             return
         client.out = client.out[n:]
 
-    def drain(self, quiet: float = 0.3, limit: float = 15.0) -> bool:
+    def drain(
+        self, quiet: float = 0.3, limit: float = 15.0, give_up: float = 3.0
+    ) -> bool:
         """
-        Read until nothing arrives for C{quiet} seconds (True) or for at
-        most C{limit} seconds (False: the server is still catching up).
+        Read until every delivery sent so far has arrived and nothing more
+        arrives for C{quiet} seconds, or until nothing at all arrives for
+        C{give_up} seconds (True either way: what is still missing is
+        lost); or for at most C{limit} seconds (False: the server is still
+        catching up).  A pause in the server's output (a long garbage
+        collection of a big backlog) is not taken for the end of it.
         """
+        want = self.expected_deliveries()
         end = time.monotonic() + limit
         last_data = time.monotonic()
         while True:
             now = time.monotonic()
-            if now - last_data >= quiet:
+            silent = now - last_data
+            if silent >= quiet and self.delivered() >= want:
+                return True
+            if silent >= give_up:
                 return True
             if now >= end:
                 return False
@@ -648,6 +658,13 @@ class Load:
                     self._flush(client)
             if got or ready:
                 last_data = time.monotonic()
+
+    def expected_deliveries(self) -> int:
+        """Deliveries owed for every message sent so far."""
+        return sum(
+            stream.sent * sum(1 for m in stream.members if m is not stream.sender)
+            for stream in self.streams
+        )
 
     def delivered(self) -> int:
         return sum(c.count for c in self.clients)
