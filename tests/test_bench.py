@@ -334,6 +334,15 @@ class CompareTests(SynchronousTestCase):
         if HAVE_MATPLOTLIB:
             self.assertEqual(png.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
 
+    def test_interpreters_given_relative_are_found(self) -> None:
+        """Servers start elsewhere, so a relative --python is made absolute."""
+        args = cli.parse_args(["fanout", "--python", ".venv/bin/python"])
+        self.assertEqual(args.python, os.path.join(os.getcwd(), ".venv/bin/python"))
+        args = cli.parse_args(["compare", "--python", "PyPy=.venv-pypy/bin/python"])
+        self.assertEqual(
+            args.python, [("PyPy", os.path.join(os.getcwd(), ".venv-pypy/bin/python"))]
+        )
+
     def test_bad_arguments(self) -> None:
         e = self.assertRaises(SystemExit, cli.parse_args, ["fanout", "--rate", "fast"])
         self.assertEqual(e.code, 2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 import time
@@ -49,7 +50,15 @@ def _python(text: str) -> tuple[str, str]:
     label, sep, path = text.partition("=")
     if not sep:
         path, label = text, Path(text).name
-    return label, path
+    return label, _interpreter(path)
+
+
+def _interpreter(path: str) -> str:
+    """
+    An absolute path, since servers start in a directory of their own;
+    not resolved, so a virtual environment's C{bin/python} link stays one.
+    """
+    return os.path.abspath(path)
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:
@@ -67,6 +76,7 @@ def _add_target(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--python",
+        type=_interpreter,
         default=sys.executable,
         help="Python to run chatd with when there is no --target",
     )
