@@ -164,6 +164,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--members", type=int, default=1000)
     p.add_argument("--senders", type=int, default=4)
     p.add_argument("--p99-rate", type=float, default=50000.0)
+    p.add_argument("--probes", type=int, default=16)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--step-seconds", type=float, default=3.0)
     p.add_argument(
@@ -254,19 +255,24 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
     return [result]
 
 
+def _fanout(target: Target, args: argparse.Namespace, rate: float | None) -> Result:
+    """C{fanout} with the options C{fanout} and C{compare} share."""
+    return load.fanout(
+        target,
+        members=args.members,
+        senders=args.senders,
+        rate=rate,
+        seconds=args.seconds,
+        probes=args.probes,
+        step_seconds=args.step_seconds,
+        start_rate=args.start_rate,
+        max_seconds=args.max_seconds,
+    )
+
+
 def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
     if command == "fanout":
-        return load.fanout(
-            target,
-            members=args.members,
-            senders=args.senders,
-            rate=args.rate,
-            seconds=args.seconds,
-            probes=args.probes,
-            step_seconds=args.step_seconds,
-            start_rate=args.start_rate,
-            max_seconds=args.max_seconds,
-        )
+        return _fanout(target, args, args.rate)
     if command == "rooms":
         return load.rooms(
             target,
@@ -414,25 +420,9 @@ def compare(args: argparse.Namespace) -> list[Result]:
 def _measure(measure: str, target: Target, args: argparse.Namespace) -> Result:
     log = print
     if measure == "max":
-        return load.fanout(
-            target,
-            members=args.members,
-            senders=args.senders,
-            rate=None,
-            step_seconds=args.step_seconds,
-            start_rate=args.start_rate,
-            max_seconds=args.max_seconds,
-            log=log,
-        )
+        return _fanout(target, args, None)
     if measure == "p99":
-        return load.fanout(
-            target,
-            members=args.members,
-            senders=args.senders,
-            rate=args.p99_rate,
-            seconds=args.seconds,
-            log=log,
-        )
+        return _fanout(target, args, args.p99_rate)
     if measure == "idle":
         return load.idle(target, clients=args.idle_clients, log=log)
     # A server runs for days: measure it warm.  The first storm against a

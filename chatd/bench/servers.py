@@ -224,40 +224,50 @@ def _render(template: str, workdir: Path, port: int) -> Path:
     return path
 
 
+def _installed(name: str) -> str | None:
+    """Where Debian's package put C{name}, even if sbin is not on PATH."""
+    sbin = f"/usr/sbin/{name}"
+    return shutil.which(name) or (sbin if os.path.exists(sbin) else None)
+
+
 def ngircd_path() -> str | None:
-    return shutil.which("ngircd") or (
-        "/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None
-    )
+    return _installed("ngircd")
 
 
 def inspircd_path() -> str | None:
-    return shutil.which("inspircd") or (
-        "/usr/sbin/inspircd" if os.path.exists("/usr/sbin/inspircd") else None
-    )
+    return _installed("inspircd")
+
+
+def _start_installed(
+    name: str, kind: str, args: Callable[[str, Path], list[str]], cpu: int | None
+) -> Server:
+    """Start Debian's C{kind} with the benchmark's config for it."""
+    binary = _installed(kind)
+    if binary is None:
+        raise BenchError(f"{kind} is not installed (apt-get install {kind})")
+    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
+    port = free_port()
+    conf = _render(f"{kind}.conf", workdir, port)
+    return _spawn(name, kind, args(binary, conf), {"irc": port}, workdir, cpu)
 
 
 def start_ngircd(cpu: int | None) -> Server:
-    binary = ngircd_path()
-    if binary is None:
-        raise BenchError("ngircd is not installed (apt-get install ngircd)")
-    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
-    port = free_port()
-    conf = _render("ngircd.conf", workdir, port)
-    argv = [binary, "--nodaemon", "--config", str(conf)]
-    return _spawn("ngIRCd", "ngircd", argv, {"irc": port}, workdir, cpu)
+    return _start_installed(
+        "ngIRCd",
+        "ngircd",
+        lambda binary, conf: [binary, "--nodaemon", "--config", str(conf)],
+        cpu,
+    )
 
 
 def start_inspircd(cpu: int | None) -> Server:
-    binary = inspircd_path()
-    if binary is None:
-        raise BenchError("inspircd is not installed (apt-get install inspircd)")
-    workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
-    port = free_port()
-    conf = _render("inspircd.conf", workdir, port)
-    argv = [binary, "--nofork", f"--config={conf}"]
-    if os.geteuid() == 0:
-        argv.append("--runasroot")
-    return _spawn("InspIRCd", "inspircd", argv, {"irc": port}, workdir, cpu)
+    def args(binary: str, conf: Path) -> list[str]:
+        argv = [binary, "--nofork", f"--config={conf}"]
+        if os.geteuid() == 0:
+            argv.append("--runasroot")
+        return argv
+
+    return _start_installed("InspIRCd", "inspircd", args, cpu)
 
 
 def python_version(python: str) -> str:
