@@ -207,13 +207,19 @@ def ok(cmd: str, request_id: RequestId | None, **results: Any) -> bytes:
 
 
 def error(
-    cmd: str | None, request_id: RequestId | None, code: str, message: str
+    cmd: str | None,
+    request_id: RequestId | None,
+    code: str,
+    message: str,
+    **details: Any,
 ) -> bytes:
+    """An error reply; C{details} are further fields (C{retry_after}...)."""
     reply: dict[str, Any] = {"type": "error", "cmd": cmd}
     if request_id is not None:
         reply["id"] = request_id
     reply["code"] = code
     reply["message"] = message
+    reply.update(details)
     return encode(reply)
 
 

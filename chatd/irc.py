@@ -14,11 +14,13 @@ translation to and from the core are here.
 from __future__ import annotations
 
 import time
+from collections import deque
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IHalfCloseableProtocol,
     IReactorTime,
     ITCPTransport,
@@ -54,7 +56,16 @@ from chatd.core import (
     fold,
     is_valid_nick,
 )
-from chatd.listener import Connection, Listener, format_peer, host_of, no_delay
+from chatd.limits import DEFAULT_FLOOD, FloodLimit, Gate
+from chatd.listener import (
+    MAX_SENDQ,
+    Connection,
+    Guarded,
+    Listener,
+    format_peer,
+    host_of,
+    no_delay,
+)
 from chatd.log import logger
 
 if TYPE_CHECKING:
@@ -94,6 +105,15 @@ RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
+
+#: Commands whose flood-control cost is one per target (a comma-separated
+#: first parameter); see L{IRCProtocol._cost}.
+PER_TARGET = frozenset({"PRIVMSG", "NOTICE", "TAGMSG", "JOIN", "PART"})
+#: Lines a flood-controlled client may have waiting, costly or not, before
+#: it is disconnected for flooding.
+HELD_MAX = 512
+#: Tell a delayed client at most this often that it is being delayed.
+FLOOD_NOTICE_INTERVAL = 60.0
 
 
 class Line(NamedTuple):
@@ -249,10 +269,14 @@ class Reply(Exception):
 
 
 @implementer(IHalfCloseableProtocol)
-class IRCProtocol(Protocol):
+class IRCProtocol(Guarded, Protocol):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC
     allows is answered with 417 and skipped.
+
+    Flood control delays rather than refuses, as ergo's fakelag does: a
+    costly command that finds the client's bucket empty waits its turn,
+    with every line after it, and the connection is not read meanwhile.
     """
 
     factory: IRCFactory
@@ -282,6 +306,11 @@ class IRCProtocol(Protocol):
         #: while a chunk of input is handled, what we say to this client
         self._cork: list[bytes] | None = None
         self._template_nick: str | None = None
+        #: lines delayed by flood control: (when they may run, line)
+        self._held: deque[tuple[float, Line]] = deque()
+        self._release_call: IDelayedCall | None = None
+        self._read_done = False
+        self._flood_noticed = float("-inf")
 
     # connection
 
@@ -291,20 +320,29 @@ class IRCProtocol(Protocol):
         self.peer = format_peer(address)
         self.host = host_of(address)
         self.last_seen = factory.clock.seconds()
-        # the core's fan-out fast path writes channel messages straight here
-        self.wire_write = self.transport.write
         no_delay(self.transport)
+        # the core's fan-out fast path writes channel messages to wire_write
+        refusal = self.guard()
+        if refusal is not None:
+            self._say_error(refusal.message[:1].upper() + refusal.message[1:])
+            return
         try:
             self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
         except ChatError as e:
             log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
+            self.unguard()
             self._say_error(e.message)
             return
-        factory.connections.add(self)
+        factory.registering_started(self)
         if _log.debugging:
             log.debug("IRC connection from {peer}", peer=self.peer)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.unguard()
+        self._held.clear()
+        if self._release_call is not None and self._release_call.active():
+            self._release_call.cancel()
+        self._release_call = None
         if self.user is None:
             return
         if _log.debugging:
@@ -323,8 +361,11 @@ class IRCProtocol(Protocol):
             self._line(rest)
             if self.closing:
                 return
+        if self._held:
+            self._read_done = True  # once the delayed lines have run
+            return
         self.closing = True
-        self.transport.loseConnection()
+        self.end()
         self.factory.chat.disconnect(self.user, "connection closed")
 
     def writeConnectionLost(self) -> None:
@@ -350,7 +391,16 @@ class IRCProtocol(Protocol):
             ).encode("utf-8")
             + b"\r\n"
         )
-        self.transport.loseConnection()
+        self.end()
+
+    def sendq_exceeded(self) -> None:
+        self.close("sendq_exceeded", "SendQ exceeded", "SendQ exceeded")
+
+    def _send(self, data: bytes) -> None:
+        """Write our bytes, minding the SendQ when output is backed up."""
+        self.transport.write(data)
+        if self.backed_up:
+            self.check_sendq()
 
     # input
 
@@ -368,7 +418,7 @@ class IRCProtocol(Protocol):
     def _uncork(self) -> None:
         cork, self._cork = self._cork, None
         if cork:
-            self.transport.write(b"".join(cork))
+            self._send(b"".join(cork))
 
     def _lines(self, data: bytes) -> None:
         buffer = self._buffer + data
@@ -432,7 +482,105 @@ class IRCProtocol(Protocol):
             line = parse(text)
         except BadLine:
             return
-        self.dispatch(line)
+        if self.bucket is None:
+            self.dispatch(line)
+        else:
+            self._flood_control(line)
+
+    # flood control
+
+    def _cost(self, line: Line) -> int:
+        """
+        What C{line} costs in flood-control tokens: one per target for what
+        others see (messages, joins, parts), one for a nick, topic or away
+        change and for a command the server does not know; nothing for
+        reading, registering, PING and QUIT.
+        """
+        command = line.command
+        if command not in COMMANDS:
+            return 0 if command.isdigit() else 1
+        if not self.registered:
+            return 0
+        params = line.params
+        if command in PER_TARGET:
+            return len(params[0].split(",")) if params and params[0] != "0" else 1
+        if command in ("NICK", "AWAY"):
+            return 1
+        if command == "TOPIC":
+            return 1 if len(params) > 1 else 0
+        return 0
+
+    def _flood_control(self, line: Line) -> None:
+        """Run C{line} now, or hold it (and what follows) until its turn."""
+        bucket = self.bucket
+        assert bucket is not None
+        cost = self._cost(line)
+        if not cost and not self._held:
+            self.dispatch(line)
+            return
+        now = self.factory.clock.seconds()
+        wait = 0.0
+        if cost:
+            charge = bucket.cost(cost)
+            wait = bucket.wait(now, charge)
+            bucket.spend(now, charge)
+            if bucket.behind(now) > self.factory.flood.excess:
+                self._excess_flood()
+                return
+        if not wait and not self._held:
+            self.dispatch(line)
+            return
+        if len(self._held) >= HELD_MAX:
+            self._excess_flood()
+            return
+        ready = now + wait
+        if self._held:
+            ready = max(ready, self._held[-1][0])
+        else:
+            # Read nothing more until the held lines have run.
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+            self._release_call = self.factory.clock.callLater(wait, self._release)
+            if now - self._flood_noticed >= FLOOD_NOTICE_INTERVAL:
+                self._flood_noticed = now
+                log.info("{peer} is being slowed down (flood)", peer=self.peer)
+                self.write(
+                    build(
+                        "NOTICE",
+                        self.me,
+                        "*** You are sending too fast: your commands are "
+                        "delayed (flood control)",
+                        prefix=self.factory.server_name,
+                    )
+                )
+        self._held.append((ready, line))
+
+    def _release(self) -> None:
+        """Run the held lines whose turn has come."""
+        self._release_call = None
+        if self.closing:
+            return
+        now = self.factory.clock.seconds()
+        held = self._held
+        self._cork = []
+        try:
+            while held and held[0][0] <= now and not self.closing:
+                self.dispatch(held.popleft()[1])
+        finally:
+            self._uncork()
+        if self.closing:
+            return
+        if held:
+            self._release_call = self.factory.clock.callLater(
+                held[0][0] - now, self._release
+            )
+            return
+        self.transport.resumeProducing()  # type: ignore[attr-defined]
+        if self._read_done:
+            self.readConnectionLost()
+
+    def _excess_flood(self) -> None:
+        log.info("{peer} flooded; disconnecting", peer=self.peer)
+        self.close("flood", "Excess Flood", "Excess Flood")
 
     def dispatch(self, line: Line) -> None:
         label = line.tags.get("label")
@@ -534,7 +682,7 @@ class IRCProtocol(Protocol):
         if self._cork is not None:
             self._cork.append(data)
         else:
-            self.transport.write(data)
+            self._send(data)
 
     def _finish_label(self) -> None:
         label, lines = self._label, self._labelled or []
@@ -578,7 +726,7 @@ class IRCProtocol(Protocol):
         if self._cork is not None:
             self._cork.append(data)
         else:
-            self.transport.write(data)
+            self._send(data)
         if (
             isinstance(event, Joined)
             and event.source.away is not None
@@ -589,7 +737,7 @@ class IRCProtocol(Protocol):
             if self._cork is not None:
                 self._cork.append(data)
             else:
-                self.transport.write(data)
+                self._send(data)
 
     def wire_encode(self, event: Event) -> bytes:
         """
@@ -712,6 +860,7 @@ class IRCProtocol(Protocol):
         user.username = self.username
         user.realname = self.realname
         self.registered = True
+        self.factory.registration_done(self)
         self._welcome()
 
     def _welcome(self) -> None:
@@ -1485,8 +1634,22 @@ class IRCFactory(Listener):
         network: str = "chatd",
         motd: list[str] | None = None,
         created: float | None = None,
+        *,
+        flood: FloodLimit = DEFAULT_FLOOD,
+        max_sendq: int = MAX_SENDQ,
+        register_timeout: float = 60.0,
+        gate: Gate | None = None,
     ) -> None:
-        super().__init__(chat, clock, max_line, idle_timeout)
+        super().__init__(
+            chat,
+            clock,
+            max_line,
+            idle_timeout,
+            flood=flood,
+            max_sendq=max_sendq,
+            register_timeout=register_timeout,
+            gate=gate,
+        )
         self.server_name = server_name
         self.network = network
         self.motd = motd
@@ -1539,6 +1702,12 @@ class IRCFactory(Listener):
             elif quiet >= half and isinstance(proto, IRCProtocol) and not proto.pinged:
                 proto.pinged = True
                 proto.transport.write(build("PING", server).encode("utf-8") + b"\r\n")
+
+    def registration_timed_out(self, proto: Connection) -> None:
+        log.info("IRC {peer} did not register in time", peer=proto.peer)
+        proto.close(
+            "register_timeout", "Registration timed out", "Registration timed out"
+        )
 
     def reap_one(self, proto: Connection) -> None:
         assert isinstance(proto, IRCProtocol)

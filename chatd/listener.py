@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.test_protocol,tests.test_irc -*-
 """
 What every wire adapter's factory shares: the core, the clock, the set of
-live connections, the idle reaper, and an orderly goodbye at shutdown.
+live connections, the idle reaper, the registration timeout, admission per
+address, the watch on each connection's unsent output, and an orderly
+goodbye at shutdown.
 
 Adapters (JSON lines, IRC) subclass L{Listener}; they never import each
 other.
@@ -10,19 +12,36 @@ other.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IReactorTime, ITransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
 from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import LoopingCall
+from zope.interface import implementer
 
+from chatd.limits import DEFAULT_FLOOD, Bucket, FloodLimit, Gate, Refusal
 from chatd.log import logger
 
 if TYPE_CHECKING:
     from chatd.core import Chat, User
 
 log = logger(__name__)
+
+#: The default cap on a connection's unsent output (IRC's SendQ).
+MAX_SENDQ = 1 << 20
+#: How long a closed connection may take to read what it was last sent
+#: (its goodbye) before it is cut off; bounds the memory of a client that
+#: stops reading.
+LINGER = 10.0
+#: How often registration timeouts and refusal bursts are looked at.
+TICK = 1.0
 
 
 def format_peer(address: IAddress) -> str:
@@ -59,6 +78,166 @@ def no_delay(transport: ITransport) -> None:
         set_no_delay(True)
 
 
+def unsent(transport: object) -> int:
+    """
+    How many bytes written to C{transport} are still in user space, waiting
+    for the kernel to take them: a TCP transport's buffer, or for TLS the
+    buffer of the TCP transport beneath it plus what TLS holds back until
+    its handshake is done.
+    """
+    total = 0
+    for _ in range(4):
+        data = getattr(transport, "dataBuffer", None)
+        if data is not None:
+            offset = getattr(transport, "offset", 0)
+            temp = getattr(transport, "_tempDataLen", 0)
+            return total + len(data) - offset + temp
+        held = getattr(transport, "_appSendBuffer", None)
+        if held:
+            total += sum(len(chunk) for chunk in held)
+        transport = getattr(transport, "transport", None)
+        if transport is None:
+            break
+    return total
+
+
+@implementer(IPushProducer)
+class _OutputWatch:
+    """
+    Registered as a connection's streaming producer so that its transport
+    says when its buffer passes 64 KiB (C{pauseProducing}) and when it has
+    drained (C{resumeProducing}); nothing is actually paused.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Guarded) -> None:
+        self.conn = conn
+
+    def pauseProducing(self) -> None:
+        self.conn.output_backed_up()
+
+    def resumeProducing(self) -> None:
+        self.conn.output_drained()
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class Guarded:
+    """
+    The limits every adapter's connection shares, mixed into its protocol:
+    admission per address, flood control's bucket, the cap on unsent
+    output (SendQ) and a close that cannot hang on a client that never
+    reads.
+
+    The fan-out fast path writes to C{wire_write}: the transport's own
+    C{write} while output flows, a checking writer only while the
+    connection is backed up, so healthy connections pay nothing.
+    """
+
+    factory: Listener
+    transport: Any
+    user: User | None
+    peer: str
+    host: str
+    closing: bool
+    wire_write: Callable[[bytes], None]
+    backed_up = False
+    bucket: Bucket | None = None
+    _gate_key: str | None = None
+    _linger: IDelayedCall | None = None
+    _watching = False
+
+    def guard(self) -> Refusal | None:
+        """
+        In C{connectionMade}, after C{peer} and C{host} are set: admit the
+        connection (or say why not), give it its flood bucket and start
+        watching its output.
+        """
+        factory = self.factory
+        refusal = factory.admit(self)
+        if refusal is not None:
+            return refusal
+        if factory.flood.enabled:
+            self.bucket = Bucket(factory.flood, factory.clock.seconds())
+        self.wire_write = self.transport.write
+        if factory.max_sendq > 0:
+            self.transport.registerProducer(_OutputWatch(self), True)
+            self._watching = True
+        return None
+
+    def unguard(self) -> None:
+        """In C{connectionLost}: give back the address's place, stop timers."""
+        if self._gate_key is not None:
+            self.factory.release(self._gate_key)
+            self._gate_key = None
+        if self._linger is not None:
+            if self._linger.active():
+                self._linger.cancel()
+            self._linger = None
+
+    def end(self) -> None:
+        """
+        Close after what has been written, but cut the connection off if
+        the client has not taken it all within L{LINGER} seconds.
+        """
+        transport = self.transport
+        if self._watching:
+            # A registered producer keeps a TCP transport open until it goes.
+            self._watching = False
+            transport.unregisterProducer()
+        transport.loseConnection()
+        if self._linger is None and getattr(transport, "connected", False):
+            self._linger = self.factory.clock.callLater(LINGER, self._cut_off)
+
+    def _cut_off(self) -> None:
+        self._linger = None
+        log.info("{peer} did not read its last lines; cut off", peer=self.peer)
+        self.transport.abortConnection()
+
+    # output
+
+    def output_backed_up(self) -> None:
+        """More than 64 KiB waits to be sent: check the SendQ on each write."""
+        if self.closing:
+            return
+        if not self.backed_up:
+            self.backed_up = True
+            self.wire_write = self._checked_write
+            if self.user is not None:
+                self.factory.chat.session_changed(self.user)
+        self.check_sendq()
+
+    def output_drained(self) -> None:
+        if not self.backed_up:
+            return
+        self.backed_up = False
+        self.wire_write = self.transport.write
+        if self.user is not None and not self.closing:
+            self.factory.chat.session_changed(self.user)
+
+    def _checked_write(self, data: bytes) -> None:
+        if not self.closing:
+            self.transport.write(data)
+            self.check_sendq()
+
+    def check_sendq(self) -> None:
+        """Close the connection if its unsent output is over the cap."""
+        limit = self.factory.max_sendq
+        if limit and not self.closing and unsent(self.transport) > limit:
+            log.info(
+                "{peer} is not reading: more than {limit} bytes unsent",
+                peer=self.peer,
+                limit=limit,
+            )
+            self.sendq_exceeded()
+
+    def sendq_exceeded(self) -> None:
+        """Say goodbye in the adapter's words and close."""
+        raise NotImplementedError
+
+
 class Connection(Protocol):
     """What a L{Listener} needs of each of its connections."""
 
@@ -92,13 +271,26 @@ class Listener(ServerFactory):
         clock: IReactorTime,
         max_line: int,
         idle_timeout: float = 180.0,
+        *,
+        flood: FloodLimit = DEFAULT_FLOOD,
+        max_sendq: int = MAX_SENDQ,
+        register_timeout: float = 60.0,
+        gate: Gate | None = None,
     ) -> None:
         self.chat = chat
         self.clock = clock
         self.max_line = max_line
         self.idle_timeout = idle_timeout
+        self.flood = flood
+        self.max_sendq = max_sendq
+        self.register_timeout = register_timeout
+        #: admission per address, shared by every listener of a server
+        self.gate = gate
         self.connections: set[Connection] = set()
+        #: connections without a nick yet, oldest first, with when they came
+        self.registering: dict[Connection, float] = {}
         self._reaper: LoopingCall | None = None
+        self._ticker: LoopingCall | None = None
         self._drained: list[Deferred[None]] = []
 
     @property
@@ -116,6 +308,16 @@ class Listener(ServerFactory):
         return min(t, max(t / 4.0, 2.0))
 
     def start_reaping(self) -> None:
+        """
+        Start the timers: the idle reaper, and the once-a-second tick when
+        there are registration timeouts or refusal bursts to look after.
+        """
+        if self._ticker is None and (
+            self.register_timeout > 0 or self.gate is not None
+        ):
+            self._ticker = LoopingCall(self.tick)
+            self._ticker.clock = self.clock
+            self._ticker.start(TICK, now=False)
         if self.idle_timeout <= 0 or self._reaper is not None:
             return
         self._reaper = LoopingCall(self.reap)
@@ -123,10 +325,73 @@ class Listener(ServerFactory):
         self._reaper.start(self.reap_interval, now=False)
 
     def stop_reaping(self) -> None:
-        if self._reaper is not None:
-            if self._reaper.running:
-                self._reaper.stop()
-            self._reaper = None
+        for timer in (self._reaper, self._ticker):
+            if timer is not None and timer.running:
+                timer.stop()
+        self._reaper = self._ticker = None
+
+    # admission and registration
+
+    def admit(self, proto: Guarded) -> Refusal | None:
+        """Let C{proto} in under the per-address limits, or say why not."""
+        gate = self.gate
+        if gate is None:
+            return None
+        key, refusal, first = gate.admit(proto.host, self.clock.seconds())
+        if refusal is None:
+            proto._gate_key = key
+        elif first:
+            log.info(
+                "refusing connections from {address}: {reason} "
+                "(further refusals are counted, not logged)",
+                address=key,
+                reason=refusal.message,
+            )
+        return refusal
+
+    def release(self, key: str) -> None:
+        if self.gate is not None:
+            self.gate.release(key)
+
+    def registering_started(self, proto: Connection) -> None:
+        """C{proto} is in and has no nick yet: its registration clock starts."""
+        self.connections.add(proto)
+        if self.register_timeout > 0:
+            self.registering[proto] = self.clock.seconds()
+
+    def registration_done(self, proto: Connection) -> None:
+        self.registering.pop(proto, None)
+
+    def tick(self) -> None:
+        """Close connections too slow to register; log the refusal bursts that ended."""
+        now = self.clock.seconds()
+        if self.registering:
+            deadline = now - self.register_timeout
+            late = []
+            for proto, since in self.registering.items():
+                if since > deadline:
+                    break
+                late.append(proto)
+            for proto in late:
+                self.registering.pop(proto, None)
+                self.registration_timed_out(proto)
+        if self.gate is not None:
+            for address, count in self.gate.ended_bursts(now):
+                log.info(
+                    "refused {count} more connections from {address}",
+                    count=count,
+                    address=address,
+                )
+
+    def registration_timed_out(self, proto: Connection) -> None:
+        timeout = self.register_timeout
+        seconds = int(timeout) if timeout == int(timeout) else timeout
+        log.info("{peer} did not register in time", peer=proto.peer)
+        proto.close(
+            "register_timeout",
+            f"no nick chosen within {seconds} seconds",
+            "registration timed out",
+        )
 
     def reap(self) -> None:
         """Disconnect every connection that has sent nothing for too long."""
@@ -176,10 +441,20 @@ class Listener(ServerFactory):
 
     def connection_gone(self, proto: Connection) -> None:
         self.connections.discard(proto)
+        self.registering.pop(proto, None)
         if not self.connections and self._drained:
             waiting, self._drained = self._drained, []
             for d in waiting:
                 d.callback(None)
 
 
-__all__ = ["Connection", "Listener", "format_peer", "host_of"]
+__all__ = [
+    "LINGER",
+    "MAX_SENDQ",
+    "Connection",
+    "Guarded",
+    "Listener",
+    "format_peer",
+    "host_of",
+    "unsent",
+]

@@ -6,6 +6,7 @@ requests, calls the core, and writes replies and events.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from twisted.internet.interfaces import (
@@ -28,7 +29,8 @@ from chatd.core import (
     User,
     check_line,
 )
-from chatd.listener import Listener, format_peer, host_of, no_delay
+from chatd.limits import DEFAULT_FLOOD, FloodLimit, Gate
+from chatd.listener import MAX_SENDQ, Guarded, Listener, format_peer, host_of, no_delay
 from chatd.log import logger
 
 log = logger(__name__)
@@ -60,8 +62,13 @@ COMMANDS: dict[str, tuple[str, bool]] = {
 }
 
 
+#: Commands that cost flood-control tokens (nick and topic only when they
+#: change something; see L{ChatProtocol._cost}).
+COSTLY = frozenset({"join", "leave", "msg"})
+
+
 @implementer(IHalfCloseableProtocol)
-class ChatProtocol(LineReceiver):
+class ChatProtocol(Guarded, LineReceiver):
     """
     One JSON-lines connection.
 
@@ -77,26 +84,33 @@ class ChatProtocol(LineReceiver):
     closing = False
     last_seen = 0.0
     peer = "?"
+    host = "?"
+    #: rate limited since the last command that was let through
+    limited = False
 
     def connectionMade(self) -> None:
         factory = self.factory
-        self.peer = format_peer(self.transport.getPeer())
+        address = self.transport.getPeer()
+        self.peer = format_peer(address)
+        self.host = host_of(address)
         self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
         self.last_seen = factory.clock.seconds()
-        # the core's fan-out fast path writes channel messages straight here
-        self.wire_write = self.transport.write
         no_delay(self.transport)
+        # the core's fan-out fast path writes channel messages to wire_write
+        refusal = self.guard()
+        if refusal is not None:
+            self._say_bye(refusal.code, refusal.message)
+            return
         try:
-            self.user = factory.chat.connect(
-                self, self.peer, host_of(self.transport.getPeer()), self.last_seen
-            )
+            self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
             self.user.username = "json"
             self.user.realname = "JSON client"
         except ChatError as e:
             log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
+            self.unguard()
             self._say_bye(e.code, e.message)
             return
-        factory.connections.add(self)
+        factory.registering_started(self)
         if _log.debugging:
             log.debug("connection from {peer}", peer=self.peer)
         self.transport.write(
@@ -113,6 +127,7 @@ class ChatProtocol(LineReceiver):
         )
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.unguard()
         if self.user is None:
             return  # refused in connectionMade
         if _log.debugging:
@@ -136,7 +151,7 @@ class ChatProtocol(LineReceiver):
             if self.closing:
                 return
         self.closing = True
-        self.transport.loseConnection()
+        self.end()
         self.factory.chat.disconnect(self.user, "connection closed")
 
     def writeConnectionLost(self) -> None:
@@ -153,7 +168,21 @@ class ChatProtocol(LineReceiver):
         if not self.closing:
             data = codec.encode_event(event)
             if data:
-                self.transport.write(data)
+                self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        """Write one of our lines, minding the SendQ when output is backed up."""
+        self.transport.write(data)
+        if self.backed_up:
+            self.check_sendq()
+
+    def sendq_exceeded(self) -> None:
+        limit = self.factory.max_sendq
+        self.close(
+            "sendq_exceeded",
+            f"more than {limit} bytes waited to be sent: the client is not reading",
+            "SendQ exceeded",
+        )
 
     def close(self, code: str, reason: str, quit_reason: str | None) -> None:
         """
@@ -170,7 +199,7 @@ class ChatProtocol(LineReceiver):
     def _say_bye(self, code: str, reason: str) -> None:
         self.closing = True
         self.transport.write(codec.bye(code, reason))
-        self.transport.loseConnection()
+        self.end()
 
     # input
 
@@ -199,13 +228,68 @@ class ChatProtocol(LineReceiver):
         try:
             request = codec.decode(line)
         except codec.DecodeError as e:
-            self._error(e.cmd, e.request_id, e.code, e.message)
+            # Garbage costs like a command: its error line is work too.
+            if self._allowed(e.cmd, e.request_id, 1):
+                self._error(e.cmd, e.request_id, e.code, e.message)
             return
         self.dispatch(request)
+
+    def _cost(self, cmd: str | None, request: codec.Request) -> int:
+        """
+        What C{request} costs in flood-control tokens: one for what others
+        see (messages, joins, leaves, nick changes, topic changes) and for
+        what the server cannot make sense of; nothing for reading.
+        """
+        if cmd in COSTLY or cmd not in COMMANDS:
+            return 1
+        if cmd == "nick":
+            return 0 if self.user is None or self.user.nick is None else 1
+        if cmd == "topic":
+            return 0 if request.args.get("topic") is None else 1
+        return 0
+
+    def _allowed(self, cmd: str | None, rid: codec.RequestId | None, cost: int) -> bool:
+        """
+        Charge C{cost} to the flood bucket.  False if the command must not
+        run: the client was told C{rate_limited}, or disconnected for
+        flooding when it got too far ahead.
+        """
+        bucket = self.bucket
+        if bucket is None or not cost:
+            return True
+        now = self.factory.clock.seconds()
+        wait = bucket.take(now, cost)
+        if not wait:
+            self.limited = False
+            return True
+        if bucket.behind(now) > self.factory.flood.excess:
+            log.info("{peer} flooded; disconnecting", peer=self.peer)
+            self.close(
+                "flood",
+                "too many commands too fast after being told to wait",
+                "Excess Flood",
+            )
+            return False
+        if not self.limited:
+            self.limited = True
+            log.info("{peer} is being rate limited", peer=self.peer)
+        retry = math.ceil(wait * 100) / 100
+        self._send(
+            codec.error(
+                cmd,
+                rid,
+                "rate_limited",
+                f"too many commands too fast; try again in {retry:g} s",
+                retry_after=retry,
+            )
+        )
+        return False
 
     def dispatch(self, request: codec.Request) -> None:
         cmd = request.cmd
         rid = request.request_id
+        if not self._allowed(cmd, rid, self._cost(cmd, request)):
+            return
         spec = COMMANDS.get(cmd) if cmd is not None else None
         if cmd is None or spec is None:
             what = "no 'cmd' given" if cmd is None else f"unknown command {cmd!r}"
@@ -233,21 +317,25 @@ class ChatProtocol(LineReceiver):
             )
             return
         if reply is not None:
-            self.transport.write(reply)
+            self._send(reply)
 
     def _error(
         self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str
     ) -> None:
-        log.info(
-            "{peer}: {code}: {message}", peer=self.peer, code=code, message=message
-        )
-        self.transport.write(codec.error(cmd, rid, code, message))
+        # At debug only: one log line per bad request would let a client
+        # write the server's log for it.
+        if _log.debugging:
+            log.debug(
+                "{peer}: {code}: {message}", peer=self.peer, code=code, message=message
+            )
+        self._send(codec.error(cmd, rid, code, message))
 
     # commands: each returns the ok line or raises ChatError
 
     def do_nick(self, request: codec.Request) -> bytes:
         nick = _arg(request, "nick")
         stored = self.factory.chat.set_nick(self.user, nick)  # type: ignore[arg-type]
+        self.factory.registration_done(self)
         return codec.ok("nick", request.request_id, nick=stored)
 
     def do_join(self, request: codec.Request) -> bytes:
@@ -320,7 +408,7 @@ class ChatProtocol(LineReceiver):
     def do_quit(self, request: codec.Request) -> None:
         reason = _arg(request, "reason", "")
         check_line(reason, "reason", REASON_MAX)
-        self.transport.write(codec.ok("quit", request.request_id))
+        self._send(codec.ok("quit", request.request_id))
         self.close("quit", reason, reason)
 
 
@@ -371,5 +459,19 @@ class ChatFactory(Listener):
         clock: IReactorTime,
         max_line: int = 16384,
         idle_timeout: float = 180.0,
+        *,
+        flood: FloodLimit = DEFAULT_FLOOD,
+        max_sendq: int = MAX_SENDQ,
+        register_timeout: float = 60.0,
+        gate: Gate | None = None,
     ) -> None:
-        super().__init__(chat, clock, max_line, idle_timeout)
+        super().__init__(
+            chat,
+            clock,
+            max_line,
+            idle_timeout,
+            flood=flood,
+            max_sendq=max_sendq,
+            register_timeout=register_timeout,
+            gate=gate,
+        )

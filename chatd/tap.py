@@ -11,7 +11,8 @@ from twisted.python import usage
 
 from chatd.core import Chat
 from chatd.irc import IRCFactory
-from chatd.listener import Listener
+from chatd.limits import AddressLimit, FloodLimit, Gate, parse_networks
+from chatd.listener import MAX_SENDQ, Listener
 from chatd.log import LEVELS, set_level
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
@@ -31,6 +32,13 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _count(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise ValueError("must be 0 or more")
+    return n
+
+
 def _seconds(value: str) -> float:
     t = float(value)
     if not t >= 0 or t == float("inf"):
@@ -38,8 +46,30 @@ def _seconds(value: str) -> float:
     return t
 
 
+def _rate(value: str) -> float:
+    r = float(value)
+    if not r > 0 or r == float("inf"):
+        raise ValueError("must be a number above 0")
+    return r
+
+
+_SIZES = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20}
+
+
+def _size(value: str) -> int:
+    text = value.strip().lower()
+    digits = text.rstrip("kmib")
+    unit = text[len(digits) :]
+    if unit not in _SIZES or not digits.isdigit():
+        raise ValueError("must be bytes, e.g. 1048576, 512K or 1M")
+    return int(digits) * _SIZES[unit]
+
+
 _positive_int.coerceDoc = "A whole number, 1 or more."  # type: ignore[attr-defined]
+_count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
 _seconds.coerceDoc = "Seconds, 0 or more."  # type: ignore[attr-defined]
+_rate.coerceDoc = "A number above 0."  # type: ignore[attr-defined]
+_size.coerceDoc = "Bytes: 1048576, 512K, 1M; 0 for no cap."  # type: ignore[attr-defined]
 
 
 class Options(usage.Options):
@@ -79,6 +109,62 @@ class Options(usage.Options):
             "Longest line a client may send, in bytes without the line ending.",
             _positive_int,
         ],
+        [
+            "register-timeout",
+            None,
+            60.0,
+            "Close a connection that has not chosen a nick within this many "
+            "seconds (0: never).",
+            _seconds,
+        ],
+        [
+            "flood-burst",
+            None,
+            10,
+            "Flood control: costly commands (messages, joins, leaves, nick "
+            "and topic changes) a client may send at once (0 turns flood "
+            "control off).",
+            _count,
+        ],
+        [
+            "flood-rate",
+            None,
+            2.0,
+            "Flood control: costly commands per second after the burst.",
+            _rate,
+        ],
+        [
+            "flood-excess",
+            None,
+            20,
+            "Flood control: commands a client may send beyond its allowance "
+            "(refused or delayed) before it is disconnected for flooding.",
+            _count,
+        ],
+        [
+            "max-sendq",
+            None,
+            MAX_SENDQ,
+            "Most bytes of output waiting for a client that does not read "
+            "before it is disconnected (IRC's SendQ; 0: no cap).",
+            _size,
+        ],
+        [
+            "max-per-ip",
+            None,
+            16,
+            "Most connections at once from one address (IPv6: one /64), "
+            "counted across listeners (0: no limit).",
+            _count,
+        ],
+        [
+            "connects-per-minute",
+            None,
+            32,
+            "Most new connections a minute from one address (IPv6: one "
+            "/64), after a burst of as many (0: no limit).",
+            _count,
+        ],
         ["log-level", None, "info", "debug, info, warn or error."],
         [
             "irc-port",
@@ -108,6 +194,7 @@ class Options(usage.Options):
         super().__init__()
         self["listen"] = []
         self["irc-listen"] = []
+        self["exempt-ip"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -124,6 +211,20 @@ class Options(usage.Options):
         ssl:6697:privateKey=key.pem:certKey=cert.pem (repeatable).
         """
         self["irc-listen"].append(description)
+
+    def opt_exempt_ip(self, network: str) -> None:
+        """
+        An address or network (127.0.0.1, 10.0.0.0/8, 2001:db8::/32) that
+        --max-per-ip and --connects-per-minute do not apply to, such as a
+        gateway or bouncer (repeatable).
+        """
+        try:
+            self["exempt-ip"].extend(parse_networks([network]))
+        except ValueError:
+            raise usage.UsageError(
+                f"--exempt-ip wants an address or network such as 10.0.0.0/8, "
+                f"not {network!r}"
+            ) from None
 
     def postOptions(self) -> None:
         for option, listen in (("port", "listen"), ("irc-port", "irc-listen")):
@@ -196,11 +297,28 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
         from twisted.internet import reactor
     set_level(LEVELS[options["log-level"]])
     chat = Chat(max_users=options["max-clients"])
+    limits: dict[str, Any] = {
+        "flood": FloodLimit(
+            options["flood-burst"], options["flood-rate"], options["flood-excess"]
+        ),
+        "max_sendq": options["max-sendq"],
+        "register_timeout": options["register-timeout"],
+        # one gate for every listener: the limits are per address, not port
+        "gate": Gate(
+            AddressLimit(
+                per_address=options["max-per-ip"],
+                connects=options["connects-per-minute"],
+                period=60.0,
+                exempt=tuple(options["exempt-ip"]),
+            )
+        ),
+    }
     factory = ChatFactory(
         chat,
         reactor,
         max_line=options["max-line"],
         idle_timeout=options["idle-timeout"],
+        **limits,
     )
     listeners: list[tuple[Listener, list[str]]] = [(factory, options["listen"])]
     if options["irc-listen"]:
@@ -212,6 +330,7 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
             server_name=options["server-name"],
             network=options["network"],
             motd=options["motd"],
+            **limits,
         )
         listeners.append((irc, options["irc-listen"]))
     return ChatService(reactor, listeners)

@@ -12,6 +12,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from chatd.core import Chat
+from chatd.limits import FloodLimit
 from chatd.protocol import ChatFactory, ChatProtocol
 
 
@@ -62,12 +63,16 @@ class Client:
 
 
 class Server:
-    """A factory over a fresh core, with a Clock."""
+    """
+    A factory over a fresh core, with a Clock.  Flood control is off unless
+    a test asks for it: most tests send faster than a person types.
+    """
 
     def __init__(self, **options: Any) -> None:
         self.clock = Clock()
         self.clock.advance(1_790_000_000.0)  # 2026-09-21: a realistic 'now'
         self.chat = Chat(max_users=options.pop("max_users", 1000))
+        options.setdefault("flood", FloodLimit(burst=0))
         self.factory = ChatFactory(self.chat, self.clock, **options)
         self._ports = 40000
 

@@ -28,6 +28,7 @@ from chatd.bench.ceiling import Ceiling
 from chatd.bench.load import DIALECTS, Client, Load, Step, Target
 from chatd.core import Chat
 from chatd.irc import IRCFactory
+from chatd.limits import FloodLimit
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
@@ -37,6 +38,10 @@ try:
     HAVE_MATPLOTLIB = True
 except ImportError:  # on PyPy, where the test extra leaves it out
     HAVE_MATPLOTLIB = False
+
+
+#: Flood control on, as far out of reach as chatd-bench sets it.
+FAST = FloodLimit(burst=10**9, rate=10**9)
 
 
 class InProcess(TestCase):
@@ -50,8 +55,8 @@ class InProcess(TestCase):
         self.service = ChatService(
             reactor,
             [
-                (ChatFactory(self.chat, reactor, idle_timeout=60), listen),
-                (IRCFactory(self.chat, reactor, idle_timeout=60), listen),
+                (ChatFactory(self.chat, reactor, idle_timeout=60, flood=FAST), listen),
+                (IRCFactory(self.chat, reactor, idle_timeout=60, flood=FAST), listen),
             ],
         )
         self.service.startService()

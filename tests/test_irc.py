@@ -24,6 +24,7 @@ from chatd.irc import (
     split_text,
     unescape_tag,
 )
+from chatd.limits import FloodLimit
 from tests.support import Server
 
 SERVER = "irc.test"
@@ -97,6 +98,7 @@ class IRCCase(SynchronousTestCase):
             server_name=SERVER,
             network="TestNet",
             created=0,
+            flood=FloodLimit(burst=0),  # tested on its own in test_limits
         )
         self._ports = 50000
 
