@@ -1,0 +1,315 @@
+"""
+The limits over real loopback sockets: floods on both protocols, a client
+that never reads, too many connections from one address and a client that
+never registers.  Clients are blocking sockets in a thread while the
+reactor serves; the server's timers run on a Clock the test advances, so
+nothing waits on the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+from twisted.internet import reactor, threads
+from twisted.internet.task import Clock
+from twisted.trial.unittest import FailTest, TestCase
+
+from chatd.core import Chat
+from chatd.irc import IRCFactory
+from chatd.limits import AddressLimit, FloodLimit, Gate
+from chatd.protocol import ChatFactory
+from chatd.service import ChatService
+
+from .test_irc_e2e import WAIT, JSONUser, in_thread
+
+
+class RawIRC:
+    """An IRC client on a blocking socket that sends and reads raw lines."""
+
+    def __init__(self, port: int, nick: str | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self._buffer = b""
+        self.lines: list[str] = []
+        self.eof = False
+        if nick is not None:
+            self.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n")
+            self.expect(" 001 ")
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode())
+
+    def _read(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout
+        self.sock.settimeout(left)
+        data = self.sock.recv(65536)
+        if not data:
+            self.eof = True
+            return
+        *lines, self._buffer = (self._buffer + data).split(b"\r\n")
+        self.lines.extend(line.decode() for line in lines)
+
+    def expect(self, part: str) -> str:
+        """The first line containing C{part}; every line before it is dropped."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            for i, line in enumerate(self.lines):
+                if part in line:
+                    del self.lines[: i + 1]
+                    return line
+            if self.eof:
+                raise FailTest(f"IRC: closed before {part!r}; unread: {self.lines}")
+            try:
+                self._read(deadline)
+            except socket.timeout:
+                raise FailTest(f"IRC: no {part!r} in {WAIT} s: {self.lines}") from None
+
+    def closed(self) -> list[str]:
+        deadline = time.monotonic() + WAIT
+        while not self.eof:
+            try:
+                self._read(deadline)
+            except socket.timeout:
+                raise FailTest(f"IRC: still open after {WAIT} s") from None
+        return self.lines
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class AbuseCase(TestCase):
+    """JSON and IRC listeners on loopback sharing one core and one gate."""
+
+    timeout = 60
+
+    def start(self, **limits: Any) -> None:
+        self.clock = Clock()
+        self.clock.advance(time.time())
+        self.chat = Chat(max_users=200)
+        limits.setdefault("gate", None)
+        self.json_factory = ChatFactory(self.chat, self.clock, **limits)
+        self.irc_factory = IRCFactory(self.chat, self.clock, **limits)
+        listen = ["tcp:0:interface=127.0.0.1"]
+        self.service = ChatService(
+            reactor, [(self.json_factory, listen), (self.irc_factory, listen)]
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.json_port, self.irc_port = (p.getHost().port for p in self.service.ports)
+        self.sockets: list[Any] = []
+        self.addCleanup(lambda: [s.close() for s in self.sockets])
+
+    def json(self, nick: str | None = None) -> JSONUser:
+        user = JSONUser(self.json_port, nick)
+        self.sockets.append(user)
+        return user
+
+    def irc(self, nick: str | None = None) -> RawIRC:
+        user = RawIRC(self.irc_port, nick)
+        self.sockets.append(user)
+        return user
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's clock on (from the test's thread)."""
+        threads.blockingCallFromThread(reactor, self.clock.advance, seconds)
+
+    def in_reactor(self, f: Any, *args: Any) -> Any:
+        return threads.blockingCallFromThread(reactor, f, *args)
+
+
+class FloodTests(AbuseCase):
+    def setUp(self) -> None:
+        self.start(flood=FloodLimit(burst=5, rate=2.0, excess=10))
+
+    @in_thread
+    def test_json_flood(self) -> None:
+        alice, bob = self.json("alice"), self.json("bob")
+        alice.ok("join", channel="#a")
+        bob.ok("join", channel="#a")
+        replies = [alice.request("msg", to="#a", text=str(n)) for n in range(8)]
+        # the join took one token: four messages pass, then rate_limited
+        self.assertEqual([r["type"] for r in replies[:4]], ["ok"] * 4)
+        limited = replies[4]
+        self.assertEqual(limited["code"], "rate_limited")
+        self.assertEqual(limited["retry_after"], 1.0)
+        self.assertEqual([r.get("code") for r in replies[5:]], ["rate_limited"] * 3)
+        self.assertEqual(alice.request("ping")["type"], "ok")  # free
+        # waiting as told works
+        self.advance(replies[-1]["retry_after"])
+        self.assertEqual(alice.request("msg", to="#a", text="later")["type"], "ok")
+        texts = [e["text"] for e in bob.sync() if e["type"] == "message"]
+        self.assertEqual(texts, ["0", "1", "2", "3", "later"])
+        # sustained: keep going without waiting, and be disconnected
+        alice.sock.sendall(
+            b"".join(
+                json.dumps({"cmd": "msg", "to": "#a", "text": f"flood {n}"}).encode()
+                + b"\n"
+                for n in range(20)
+            )
+        )
+        lines = alice.closed()
+        self.assertEqual(lines[-1]["type"], "bye")
+        self.assertEqual(lines[-1]["code"], "flood")
+        bob.expect(type="quit", nick="alice", reason="Excess Flood")
+        self.assertEqual(bob.request("ping")["type"], "ok")
+
+    @in_thread
+    def test_irc_flood_is_delayed_then_disconnected(self) -> None:
+        bob = self.json("bob")
+        bob.ok("join", channel="#a")
+        alice = self.irc("alice")
+        alice.send("JOIN #a\r\n")
+        alice.expect(" 366 ")
+        alice.send("".join(f"PRIVMSG #a :{n}\r\n" for n in range(8)))
+        alice.expect("NOTICE alice :*** You are sending too fast")
+        got = [e["text"] for e in bob.sync() if e["type"] == "message"]
+        self.assertEqual(got, ["0", "1", "2", "3"])
+        self.advance(1.0)
+        self.advance(1.0)
+        got = [e["text"] for e in bob.sync() if e["type"] == "message"]
+        self.assertEqual(got, ["4", "5", "6", "7"])
+        alice.send("".join(f"PRIVMSG #a :flood {n}\r\n" for n in range(40)))
+        lines = alice.closed()
+        self.assertIn("ERROR :Closing Link: 127.0.0.1 (Excess Flood)", lines[-1])
+        bob.expect(type="quit", nick="alice", reason="Excess Flood")
+
+
+class SlowReaderTests(AbuseCase):
+    def setUp(self) -> None:
+        self.start(flood=FloodLimit(burst=0), max_sendq=256 * 1024)
+
+    @in_thread
+    def test_client_that_never_reads_is_dropped(self) -> None:
+        # the slow reader asks for a small receive window and never reads
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.settimeout(WAIT)
+        slow.connect(("127.0.0.1", self.json_port))
+        self.sockets.append(slow)
+        slow.sendall(b'{"cmd":"nick","nick":"slow"}\n{"cmd":"join","channel":"#a"}\n')
+        fast = self.json("fast")
+        fast.ok("join", channel="#a")
+        sender = self.json("sender")
+        sender.ok("join", channel="#a")
+        fast.expect(type="join", nick="sender")
+
+        # the fast member reads everything in its own thread
+        received: list[int] = []
+        quits: list[dict[str, Any]] = []
+        stop = threading.Event()
+
+        def read_fast() -> None:
+            while not stop.is_set():
+                try:
+                    fast._read(time.monotonic() + 0.5)
+                except socket.timeout:
+                    continue
+                for obj in fast.unread:
+                    if obj["type"] == "message":
+                        received.append(int(obj["text"].split()[0]))
+                    elif obj["type"] == "quit":
+                        quits.append(obj)
+                fast.unread = []
+                if fast.eof:
+                    return
+
+        reader = threading.Thread(target=read_fast)
+        reader.start()
+        padding = "x" * 3900
+        sent = 0
+        try:
+            # at most 20 MB: the kernel's buffers take a few MB first
+            while not quits and sent < 5000:
+                for _ in range(100):
+                    sender.send(cmd="msg", to="#a", text=f"{sent} {padding}")
+                    sent += 1
+                sender.sync()
+            sender.ok("ping")
+            deadline = time.monotonic() + WAIT
+            while len(received) < sent and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            reader.join()
+        self.assertEqual(
+            quits, [{"type": "quit", "nick": "slow", "reason": "SendQ exceeded"}]
+        )
+        # everyone else got every message, in order, while it happened
+        self.assertEqual(received, list(range(sent)))
+        self.assertEqual(
+            self.in_reactor(lambda: sorted(self.chat.nicks)), ["fast", "sender"]
+        )
+        # the slow reader's output is cut off after the linger: memory is freed
+        self.advance(10)
+        open_conns = self.in_reactor(lambda: len(self.json_factory.connections))
+        self.assertEqual(open_conns, 2)
+
+
+class AdmissionTests(AbuseCase):
+    def setUp(self) -> None:
+        self.start(gate=Gate(AddressLimit(per_address=3, connects=0)))
+
+    @in_thread
+    def test_too_many_from_one_address(self) -> None:
+        kept = [self.json(), self.json("two"), self.irc("three")]
+        refused = JSONUser.__new__(JSONUser)
+        sock = socket.create_connection(("127.0.0.1", self.json_port), timeout=WAIT)
+        self.sockets.append(sock)
+        refused.sock, refused._buffer, refused.unread, refused.eof = (
+            sock,
+            b"",
+            [],
+            False,
+        )
+        self.assertEqual(
+            refused.closed(),
+            [
+                {
+                    "type": "bye",
+                    "code": "too_many_connections",
+                    "reason": "too many connections from your address (at most 3 at once)",
+                }
+            ],
+        )
+        irc = self.irc()
+        self.assertIn("Too many connections from your address", irc.closed()[-1])
+        kept[0].close()
+        self.assertEqual(kept[1].request("ping")["type"], "ok")
+        deadline = time.monotonic() + WAIT
+        while self.in_reactor(lambda: len(self.json_factory.connections)) > 1:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        self.json("four")  # a place is free again
+
+
+class RegistrationTests(AbuseCase):
+    def setUp(self) -> None:
+        self.start(register_timeout=30)
+        for factory in (self.json_factory, self.irc_factory):
+            factory.start_reaping()
+
+    @in_thread
+    def test_silent_registrants_are_closed(self) -> None:
+        silent_json = self.json()
+        silent_irc = self.irc()
+        silent_irc.send("NICK halfway\r\n")
+        registered = self.json("alice")
+        self.advance(29)
+        self.assertEqual(silent_json.request("ping")["type"], "ok")
+        self.advance(2)
+        lines = silent_json.closed()
+        self.assertEqual(
+            lines[-1],
+            {
+                "type": "bye",
+                "code": "register_timeout",
+                "reason": "no nick chosen within 30 seconds",
+            },
+        )
+        self.assertIn("(Registration timed out)", silent_irc.closed()[-1])
+        self.assertEqual(registered.request("ping")["type"], "ok")
