@@ -10,14 +10,19 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatd.irc import IRCFactory, IRCProtocol, Line, parse
+from chatd.limits import FloodLimit
 from chatd.protocol import COMMANDS
 
 from .support import Client, Server
 
 TYPES = {
     "welcome",
+    "away",
     "ok",
     "error",
     "message",
@@ -124,7 +129,12 @@ class AnyInputTests(SynchronousTestCase):
     def test_any_sequence_keeps_the_server_sound(
         self, steps: list[tuple[int, bytes]]
     ) -> None:
-        server = Server(max_line=200, idle_timeout=30)
+        server = Server(
+            max_line=200,
+            idle_timeout=30,
+            flood=FloodLimit(burst=3, rate=1.0, excess=5),
+            register_timeout=25,
+        )
         server.factory.start_reaping()
         clients: dict[int, Client] = {}
         replies_owed: dict[int, int] = {}
@@ -158,3 +168,213 @@ class AnyInputTests(SynchronousTestCase):
             self.assertEqual(server.factory.connections, set())
         finally:
             server.factory.stop_reaping()
+
+
+# -- IRC, and both protocols on one core ---------------------------------------
+
+irc_nicks = st.sampled_from(["alice", "ALICE", "bob", "carol", "9bad", ""])
+irc_targets = st.one_of(
+    channels, irc_nicks, st.sampled_from(["#a,#b", "#a,bob", "0", "#a,#a"])
+)
+irc_text = st.one_of(
+    st.sampled_from(["hi", ":colon", "\x01ACTION waves\x01", "\x01PING 1\x01", ""]),
+    st.text(max_size=12),
+    st.just("y" * 600),
+)
+#: Mostly well-formed IRC, so that clients really register, join and talk.
+irc_sensible = st.one_of(
+    st.builds(lambda n: f"NICK {n}\r\nUSER {n or 'u'} 0 * :{n}", irc_nicks),
+    st.builds(lambda n: f"NICK {n}\r\nUSER {n or 'u'} 0 * :{n}", irc_nicks),
+    st.builds(
+        lambda t, n: "\r\n".join([f"PRIVMSG {t} :flood"] * n),
+        irc_targets,
+        st.integers(min_value=2, max_value=30),
+    ),
+    st.builds(lambda n: f"NICK {n}", irc_nicks),
+    st.builds(lambda n: f"USER {n or 'u'} 0 * :{n} real", irc_nicks),
+    st.builds(lambda c: f"JOIN {c}", irc_targets),
+    st.builds(lambda c, r: f"PART {c} :{r}", irc_targets, irc_text),
+    st.builds(
+        lambda v, t, x: f"{v} {t} :{x}",
+        st.sampled_from(["PRIVMSG", "NOTICE", "TAGMSG"]),
+        irc_targets,
+        irc_text,
+    ),
+    st.builds(
+        lambda t, x: f"@+typing=active;label=l1 TAGMSG {t} :{x}", irc_targets, irc_text
+    ),
+    st.builds(lambda c, t: f"TOPIC {c} :{t}", channels, irc_text),
+    st.builds(lambda c: f"TOPIC {c}", channels),
+    st.sampled_from(
+        [
+            "CAP LS 302",
+            "CAP REQ :echo-message server-time message-tags labeled-response batch away-notify",
+            "CAP REQ :nonsense",
+            "CAP END",
+            "PING x",
+            "PONG x",
+            "WHO #a",
+            "WHOIS bob",
+            "WHOWAS alice",
+            "NAMES #a",
+            "LIST",
+            "MODE #a",
+            "MODE alice +i",
+            "AWAY :gone",
+            "AWAY",
+            "ISON alice bob",
+            "USERHOST alice",
+            "LUSERS",
+            "MOTD",
+            "VERSION",
+            "TIME",
+            "QUIT :bye",
+            "FOO bar",
+            "001 x",
+            "",
+        ]
+    ),
+    st.builds(lambda w: " ".join(w), st.lists(st.text(max_size=6), max_size=4)),
+)
+irc_actions = st.tuples(
+    st.integers(min_value=0, max_value=3),
+    # what connects when this client is new: JSON or IRC, as is or
+    # registered straight away as one of a few nicks
+    st.sampled_from(["json", "irc", "json+nick", "irc+nick", "irc+nick"]),
+    st.one_of(
+        irc_sensible.map(lambda line: line.encode("utf-8", "surrogatepass") + b"\r\n"),
+        irc_sensible.map(lambda line: line.encode("utf-8", "surrogatepass") + b"\r\n"),
+        irc_sensible.map(lambda line: line.encode("utf-8", "surrogatepass") + b"\n"),
+        sensible.map(lambda r: json.dumps(r).encode() + b"\n"),
+        st.binary(max_size=80),
+        st.just(b"DROP"),
+        st.just(b"TICK"),
+    ),
+)
+
+
+def check_irc_lines(raw: bytes) -> list[Line]:
+    """
+    Every line the server wrote is UTF-8, ends in CR LF, fits IRC's 512
+    bytes (tags aside) and parses; nothing follows an ERROR.
+    """
+    out: list[Line] = []
+    if not raw:
+        return out
+    assert raw.endswith(b"\r\n"), raw[-200:]
+    for data in raw.split(b"\r\n")[:-1]:
+        assert data, raw
+        text = data.decode("utf-8")
+        assert "\r" not in text and "\n" not in text and "\0" not in text, text
+        body = text.split(" ", 1)[1] if text.startswith("@") else text
+        assert len(body.encode()) + 2 <= 512, text
+        # every line comes from somewhere, but for ERROR and the reaper's PING
+        assert body.startswith(":") or body.split(" ", 1)[0] in ("ERROR", "PING"), text
+        out.append(parse(text))
+    errors = [i for i, line in enumerate(out) if line.command == "ERROR"]
+    assert not errors or errors == [len(out) - 1], out
+    return out
+
+
+class IRCClientSim:
+    """One IRC connection on a StringTransport."""
+
+    def __init__(self, factory: IRCFactory, port: int) -> None:
+        self.transport = StringTransportWithDisconnection(
+            peerAddress=IPv4Address("TCP", "127.0.0.1", port)
+        )
+        proto = factory.buildProtocol(self.transport.getPeer())
+        assert isinstance(proto, IRCProtocol)
+        self.proto = proto
+        self.transport.protocol = proto
+        proto.makeConnection(self.transport)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.transport.connected)
+
+    def send_raw(self, data: bytes) -> None:
+        self.proto.dataReceived(data)
+
+
+class BothProtocolsTests(SynchronousTestCase):
+    @settings(
+        max_examples=200,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(st.lists(irc_actions, min_size=10, max_size=80))
+    def test_any_sequence_on_either_protocol_keeps_the_server_sound(
+        self, steps: list[tuple[int, str, bytes]]
+    ) -> None:
+        """
+        JSON and IRC clients on one core, with flood control, registration
+        timeouts, drops and garbage: only well-formed lines come out, no
+        handler raises, and the invariants hold after every step.
+        """
+        flood = FloodLimit(burst=4, rate=1.0, excess=6)
+        server = Server(max_line=300, idle_timeout=30, flood=flood, register_timeout=25)
+        irc_factory = IRCFactory(
+            server.chat,
+            server.clock,
+            max_line=300,
+            idle_timeout=30,
+            flood=flood,
+            register_timeout=25,
+        )
+        factories = (server.factory, irc_factory)
+        for factory in factories:
+            factory.start_reaping()
+        clients: dict[int, Any] = {}
+        port = 40000
+        try:
+            for who, kind, data in steps:
+                client = clients.get(who)
+                if client is None or not client.connected:
+                    port += 1
+                    if kind.startswith("irc"):
+                        client = IRCClientSim(irc_factory, port)
+                        if kind.endswith("+nick"):
+                            client.send_raw(
+                                b"NICK n%d\r\nUSER u 0 * :r\r\nJOIN #a\r\n" % who
+                            )
+                    else:
+                        client = server.connect()
+                        if kind.endswith("+nick"):
+                            client.send(
+                                {"cmd": "nick", "nick": f"j{who}"},
+                            )
+                            client.send({"cmd": "join", "channel": "#a"})
+                    clients[who] = client
+                if data == b"DROP":
+                    client.transport.loseConnection()
+                elif data == b"TICK":
+                    server.clock.advance(10)
+                else:
+                    client.send_raw(data)
+                for c in clients.values():
+                    raw = c.transport.value()
+                    c.transport.clear()
+                    if isinstance(c, IRCClientSim):
+                        lines = check_irc_lines(raw)
+                        if lines and lines[-1].command == "ERROR":
+                            self.assertFalse(c.connected)
+                    else:
+                        objs = check_lines(raw)
+                        if any(o["type"] == "bye" for o in objs[:-1]):
+                            self.fail(f"something followed a bye: {objs}")
+                self.assertEqual(list(server.chat.check_invariants()), [])
+            self.assertEqual(self.flushLoggedErrors(), [])
+            for c in clients.values():
+                c.transport.loseConnection()
+            self.assertEqual(server.chat.users, set())
+            self.assertEqual(server.chat.nicks, {})
+            self.assertEqual(server.chat.channels, {})
+            for factory in factories:
+                self.assertEqual(factory.connections, set())
+                self.assertEqual(factory.registering, {})
+        finally:
+            for factory in factories:
+                factory.stop_reaping()
