@@ -100,6 +100,7 @@ class ChatService(Service):
     def stopService(self) -> Deferred[None]:
         super().stopService()
         factories = self.factories
+        self.check_state()
         for factory in factories:
             factory.stop_reaping()
         stopped = self._stop_listening()
@@ -119,6 +120,17 @@ class ChatService(Service):
         done = DeferredList([*stopped, drained], consumeErrors=True)
         done.addCallback(lambda _: log.info("chatd stopped"))
         return done  # type: ignore[return-value]
+
+    def check_state(self) -> None:
+        """
+        Log, as errors, every way the chat's state is inconsistent (none,
+        unless there is a bug): run at shutdown, so that a long run, such
+        as chatd-bench's soak, ends with a verdict in the log.
+        """
+        chats = {id(f.chat): f.chat for f in self.factories}
+        for chat in chats.values():
+            for problem in chat.check_invariants():
+                log.error("inconsistent state: {problem}", problem=problem)
 
     def _drain_timed_out(self, failure: Failure) -> None:
         failure.trap(TimeoutError)

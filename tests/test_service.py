@@ -18,7 +18,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatd.core import Chat
+from chatd.core import Channel, Chat
 from chatd.irc import IRCFactory
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService, ListenError
@@ -263,3 +263,24 @@ class DrainTests(SynchronousTestCase):
         clock.advance(5)
         self.successResultOf(d)
         self.assertEqual(aborted, [True])
+
+
+class StateCheckTests(SynchronousTestCase):
+    def stop(self, chat: Chat) -> list[str]:
+        clock = Clock()
+        service = ChatService(clock, [(ChatFactory(chat, clock), [])])
+        service.startService()
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service.stopService()
+        return [formatEvent(e) for e in observer if e["log_level"].name == "error"]
+
+    def test_sound_state_logs_nothing(self) -> None:
+        self.assertEqual(self.stop(Chat()), [])
+
+    def test_inconsistent_state_is_logged_at_shutdown(self) -> None:
+        chat = Chat()
+        chat.channels["#ghost"] = Channel("#ghost")  # a bug would do this
+        self.assertEqual(
+            self.stop(chat),
+            ["inconsistent state: <Channel #ghost (0 members)> is empty"],
+        )
