@@ -22,6 +22,7 @@ from twisted.logger import LogLevel
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatd.limits import FloodLimit
 from chatd.log import get_level, set_level
 from chatd.service import ChatService
 from chatd.tap import Options, makeService
@@ -40,6 +41,14 @@ SERVER_OPTIONS = (
     "--server-name",
     "--network",
     "--motd",
+    "--register-timeout",
+    "--flood-burst",
+    "--flood-rate",
+    "--flood-excess",
+    "--max-sendq",
+    "--max-per-ip",
+    "--connects-per-minute",
+    "--exempt-ip",
 )
 
 
@@ -97,6 +106,19 @@ class OptionsTests(SynchronousTestCase):
             ["--server-name", ""],
             ["--network", "two words"],
             ["--motd", "/nonexistent/motd.txt"],
+            ["--register-timeout", "-5"],
+            ["--flood-burst", "-1"],
+            ["--flood-burst", "ten"],
+            ["--flood-rate", "0"],
+            ["--flood-rate", "inf"],
+            ["--flood-excess", "-1"],
+            ["--max-sendq", "1G"],
+            ["--max-sendq", "-1"],
+            ["--max-sendq", "lots"],
+            ["--max-per-ip", "-1"],
+            ["--connects-per-minute", "x"],
+            ["--exempt-ip", "10.0.0.0/33"],
+            ["--exempt-ip", "localhost"],
         ]:
             self.assertRaises(UsageError, parse, *args)
 
@@ -130,6 +152,68 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(irc.idle_timeout, 40)
         self.assertEqual(irc.chat.max_users, 9)
         self.assertEqual((irc.server_name, irc.network), ("irc.example.org", "Example"))  # type: ignore[attr-defined]
+
+    def test_limits(self) -> None:
+        defaults = parse()
+        self.assertEqual(
+            [
+                defaults[k]
+                for k in (
+                    "register-timeout",
+                    "flood-burst",
+                    "flood-rate",
+                    "flood-excess",
+                    "max-sendq",
+                    "max-per-ip",
+                    "connects-per-minute",
+                    "exempt-ip",
+                )
+            ],
+            [60, 10, 2, 20, 1 << 20, 16, 32, []],
+        )
+        for text, size in [
+            ("0", 0),
+            ("65536", 65536),
+            ("512K", 512 << 10),
+            ("2M", 2 << 20),
+            ("1MiB", 1 << 20),
+        ]:
+            self.assertEqual(parse("--max-sendq", text)["max-sendq"], size)
+        self.addCleanup(set_level, get_level())
+        options = parse(
+            "--irc-port",
+            "0",
+            "--flood-burst",
+            "5",
+            "--flood-rate",
+            "0.5",
+            "--flood-excess",
+            "3",
+            "--max-sendq",
+            "64K",
+            "--register-timeout",
+            "9",
+            "--max-per-ip",
+            "4",
+            "--connects-per-minute",
+            "0",
+            "--exempt-ip",
+            "10.0.0.0/8",
+            "--exempt-ip",
+            "2001:db8::1",
+        )
+        json, irc = makeService(options, Clock()).factories
+        for factory in (json, irc):
+            self.assertEqual(factory.flood, FloodLimit(5, 0.5, 3))
+            self.assertEqual(factory.max_sendq, 65536)
+            self.assertEqual(factory.register_timeout, 9)
+        self.assertIs(json.gate, irc.gate)  # counted across listeners
+        assert json.gate is not None
+        limit = json.gate.limit
+        self.assertEqual((limit.per_address, limit.connects), (4, 0))
+        self.assertEqual(
+            [str(n) for n in limit.exempt], ["10.0.0.0/8", "2001:db8::1/128"]
+        )
 
     def test_motd_file(self) -> None:
         path = Path(self.mktemp())
