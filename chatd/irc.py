@@ -394,7 +394,7 @@ class IRCProtocol(Guarded, Protocol):
         self.end()
 
     def sendq_exceeded(self) -> None:
-        self.close("sendq_exceeded", "SendQ exceeded", "SendQ exceeded")
+        self.close("sendq_exceeded", "SendQ exceeded", None)
 
     def _send(self, data: bytes) -> None:
         """Write our bytes, minding the SendQ when output is backed up."""

@@ -223,7 +223,14 @@ class Guarded:
             self.check_sendq()
 
     def check_sendq(self) -> None:
-        """Close the connection if its unsent output is over the cap."""
+        """
+        Close the connection if its unsent output is over the cap.
+
+        This runs inside a write, perhaps while the core walks a channel's
+        members to deliver something, so the user is taken out of the chat
+        on the next turn of the reactor, not now; meanwhile nothing more is
+        written to it.
+        """
         limit = self.factory.max_sendq
         if limit and not self.closing and unsent(self.transport) > limit:
             log.info(
@@ -232,9 +239,16 @@ class Guarded:
                 limit=limit,
             )
             self.sendq_exceeded()
+            if self.user is not None:
+                self.factory.clock.callLater(
+                    0, self.factory.chat.disconnect, self.user, "SendQ exceeded"
+                )
 
     def sendq_exceeded(self) -> None:
-        """Say goodbye in the adapter's words and close."""
+        """
+        Say goodbye in the adapter's words and close, without touching the
+        chat (L{check_sendq} does that later).
+        """
         raise NotImplementedError
 
 

@@ -181,7 +181,7 @@ class ChatProtocol(Guarded, LineReceiver):
         self.close(
             "sendq_exceeded",
             f"more than {limit} bytes waited to be sent: the client is not reading",
-            "SendQ exceeded",
+            None,
         )
 
     def close(self, code: str, reason: str, quit_reason: str | None) -> None:

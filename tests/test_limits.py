@@ -442,3 +442,65 @@ class FactoryDefaultsTests(SynchronousTestCase):
         self.assertEqual(factory.flood, FloodLimit(10, 2.0, 20))
         self.assertEqual(factory.max_sendq, 1 << 20)
         self.assertEqual(factory.register_timeout, 60.0)
+
+
+class SendQTests(SynchronousTestCase):
+    """
+    The SendQ on a Clock: the transport's buffer is faked by giving the
+    StringTransport the attributes a TCP transport keeps it in.
+    """
+
+    def setUp(self) -> None:
+        self.server = Server(max_sendq=1000)
+        self.slow = self.server.user("slow", "#a", "#b")
+        self.others = [self.server.user(n, "#a", "#b") for n in ("b", "c", "d")]
+        for client in (self.slow, *self.others):
+            client.lines()
+        transport: Any = self.slow.transport
+        transport.dataBuffer, transport.offset, transport._tempDataLen = b"", 0, 0
+        self.slow.proto.output_backed_up()  # the transport passed 64 KiB
+        transport.dataBuffer = b"x" * 1001  # ...and now holds this much
+
+    def test_dropped_inside_a_delivery_loop(self) -> None:
+        """Overflowing while the core walks the members breaks nothing."""
+        joiner = self.server.user("joiner")
+        self.assertEqual(joiner.request("join", channel="#a")["type"], "ok")
+        self.assertEqual(
+            self.slow.lines()[-1],
+            {
+                "type": "bye",
+                "code": "sendq_exceeded",
+                "reason": "more than 1000 bytes waited to be sent: the client is not reading",
+            },
+        )
+        self.assertFalse(self.slow.connected)
+        self.server.clock.advance(0)
+        for client in self.others:
+            self.assertEqual(
+                [e for e in client.lines() if e["type"] == "quit"],
+                [{"type": "quit", "nick": "slow", "reason": "SendQ exceeded"}],
+            )
+        self.assertNotIn("slow", self.server.chat.nicks)
+        self.assertEqual(list(self.server.chat.check_invariants()), [])
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_dropped_inside_the_fan_out(self) -> None:
+        sender = self.others[0]
+        self.assertEqual(sender.request("msg", to="#a", text="hi")["type"], "ok")
+        self.assertEqual(self.slow.lines()[-1]["code"], "sendq_exceeded")
+        self.assertEqual(sender.request("msg", to="#b", text="again")["type"], "ok")
+        self.assertEqual(self.slow.lines(), [])  # nothing after the bye
+        self.server.clock.advance(0)
+        self.assertEqual(
+            [e["text"] for e in self.others[1].lines() if e["type"] == "message"],
+            ["hi", "again"],
+        )
+        self.assertEqual(list(self.server.chat.check_invariants()), [])
+
+    def test_under_the_cap_nothing_happens(self) -> None:
+        transport: Any = self.slow.transport
+        transport.dataBuffer = b"x" * 1000
+        self.others[0].request("msg", to="#a", text="hi")
+        self.assertTrue(self.slow.connected)
+        self.slow.proto.output_drained()
+        self.assertEqual(self.slow.proto.wire_write, transport.write)
