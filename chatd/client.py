@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_client -*-
 """
-The console client of chatd: C{chatd-client [HOST [PORT]]}.
+The console client of chatd:
+C{chatd-client [--tls [--ca FILE | --insecure]] [HOST [PORT]]}.
 
 Three layers, each testable on its own:
 
@@ -20,6 +21,14 @@ Three layers, each testable on its own:
   - L{chatd.console} holds the two front ends on standard input: a terminal
     one (line editing and history, output above the input line) and a piped
     one (plain lines, for scripts).
+
+With C{--tls} every connection, C{/connect}'s too, is made with TLS (L{TLS}).
+The server's certificate is checked by default: it must chain to an
+authority the system trusts, or to one of the certificates of C{--ca FILE},
+and be for the host name (or IP address) connected to.  C{--insecure} turns
+the check off, for test setups with a self-signed certificate.  A failed
+handshake or check is one C{! not connected: ...} line, as a refused
+connection is.
 """
 
 from __future__ import annotations
@@ -31,14 +40,24 @@ import sys
 import unicodedata
 from collections import deque
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union, cast
 
 from twisted.internet import error as neterror
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTCP
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHandshakeListener,
+    IReactorSSL,
+    IReactorTCP,
+)
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
+
+if TYPE_CHECKING:
+    from twisted.internet.ssl import Certificate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8123
@@ -623,20 +642,234 @@ def _describe_failure(reason: Failure) -> str:
     return message.rstrip(".") or type(reason.value).__name__
 
 
+# TLS.
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def load_certificates(path: str) -> tuple[Certificate, ...]:
+    """
+    The certificates in a PEM file (C{--ca}): a server's own self-signed
+    certificate, or the authorities to trust.
+
+    @raise OSError: the file cannot be read.
+    @raise ValueError: it holds no certificate, or a broken one.
+    """
+    from OpenSSL import crypto
+    from twisted.internet.ssl import Certificate
+
+    with open(path, "rb") as f:
+        data = f.read()
+    blocks = _PEM_CERTIFICATE.findall(data)
+    if not blocks:
+        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
+    certificates = []
+    for block in blocks:
+        try:
+            certificates.append(Certificate.loadPEM(block))
+        except crypto.Error as e:
+            raise ValueError(f"a broken certificate in it: {e}") from None
+    return tuple(certificates)
+
+
+class TLS(NamedTuple):
+    """
+    How the client speaks TLS (C{--tls}), on every connection it makes.
+
+    @ivar ca: the certificates to trust (C{--ca}); None trusts the
+        authorities the system trusts.
+    @ivar insecure: check nothing about the server's certificate
+        (C{--insecure}).
+    """
+
+    ca: tuple[Certificate, ...] | None = None
+    insecure: bool = False
+
+    def creator(self, host: str) -> Any:
+        """
+        The TLS settings for a connection to C{host}: unless insecure, the
+        server's certificate must chain to a trusted certificate and be for
+        C{host} (a name or an IP address).
+
+        @raise ValueError: C{host} is no name a certificate can be for.
+        """
+        from twisted.internet import ssl
+
+        if self.insecure:
+            return ssl.CertificateOptions()  # it verifies nothing by default
+        if self.ca is None:
+            trust = ssl.platformTrust()
+        else:
+            trust = ssl.trustRootFromCertificates(list(self.ca))
+        return ssl.optionsForClientTLS(host, trustRoot=trust)
+
+
+def check_identity(handle: Any, host: str) -> None:
+    """
+    Check that the certificate of a TLS connection (its pyOpenSSL
+    C{Connection}) is for C{host}.  L{TLS.creator}'s settings check this
+    already; but some Twisted releases let a certificate without any
+    subjectAltName through, so the client checks again after the handshake.
+
+    @raise service_identity.VerificationError: it is for another host.
+    @raise service_identity.CertificateError: it names no host at all.
+    """
+    from service_identity.pyopenssl import verify_hostname, verify_ip_address
+    from twisted.internet.abstract import isIPAddress, isIPv6Address
+
+    if isIPAddress(host) or isIPv6Address(host):
+        verify_ip_address(handle, host)
+    else:
+        verify_hostname(handle, host)
+
+
+# What the server sends when it does not speak TLS, as OpenSSL sees it.
+_NOT_TLS = (
+    "wrong version number",
+    "packet length too long",
+    "record layer failure",
+    "unknown protocol",
+    "http request",
+)
+
+
+def _openssl_reasons(error: BaseException) -> list[str]:
+    """The reasons in a pyOpenSSL C{SSL.Error}: [(library, function, reason)]."""
+    reasons = []
+    for entry in error.args[0] if error.args else ():
+        if isinstance(entry, tuple) and entry:
+            reasons.append(str(entry[-1]))
+    return reasons or [str(error) or type(error).__name__]
+
+
+def _peer_chain(connection: ChatConnection) -> list[Any]:
+    """
+    The certificates the server sent, leaf first, as C{cryptography}
+    certificates; also after a failed handshake.
+    """
+    get_handle = getattr(connection.transport, "getHandle", None)
+    try:
+        handle = get_handle() if get_handle is not None else None
+        chain = handle.get_peer_cert_chain() if handle is not None else None
+        if not chain and handle is not None:
+            leaf = handle.get_peer_certificate()
+            chain = [leaf] if leaf is not None else []
+        return [cert.to_cryptography() for cert in chain or ()]
+    except Exception:  # nothing to show: the description says less
+        return []
+
+
+def _valid(cert: Any, end: str) -> datetime:
+    """C{not_valid_before} or C{not_valid_after}, in UTC, for any release."""
+    utc = getattr(cert, f"{end}_utc", None)
+    if utc is not None:
+        return cast(datetime, utc)
+    return cast(datetime, getattr(cert, end)).replace(tzinfo=timezone.utc)
+
+
+def _names(cert: Any) -> list[str]:
+    """The host names and addresses a certificate is for."""
+    from cryptography import x509
+
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    names = sans.value.get_values_for_type(x509.DNSName)
+    names += [str(ip) for ip in sans.value.get_values_for_type(x509.IPAddress)]
+    return [str(name) for name in names]
+
+
+def _why_untrusted(chain: list[Any], tls: TLS) -> str:
+    """Why the server's certificate did not verify, as far as can be told."""
+    if not chain:
+        return "the server's certificate is not trusted"
+    leaf = chain[0]
+    now = datetime.now(timezone.utc)
+    not_after = _valid(leaf, "not_valid_after")
+    if not_after < now:
+        return f"the certificate expired on {not_after:%Y-%m-%d %H:%M} UTC"
+    not_before = _valid(leaf, "not_valid_before")
+    if not_before > now:
+        return f"the certificate is not valid before {not_before:%Y-%m-%d %H:%M} UTC"
+    if len(chain) == 1 and leaf.issuer == leaf.subject:
+        if tls.ca is None:
+            return (
+                "self-signed certificate, which the system does not trust;"
+                " --ca FILE can trust it"
+            )
+        return "self-signed certificate, which is not in --ca"
+    issuer = chain[-1].issuer.rfc4514_string() or "?"
+    if tls.ca is None:
+        return f"issued by {issuer}, which the system does not trust"
+    return f"issued by {issuer}, which is not in --ca"
+
+
+def _describe_tls_failure(
+    reason: Failure, connection: ChatConnection, host: str, tls: TLS
+) -> str:
+    """
+    Why a TLS connection to C{host} ended before its handshake (and the
+    certificate check) was done: one line, such as C{certificate verify
+    failed: self-signed certificate; ...}.
+    """
+    from OpenSSL import SSL
+    from service_identity import CertificateError, VerificationError
+
+    if reason.check(VerificationError, CertificateError):
+        chain = _peer_chain(connection)
+        names = _names(chain[0]) if chain else []
+        if not chain:
+            why = f"the certificate is not for {host}"
+        elif not names:
+            why = f"the certificate names no host (no subjectAltName), not {host}"
+        else:
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            why = f"the certificate is for {shown}, not {host}"
+        return f"certificate verify failed: {why}"
+    if reason.check(SSL.Error):
+        reasons = _openssl_reasons(cast(BaseException, reason.value))
+        if "certificate verify failed" in reasons:
+            why = _why_untrusted(_peer_chain(connection), tls)
+            return f"certificate verify failed: {why}"
+        text = ", ".join(dict.fromkeys(reasons))
+        if any(r in _NOT_TLS for r in reasons):
+            text += "; does the server speak TLS on this port?"
+        return f"TLS handshake failed: {text}"
+    if reason.check(neterror.ConnectionDone, neterror.ConnectionLost):
+        return "TLS handshake failed: the server closed the connection"
+    return f"TLS handshake failed: {_describe_failure(reason)}"
+
+
 # The session.
 
 
+@implementer(IHandshakeListener)
 class ChatConnection(LineReceiver):
-    """One connection to a server; it hands every line to its L{ChatClient}."""
+    """
+    One connection to a server; it hands every line to its L{ChatClient}.
+
+    @ivar secured: over TLS, the handshake and the certificate check are done.
+    @ivar rejected: over TLS, why the client's own check of the certificate
+        failed (and the connection was cut off), or None.
+    """
 
     delimiter = b"\n"
     MAX_LENGTH = 1 << 20
+
+    secured = False
+    rejected: Failure | None = None
 
     def __init__(self, client: ChatClient) -> None:
         self.client = client
 
     def connectionMade(self) -> None:
         self.client._connection_made(self)
+
+    def handshakeCompleted(self) -> None:
+        self.client._handshake_completed(self)
 
     def lineReceived(self, line: bytes) -> None:
         self.client._line_received(self, line)
@@ -686,6 +919,8 @@ class ChatClient:
         terminal, L{strip_formatting} (the default) for anything else.
     @ivar changed: called when the prompt may have changed.
     @ivar finished: called once with the exit status when the client is done.
+    @ivar tls: how to speak TLS on every connection (C{--tls}), or None for
+        plain TCP.
     """
 
     def __init__(
@@ -698,8 +933,10 @@ class ChatClient:
         display: Callable[[str], str] = strip_formatting,
         changed: Callable[[], None] = lambda: None,
         finished: Callable[[int], None] = lambda status: None,
+        tls: TLS | None = None,
     ) -> None:
         self.reactor = reactor
+        self.tls = tls
         self.clock: Any = reactor  # IReactorTime too
         self.interactive = interactive
         self.tz = tz
@@ -753,9 +990,27 @@ class ChatClient:
             self._reset()
             assert old.transport is not None
             old.transport.loseConnection()
-        self._print(f"* connecting to {host} port {port} ...")
+        tls = self.tls
+        if tls is not None and tls.insecure:
+            self._print(
+                "* warning: --insecure: the server's certificate is not checked"
+            )
+        over = " with TLS" if tls is not None else ""
+        self._print(f"* connecting to {host} port {port}{over} ...")
         factory = self._attempt = _ConnectionFactory(self)
-        self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)
+        if tls is None:
+            self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)
+        else:
+            try:
+                creator = tls.creator(host)
+            except ValueError as e:  # idna's errors are UnicodeErrors
+                problem = ValueError(f"no certificate can be for {host!r}: {e}")
+                self._connect_failed(factory, Failure(problem))
+                return
+            reactor = cast(IReactorSSL, self.reactor)
+            reactor.connectSSL(
+                host, port, factory, creator, timeout=CONNECT_TIMEOUT, bindAddress=None
+            )
         self.changed()
 
     def interrupt(self) -> None:
@@ -906,16 +1161,34 @@ class ChatClient:
             return
         self.connection = connection
 
+    def _handshake_completed(self, connection: ChatConnection) -> None:
+        """The TLS handshake is done: check the certificate's host again."""
+        if connection is not self.connection or connection.secured:
+            return  # a renegotiation
+        assert connection.transport is not None
+        if self.tls is not None and not self.tls.insecure:
+            try:
+                handle = connection.transport.getHandle()  # type: ignore[attr-defined]
+                check_identity(handle, self.server[0])
+            except Exception:
+                connection.rejected = Failure()
+                connection.transport.abortConnection()  # type: ignore[attr-defined]
+                return
+        connection.secured = True
+
     def _connect_failed(self, factory: _ConnectionFactory, reason: Failure) -> None:
         if factory is not self._attempt:
             return
         self._attempt = None
-        self._failed = True
-        self._print(f"! not connected: {_describe_failure(reason)} ({self._where()})")
-        if self.interactive:
-            self._print("! /connect HOST PORT tries again")
+        self._not_connected(_describe_failure(reason))
         self.changed()
         self._after_close()
+
+    def _not_connected(self, why: str) -> None:
+        self._failed = True
+        self._print(f"! not connected: {why} ({self._where()})")
+        if self.interactive:
+            self._print("! /connect HOST PORT tries again")
 
     def _connection_lost(self, connection: ChatConnection, reason: Failure) -> None:
         if connection is not self.connection:
@@ -926,6 +1199,14 @@ class ChatClient:
         self.changed()
         if self._quitting or self._done:
             self._finish()
+            return
+        if self.tls is not None and not connection.secured:
+            # The TLS handshake or the certificate check failed: this was
+            # never a connection to the server.
+            why = connection.rejected or reason
+            host = self.server[0]
+            self._not_connected(_describe_tls_failure(why, connection, host, self.tls))
+            self._after_close()
             return
         self._failed = True  # a script's later lines will not be sent
         self._print(
@@ -941,7 +1222,7 @@ class ChatClient:
             self._pump()
 
     def _line_received(self, connection: ChatConnection, line: bytes) -> None:
-        if connection is not self.connection:
+        if connection is not self.connection or connection.rejected is not None:
             return
         line = line.strip()
         if not line:
@@ -1036,7 +1317,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             " exits with status 1 if it could not send them all."
         ),
         epilog="example: printf '/nick alice\\n/join #general\\nhello\\n'"
-        " | chatd-client 127.0.0.1 8123",
+        " | chatd-client 127.0.0.1 8123; over TLS, with the server's own"
+        " self-signed certificate: chatd-client --tls --ca cert.pem localhost"
+        " 8124",
     )
     parser.add_argument(
         "host", nargs="?", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}"
@@ -1055,9 +1338,45 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         " does a NO_COLOR environment variable, and output that is not a"
         " terminal)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS (so does /connect): the server's certificate"
+        " must be signed by an authority the system trusts (or be in --ca)"
+        " and be for HOST, else the client does not connect",
+    )
+    parser.add_argument(
+        "--ca",
+        metavar="FILE",
+        help="with --tls: trust the certificates in this PEM file instead of"
+        " the system's authorities, e.g. a test server's own self-signed"
+        " certificate",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: do not check the server's certificate at all, for"
+        " test setups with a self-signed certificate (--ca checks it)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"not a port number: {args.port}")
+    args.client_tls = None
+    if not args.tls:
+        for option, given in (("--insecure", args.insecure), ("--ca", args.ca)):
+            if given:
+                parser.error(f"{option} goes with --tls, which is not given")
+        return args
+    if args.insecure and args.ca is not None:
+        parser.error("--insecure checks no certificate: it does not go with --ca")
+    ca = None
+    if args.ca is not None:
+        try:
+            ca = load_certificates(args.ca)
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else e
+            parser.error(f"--ca {args.ca}: {why}")
+    args.client_tls = TLS(ca=ca, insecure=args.insecure)
     return args
 
 
@@ -1066,7 +1385,11 @@ def main(argv: list[str] | None = None) -> None:
     from chatd import console
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    sys.exit(console.run(args.host, args.port, formatting=not args.no_format))
+    sys.exit(
+        console.run(
+            args.host, args.port, formatting=not args.no_format, tls=args.client_tls
+        )
+    )
 
 
 if __name__ == "__main__":

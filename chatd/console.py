@@ -36,6 +36,7 @@ from chatd.client import (
     ITALIC,
     RESET,
     REVERSE,
+    TLS,
     UNDERLINE,
     ChatClient,
     printable,
@@ -393,19 +394,28 @@ class PipedUI(LineReceiver):
             self.transport.loseConnection()
 
 
-def run(host: str, port: int, reactor: Any = None, *, formatting: bool = True) -> int:
+def run(
+    host: str,
+    port: int,
+    reactor: Any = None,
+    *,
+    formatting: bool = True,
+    tls: TLS | None = None,
+) -> int:
     """
     Run the client on standard input and output; return the exit status.
 
     @param formatting: False (C{--no-format}) shows IRC formatting as plain
         text even on a terminal.
+    @param tls: connect with TLS (C{--tls}), checking the server's
+        certificate as it says; None for plain TCP.
     """
     if reactor is None:
         from twisted.internet import reactor
     display = display_for(sys.stdout.isatty(), formatting, os.environ)
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return _run_terminal(reactor, host, port, display)
-    return _run_piped(reactor, host, port, display)
+        return _run_terminal(reactor, host, port, display, tls)
+    return _run_piped(reactor, host, port, display, tls)
 
 
 def _stopper(reactor: Any) -> Callable[[], None]:
@@ -417,7 +427,11 @@ def _stopper(reactor: Any) -> Callable[[], None]:
 
 
 def _run_piped(
-    reactor: Any, host: str, port: int, display: Callable[[str], str]
+    reactor: Any,
+    host: str,
+    port: int,
+    display: Callable[[str], str],
+    tls: TLS | None = None,
 ) -> int:
     status: list[int] = []
     ui = PipedUI(_stopper(reactor))
@@ -432,6 +446,7 @@ def _run_piped(
         output=ui.show,
         display=display,
         finished=finished,
+        tls=tls,
     )
     ui.client = client
     stdio.StandardIO(ui, reactor=reactor)
@@ -448,13 +463,17 @@ def _columns(fd: int) -> int:
 
 
 def _run_terminal(
-    reactor: Any, host: str, port: int, display: Callable[[str], str]
+    reactor: Any,
+    host: str,
+    port: int,
+    display: Callable[[str], str],
+    tls: TLS | None = None,
 ) -> int:
     import termios
     import tty
 
     status: list[int] = []
-    client = ChatClient(reactor, interactive=True, display=display)
+    client = ChatClient(reactor, interactive=True, display=display, tls=tls)
     terminal = insults.ServerProtocol(TerminalUI, client, _stopper(reactor))
 
     def finished(code: int) -> None:

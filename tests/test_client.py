@@ -1866,7 +1866,8 @@ class CommandLineTests(SynchronousTestCase):
         self.assertFalse(parse_args([]).no_format)
         calls: list[tuple[Any, ...]] = []
 
-        def run(host: str, port: int, *, formatting: bool) -> int:
+        def run(host: str, port: int, *, formatting: bool, tls: object) -> int:
+            self.assertIsNone(tls)  # no --tls: plain TCP (tests/test_tls.py)
             calls.append((host, port, formatting))
             return 0
 
