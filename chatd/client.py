@@ -65,6 +65,9 @@ DEFAULT_PORT = 8123
 # How long to wait for the server's bye and close after our quit, and for a
 # TCP connection to be made.
 QUIT_TIMEOUT = 5.0
+#: The longest wait the client accepts from flood control before it gives
+#: up on sending a request again (and shows the error instead).
+RETRY_MAX = 60.0
 CONNECT_TIMEOUT = 10.0
 
 HELP_LINES = [
@@ -964,6 +967,8 @@ class ChatClient:
         self._done = False
         self._last_sent = 0.0
         self._quit_timer: IDelayedCall | None = None
+        #: a request the server's flood control refused, to send again
+        self._retry: IDelayedCall | None = None
         self._keepalive: LoopingCall | None = None
 
     # What the front ends call.
@@ -1041,7 +1046,7 @@ class ChatClient:
             return False
         if self._attempt is not None and not self.welcomed:
             return False  # wait for the welcome (or the failure)
-        return not self._pending
+        return not self._pending and self._retry is None
 
     def _pump(self) -> None:
         if self._pumping:
@@ -1151,6 +1156,10 @@ class ChatClient:
         self.max_line = 0
         self._pending.clear()
         self._silent.clear()
+        if self._retry is not None:
+            if self._retry.active():
+                self._retry.cancel()
+            self._retry = None
         self._quit_sent = False
         self._stop_keepalive()
 
@@ -1244,6 +1253,8 @@ class ChatClient:
                 request = self._pending.pop(request_id, None)
                 silent = request_id in self._silent
                 self._silent.discard(request_id)
+        if request is not None and self._slowed_down(obj, request, silent):
+            return
         lines = render(
             obj, request, now=self.clock.seconds(), tz=self.tz, nick=self.nick
         )
@@ -1262,6 +1273,36 @@ class ChatClient:
         if not silent:
             for text in lines:
                 self._print(text)
+        self._pump()
+
+    def _slowed_down(
+        self, reply: dict[str, Any], request: dict[str, Any], silent: bool
+    ) -> bool:
+        """
+        The server's flood control refused C{request} (C{rate_limited}):
+        send it again after C{retry_after} seconds, keeping the order of
+        what was typed, rather than lose it.
+        """
+        wait = reply.get("retry_after")
+        if (
+            reply.get("type") != "error"
+            or reply.get("code") != "rate_limited"
+            or not isinstance(wait, (int, float))
+            or isinstance(wait, bool)
+            or not 0 <= wait <= RETRY_MAX
+        ):
+            return False
+        if not silent:
+            self._print(
+                f"* the server asks us to slow down: sending again in {wait:g} s"
+            )
+        self._retry = self.clock.callLater(wait, self._send_again, request, silent)
+        return True
+
+    def _send_again(self, request: dict[str, Any], silent: bool) -> None:
+        self._retry = None
+        if self.connection is not None and self.welcomed and not self._done:
+            self._send(request, silent)
         self._pump()
 
     def _update(self, reply: dict[str, Any]) -> None:

@@ -954,6 +954,79 @@ class ChatClientTests(SynchronousTestCase):
         h.reply_ok(msg, to="#general", ts=NOON_TS)
         self.assertEqual(h.take(), ["10:00 #general <alice> hi all"])
 
+    def test_rate_limited_is_sent_again_in_order(self) -> None:
+        """
+        A line the server's flood control refuses is sent again after
+        retry_after, and the lines typed after it wait their turn.
+        """
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#general")
+        h.type("one", "two")
+        [one] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "msg",
+                "id": one["id"],
+                "code": "rate_limited",
+                "message": "too many commands too fast; try again in 1.5 s",
+                "retry_after": 1.5,
+            }
+        )
+        self.assertEqual(
+            h.take(), ["* the server asks us to slow down: sending again in 1.5 s"]
+        )
+        h.reactor.advance(1.4)
+        self.assertEqual(h.sent(), [])
+        h.reactor.advance(0.1)
+        [again] = h.sent()
+        self.assertEqual(again["text"], "one")
+        self.assertNotEqual(again["id"], one["id"])
+        h.reply_ok(again, to="#general", ts=NOON_TS)
+        [two] = h.sent()
+        self.assertEqual(two["text"], "two")
+        h.reply_ok(two, to="#general", ts=NOON_TS)
+        self.assertEqual(
+            h.take(), ["10:00 #general <alice> one", "10:00 #general <alice> two"]
+        )
+
+    def test_rate_limited_with_a_long_wait_is_shown(self) -> None:
+        h = Harness().connected()
+        h.type("/list")
+        [request] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "list",
+                "id": request["id"],
+                "code": "rate_limited",
+                "message": "too many commands too fast; try again in 600 s",
+                "retry_after": 600,
+            }
+        )
+        self.assertIn("too many commands too fast", " ".join(h.take()))
+        h.reactor.advance(601)
+        self.assertNotIn("list", [r["cmd"] for r in h.sent()])  # not sent again
+
+    def test_retry_is_dropped_with_the_connection(self) -> None:
+        h = Harness().connected()
+        h.type("/list")
+        [request] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "list",
+                "id": request["id"],
+                "code": "rate_limited",
+                "message": "wait",
+                "retry_after": 1,
+            }
+        )
+        h.close()
+        h.reactor.advance(2)
+        self.assertEqual(h.sent(), [])
+
     def test_me(self) -> None:
         """/me sends an action and shows it once the server says ok."""
         h = Harness().connected()
