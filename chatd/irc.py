@@ -329,7 +329,7 @@ class IRCProtocol(Guarded, Protocol):
         try:
             self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
         except ChatError as e:
-            log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
+            factory.refused(self.peer, e.message)
             self.unguard()
             self._say_error(e.message)
             return

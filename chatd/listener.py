@@ -42,6 +42,8 @@ MAX_SENDQ = 1 << 20
 LINGER = 10.0
 #: How often registration timeouts and refusal bursts are looked at.
 TICK = 1.0
+#: A burst of refusals is over after this long without one.
+QUIET = 10.0
 
 
 def format_peer(address: IAddress) -> str:
@@ -305,6 +307,9 @@ class Listener(ServerFactory):
         self.registering: dict[Connection, float] = {}
         self._reaper: LoopingCall | None = None
         self._ticker: LoopingCall | None = None
+        #: refusals by the core (server full) in the current burst
+        self._refused = 0
+        self._last_refused = 0.0
         self._drained: list[Deferred[None]] = []
 
     @property
@@ -363,6 +368,20 @@ class Listener(ServerFactory):
             )
         return refusal
 
+    def refused(self, peer: str, reason: str) -> None:
+        """
+        The core refused a connection (the server is full): log the first
+        of a burst, count the rest.
+        """
+        self._last_refused = self.clock.seconds()
+        self._refused += 1
+        if self._refused == 1:
+            log.info(
+                "refused {peer}: {reason} (further refusals are counted, not logged)",
+                peer=peer,
+                reason=reason,
+            )
+
     def release(self, key: str) -> None:
         if self.gate is not None:
             self.gate.release(key)
@@ -389,8 +408,15 @@ class Listener(ServerFactory):
             for proto in late:
                 self.registering.pop(proto, None)
                 self.registration_timed_out(proto)
+        if self._refused and now - self._last_refused >= QUIET:
+            if self._refused > 1:
+                log.info(
+                    "refused {count} more connections: the server is full",
+                    count=self._refused - 1,
+                )
+            self._refused = 0
         if self.gate is not None:
-            for address, count in self.gate.ended_bursts(now):
+            for address, count in self.gate.ended_bursts(now, QUIET):
                 log.info(
                     "refused {count} more connections from {address}",
                     count=count,

@@ -106,7 +106,7 @@ class ChatProtocol(Guarded, LineReceiver):
             self.user.username = "json"
             self.user.realname = "JSON client"
         except ChatError as e:
-            log.info("refused {peer}: {reason}", peer=self.peer, reason=e.message)
+            factory.refused(self.peer, e.message)
             self.unguard()
             self._say_bye(e.code, e.message)
             return

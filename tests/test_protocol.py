@@ -854,6 +854,24 @@ class LoggingTests(SynchronousTestCase):
         self.assertIn("the server is full", lines)
         self.assertIn("reaping idle 127.0.0.1:", lines)
 
+    def test_refusals_are_logged_once_per_burst(self) -> None:
+        set_level(LogLevel.info)
+        server = Server(max_users=1, idle_timeout=0, register_timeout=60)
+        server.factory.start_reaping()
+        self.addCleanup(server.factory.stop_reaping)
+        self.server = server
+        server.user("alice")
+        for _ in range(50):
+            server.connect()
+        server.clock.advance(5)
+        refusals = [t for _, t in self.logged() if "refused" in t]
+        self.assertEqual(len(refusals), 1, refusals)
+        server.clock.advance(10)
+        refusals = [t for _, t in self.logged() if "refused" in t]
+        self.assertEqual(
+            refusals[1:], ["refused 49 more connections: the server is full"]
+        )
+
     def test_debug_shows_message_text(self) -> None:
         set_level(LogLevel.debug)
         alice = self.server.user("alice", "#a")
