@@ -446,6 +446,16 @@ class IRCProtocol(Guarded, Protocol):
     def _line(self, data: bytes) -> None:
         if data.endswith(b"\r"):
             data = data[:-1]
+        if b"\r" in data or b"\0" in data:
+            # A CR alone ends a line as well (some old clients send only
+            # CR), so that no parameter can carry one into a reply; a line
+            # with a NUL, which IRC never allows, is dropped.
+            for part in data.split(b"\r"):
+                if self.closing:
+                    return
+                if b"\0" not in part:
+                    self._line(part)
+            return
         self.last_seen = self.factory.clock.seconds()
         self.pinged = False
         if not data.strip(b" "):
@@ -468,6 +478,8 @@ class IRCProtocol(Guarded, Protocol):
                 name = parse(command).command
             except BadLine:
                 return
+            if not (name.isascii() and name.isalnum() and len(name) <= 32):
+                name = "*"  # no command of ours: do not echo the bytes back
             self.write(
                 build(
                     "FAIL",
@@ -603,7 +615,9 @@ class IRCProtocol(Guarded, Protocol):
                 return  # a numeric from a client: ignore, as servers do
             if self.registered:
                 self.write(
-                    self.numeric(rfc.ERR_UNKNOWNCOMMAND, command, "Unknown command")
+                    self.numeric(
+                        rfc.ERR_UNKNOWNCOMMAND, command[:32], "Unknown command"
+                    )
                 )
             else:
                 self.write(
@@ -668,7 +682,12 @@ class IRCProtocol(Guarded, Protocol):
         and C{batch} are only ever added when it did; C{time} needs
         server-time, and the rest message-tags.
         """
-        data = line.encode("utf-8") + b"\r\n"
+        data = line.encode("utf-8")
+        if len(data) > LINE_MAX - 2:
+            # A reply that echoes a long parameter: cut it to IRC's 512
+            # bytes, on a character boundary.
+            data = data[: LINE_MAX - 2].decode("utf-8", "ignore").encode("utf-8")
+        data += b"\r\n"
         if tags:
             caps = self.caps
             wanted = {

@@ -1046,3 +1046,53 @@ class CapabilityTests(IRCCase):
         self.assertEqual(alice.proto.caps, {"multi-prefix", "cap-notify"})
         [names, _] = alice.ask("NAMES #a")
         self.assertEqual(names.params[-1], "alice")  # chatd has no member prefixes
+
+
+class HostileInputTests(IRCCase):
+    """Bytes that must not come back out in a way that breaks a line."""
+
+    def test_cr_inside_a_line_ends_it(self) -> None:
+        alice = self.irc("alice", "#a")
+        bob = self.irc("bob", "#a")
+        alice.lines()
+        alice.send_raw(b"PRIVMSG #a :one\rPRIVMSG #a :two\r\n")
+        self.assertEqual(
+            [(line.command, line.params[-1]) for line in bob.lines()],
+            [("PRIVMSG", "one"), ("PRIVMSG", "two")],
+        )
+        # what follows a CR is a line of its own, from alice: no reply can
+        # carry the CR, and nobody can be made to see a line from "evil"
+        alice.send_raw(b"NICK a\r:evil PRIVMSG bob :hi\r\n")
+        self.assertEqual(alice.raw(), [":alice!~alice@127.0.0.1 NICK a"])
+        self.assertEqual(
+            bob.raw(),
+            [":alice!~alice@127.0.0.1 NICK a", ":a!~alice@127.0.0.1 PRIVMSG bob :hi"],
+        )
+
+    def test_lines_with_nul_are_dropped(self) -> None:
+        alice = self.irc("alice", "#a")
+        bob = self.irc("bob", "#a")
+        alice.lines()
+        alice.send_raw(b"PRIVMSG #a :x\x00y\r\nFOO\x00\r\nPRIVMSG #a :after\r\n")
+        self.assertEqual(alice.raw(), [])
+        self.assertEqual([line.params[-1] for line in bob.lines()], ["after"])
+
+    def test_invalid_utf8_garbage_is_not_echoed(self) -> None:
+        alice = self.irc("alice")
+        alice.send_raw(b"\xff\xfe\x01garbage\x7f here\r\n")
+        self.assertEqual(
+            alice.raw(),
+            [
+                f":{SERVER} FAIL * INVALID_UTF8 :Message rejected: your IRC "
+                "software must send UTF-8"
+            ],
+        )
+        alice.send_raw(b"PRIVMSG #a :caf\xe9\r\n")
+        self.assertEqual(alice.lines()[0].params[:2], ["PRIVMSG", "INVALID_UTF8"])
+
+    def test_replies_fit_in_512_bytes(self) -> None:
+        alice = self.irc("alice")
+        for line in ["NICK " + "é" * 240, "X" * 500, "WHOIS " + "n" * 490]:
+            alice.send(line)
+            for reply in alice.raw():
+                self.assertLessEqual(len(reply.encode()) + 2, 512, reply)

@@ -236,6 +236,31 @@ irc_sensible = st.one_of(
     ),
     st.builds(lambda w: " ".join(w), st.lists(st.text(max_size=6), max_size=4)),
 )
+#: Garbage made of the pieces that break naive IRC servers: CR and NUL
+#: inside lines, invalid UTF-8, control characters, long words.
+tokens = st.lists(
+    st.sampled_from(
+        [
+            b"\r",
+            b"\0",
+            b"\n",
+            b"\xff",
+            b"\xe9",
+            b"\x01",
+            b" ",
+            b":",
+            b"@",
+            b"#a",
+            b"PRIVMSG",
+            b"NICK",
+            b"JOIN",
+            b"x",
+            b"\xc3\xa9",
+            b"y" * 300,
+        ]
+    ),
+    max_size=30,
+).map(b"".join)
 irc_actions = st.tuples(
     st.integers(min_value=0, max_value=3),
     # what connects when this client is new: JSON or IRC, as is or
@@ -247,6 +272,8 @@ irc_actions = st.tuples(
         irc_sensible.map(lambda line: line.encode("utf-8", "surrogatepass") + b"\n"),
         sensible.map(lambda r: json.dumps(r).encode() + b"\n"),
         st.binary(max_size=80),
+        tokens,
+        tokens,
         st.just(b"DROP"),
         st.just(b"TICK"),
     ),
