@@ -15,7 +15,10 @@ import contextlib
 import io
 import json
 import os
+import random
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +26,7 @@ from twisted.internet import reactor, task, threads
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatd.bench import cli, load
+from chatd.bench import cli, load, soak
 from chatd.bench.ceiling import Ceiling
 from chatd.bench.load import DIALECTS, Client, Load, Step, Target
 from chatd.core import Chat
@@ -357,3 +360,179 @@ class CompareTests(SynchronousTestCase):
             ["fanout", "--target", "127.0.0.1:1", "--results", "-", "--no-pin"],
         )
         self.assertIn("cannot connect to 127.0.0.1:1", str(e.code))
+
+
+class SoakCheckTests(SynchronousTestCase):
+    """The soak's own bookkeeping: it must see what a broken server does."""
+
+    def streams(self) -> dict[int, soak.Stream]:
+        a = soak.Stream(1, "talker", "json")
+        for _ in range(5):
+            a.take(10)
+        a.confirmed = {0, 1, 2, 4}
+        a.refused = {3}
+        b = soak.Stream(2, "talker", "irc")
+        b.take(0)
+        b.take(0)
+        b.confirmed = {0}  # 1 was sent but never confirmed
+        return {1: a, 2: b}
+
+    def test_exact_delivery_passes(self) -> None:
+        got = {1: [0, 1, 2, 4], 2: [0, 1]}
+        d = soak.check_deliveries(self.streams(), [got, got], complete=True)
+        self.assertTrue(d.ok, d.problems())
+        self.assertEqual((d.confirmed, d.expected, d.delivered), (5, 10, 10))
+        self.assertEqual(d.unconfirmed, 2)  # allowed: it may or may not arrive
+
+    def test_loss_duplicates_reordering_and_refused_fail(self) -> None:
+        streams = self.streams()
+        lossy = {1: [0, 2, 4], 2: [0]}
+        doubled = {1: [0, 1, 1, 2, 4], 2: [0]}
+        shuffled = {1: [0, 2, 1, 4], 2: [0]}
+        refused = {1: [0, 1, 2, 3, 4], 2: [0]}
+        invented = {1: [0, 1, 2, 4, 9], 2: [0], 7: [0]}
+        for got, field in (
+            (lossy, "lost"),
+            (doubled, "duplicated"),
+            (shuffled, "reordered"),
+            (refused, "refused_delivered"),
+            (invented, "never_sent"),
+        ):
+            d = soak.check_deliveries(streams, [got], complete=True)
+            self.assertFalse(d.ok, field)
+            self.assertGreater(getattr(d, field), 0, field)
+        # members that joined late are not held to completeness
+        d = soak.check_deliveries(streams, [{1: [2, 4]}], complete=False)
+        self.assertTrue(d.ok)
+
+    def test_texts_are_checkable(self) -> None:
+        text = soak.stamped(12, 7, 30)
+        match = soak.STAMP.match(text)
+        assert match is not None
+        self.assertEqual([int(g) for g in match.groups()], [12, 7, 30])
+        self.assertNotEqual(text, soak.stamped(12, 8, 30))
+
+    def test_irc_lines(self) -> None:
+        self.assertEqual(
+            soak.parse_irc("@msgid=a1;time=x :n!u@h PRIVMSG #soak :hi there"),
+            ({"msgid": "a1", "time": "x"}, "n!u@h", "PRIVMSG", ["#soak", "hi there"]),
+        )
+        self.assertEqual(
+            soak.parse_irc(":s 001 me :Welcome"), ({}, "s", "001", ["me", "Welcome"])
+        )
+        for bad in ("", ":only", "@tags", ":p  CMD", "12345 x", "PRIVMSG  #a :x"):
+            self.assertIsNone(soak.parse_irc(bad), bad)
+        self.assertEqual(
+            soak.irc_close_code("Closing Link: 127.0.0.5 (Excess Flood)"),
+            ("flood", "Excess Flood"),
+        )
+
+    def test_roles_and_addresses(self) -> None:
+        for clients in (20, 40, 300, 2000):
+            counts = soak.role_counts(clients)
+            self.assertGreaterEqual(counts["storm"], 17)  # > --max-per-ip 16
+            self.assertEqual(
+                sum(counts.values()) - counts["storm"], clients - round(0.14 * clients)
+            )
+        pool = soak.AddressPool(["127.0.0.2", "127.0.0.3"], random.Random(1))
+        taken = [pool.take(0.0) for _ in range(2 * soak.PER_ADDRESS)]
+        self.assertNotIn(None, taken)
+        self.assertEqual(taken.count("127.0.0.2"), soak.PER_ADDRESS)
+        self.assertIsNone(pool.take(0.0))  # both at PER_ADDRESS at once
+        for address in taken:
+            assert address is not None
+            pool.release(address)
+        # connect and go at once: at most CONNECTS_PER_MINUTE a minute each
+        more = 0
+        while (address := pool.take(1.0)) is not None:
+            pool.release(address)
+            more += 1
+        self.assertEqual(more, 2 * (soak.CONNECTS_PER_MINUTE - soak.PER_ADDRESS))
+        self.assertIsNotNone(pool.take(60.5))  # the first ones are a minute old
+
+    def test_soak_arguments_are_bounded(self) -> None:
+        for argv in (
+            ["soak", "--clients", "2001"],
+            ["soak", "--clients", "5"],
+            ["soak", "--duration", "601"],
+            ["soak", "--duration", "0"],
+        ):
+            with contextlib.redirect_stderr(io.StringIO()):
+                e = self.assertRaises(SystemExit, cli.parse_args, argv)
+            self.assertEqual(e.code, 2, argv)
+        args = cli.parse_args(["soak"])
+        self.assertEqual((args.clients, args.duration), (300, 60.0))
+
+
+class SoakTests(SynchronousTestCase):
+    """
+    C{chatd-bench soak} for real: chatd under twistd and a few dozen
+    clients for a few seconds, in a process of its own (the soak runs the
+    global reactor, which trial shares with every other test here).
+    """
+
+    def test_soak(self) -> None:
+        tmp = Path(self.mktemp())
+        tmp.mkdir()
+        results = tmp / "soak.jsonl"
+        argv = [
+            sys.executable,
+            "-m",
+            "chatd.bench",
+            "soak",
+            "--clients",
+            "60",
+            "--duration",
+            "8",
+            "--seed",
+            "11",
+            "--register-timeout",
+            "1.5",
+            "--max-sendq",
+            "256K",
+            "--results",
+            str(results),
+            "--no-pin",
+        ]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        out = run.stdout + run.stderr
+        [result] = [json.loads(line) for line in results.read_text().splitlines()]
+        failed = [c for c in result["checks"] if c["status"] == "FAILED"]
+        self.assertEqual(failed, [], out)
+        self.assertEqual(run.returncode, 0, out)
+        self.assertTrue(result["check_ok"])
+        self.assertIn("soak passed", run.stdout)
+        names = {c["name"]: c["status"] for c in result["checks"]}
+        for name in (
+            "delivery",
+            "integrity",
+            "honest clients",
+            "flood control",
+            "sendq",
+            "registration timeout",
+            "per-address limits",
+            "endings",
+            "output",
+            "state",
+            "memory",
+            "server alive",
+            "server log",
+        ):
+            self.assertEqual(names.get(name), "ok", name)
+
+        def total(role: str, key: str) -> int:
+            return sum(
+                r["all"].get(key, 0) for r in result["roles"] if r["role"] == role
+            )
+
+        # each abuse met its limit in those few seconds
+        self.assertGreater(total("flooder", "bye:flood"), 0)
+        self.assertGreater(total("never_reader", "sendq_drops"), 0)
+        self.assertGreater(total("silent", "bye:register_timeout"), 0)
+        self.assertGreater(total("storm", "bye:too_many_connections"), 0)
+        self.assertGreater(total("storm", "bye:connecting_too_fast"), 0)
+        # and the honest ones talked, and were heard
+        self.assertGreater(result["messages_ok"], 20)
+        self.assertGreater(total("reader", "received"), 0)
+        self.assertEqual(result["state"]["json_channels"], [])
+        self.assertEqual(result["state"]["online"], [])

@@ -13,13 +13,14 @@ import datetime
 import json
 import os
 import platform
+import random
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from chatd.bench import load, servers
+from chatd.bench import load, servers, soak
 from chatd.bench.load import BenchError, Target
 
 Result = dict[str, Any]
@@ -44,6 +45,19 @@ def _rate(text: str) -> float | None:
     if value <= 0:
         raise argparse.ArgumentTypeError("the rate must be positive")
     return value
+
+
+def _bounded(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low:g} to {high:g}")
+        return value
+
+    return parse
 
 
 def _python(text: str) -> tuple[str, str]:
@@ -186,6 +200,52 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     _add_common(p)
 
+    p = sub.add_parser(
+        "soak",
+        help="hundreds of clients, honest and abusive, against a fresh chatd "
+        "on loopback; then check it held up",
+        description="Start chatd on loopback with its default limits and run "
+        "readers, talkers, flooders, never-readers, garbage senders, silent "
+        "registrants and a connection storm against it for --duration "
+        "seconds; then check delivery, state, memory and the server's log. "
+        "Exits with status 1 if a check fails.",
+    )
+    p.add_argument(
+        "--python",
+        type=_interpreter,
+        default=sys.executable,
+        help="Python to run chatd with",
+    )
+    p.add_argument(
+        "--clients",
+        type=_bounded(int, soak.MIN_CLIENTS, soak.MAX_CLIENTS),
+        default=300,
+        help=f"clients at a time ({soak.MIN_CLIENTS}-{soak.MAX_CLIENTS}; the "
+        f"storm is at least {soak.STORM_MIN})",
+    )
+    p.add_argument(
+        "--duration",
+        type=_bounded(float, 1.0, soak.MAX_DURATION),
+        default=60.0,
+        help=f"seconds of load (at most {soak.MAX_DURATION:g})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="makes the clients' choices repeatable (default: random)",
+    )
+    p.add_argument(
+        "--register-timeout",
+        type=_bounded(float, 0.5, 60.0),
+        default=5.0,
+        help="the server's --register-timeout, short so silent clients are seen",
+    )
+    p.add_argument(
+        "--max-sendq",
+        help="the server's --max-sendq (default: chatd's own, 1M)",
+    )
+    _add_common(p)
+
     p = sub.add_parser("plot", help="draw latency against offered load from results")
     p.add_argument("results")
     p.add_argument("--out", default="bench-latency.png")
@@ -318,6 +378,30 @@ def _print_result(result: Result) -> None:
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = f"{value:,}"
             print(f"  {label:<36} {value}")
+
+
+# soak
+
+
+def run_soak(args: argparse.Namespace) -> Result:
+    """C{chatd-bench soak}: run, print the checks, save, and say whether it held."""
+    server_cpu, gen_cpu = _pins(args.no_pin)
+    servers.pin_self(gen_cpu)
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    options = soak.Options(
+        clients=args.clients,
+        duration=args.duration,
+        seed=seed,
+        register_timeout=args.register_timeout,
+        max_sendq=args.max_sendq,
+    )
+    result = soak.run(args.python, options, server_cpu)
+    result = _stamp(result)
+    print(soak.summary(result))
+    if args.seed is None:
+        print(f"(seed {seed}: --seed {seed} repeats the clients' choices)")
+    _save(args.results, [result])
+    return result
 
 
 # compare
@@ -567,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(args.out)
         elif args.command == "compare":
             compare(args)
+        elif args.command == "soak":
+            if not run_soak(args)["check_ok"]:
+                sys.exit(1)
         else:
             run_scenario(args)
     except BenchError as e:

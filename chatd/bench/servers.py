@@ -166,12 +166,14 @@ def _spawn(
     workdir: Path,
     cpu: int | None,
     interpreter: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     log_path = workdir / "server.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
+            env=None if env is None else {**os.environ, **env},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -195,8 +197,19 @@ _TWISTD = (
 )
 
 
-def start_chatd(python: str, label: str, cpu: int | None, *extra: str) -> Server:
-    """chatd under C{python}, with a JSON and an IRC listener on loopback."""
+def start_chatd(
+    python: str,
+    label: str,
+    cpu: int | None,
+    *extra: str,
+    bench_limits: bool = True,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """
+    chatd under C{python}, with a JSON and an IRC listener on loopback;
+    with L{BENCH_LIMITS} unless C{bench_limits} is false (the soak wants
+    chatd's own defaults), and with C{env} added to its environment.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     ports = {"json": free_port(), "irc": free_port()}
     argv = [
@@ -212,10 +225,10 @@ def start_chatd(python: str, label: str, cpu: int | None, *extra: str) -> Server
         f"tcp:{ports['irc']}:interface=127.0.0.1:backlog=1024",
         "--max-clients",
         str(MAX_CLIENTS),
-        *BENCH_LIMITS,
+        *(BENCH_LIMITS if bench_limits else ()),
         *extra,
     ]
-    return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label)
+    return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label, env)
 
 
 def start_ceiling(python: str, label: str, cpu: int | None) -> Server:
