@@ -360,6 +360,22 @@ class Session(Protocol):
         """Show C{event} to this connection's user."""
 
 
+class _Gone:
+    """The session of a user who has disconnected: nothing reaches it."""
+
+    __slots__ = ()
+
+    def deliver(self, event: Event) -> None:
+        pass
+
+
+#: Every disconnected user's session.  Letting go of the adapter's
+#: connection breaks the cycle connection -> user -> connection, so the
+#: connection and its unsent output are freed at once on CPython, not at the
+#: next full garbage collection.
+GONE: Session = _Gone()
+
+
 #: (encode, [(member, write)]) for each wire key among a channel's members.
 Fanout = list[tuple[Callable[[Any], Any], list[tuple["User", Callable[[Any], Any]]]]]
 
@@ -528,12 +544,14 @@ class Chat:
     def disconnect(self, user: User, reason: str) -> None:
         """
         C{user} is gone: it leaves every channel, its nick is freed and every
-        user who shared a channel with it sees one C{quit}.  Calling this
-        again for the same user does nothing.
+        user who shared a channel with it sees one C{quit}.  Its session
+        becomes L{GONE}: the core lets go of the adapter's connection.
+        Calling this again for the same user does nothing.
         """
         if user not in self.users:
             return
         self.users.discard(user)
+        user.session = GONE
         nick = user.nick
         if nick is None:
             return
@@ -866,6 +884,7 @@ class Chat:
 
 __all__ = [
     "CTCP",
+    "GONE",
     "AwayChanged",
     "Channel",
     "Chat",

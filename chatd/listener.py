@@ -104,6 +104,10 @@ def unsent(transport: object) -> int:
 
 
 @implementer(IPushProducer)
+def _discard(data: bytes) -> None:
+    """The writer of a connection that has been lost."""
+
+
 class _OutputWatch:
     """
     Registered as a connection's streaming producer so that its transport
@@ -170,7 +174,17 @@ class Guarded:
         return None
 
     def unguard(self) -> None:
-        """In C{connectionLost}: give back the address's place, stop timers."""
+        """
+        In C{connectionLost}: give back the address's place, stop timers and
+        write nothing more.  The core may still hold the connection as a
+        channel member's writer until it has let the user go (a SendQ drop
+        waits for the next reactor turn), so C{wire_write} becomes a writer
+        that drops what it is given rather than going away; and it must not
+        stay C{_checked_write}, whose hold on the protocol would keep the
+        protocol, its transport and the unsent output the client never read
+        alive until CPython's next full garbage collection.
+        """
+        self.wire_write = _discard
         if self._gate_key is not None:
             self.factory.release(self._gate_key)
             self._gate_key = None

@@ -8,15 +8,18 @@ nothing waits on the wall clock.
 
 from __future__ import annotations
 
+import gc
 import json
+import platform
 import socket
 import threading
 import time
+import weakref
 from typing import Any
 
 from twisted.internet import reactor, threads
 from twisted.internet.task import Clock
-from twisted.trial.unittest import FailTest, TestCase
+from twisted.trial.unittest import FailTest, SkipTest, TestCase
 
 from chatd.core import Chat
 from chatd.irc import IRCFactory
@@ -314,3 +317,104 @@ class RegistrationTests(AbuseCase):
         )
         self.assertIn("(Registration timed out)", silent_irc.closed()[-1])
         self.assertEqual(registered.request("ping")["type"], "ok")
+
+
+class MemoryTests(AbuseCase):
+    """
+    A closed connection is freed as soon as Twisted lets go of it, with the
+    buffer of output its client never read, not at CPython's next full
+    garbage collection (which is scheduled by counting objects, not bytes,
+    and may be minutes and megabytes away on a busy server).
+    """
+
+    def setUp(self) -> None:
+        if platform.python_implementation() != "CPython":
+            raise SkipTest(
+                "only CPython frees by reference counting; PyPy's collector "
+                "frees every dead object the same way, cycles or not"
+            )
+        self.start(flood=FloodLimit(burst=0))
+        gc.collect()
+        gc.disable()
+        self.addCleanup(gc.enable)
+
+    def server_side(self, *nicks: str) -> list[weakref.ref[Any]]:
+        """Weak references to these users' protocols and transports."""
+
+        def find() -> list[weakref.ref[Any]]:
+            refs = []
+            for factory in (self.json_factory, self.irc_factory):
+                for proto in factory.connections:
+                    if proto.user is not None and proto.user.nick in nicks:
+                        refs += [weakref.ref(proto), weakref.ref(proto.transport)]
+            return refs
+
+        refs = self.in_reactor(find)
+        self.assertEqual(len(refs), 2 * len(nicks))
+        return refs
+
+    @in_thread
+    def test_closed_connections_are_freed_at_once(self) -> None:
+        bob = self.json("bob")
+        bob.ok("join", channel="#a")
+        alice, carol = self.json("alice"), self.irc("carol")
+        alice.ok("join", channel="#a")
+        carol.send("JOIN #a\r\n")
+        carol.expect(" 366 ")
+        bob.ok("msg", to="#a", text="hello")
+        refs = self.server_side("alice", "carol")
+        alice.close()  # gone without a word
+        carol.send("QUIT :bye\r\n")
+        carol.closed()
+        bob.expect(type="quit", nick="alice")
+        bob.expect(type="quit", nick="carol")
+        deadline = time.monotonic() + WAIT
+        while self.in_reactor(lambda: len(self.json_factory.connections)) > 1:
+            self.assertLess(time.monotonic(), deadline, "alice never went")
+            time.sleep(0.01)
+        while self.in_reactor(lambda: len(self.irc_factory.connections)) > 0:
+            self.assertLess(time.monotonic(), deadline, "carol never went")
+            time.sleep(0.01)
+        alive = self.in_reactor(lambda: [repr(r()) for r in refs if r() is not None])
+        self.assertEqual(alive, [])
+        self.assertEqual(bob.request("ping")["type"], "ok")
+
+    @in_thread
+    def test_a_reader_that_fell_behind_is_freed_at_once(self) -> None:
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.settimeout(WAIT)
+        slow.connect(("127.0.0.1", self.json_port))
+        self.sockets.append(slow)
+        slow.sendall(b'{"cmd":"nick","nick":"slow"}\n{"cmd":"join","channel":"#a"}\n')
+        sender = self.json("sender")
+        sender.ok("join", channel="#a")
+        deadline = time.monotonic() + WAIT
+        while not self.in_reactor(
+            lambda: (
+                "#a" in self.chat.channels
+                and "slow" in self.chat.channels["#a"].members
+            )
+        ):
+            self.assertLess(time.monotonic(), deadline, "the slow reader never joined")
+            time.sleep(0.01)
+        refs = self.server_side("slow")
+        protocol = refs[0]
+        padding = "x" * 3900
+        for n in range(2000):  # at most 8 MB: the kernel's buffers take some
+            sender.send(cmd="msg", to="#a", text=f"{n} {padding}")
+            if n % 50 == 49:
+                sender.sync()
+                if self.in_reactor(lambda: protocol().backed_up):
+                    break
+        else:
+            self.fail("the slow reader's output never backed up")
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        slow.close()  # a reset, with megabytes unsent
+        sender.expect(type="quit", nick="slow")
+        deadline = time.monotonic() + WAIT
+        while self.in_reactor(lambda: len(self.json_factory.connections)) > 1:
+            self.assertLess(time.monotonic(), deadline, "the slow reader never went")
+            time.sleep(0.01)
+        alive = self.in_reactor(lambda: [repr(r()) for r in refs if r() is not None])
+        self.assertEqual(alive, [])
