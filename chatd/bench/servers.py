@@ -166,14 +166,12 @@ def _spawn(
     workdir: Path,
     cpu: int | None,
     interpreter: str | None = None,
-    env: dict[str, str] | None = None,
 ) -> Server:
     log_path = workdir / "server.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
-            env=None if env is None else {**os.environ, **env},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -203,12 +201,11 @@ def start_chatd(
     cpu: int | None,
     *extra: str,
     bench_limits: bool = True,
-    env: dict[str, str] | None = None,
 ) -> Server:
     """
     chatd under C{python}, with a JSON and an IRC listener on loopback;
     with L{BENCH_LIMITS} unless C{bench_limits} is false (the soak wants
-    chatd's own defaults), and with C{env} added to its environment.
+    chatd's own defaults).
     """
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     ports = {"json": free_port(), "irc": free_port()}
@@ -228,7 +225,7 @@ def start_chatd(
         *(BENCH_LIMITS if bench_limits else ()),
         *extra,
     ]
-    return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label, env)
+    return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label)
 
 
 def start_ceiling(python: str, label: str, cpu: int | None) -> Server:

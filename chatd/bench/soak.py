@@ -122,13 +122,6 @@ MEMORY_FRACTION = 0.25
 #: heap has grown 1.82-fold (PYPY_GC_MAJOR_COLLECT), and the JIT keeps what
 #: it compiled, so there RSS can only show a gross leak.
 MEMORY_FRACTION_PYPY = 1.0
-#: glibc raises its mmap threshold (up to 32 MiB) once a big block is freed,
-#: and then keeps big blocks, such as a never-reader's SendQ, in its heap
-#: for reuse after they are freed: RSS then shows the allocator's cache, not
-#: what chatd holds.  The soak pins the threshold, so big blocks go back.
-MALLOC_TUNABLES = (
-    "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072"
-)
 
 PAD = "abcdefghijklmnopqrstuvwxyz"
 STAMP = re.compile(r"S(\d+) (\d+) (\d+) ")
@@ -2782,16 +2775,12 @@ def run(
     extra = ["--register-timeout", f"{options.register_timeout:g}"]
     if options.max_sendq is not None:
         extra += ["--max-sendq", options.max_sendq]
-    tunables = ":".join(
-        filter(None, (os.environ.get("GLIBC_TUNABLES"), MALLOC_TUNABLES))
-    )
     server = servers.start_chatd(
         python,
         interpreter.split(" Twisted")[0],
         server_cpu,
         *extra,
         bench_limits=False,
-        env={"GLIBC_TUNABLES": tunables},
     )
     try:
         from twisted.internet import reactor
@@ -2810,11 +2799,7 @@ def run(
             + f"; at most {DELIVERY_BUDGET:,.0f} channel deliveries/s"
         )
         soak.rss["before"] = process_rss(server.proc.pid)
-        log(
-            f"  server RSS before the load: {soak.rss['before'] / 2**20:.1f} MiB "
-            "(glibc's mmap threshold pinned at 128 KiB, so RSS shows what the "
-            "server holds)"
-        )
+        log(f"  server RSS before the load: {soak.rss['before'] / 2**20:.1f} MiB")
         error: str | None = None
         try:
             _run_reactor(soak)
@@ -2877,11 +2862,11 @@ COLUMNS = (
 
 def summary(result: dict[str, Any]) -> str:
     """The per-role table and the checks, as printed."""
-    head = f"{'role':<22}" + "".join(f"{label:>13}" for _, label in COLUMNS)
+    head = f"{'role':<26}" + "".join(f"{label:>13}" for _, label in COLUMNS)
     lines = ["", head, "-" * len(head)]
     for row in result["roles"]:
         name = f"{ROLE_NAMES[row['role']].split(' (')[0]} ({row['proto'].upper()})"
-        lines.append(f"{name:<22}" + "".join(f"{row[key]:>13,}" for key, _ in COLUMNS))
+        lines.append(f"{name:<26}" + "".join(f"{row[key]:>13,}" for key, _ in COLUMNS))
     lines.append("")
     lines.append("checks:")
     lines.extend(Check(**c).line() for c in result["checks"])
