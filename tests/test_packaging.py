@@ -26,8 +26,16 @@ SOURCES = ["chatd", "twisted", "setup.cfg", "pyproject.toml", "README.md"]
 
 
 def run(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] = "/") -> str:
+    # Without the checkout's path (trial -j puts it in PYTHONPATH): pip would
+    # take Twisted there for installed and leave the new venv without twistd.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     if result.returncode != 0:
         raise AssertionError(
