@@ -17,7 +17,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -56,9 +56,7 @@ from chatd.core import (
     fold,
     is_valid_nick,
 )
-from chatd.limits import DEFAULT_FLOOD, FloodLimit, Gate
 from chatd.listener import (
-    MAX_SENDQ,
     Connection,
     Guarded,
     Listener,
@@ -1637,7 +1635,8 @@ class IRCFactory(Listener):
     """
     Builds an L{IRCProtocol} per IRC connection over the shared L{Chat};
     pings clients quiet for half the idle timeout and reaps those that stay
-    silent for all of it.
+    silent for all of it.  C{limits} are L{Listener}'s keyword arguments
+    (C{flood}, C{max_sendq}, C{register_timeout}, C{gate}).
     """
 
     protocol = IRCProtocol  # type: ignore[assignment]
@@ -1653,22 +1652,9 @@ class IRCFactory(Listener):
         network: str = "chatd",
         motd: list[str] | None = None,
         created: float | None = None,
-        *,
-        flood: FloodLimit = DEFAULT_FLOOD,
-        max_sendq: int = MAX_SENDQ,
-        register_timeout: float = 60.0,
-        gate: Gate | None = None,
+        **limits: Any,
     ) -> None:
-        super().__init__(
-            chat,
-            clock,
-            max_line,
-            idle_timeout,
-            flood=flood,
-            max_sendq=max_sendq,
-            register_timeout=register_timeout,
-            gate=gate,
-        )
+        super().__init__(chat, clock, max_line, idle_timeout, **limits)
         self.server_name = server_name
         self.network = network
         self.motd = motd

@@ -299,7 +299,7 @@ class Listener(ServerFactory):
         self,
         chat: Chat,
         clock: IReactorTime,
-        max_line: int,
+        max_line: int = 16384,
         idle_timeout: float = 180.0,
         *,
         flood: FloodLimit = DEFAULT_FLOOD,

@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
-    IReactorTime,
     ITCPTransport,
 )
 from twisted.protocols.basic import LineReceiver
@@ -23,14 +22,12 @@ from chatd import codec
 from chatd import log as _log
 from chatd.core import (
     REASON_MAX,
-    Chat,
     ChatError,
     Event,
     User,
     check_line,
 )
-from chatd.limits import DEFAULT_FLOOD, FloodLimit, Gate
-from chatd.listener import MAX_SENDQ, Guarded, Listener, format_peer, host_of, no_delay
+from chatd.listener import Guarded, Listener, format_peer, host_of, no_delay
 from chatd.log import logger
 
 log = logger(__name__)
@@ -452,26 +449,3 @@ class ChatFactory(Listener):
 
     protocol = ChatProtocol  # type: ignore[assignment]
     kind = "JSON"
-
-    def __init__(
-        self,
-        chat: Chat,
-        clock: IReactorTime,
-        max_line: int = 16384,
-        idle_timeout: float = 180.0,
-        *,
-        flood: FloodLimit = DEFAULT_FLOOD,
-        max_sendq: int = MAX_SENDQ,
-        register_timeout: float = 60.0,
-        gate: Gate | None = None,
-    ) -> None:
-        super().__init__(
-            chat,
-            clock,
-            max_line,
-            idle_timeout,
-            flood=flood,
-            max_sendq=max_sendq,
-            register_timeout=register_timeout,
-            gate=gate,
-        )

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
@@ -16,19 +17,19 @@ from chatd.limits import FloodLimit
 from chatd.protocol import ChatFactory, ChatProtocol
 
 
-class Client:
-    """One fake connection: send lines in, read decoded lines out."""
+class FakeConnection:
+    """
+    A protocol of C{factory} on a StringTransport, as if a client at
+    C{address} had connected.
+    """
 
-    def __init__(self, server: Server, port: int) -> None:
-        self.server = server
-        self.transport = StringTransportWithDisconnection(
-            peerAddress=IPv4Address("TCP", "127.0.0.1", port)
-        )
-        proto = server.factory.buildProtocol(self.transport.getPeer())
-        assert isinstance(proto, ChatProtocol)
-        self.proto = proto
-        self.transport.protocol = proto
-        proto.makeConnection(self.transport)
+    def __init__(
+        self, factory: ServerFactory, address: IPv4Address | IPv6Address
+    ) -> None:
+        self.transport = StringTransportWithDisconnection(peerAddress=address)
+        self.proto: Any = factory.buildProtocol(address)
+        self.transport.protocol = self.proto
+        self.proto.makeConnection(self.transport)
 
     @property
     def connected(self) -> bool:
@@ -36,6 +37,17 @@ class Client:
 
     def send_raw(self, data: bytes) -> None:
         self.proto.dataReceived(data)
+
+
+class Client(FakeConnection):
+    """One fake JSON connection: send lines in, read decoded lines out."""
+
+    proto: ChatProtocol
+
+    def __init__(self, server: Server, port: int) -> None:
+        self.server = server
+        super().__init__(server.factory, IPv4Address("TCP", "127.0.0.1", port))
+        assert isinstance(self.proto, ChatProtocol)
 
     def send(self, obj: Any) -> None:
         self.send_raw(json.dumps(obj).encode("utf-8") + b"\n")

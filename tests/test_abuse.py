@@ -27,62 +27,42 @@ from chatd.limits import AddressLimit, FloodLimit, Gate
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
-from .test_irc_e2e import WAIT, JSONUser, in_thread
+from .test_irc_e2e import WAIT, JSONUser, LineSocket, in_thread
 
 
-class RawIRC:
+class RawIRC(LineSocket):
     """An IRC client on a blocking socket that sends and reads raw lines."""
 
+    label = "IRC"
+    ending = b"\r\n"
+    unread: list[str]
+
     def __init__(self, port: int, nick: str | None = None) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        self._buffer = b""
-        self.lines: list[str] = []
-        self.eof = False
+        super().__init__(port)
         if nick is not None:
             self.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n")
             self.expect(" 001 ")
 
+    def parse(self, line: bytes) -> str:
+        return line.decode()
+
     def send(self, text: str) -> None:
         self.sock.sendall(text.encode())
-
-    def _read(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout
-        self.sock.settimeout(left)
-        data = self.sock.recv(65536)
-        if not data:
-            self.eof = True
-            return
-        *lines, self._buffer = (self._buffer + data).split(b"\r\n")
-        self.lines.extend(line.decode() for line in lines)
 
     def expect(self, part: str) -> str:
         """The first line containing C{part}; every line before it is dropped."""
         deadline = time.monotonic() + WAIT
         while True:
-            for i, line in enumerate(self.lines):
+            for i, line in enumerate(self.unread):
                 if part in line:
-                    del self.lines[: i + 1]
+                    del self.unread[: i + 1]
                     return line
             if self.eof:
-                raise FailTest(f"IRC: closed before {part!r}; unread: {self.lines}")
+                raise FailTest(f"IRC: closed before {part!r}; unread: {self.unread}")
             try:
                 self._read(deadline)
             except socket.timeout:
-                raise FailTest(f"IRC: no {part!r} in {WAIT} s: {self.lines}") from None
-
-    def closed(self) -> list[str]:
-        deadline = time.monotonic() + WAIT
-        while not self.eof:
-            try:
-                self._read(deadline)
-            except socket.timeout:
-                raise FailTest(f"IRC: still open after {WAIT} s") from None
-        return self.lines
-
-    def close(self) -> None:
-        self.sock.close()
+                raise FailTest(f"IRC: no {part!r} in {WAIT} s: {self.unread}") from None
 
 
 class AbuseCase(TestCase):
@@ -116,6 +96,24 @@ class AbuseCase(TestCase):
         user = RawIRC(self.irc_port, nick)
         self.sockets.append(user)
         return user
+
+    def never_reader(self, nick: str, channel: str) -> socket.socket:
+        """
+        A JSON client with a small receive window that takes C{nick}, joins
+        C{channel} and never reads.
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(WAIT)
+        sock.connect(("127.0.0.1", self.json_port))
+        self.sockets.append(sock)
+        sock.sendall(
+            json.dumps({"cmd": "nick", "nick": nick}).encode()
+            + b"\n"
+            + json.dumps({"cmd": "join", "channel": channel}).encode()
+            + b"\n"
+        )
+        return sock
 
     def advance(self, seconds: float) -> None:
         """Move the server's clock on (from the test's thread)."""
@@ -188,13 +186,7 @@ class SlowReaderTests(AbuseCase):
 
     @in_thread
     def test_client_that_never_reads_is_dropped(self) -> None:
-        # the slow reader asks for a small receive window and never reads
-        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.settimeout(WAIT)
-        slow.connect(("127.0.0.1", self.json_port))
-        self.sockets.append(slow)
-        slow.sendall(b'{"cmd":"nick","nick":"slow"}\n{"cmd":"join","channel":"#a"}\n')
+        self.never_reader("slow", "#a")
         fast = self.json("fast")
         fast.ok("join", channel="#a")
         sender = self.json("sender")
@@ -261,15 +253,8 @@ class AdmissionTests(AbuseCase):
     @in_thread
     def test_too_many_from_one_address(self) -> None:
         kept = [self.json(), self.json("two"), self.irc("three")]
-        refused = JSONUser.__new__(JSONUser)
-        sock = socket.create_connection(("127.0.0.1", self.json_port), timeout=WAIT)
-        self.sockets.append(sock)
-        refused.sock, refused._buffer, refused.unread, refused.eof = (
-            sock,
-            b"",
-            [],
-            False,
-        )
+        refused = LineSocket(self.json_port)  # refused before any welcome
+        self.sockets.append(refused)
         self.assertEqual(
             refused.closed(),
             [
@@ -381,12 +366,7 @@ class MemoryTests(AbuseCase):
 
     @in_thread
     def test_a_reader_that_fell_behind_is_freed_at_once(self) -> None:
-        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.settimeout(WAIT)
-        slow.connect(("127.0.0.1", self.json_port))
-        self.sockets.append(slow)
-        slow.sendall(b'{"cmd":"nick","nick":"slow"}\n{"cmd":"join","channel":"#a"}\n')
+        slow = self.never_reader("slow", "#a")
         sender = self.json("sender")
         sender.ok("join", channel="#a")
         deadline = time.monotonic() + WAIT

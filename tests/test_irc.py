@@ -6,10 +6,7 @@ meeting of IRC and JSON users in one core.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import (
@@ -25,33 +22,24 @@ from chatd.irc import (
     unescape_tag,
 )
 from chatd.limits import FloodLimit
-from tests.support import Server
+from tests.support import FakeConnection, Server
 
 SERVER = "irc.test"
 
 
-class IRCClient:
+class IRCClient(FakeConnection):
     """One fake IRC connection: send lines in, read parsed lines out."""
 
+    proto: IRCProtocol
+
     def __init__(self, factory: IRCFactory, port: int, ipv6: bool = False) -> None:
-        address: Any = (
+        address = (
             IPv6Address("TCP", "::1", port)
             if ipv6
             else IPv4Address("TCP", "127.0.0.1", port)
         )
-        self.transport = StringTransportWithDisconnection(peerAddress=address)
-        proto = factory.buildProtocol(address)
-        assert isinstance(proto, IRCProtocol)
-        self.proto = proto
-        self.transport.protocol = proto
-        proto.makeConnection(self.transport)
-
-    @property
-    def connected(self) -> bool:
-        return bool(self.transport.connected)
-
-    def send_raw(self, data: bytes) -> None:
-        self.proto.dataReceived(data)
+        super().__init__(factory, address)
+        assert isinstance(self.proto, IRCProtocol)
 
     def send(self, *lines: str) -> None:
         for line in lines:

@@ -49,22 +49,24 @@ def matches(obj: dict[str, Any], fields: dict[str, Any]) -> bool:
     return all(obj.get(k) == v for k, v in fields.items())
 
 
-class JSONUser:
-    """A JSON-lines client on a blocking socket."""
+class LineSocket:
+    """
+    A client on a blocking socket that reads lines; C{unread} holds those
+    received and not yet expected, in order of arrival.  Lines end in
+    C{ending} and are JSON unless a subclass parses them otherwise.
+    """
 
-    def __init__(self, port: int, nick: str | None = None) -> None:
+    label = "JSON"
+    ending = b"\n"
+
+    def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self._buffer = b""
-        self._ids = itertools.count(1)
-        #: Lines received and not yet expected, in order of arrival.
-        self.unread: list[dict[str, Any]] = []
+        self.unread: list[Any] = []
         self.eof = False
-        self.expect(type="welcome")
-        if nick is not None:
-            self.ok("nick", nick=nick)
 
-    def send(self, **obj: Any) -> None:
-        self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n")
+    def parse(self, line: bytes) -> Any:
+        return json.loads(line)
 
     def _read(self, deadline: float) -> None:
         left = deadline - time.monotonic()
@@ -75,8 +77,38 @@ class JSONUser:
         if not data:
             self.eof = True
             return
-        *lines, self._buffer = (self._buffer + data).split(b"\n")
-        self.unread.extend(json.loads(line) for line in lines)
+        *lines, self._buffer = (self._buffer + data).split(self.ending)
+        self.unread.extend(self.parse(line) for line in lines)
+
+    def closed(self) -> list[Any]:
+        """Read until the server closes; every line not yet expected."""
+        deadline = time.monotonic() + WAIT
+        while not self.eof:
+            try:
+                self._read(deadline)
+            except socket.timeout:
+                raise FailTest(f"{self.label}: still open after {WAIT} s") from None
+        lines, self.unread = self.unread, []
+        return lines
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class JSONUser(LineSocket):
+    """A JSON-lines client on a blocking socket."""
+
+    unread: list[dict[str, Any]]
+
+    def __init__(self, port: int, nick: str | None = None) -> None:
+        super().__init__(port)
+        self._ids = itertools.count(1)
+        self.expect(type="welcome")
+        if nick is not None:
+            self.ok("nick", nick=nick)
+
+    def send(self, **obj: Any) -> None:
+        self.sock.sendall(json.dumps(obj).encode("utf-8") + b"\n")
 
     def expect_that(
         self, predicate: Callable[[dict[str, Any]], bool], what: str
@@ -124,20 +156,6 @@ class JSONUser:
         self.ok("ping")
         events, self.unread = self.unread, []
         return events
-
-    def closed(self) -> list[dict[str, Any]]:
-        """Read until the server closes; every line not yet expected."""
-        deadline = time.monotonic() + WAIT
-        while not self.eof:
-            try:
-                self._read(deadline)
-            except socket.timeout:
-                raise FailTest(f"JSON: still open after {WAIT} s") from None
-        lines, self.unread = self.unread, []
-        return lines
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class IRCUser:

@@ -11,14 +11,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import IRCFactory, IRCProtocol, Line, parse
 from chatd.limits import FloodLimit
 from chatd.protocol import COMMANDS
 
-from .support import Client, Server
+from .support import Client, FakeConnection, Server
 
 TYPES = {
     "welcome",
@@ -117,14 +117,28 @@ def check_lines(raw: bytes) -> list[dict[str, Any]]:
     return out
 
 
+def play(client: FakeConnection, data: bytes, clock: Clock) -> None:
+    """One step: DROP the connection, let 10 s pass (TICK) or send C{data}."""
+    if data == b"DROP":
+        client.transport.loseConnection()
+    elif data == b"TICK":
+        clock.advance(10)
+    else:
+        client.send_raw(data)
+
+
+#: Every property test: a bounded number of examples, the same ones each run.
+BOUNDED = settings(
+    max_examples=200,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
 class AnyInputTests(SynchronousTestCase):
-    @settings(
-        max_examples=200,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @BOUNDED
     @given(st.lists(actions, max_size=60))
     def test_any_sequence_keeps_the_server_sound(
         self, steps: list[tuple[int, bytes]]
@@ -144,12 +158,7 @@ class AnyInputTests(SynchronousTestCase):
                 if client is None or not client.connected:
                     client = clients[who] = server.connect()
                     replies_owed[who] = 0
-                if data == b"DROP":
-                    client.transport.loseConnection()
-                elif data == b"TICK":
-                    server.clock.advance(10)
-                else:
-                    client.send_raw(data)
+                play(client, data, server.clock)
                 for c in clients.values():
                     lines = check_lines(c.transport.value())
                     c.transport.clear()
@@ -303,35 +312,17 @@ def check_irc_lines(raw: bytes) -> list[Line]:
     return out
 
 
-class IRCClientSim:
+class IRCClientSim(FakeConnection):
     """One IRC connection on a StringTransport."""
 
+    proto: IRCProtocol
+
     def __init__(self, factory: IRCFactory, port: int) -> None:
-        self.transport = StringTransportWithDisconnection(
-            peerAddress=IPv4Address("TCP", "127.0.0.1", port)
-        )
-        proto = factory.buildProtocol(self.transport.getPeer())
-        assert isinstance(proto, IRCProtocol)
-        self.proto = proto
-        self.transport.protocol = proto
-        proto.makeConnection(self.transport)
-
-    @property
-    def connected(self) -> bool:
-        return bool(self.transport.connected)
-
-    def send_raw(self, data: bytes) -> None:
-        self.proto.dataReceived(data)
+        super().__init__(factory, IPv4Address("TCP", "127.0.0.1", port))
 
 
 class BothProtocolsTests(SynchronousTestCase):
-    @settings(
-        max_examples=200,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @BOUNDED
     @given(st.lists(irc_actions, min_size=10, max_size=80))
     def test_any_sequence_on_either_protocol_keeps_the_server_sound(
         self, steps: list[tuple[int, str, bytes]]
@@ -375,12 +366,7 @@ class BothProtocolsTests(SynchronousTestCase):
                             )
                             client.send({"cmd": "join", "channel": "#a"})
                     clients[who] = client
-                if data == b"DROP":
-                    client.transport.loseConnection()
-                elif data == b"TICK":
-                    server.clock.advance(10)
-                else:
-                    client.send_raw(data)
+                play(client, data, server.clock)
                 for c in clients.values():
                     raw = c.transport.value()
                     c.transport.clear()
