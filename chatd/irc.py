@@ -352,7 +352,7 @@ class IRCProtocol(Guarded, Protocol):
 
     def readConnectionLost(self) -> None:
         """The client sent all it will: answer it, then close."""
-        if self.closing or self.user is None:
+        if self.input_ended() or self.closing or self.user is None:
             return
         rest, self._buffer = self._buffer, b""
         if rest and not self._discarding:

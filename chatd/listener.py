@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IAddress,
@@ -37,8 +38,8 @@ log = logger(__name__)
 #: The default cap on a connection's unsent output (IRC's SendQ).
 MAX_SENDQ = 1 << 20
 #: How long a closed connection may take to read what it was last sent
-#: (its goodbye) before it is cut off; bounds the memory of a client that
-#: stops reading.
+#: (its goodbye) and close its side before it is cut off; bounds the memory
+#: of a client that stops reading.
 LINGER = 10.0
 #: How often registration timeouts and refusal bursts are looked at.
 TICK = 1.0
@@ -154,6 +155,10 @@ class Guarded:
     _gate_key: str | None = None
     _linger: IDelayedCall | None = None
     _watching = False
+    #: the client may still send (it has not shut down its side)
+    _input_open = True
+    #: our side is closed; what the client still sends is dropped
+    _draining = False
 
     def guard(self) -> Refusal | None:
         """
@@ -196,20 +201,56 @@ class Guarded:
     def end(self) -> None:
         """
         Close after what has been written, but cut the connection off if
-        the client has not taken it all within L{LINGER} seconds.
+        the client has not taken it all and closed within L{LINGER} seconds.
+
+        A client is often still sending when it is closed: a flood, a line
+        too long, garbage.  Closing a TCP socket with input unread makes the
+        kernel reset the connection and throw away the output it still
+        holds, so a client that reads slowly would never see why it was
+        closed.  So a TCP connection is half-closed instead (the "lingering
+        close" of web servers): our last lines go out, then end of file,
+        and what the client still sends is read and dropped until it closes
+        its side (L{input_ended}).  At shutdown, and on TLS, whose close is
+        its own, the connection is simply closed.
         """
         transport = self.transport
         if self._watching:
             # A registered producer keeps a TCP transport open until it goes.
             self._watching = False
             transport.unregisterProducer()
-        transport.loseConnection()
+        if (
+            self._input_open
+            and self.user is not None
+            and not self.factory.stopping
+            and isinstance(transport, tcp.Connection)
+        ):
+            self._draining = True
+            transport.loseWriteConnection()
+            transport.resumeProducing()  # IRC pauses reading while it holds lines
+        else:
+            transport.loseConnection()
         if self._linger is None and getattr(transport, "connected", False):
             self._linger = self.factory.clock.callLater(LINGER, self._cut_off)
 
+    def input_ended(self) -> bool:
+        """
+        First thing in C{readConnectionLost}: the client will send nothing
+        more.  If we had closed our side already (L{end}), close the rest
+        and return True: there is nothing else to do.
+        """
+        self._input_open = False
+        if self._draining:
+            self.transport.loseConnection()
+            return True
+        return False
+
     def _cut_off(self) -> None:
         self._linger = None
-        log.info("{peer} did not read its last lines; cut off", peer=self.peer)
+        log.info(
+            "{peer} had not read its last lines and closed after {linger} s; cut off",
+            peer=self.peer,
+            linger=LINGER,
+        )
         self.transport.abortConnection()
 
     # output
@@ -325,6 +366,8 @@ class Listener(ServerFactory):
         self._refused = 0
         self._last_refused = 0.0
         self._drained: list[Deferred[None]] = []
+        #: saying goodbye to everyone: close at once, without lingering
+        self.stopping = False
 
     @property
     def idle_timeout_reported(self) -> int | float:
@@ -467,6 +510,7 @@ class Listener(ServerFactory):
         Say goodbye (C{shutdown}) to every connection and close them, without
         telling anyone else yet; return the connections closed.
         """
+        self.stopping = True
         protos = list(self.connections)
         for proto in protos:
             proto.close("shutdown", "the server is shutting down", None)

@@ -139,7 +139,7 @@ class ChatProtocol(Guarded, LineReceiver):
         The client will send nothing more: it has gone, as far as the chat is
         concerned, but what was already written to it is still delivered.
         """
-        if self.closing or self.user is None:
+        if self.input_ended() or self.closing or self.user is None:
             return
         # A last line without its newline is a line all the same.
         rest, self._buffer = self._buffer, b""
@@ -199,6 +199,10 @@ class ChatProtocol(Guarded, LineReceiver):
         self.end()
 
     # input
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.closing:  # after our goodbye, input is dropped unread
+            LineReceiver.dataReceived(self, data)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._too_long()

@@ -24,6 +24,7 @@ from twisted.trial.unittest import FailTest, SkipTest, TestCase
 from chatd.core import Chat
 from chatd.irc import IRCFactory
 from chatd.limits import AddressLimit, FloodLimit, Gate
+from chatd.listener import LINGER
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
@@ -302,6 +303,110 @@ class RegistrationTests(AbuseCase):
         )
         self.assertIn("(Registration timed out)", silent_irc.closed()[-1])
         self.assertEqual(registered.request("ping")["type"], "ok")
+
+
+class LingeringCloseTests(AbuseCase):
+    """
+    A client that is closed while it is still sending, and is behind in its
+    reading, gets everything it was sent, its goodbye last, then end of file:
+    not a reset that throws the tail away.  (Closing a socket with input
+    unread makes the kernel reset the connection and drop what it has not
+    yet sent.)
+    """
+
+    def setUp(self) -> None:
+        self.start(flood=FloodLimit(burst=5, rate=2.0, excess=10))
+
+    def slow(self, port: int, hello: bytes) -> socket.socket:
+        """A client with a small receive window that sends C{hello}, unread."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(WAIT)
+        sock.connect(("127.0.0.1", port))
+        self.sockets.append(sock)
+        sock.sendall(hello)
+        return sock
+
+    def wait_gone(self, nick: str) -> None:
+        """Until the server has closed C{nick}'s connection, behind its back."""
+        deadline = time.monotonic() + WAIT
+        while self.in_reactor(lambda: nick in self.chat.nicks):
+            self.assertLess(time.monotonic(), deadline, f"{nick} was never closed")
+            time.sleep(0.01)
+
+    def read_to_end(self, sock: socket.socket) -> bytes:
+        """Everything until end of file; then close, as clients do."""
+        chunks: list[bytes] = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                tail = b"".join(chunks)[-200:]
+                self.fail(f"reset after {sum(map(len, chunks))} bytes: ...{tail!r}")
+            if not data:
+                sock.close()
+                return b"".join(chunks)
+            chunks.append(data)
+
+    def wait_closed(self) -> None:
+        """The server lets go of the connection once the client has closed."""
+        deadline = time.monotonic() + WAIT
+        while self.in_reactor(
+            lambda: (
+                len(self.json_factory.connections) + len(self.irc_factory.connections)
+            )
+        ):
+            self.assertLess(time.monotonic(), deadline, "the server kept it open")
+            time.sleep(0.01)
+
+    @in_thread
+    def test_json_client_sees_why_it_was_closed(self) -> None:
+        hello = b'{"cmd":"nick","nick":"pushy"}\n' + b'{"cmd":"help"}\n' * 200
+        sock = self.slow(self.json_port, hello + b"x" * 40000)  # too long
+        self.wait_gone("pushy")
+        sock.sendall(b'{"cmd":"ping"}\n' * 100)  # still sending, unread
+        lines = [json.loads(line) for line in self.read_to_end(sock).splitlines()]
+        self.assertEqual(lines[0]["type"], "welcome")
+        self.assertEqual([line["type"] for line in lines[1:-1]], ["ok"] * 201)
+        self.assertEqual(
+            lines[-1],
+            {
+                "type": "bye",
+                "code": "line_too_long",
+                "reason": "line longer than 16384 bytes",
+            },
+        )
+        self.wait_closed()
+
+    @in_thread
+    def test_irc_client_sees_why_it_was_closed(self) -> None:
+        hello = b"NICK pushy\r\nUSER pushy 0 * :p\r\nJOIN #a\r\n"
+        hello += b"VERSION\r\nLUSERS\r\n" * 200  # free, and some 200 KB of replies
+        hello += b"".join(b"PRIVMSG #a :flood %d\r\n" % n for n in range(40))
+        sock = self.slow(self.irc_port, hello)
+        self.wait_gone("pushy")
+        sock.sendall(b"PING :more\r\n" * 100)  # still sending, unread
+        lines = self.read_to_end(sock).decode().split("\r\n")
+        self.assertEqual(lines[-1], "")  # the last line is whole
+        self.assertEqual(sum(" 351 pushy " in line for line in lines), 200)
+        self.assertEqual(lines[-2], "ERROR :Closing Link: 127.0.0.1 (Excess Flood)")
+        self.wait_closed()
+
+    @in_thread
+    def test_a_client_that_never_closes_is_cut_off(self) -> None:
+        alice = self.json("alice")
+        alice.sock.sendall(b"x" * 20000 + b"\n")
+        self.assertEqual(alice.closed()[-1]["code"], "line_too_long")
+        bob = self.json("bob")
+        bob.sock.sendall(b"x" * 20000 + b"\n")
+        deadline = time.monotonic() + WAIT
+        while not bob.eof:  # bob reads to the end, but keeps his socket open
+            bob._read(deadline)
+        self.wait_gone("bob")
+        self.advance(LINGER - 0.1)
+        self.assertEqual(self.in_reactor(lambda: len(self.json_factory.connections)), 1)
+        self.advance(0.1)
+        self.wait_closed()
 
 
 class MemoryTests(AbuseCase):

@@ -81,13 +81,17 @@ class LineSocket:
         self.unread.extend(self.parse(line) for line in lines)
 
     def closed(self) -> list[Any]:
-        """Read until the server closes; every line not yet expected."""
+        """
+        Read until the server closes its side, then close ours, as clients
+        do (the server waits for it); every line not yet expected.
+        """
         deadline = time.monotonic() + WAIT
         while not self.eof:
             try:
                 self._read(deadline)
             except socket.timeout:
                 raise FailTest(f"{self.label}: still open after {WAIT} s") from None
+        self.close()
         lines, self.unread = self.unread, []
         return lines
 
