@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 import chatd
 from chatd.listener import Connection, Listener, format_peer
 from chatd.log import logger
+from chatd.memory import MemoryTrim, malloc_trim
 
 log = logger(__name__)
 
@@ -50,6 +51,7 @@ class ChatService(Service):
         self.reactor = reactor
         self.listeners = [(factory, list(listen)) for factory, listen in listeners]
         self.ports: list[IListeningPort] = []
+        self.memory: MemoryTrim | None = None
 
     @property
     def factories(self) -> list[Listener]:
@@ -91,7 +93,17 @@ class ChatService(Service):
         super().startService()
         for factory in self.factories:
             factory.start_reaping()
+        trim = malloc_trim()
+        if trim is not None and self.factories:
+            self.memory = MemoryTrim(
+                self.connection_count, trim, self.factories[0].clock
+            )
+            self.memory.start()
         log.info("chatd {version} started", version=chatd.__version__)
+
+    def connection_count(self) -> int:
+        """How many connections are open, on every listener."""
+        return sum(len(factory.connections) for factory in self.factories)
 
     def _stop_listening(self) -> list[Deferred[Any]]:
         ports, self.ports = self.ports, []
@@ -103,6 +115,9 @@ class ChatService(Service):
         self.check_state()
         for factory in factories:
             factory.stop_reaping()
+        if self.memory is not None:
+            self.memory.stop()
+            self.memory = None
         stopped = self._stop_listening()
         # Everyone, on every listener, is told before anyone is taken out of
         # the chat, so nobody sees the others quit.

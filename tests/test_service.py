@@ -6,6 +6,7 @@ errors, and shutdown that says goodbye.
 from __future__ import annotations
 
 import json
+import platform
 import socket
 from typing import Any, Callable
 
@@ -18,8 +19,10 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from chatd import service as service_module
 from chatd.core import Channel, Chat
 from chatd.irc import IRCFactory
+from chatd.memory import MIN_DROP, TRIM_INTERVAL, MemoryTrim, malloc_trim
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService, ListenError
 
@@ -263,6 +266,58 @@ class DrainTests(SynchronousTestCase):
         clock.advance(5)
         self.successResultOf(d)
         self.assertEqual(aborted, [True])
+
+
+class MemoryTrimTests(SynchronousTestCase):
+    """The heap is given back to the system after a crowd has left."""
+
+    def test_trims_after_many_connections_have_gone(self) -> None:
+        clock, trims, count = Clock(), [], [0]
+        memory = MemoryTrim(lambda: count[0], lambda: trims.append(count[0]), clock)
+        memory.start()
+
+        def after(n: int) -> list[int]:
+            count[0] = n
+            clock.advance(TRIM_INTERVAL)
+            return trims
+
+        self.assertEqual(after(2000), [])
+        self.assertEqual(after(1600), [])  # a fifth gone: not yet
+        self.assertEqual(after(1400), [1400])  # 600 gone
+        self.assertEqual(after(1400), [1400])  # once
+        self.assertEqual(after(1000), [1400, 1000])  # 400 gone since
+        self.assertEqual(after(100), [1400, 1000, 100])
+        # fewer than MIN_DROP gone is never worth it, even if most are
+        self.assertEqual(after(100 - MIN_DROP + 1), [1400, 1000, 100])
+        memory.stop()
+        self.assertEqual(after(5000), [1400, 1000, 100])
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_service_trims_when_its_clients_leave(self) -> None:
+        trims: list[int] = []
+        self.patch(service_module, "malloc_trim", lambda: lambda: trims.append(1))
+        clock = Clock()
+        factory = ChatFactory(Chat(), clock)
+        service = ChatService(clock, [(factory, [])])
+        service.startService()
+        protos = [factory.buildProtocol(None) for _ in range(100)]
+        for proto in protos:
+            proto.makeConnection(StringTransport())
+        clock.advance(TRIM_INTERVAL)
+        for proto in protos[:80]:
+            proto.connectionLost(None)
+        self.assertEqual(trims, [])
+        clock.advance(TRIM_INTERVAL)
+        self.assertEqual(trims, [1])
+        service.stopService()
+
+    def test_malloc_trim_on_glibc(self) -> None:
+        trim = malloc_trim()
+        if platform.libc_ver()[0] != "glibc":
+            self.assertIsNone(trim)
+            return
+        assert trim is not None
+        self.assertIn(trim(), (0, 1))
 
 
 class StateCheckTests(SynchronousTestCase):
