@@ -493,7 +493,7 @@ class Conn(Protocol):
     def set_topic(self, channel: str, topic: str) -> None:
         raise NotImplementedError
 
-    def query(self, rng: random.Random, nick: str) -> None:
+    def query(self, rng: random.Random, nick: str, channel: str) -> None:
         """A random command that only reads (free under flood control)."""
         raise NotImplementedError
 
@@ -540,10 +540,10 @@ class JSONConn(Conn):
     def set_topic(self, channel: str, topic: str) -> None:
         self.request("topic", channel=channel, topic=topic)
 
-    def query(self, rng: random.Random, nick: str) -> None:
+    def query(self, rng: random.Random, nick: str, channel: str) -> None:
         kind = rng.choice(("list", "who", "topic", "ping", "help"))
         if kind in ("who", "topic"):
-            self.request(kind, channel=rng.choice((CHANNEL, *ROOMS)))
+            self.request(kind, channel=channel)
         else:
             self.request(kind)
 
@@ -638,8 +638,7 @@ class IRCConn(Conn):
     def set_topic(self, channel: str, topic: str) -> None:
         self.send_line(f"TOPIC {channel} :{topic}")
 
-    def query(self, rng: random.Random, nick: str) -> None:
-        channel = rng.choice((CHANNEL, *ROOMS))
+    def query(self, rng: random.Random, nick: str, channel: str) -> None:
         self.send_line(
             rng.choice(
                 (
@@ -1291,7 +1290,11 @@ class Talker(Session):
 
     def do_query(self) -> None:
         assert self.conn is not None
-        self.conn.query(self.rng, self.soak.some_nick(self.rng))
+        channel = self.rng.choice((CHANNEL, *ROOMS))
+        if not self.soak.afford(channel):
+            # WHO and NAMES answer a line a member: within the budget too
+            channel = self.rng.choice(ROOMS)
+        self.conn.query(self.rng, self.soak.some_nick(self.rng), channel)
         self.outstanding += 1
 
     def do_burst(self) -> None:
