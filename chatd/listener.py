@@ -104,11 +104,11 @@ def unsent(transport: object) -> int:
     return total
 
 
-@implementer(IPushProducer)
 def _discard(data: bytes) -> None:
     """The writer of a connection that has been lost."""
 
 
+@implementer(IPushProducer)
 class _OutputWatch:
     """
     Registered as a connection's streaming producer so that its transport
