@@ -619,9 +619,7 @@ class Chat:
 
     def require_nick(self, user: User) -> str:
         if user.nick is None:
-            raise ChatError(
-                "nick_required", 'choose a nick first: {"cmd":"nick","nick":NAME}'
-            )
+            raise ChatError("nick_required", "choose a nick first")
         return user.nick
 
     # channels

@@ -63,6 +63,10 @@ COMMANDS: dict[str, tuple[str, bool]] = {
 #: change something; see L{ChatProtocol._cost}).
 COSTLY = frozenset({"join", "leave", "msg"})
 
+#: What to do about an error, in this protocol's words: the core's messages
+#: speak no wire format, so the hint that names a JSON request is added here.
+HINTS = {"nick_required": 'send {"cmd":"nick","nick":NAME}'}
+
 
 @implementer(IHalfCloseableProtocol)
 class ChatProtocol(Guarded, LineReceiver):
@@ -323,6 +327,9 @@ class ChatProtocol(Guarded, LineReceiver):
     def _error(
         self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str
     ) -> None:
+        hint = HINTS.get(code)
+        if hint is not None:
+            message = f"{message}: {hint}"
         # At debug only: one log line per bad request would let a client
         # write the server's log for it.
         if _log.debugging:

@@ -556,7 +556,10 @@ class BadInputTests(SynchronousTestCase):
         ]:
             raw = json.dumps({"cmd": cmd, **args}).encode()
             reply = self.assertError(raw, "nick_required", cmd)
-            self.assertIn("nick", reply["message"])
+            self.assertEqual(
+                reply["message"],
+                'choose a nick first: send {"cmd":"nick","nick":NAME}',
+            )
 
     def test_bad_args(self) -> None:
         self.client.request("nick", nick="alice")
