@@ -43,24 +43,31 @@ class Bucket:
     A token bucket: it holds up to C{burst} tokens, gains C{rate} a second,
     and each costly command takes one per target.
 
-    A command that finds too few tokens is refused (JSON) or delayed (IRC);
-    a refused command still takes its tokens, so the balance goes below
-    zero, and a client that keeps sending without waiting digs itself in
-    deeper.  L{wait} says how long until a command of a given cost would be
-    allowed.
+    A command that finds too few tokens is refused (JSON) or delayed (IRC).
+    A delayed command takes its tokens ahead of time, so the balance goes
+    below zero and the next one waits behind it.  A refused command takes
+    no tokens (nothing happened), so a client that comes back when told
+    gets the configured rate exactly; instead its cost goes on a refusal
+    debt that drains at C{rate} too, so a client that keeps sending without
+    waiting falls further behind (L{behind}) until it is cut off.
+    L{wait} says how long until a command of a given cost would be allowed.
     """
 
-    __slots__ = ("burst", "rate", "stamp", "tokens")
+    __slots__ = ("burst", "debt", "rate", "stamp", "tokens")
 
     def __init__(self, limit: FloodLimit, now: float) -> None:
         self.burst = float(limit.burst)
         self.rate = limit.rate
         self.tokens = self.burst
+        self.debt = 0.0
         self.stamp = now
 
     def _refill(self, now: float) -> float:
         if now > self.stamp:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            gained = (now - self.stamp) * self.rate
+            self.tokens = min(self.burst, self.tokens + gained)
+            if self.debt:
+                self.debt = max(0.0, self.debt - gained)
             self.stamp = now
         return self.tokens
 
@@ -77,14 +84,16 @@ class Bucket:
 
     def take(self, now: float, cost: float = 1.0) -> float:
         """
-        Charge a command of C{cost}.  Returns 0 if it may run now, else the
-        seconds to wait before trying again (it was charged all the same).
+        Charge a command of C{cost} that runs only if it may run now.
+        Returns 0 if it may, else the seconds to wait before trying again;
+        then it is not charged, but its cost goes on the refusal debt.
         """
         wait = self.wait(now, cost)
-        self.tokens -= cost
         if wait:
-            return (cost - self.tokens) / self.rate
-        return 0.0
+            self.debt += cost
+        else:
+            self.tokens -= cost
+        return wait
 
     def spend(self, now: float, cost: float = 1.0) -> None:
         """Charge a command that runs now, having waited for its turn."""
@@ -92,8 +101,11 @@ class Bucket:
         self.tokens -= cost
 
     def behind(self, now: float) -> float:
-        """How many commands the client has sent beyond its allowance."""
-        return max(0.0, -self._refill(now))
+        """
+        How many commands the client has sent beyond its allowance: those
+        held for their turn and those refused and not yet waited out.
+        """
+        return max(0.0, -self._refill(now)) + self.debt
 
 
 # -- admission per address ---------------------------------------------------

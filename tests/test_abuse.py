@@ -138,7 +138,7 @@ class FloodTests(AbuseCase):
         self.assertEqual([r["type"] for r in replies[:4]], ["ok"] * 4)
         limited = replies[4]
         self.assertEqual(limited["code"], "rate_limited")
-        self.assertEqual(limited["retry_after"], 1.0)
+        self.assertEqual(limited["retry_after"], 0.5)
         self.assertEqual([r.get("code") for r in replies[5:]], ["rate_limited"] * 3)
         self.assertEqual(alice.request("ping")["type"], "ok")  # free
         # waiting as told works

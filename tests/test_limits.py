@@ -34,11 +34,31 @@ class BucketTests(SynchronousTestCase):
     def test_burst_then_rate(self) -> None:
         bucket = Bucket(FloodLimit(burst=3, rate=2.0), now=100.0)
         self.assertEqual([bucket.take(100.0) for _ in range(3)], [0.0, 0.0, 0.0])
-        # the fourth is refused, and charged: it must wait a whole token
-        self.assertEqual(bucket.take(100.0), 1.0)
+        # the fourth is refused: one token comes in half a second
+        self.assertEqual(bucket.take(100.0), 0.5)
         self.assertEqual(bucket.behind(100.0), 1.0)
-        self.assertEqual(bucket.take(101.0), 0.0)
+        # refused commands take no tokens: the same answer again, one further behind
+        self.assertEqual(bucket.take(100.0), 0.5)
+        self.assertEqual(bucket.behind(100.0), 2.0)
+        # waiting as told pays the debt off and lets the command through
+        self.assertEqual(bucket.take(100.5), 0.0)
+        self.assertEqual(bucket.behind(100.5), 1.0)
         self.assertEqual(bucket.behind(101.0), 0.0)
+
+    def test_waiting_as_told_gets_the_configured_rate(self) -> None:
+        # A client that sends each command again exactly when retry_after
+        # says gets burst + rate * t commands through in t seconds.
+        bucket = Bucket(FloodLimit(burst=10, rate=2.0), now=0.0)
+        now = 0.0
+        sent = 0
+        while sent < 30:
+            wait = bucket.take(now)
+            if wait:
+                now += wait
+            else:
+                sent += 1
+            self.assertLess(bucket.behind(now), 2.0)
+        self.assertAlmostEqual(now, (30 - 10) / 2.0)
 
     def test_waiting_as_told_always_works(self) -> None:
         bucket = Bucket(FloodLimit(burst=2, rate=4.0), now=0.0)
@@ -164,8 +184,8 @@ class JSONFloodTests(SynchronousTestCase):
         self.assertEqual(self.say("2")["type"], "ok")
         reply = self.say("3")
         self.assertEqual(reply["code"], "rate_limited")
-        self.assertEqual(reply["retry_after"], 1.0)
-        self.assertIn("try again in 1 s", reply["message"])
+        self.assertEqual(reply["retry_after"], 0.5)
+        self.assertIn("try again in 0.5 s", reply["message"])
         self.assertEqual(
             [m["text"] for m in self.bob.lines() if m["type"] == "message"],
             ["1", "2"],
@@ -173,6 +193,32 @@ class JSONFloodTests(SynchronousTestCase):
         self.server.clock.advance(reply["retry_after"])
         self.assertEqual(self.say("4")["type"], "ok")
         self.assertEqual([m["text"] for m in self.bob.lines()], ["4"])
+
+    def test_following_retry_after_gets_the_configured_rate(self) -> None:
+        # The defaults: a burst of 10, then 2 a second.  A client that sends
+        # each message again after exactly retry_after gets 20 through in
+        # (20 - 10) / 2 = 5 seconds, and every one reaches the channel.
+        server = json_server(flood=FloodLimit())
+        alice = server.user("alice")
+        bob = server.user("bob", "#a")
+        alice.request("join", channel="#a")  # one token
+        start = server.clock.seconds()
+        sent = refused = 0
+        for _ in range(100):
+            if sent == 20:
+                break
+            reply = alice.request("msg", to="#a", text=str(sent))
+            if reply["type"] == "ok":
+                sent += 1
+            else:
+                self.assertEqual(reply["code"], "rate_limited")
+                refused += 1
+                server.clock.advance(reply["retry_after"])
+        self.assertEqual(sent, 20)
+        self.assertEqual(server.clock.seconds() - start, 5.5)
+        self.assertEqual(refused, 11)
+        texts = [m["text"] for m in bob.lines() if m["type"] == "message"]
+        self.assertEqual(texts, [str(n) for n in range(20)])
 
     def test_reading_costs_nothing(self) -> None:
         for text in "12":
