@@ -444,15 +444,19 @@ class IRCProtocol(Guarded, Protocol):
     def _line(self, data: bytes) -> None:
         if data.endswith(b"\r"):
             data = data[:-1]
-        if b"\r" in data or b"\0" in data:
+        if b"\r" in data:
             # A CR alone ends a line as well (some old clients send only
-            # CR), so that no parameter can carry one into a reply; a line
-            # with a NUL, which IRC never allows, is dropped.
+            # CR), so that no parameter can carry one into a reply.
             for part in data.split(b"\r"):
                 if self.closing:
                     return
-                if b"\0" not in part:
-                    self._line(part)
+                self._line(part)
+            return
+        if b"\0" in data:
+            # IRC never allows a NUL: refuse the line, acting on none of it.
+            self._reject(
+                data, "INVALID_TEXT", "Message rejected: IRC lines may not contain NUL"
+            )
             return
         self.last_seen = self.factory.clock.seconds()
         self.pinged = False
@@ -471,21 +475,10 @@ class IRCProtocol(Guarded, Protocol):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            command = data.decode("utf-8", "replace")
-            try:
-                name = parse(command).command
-            except BadLine:
-                return
-            if not (name.isascii() and name.isalnum() and len(name) <= 32):
-                name = "*"  # no command of ours: do not echo the bytes back
-            self.write(
-                build(
-                    "FAIL",
-                    name,
-                    "INVALID_UTF8",
-                    "Message rejected: your IRC software must send UTF-8",
-                    prefix=self.factory.server_name,
-                )
+            self._reject(
+                data,
+                "INVALID_UTF8",
+                "Message rejected: your IRC software must send UTF-8",
             )
             return
         try:
@@ -496,6 +489,18 @@ class IRCProtocol(Guarded, Protocol):
             self.dispatch(line)
         else:
             self._flood_control(line)
+
+    def _reject(self, data: bytes, code: str, description: str) -> None:
+        """Answer a line that cannot be read as IRC with C{FAIL <cmd> code}."""
+        try:
+            name = parse(data.decode("utf-8", "replace").replace("\0", " ")).command
+        except BadLine:
+            name = "*"
+        if not (name.isascii() and name.isalnum() and len(name) <= 32):
+            name = "*"  # no command of ours: do not echo the bytes back
+        self.write(
+            build("FAIL", name, code, description, prefix=self.factory.server_name)
+        )
 
     # flood control
 

@@ -1057,12 +1057,23 @@ class HostileInputTests(IRCCase):
             [":alice!~alice@127.0.0.1 NICK a", ":a!~alice@127.0.0.1 PRIVMSG bob :hi"],
         )
 
-    def test_lines_with_nul_are_dropped(self) -> None:
+    def test_lines_with_nul_are_refused(self) -> None:
         alice = self.irc("alice", "#a")
         bob = self.irc("bob", "#a")
         alice.lines()
-        alice.send_raw(b"PRIVMSG #a :x\x00y\r\nFOO\x00\r\nPRIVMSG #a :after\r\n")
-        self.assertEqual(alice.raw(), [])
+        alice.send_raw(
+            b"PRIVMSG #a :x\x00y\r\nFOO\x00\r\n\x00\xff\r\nPRIVMSG #a :after\r\n"
+        )
+        nul = "INVALID_TEXT :Message rejected: IRC lines may not contain NUL"
+        self.assertEqual(
+            alice.raw(),
+            [
+                f":{SERVER} FAIL PRIVMSG {nul}",
+                f":{SERVER} FAIL FOO {nul}",
+                f":{SERVER} FAIL * {nul}",
+            ],
+        )
+        # nothing of a refused line is acted on; the next line is
         self.assertEqual([line.params[-1] for line in bob.lines()], ["after"])
 
     def test_invalid_utf8_garbage_is_not_echoed(self) -> None:
