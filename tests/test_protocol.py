@@ -742,8 +742,11 @@ class IdleTests(SynchronousTestCase):
         self.server.clock.advance(7)
         client.send_raw(b"not even json\n")  # any line counts
         start = self.server.clock.seconds()
-        while client.connected:
+        for _ in range(120):  # bounded: a reaper that never reaps fails below
+            if not client.connected:
+                break
             self.server.clock.advance(1)
+        self.assertFalse(client.connected, "never reaped")
         lived = self.server.clock.seconds() - start
         self.assertGreaterEqual(lived, 60)
         self.assertLessEqual(lived, 60 + 15)
