@@ -13,11 +13,13 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import unicodedata
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
 from chatd import log as _log
 from chatd.log import logger
+from chatd.names import channel_key, first_invisible, fold
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -75,18 +77,6 @@ _BAD_TEXT = re.compile(f"[{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
 _BAD_LINE = re.compile(f"[\t{re.escape(_BAD_CONTROLS)}{_SURROGATES}]")
 _BAD_CTCP = re.compile(f"[\x00\x01\r\n{_SURROGATES}]")
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def fold(name: str) -> str:
-    """
-    The key a nick or channel is compared by: ASCII letters folded to lower
-    case and nothing else (IRC's C{CASEMAPPING=ascii}).
-    """
-    if name.isascii():
-        return name.lower()
-    return name.translate(_ASCII_LOWER)
-
 
 def is_valid_nick(nick: str) -> bool:
     """
@@ -99,9 +89,12 @@ def is_valid_nick(nick: str) -> bool:
 def is_valid_channel(name: str) -> bool:
     """
     C{#} and 1 to 49 further code points, none of them whitespace, a comma,
-    a control character or a lone surrogate.
+    a control character, a lone surrogate, or a character that shows as
+    nothing or turns the text's direction (L{chatd.names.invisible}).
     """
-    return _CHANNEL.match(name) is not None
+    return _CHANNEL.match(name) is not None and (
+        name.isascii() or first_invisible(name) is None
+    )
 
 
 def check_nick(nick: str) -> None:
@@ -114,11 +107,19 @@ def check_nick(nick: str) -> None:
 
 
 def check_channel(name: str) -> None:
-    if not is_valid_channel(name):
+    if _CHANNEL.match(name) is None:
         raise ChatError(
             "bad_channel",
             f"{name!r} is not a valid channel name: # and 1 to {CHANNEL_MAX - 1} "
             "characters, no whitespace, commas or control characters",
+        )
+    hidden = None if name.isascii() else first_invisible(name)
+    if hidden is not None:
+        raise ChatError(
+            "bad_channel",
+            f"{name!r} is not a valid channel name: it contains U+{ord(hidden):04X}"
+            f" ({unicodedata.name(hidden, 'unassigned')}), which shows as nothing"
+            " or changes the direction of the text",
         )
 
 
@@ -442,6 +443,7 @@ class Channel:
     __slots__ = (
         "_fanout",
         "created",
+        "key",
         "members",
         "name",
         "topic",
@@ -451,6 +453,8 @@ class Channel:
 
     def __init__(self, name: str, now: float = 0.0) -> None:
         self.name = name
+        #: what the channel is found by (L{chatd.names.channel_key})
+        self.key = channel_key(name)
         self.created = now
         self.topic = ""
         self.topic_by = ""
@@ -565,7 +569,7 @@ class Chat:
             del channel.members[key]
             channel.changed()
             if not channel.members:
-                del self.channels[fold(channel.name)]
+                del self.channels[channel.key]
         user.channels.clear()
         del self.nicks[key]
         self._remember(user, nick)
@@ -631,7 +635,7 @@ class Chat:
         """
         nick = self.require_nick(user)
         check_channel(name)
-        key = fold(name)
+        key = channel_key(name)
         channel = self.channels.get(key)
         if channel is None:
             channel = self.channels[key] = Channel(name, now)
@@ -652,7 +656,7 @@ class Chat:
         check_channel(name)
         check_line(reason, "reason", REASON_MAX)
         channel = self._member_of(user, name)
-        key = fold(channel.name)
+        key = channel.key
         del channel.members[fold(nick)]
         channel.changed()
         del user.channels[key]
@@ -830,15 +834,26 @@ class Chat:
     def _remember(self, user: User, nick: str) -> None:
         self.history.append(Departed(nick, user.username, user.host, user.realname))
 
+    def find_channel(self, name: str) -> Channel | None:
+        """
+        The channel called C{name}, or called anything that is the same
+        name (L{chatd.names.channel_key}); None if there is none.
+        """
+        return self.channels.get(channel_key(name))
+
+    def in_channel(self, user: User, name: str) -> bool:
+        """Whether C{user} is in the channel C{name}."""
+        return channel_key(name) in user.channels
+
     def _existing(self, name: str) -> Channel:
-        channel = self.channels.get(fold(name))
+        channel = self.channels.get(channel_key(name))
         if channel is None:
             raise ChatError("no_such_channel", f"there is no channel {name}")
         return channel
 
     def _member_of(self, user: User, name: str) -> Channel:
         channel = self._existing(name)
-        if fold(name) not in user.channels:
+        if channel.key not in user.channels:
             raise ChatError("not_in_channel", f"you are not in {channel.name}")
         return channel
 
@@ -862,7 +877,7 @@ class Chat:
             if user not in self.users:
                 yield f"{user!r} holds a nick but is not connected"
         for key, channel in self.channels.items():
-            if fold(channel.name) != key:
+            if channel.key != key or channel_key(channel.name) != key:
                 yield f"channel key {key!r} maps to {channel!r}"
             if not channel.members:
                 yield f"{channel!r} is empty"

@@ -54,6 +54,7 @@ from chatd.core import (
     User,
     clean_line,
     fold,
+    is_valid_channel,
     is_valid_nick,
 )
 from chatd.listener import (
@@ -65,6 +66,7 @@ from chatd.listener import (
     no_delay,
 )
 from chatd.log import logger
+from chatd.names import channel_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -103,6 +105,7 @@ RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
+ERR_BADCHANNAME = "479"
 
 #: Commands whose flood-control cost is one per target (a comma-separated
 #: first parameter); see L{IRCProtocol._cost}.
@@ -1034,18 +1037,22 @@ class IRCProtocol(Guarded, Protocol):
         for name in line.params[0].split(","):
             if not name:
                 continue
-            if fold(name) in user.channels:
+            if is_valid_channel(name) and chat.in_channel(user, name):
                 continue
             now = self.factory.clock.seconds()
             try:
                 channel = chat.join(user, name, now)
             except ChatError as e:
-                if e.code == "bad_channel":
+                if e.code != "bad_channel":
+                    raise
+                if name.startswith("#") and len(name) <= CHANNEL_MAX:
+                    # a name of the right shape with a hidden character in it
+                    self.write(self.numeric(ERR_BADCHANNAME, name, e.message))
+                else:
                     self.write(
                         self.numeric(rfc.ERR_NOSUCHCHANNEL, name, "No such channel")
                     )
-                    continue
-                raise
+                continue
             self.write(
                 build("JOIN", channel.name, prefix=mask(self.me, user)), self._time(now)
             )
@@ -1084,7 +1091,7 @@ class IRCProtocol(Guarded, Protocol):
             self.write(self.numeric(rfc.RPL_ENDOFNAMES, "*", "End of /NAMES list"))
             return
         for name in line.params[0].split(","):
-            channel = self.factory.chat.channels.get(fold(name))
+            channel = self.factory.chat.find_channel(name)
             if channel is None:
                 self.write(self.numeric(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list"))
             else:
@@ -1093,7 +1100,7 @@ class IRCProtocol(Guarded, Protocol):
     def _visible(self, channel: Channel) -> Iterable[User]:
         """The members of C{channel} this user may see."""
         user = self._user()
-        if fold(channel.name) in user.channels:
+        if channel.key in user.channels:
             return channel.members.values()
         return [m for m in channel.members.values() if not m.invisible]
 
@@ -1128,8 +1135,8 @@ class IRCProtocol(Guarded, Protocol):
     def irc_LIST(self, line: Line) -> None:
         chat = self.factory.chat
         if line.params and line.params[0]:
-            wanted = {fold(n) for n in line.params[0].split(",")}
-            channels = [c for c in chat.list_channels() if fold(c.name) in wanted]
+            wanted = {channel_key(n) for n in line.params[0].split(",")}
+            channels = [c for c in chat.list_channels() if c.key in wanted]
         else:
             channels = chat.list_channels()
         self.write(self.numeric(rfc.RPL_LISTSTART, "Channel", "Users  Name"))
@@ -1354,7 +1361,7 @@ class IRCProtocol(Guarded, Protocol):
         server = self.factory.server_name
         me = self._user()
         if query.startswith("#"):
-            channel = chat.channels.get(fold(query))
+            channel = chat.find_channel(query)
             pairs: Iterable[tuple[str, User]] = (
                 []
                 if channel is None
@@ -1413,7 +1420,7 @@ class IRCProtocol(Guarded, Protocol):
         channels = [
             c.name
             for c in u.channels.values()
-            if not u.invisible or fold(c.name) in self._user().channels
+            if not u.invisible or c.key in self._user().channels
         ]
         if channels:
             self.write(self.numeric(rfc.RPL_WHOISCHANNELS, u.nick, " ".join(channels)))
@@ -1518,7 +1525,7 @@ class IRCProtocol(Guarded, Protocol):
             self._user_mode(target, changes)
 
     def _channel_mode(self, name: str, changes: str) -> None:
-        channel = self.factory.chat.channels.get(fold(name))
+        channel = self.factory.chat.find_channel(name)
         if channel is None:
             raise Reply(rfc.ERR_NOSUCHCHANNEL, name, "No such channel")
         if not changes:

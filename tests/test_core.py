@@ -195,6 +195,38 @@ class ChannelTests(CoreCase):
         self.assertEqual((event.channel, event.nick), ("#General", "bob"))
         self.assertEqual(self.inbox("bob"), [])
 
+    def test_names_that_hide_characters_are_refused(self) -> None:
+        alice = self.user("alice")
+        for name, hidden in [
+            ("#gen\u00aderal", "U+00AD (SOFT HYPHEN)"),
+            ("#\u200b", "U+200B (ZERO WIDTH SPACE)"),
+            ("#\u202egeneral", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ]:
+            e = self.assertRefused("bad_channel", self.chat.join, alice, name)
+            self.assertIn(hidden, e.message)
+        self.assertEqual(self.chat.channels, {})
+        # names in any script are still welcome
+        for name in ["#général", "#日本語", "#привет", "#🎉"]:
+            self.assertEqual(self.chat.join(alice, name).name, name)
+
+    def test_lookalike_names_are_one_channel(self) -> None:
+        alice = self.user("alice")
+        bob = self.user("bob")
+        channel = self.chat.join(alice, "#general")
+        cyrillic = "#gen\u0435ral"
+        self.assertIs(self.chat.join(bob, cyrillic), channel)
+        self.assertEqual(channel.nicks(), ["alice", "bob"])
+        self.assertEqual(len(self.chat.channels), 1)
+        # and every command finds it by either spelling
+        self.chat.send(bob, cyrillic, "hi", 1.0)
+        [_joined, said] = self.inbox("alice")
+        assert isinstance(said, Message)
+        self.assertEqual((said.to, said.text), ("#general", "hi"))
+        self.assertIs(self.chat.find_channel("#GEN\u0415RAL"), channel)
+        self.assertTrue(self.chat.in_channel(bob, "#General"))
+        self.chat.leave(bob, cyrillic)
+        self.assertFalse(self.chat.in_channel(bob, "#general"))
+
     def test_join_twice_is_quiet(self) -> None:
         alice = self.user("alice")
         bob = self.user("bob")

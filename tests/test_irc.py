@@ -319,6 +319,20 @@ class RegistrationTests(IRCCase):
 
 
 class ChannelTests(IRCCase):
+    def test_names_that_hide_characters_or_look_alike(self) -> None:
+        alice = self.irc("alice", "#general")
+        lines = alice.ask("JOIN #gen\u00aderal,#\u202egeneral")
+        self.assertEqual([line.command for line in lines], ["479", "479"])
+        self.assertIn("U+00AD (SOFT HYPHEN)", lines[0].params[-1])
+        self.assertIn("U+202E (RIGHT-TO-LEFT OVERRIDE)", lines[1].params[-1])
+        # a Cyrillic e: the same channel, under the name it was made with
+        bob = self.irc("bob")
+        lines = bob.ask("JOIN #gen\u0435ral")
+        self.assertEqual((lines[0].command, lines[0].params), ("JOIN", ["#general"]))
+        self.assertEqual(alice.lines()[0].command, "JOIN")
+        listed = [line.params[1] for line in bob.ask("LIST") if line.command == "322"]
+        self.assertEqual(listed, ["#general"])
+
     def test_join_reply_topic_and_names(self) -> None:
         bob = self.server.user("bob", "#General")
         bob.request("topic", channel="#general", topic="hello \x02all\x02")

@@ -457,6 +457,14 @@ class BadInputTests(SynchronousTestCase):
             self.assertEqual(reply.get(key), value, reply)
         return reply
 
+    def test_channel_names_that_hide_characters(self) -> None:
+        self.client.request("nick", nick="alice")
+        reply = self.assertError(
+            '{"cmd":"join","channel":"#gen\u00aderal"}'.encode(), "bad_channel", "join"
+        )
+        self.assertIn("U+00AD (SOFT HYPHEN)", str(reply["message"]))
+        self.assertEqual(self.client.request("list")["channels"], [])
+
     def test_bad_json(self) -> None:
         for raw in [
             b"hello",
