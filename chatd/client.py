@@ -480,12 +480,32 @@ def _render_ok(
     return [f"* ok: {cmd}"]
 
 
+#: Format characters (category Cf) that reorder text: bidi embeddings,
+#: overrides and isolates can make a line read differently from what it
+#: says ("Trojan Source"), and interlinear annotations can hide text.
+_DISGUISING = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufff9\ufffa\ufffb"
+)
+
+
+def _escaped(ch: str) -> bool:
+    """
+    Whether C{ch} must not reach the terminal as it is: a C0 or C1 control
+    or DEL (Cc), a lone surrogate (Cs), a line or paragraph separator
+    (U+2028, U+2029), or one of L{_DISGUISING}.  Other format characters
+    (zero-width joiners and non-joiners, variation selectors, emoji tags,
+    soft hyphens, directional marks) are part of the writing and stay.
+    """
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _DISGUISING
+
+
 def printable(text: str) -> str:
     """
     C{text} with control characters made visible, so that nothing from the
-    server can move the cursor or change the terminal.  This shows the
-    formatting codes as escapes too: L{to_ansi} and L{strip_formatting}
-    are how they are shown to a person.
+    server can move the cursor, change the terminal or disguise a line (see
+    L{_escaped}); a tab is four spaces.  This shows the formatting codes as
+    escapes too: L{to_ansi} and L{strip_formatting} are how they are shown
+    to a person.
     """
     if text.isprintable():
         return text
@@ -493,7 +513,7 @@ def printable(text: str) -> str:
     for ch in text:
         if ch == "\t":
             out.append("    ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        elif _escaped(ch):
             out.append(ascii(ch)[1:-1])
         else:
             out.append(ch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import timezone
 from typing import Any
 
@@ -766,10 +767,15 @@ class FormattingTests(SynchronousTestCase):
     def test_only_own_sequences_reach_the_terminal(self) -> None:
         """Whatever comes in, to_ansi's only controls are its own SGRs."""
         nasty = "".join(chr(c) for c in range(0x00, 0xA0)) + "\u202e\u2028\ufeff"
+
+        def unsafe(c: str) -> bool:
+            bidi = "\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069"
+            return bidi or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")
+
         for text in [nasty, nasty[::-1], "\x03" + nasty, "\x1b" + "\x02" * 3]:
             shown = re.sub("\x1b\\[[0-9;]*m", "", to_ansi(text))
-            self.assertTrue(shown.isprintable(), repr(shown))
-            self.assertTrue(strip_formatting(text).isprintable())
+            for out in (shown, strip_formatting(text)):
+                self.assertEqual([c for c in out if unsafe(c)], [], repr(out))
 
     def test_plain_text_unchanged(self) -> None:
         self.assertEqual(to_ansi("plain é text"), "plain é text")
@@ -2071,3 +2077,42 @@ class LoopbackTests(TestCase):
         d.addCallback(bob_quits)
         d.addCallback(check_bob)
         return d
+
+
+class UnicodeTests(SynchronousTestCase):
+    def test_legitimate_format_characters_shown(self) -> None:
+        for text in [
+            "👩\u200d👩\u200d👧",  # zero-width joiners
+            "می\u200cخواهم",  # a zero-width non-joiner  # noqa: RUF001
+            "🏳️\u200d🌈",  # a variation selector and a joiner
+            "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # tags
+            "co\u00adop",  # a soft hyphen
+            "\u05e9\u05dc\u05d5\u05dd\u200f!",  # a right-to-left mark
+            "ab\U000e0101",  # an ideographic variation selector
+        ]:
+            self.assertEqual(printable(text), text)
+            self.assertEqual(to_ansi(text), text)
+            line = render(
+                {
+                    "type": "message",
+                    "from": "b",
+                    "to": "#a",
+                    "text": text,
+                    "ts": NOON_TS,
+                },
+                tz=UTC,
+            )
+            self.assertEqual(line, [f"10:00 #a <b> {text}"])
+
+    def test_disguising_characters_escaped(self) -> None:
+        cases = {
+            "a\u202eb": "a\\u202eb",  # right-to-left override
+            "\u202a\u202b\u202c\u202d": "\\u202a\\u202b\\u202c\\u202d",
+            "\u2066x\u2067y\u2068z\u2069": "\\u2066x\\u2067y\\u2068z\\u2069",
+            "\ufff9a\ufffab\ufffb": "\\ufff9a\\ufffab\\ufffb",
+            "a\u2028b\u2029": "a\\u2028b\\u2029",
+            "\x1b[2J\x7f\x9b": "\\x1b[2J\\x7f\\x9b",
+            "caf\udce9": "caf\\udce9",
+        }
+        for text, shown in cases.items():
+            self.assertEqual(printable(text), shown)
