@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_client -*-
 """
 The console client of chatd:
-C{chatd-client [--tls [--ca FILE | --insecure]] [HOST [PORT]]}.
+C{chatd-client [--nick NAME] [--tls [--ca FILE | --insecure]] [HOST [PORT]]}.
 
 Three layers, each testable on its own:
 
@@ -56,6 +56,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatd.core import REASON_MAX, TEXT_MAX, TOPIC_MAX
+
 if TYPE_CHECKING:
     from twisted.internet.ssl import Certificate
 
@@ -68,25 +70,49 @@ QUIT_TIMEOUT = 5.0
 #: The longest wait the client accepts from flood control before it gives
 #: up on sending a request again (and shows the error instead).
 RETRY_MAX = 60.0
+#: Sent again this long after the server's retry_after, so that a server
+#: that counts to the millisecond lets it through.
+RETRY_MARGIN = 0.01
 CONNECT_TIMEOUT = 10.0
+#: A chatd server says welcome (or bye) at once; a server that has said
+#: neither this long after the connection was made speaks something else
+#: (an IRC server waits for its client to speak first).
+WELCOME_TIMEOUT = 2.0
+#: Reconnecting after a lost connection waits this long, doubling up to
+#: RECONNECT_MAX between attempts.
+RECONNECT_FIRST = 1.0
+RECONNECT_MAX = 30.0
+#: bye codes after which reconnecting by itself would not help: the server
+#: hung up because the client had no nick, which a new connection has not
+#: either.
+NO_RECONNECT = frozenset({"quit", "register_timeout"})
+#: /whois asks at most this many channels who is in them.
+WHOIS_CHANNELS = 100
 
 HELP_LINES = [
     "* commands:",
-    "*   /connect HOST PORT         connect (again) to a server",
+    "*   /connect [HOST [PORT]]     connect (again) to a server, keeping nick"
+    " and channels",
     "*   /nick NAME                 take or change your nick",
     "*   /join #chan                join a channel; it becomes the current one",
-    "*   /leave [#chan] [reason]    leave a channel (default: the current one)",
+    "*   /leave [#chan] [reason]    leave a channel (default: the current one);"
+    " /part too",
     "*   /msg TARGET TEXT           say TEXT to a channel or privately to a nick",
+    "*   /query NICK [TEXT]         talk privately to NICK with plain lines;"
+    " /query #chan or /join goes back",
     "*   /me TEXT                   act in the current channel: * yournick TEXT",
     "*   /list                      list the channels",
-    "*   /who [#chan]               list the members of a channel",
+    "*   /who [#chan]               list the members of a channel; /names too",
+    "*   /whois NICK                which channels NICK is in",
     "*   /topic [#chan] [text]      show or set a channel's topic",
+    "*   /ping                      the time the server takes to answer",
     "*   /quit [reason]             disconnect and exit",
     "*   /help                      this list",
     "* anything else is said in the current channel (start it with // to say"
     " a line beginning with /)",
-    "* in a terminal, Ctrl-B types bold, Ctrl-] italic, Ctrl-_ underline,"
-    " Ctrl-V reverse and Ctrl-O plain again",
+    "* in a terminal, Ctrl-W deletes a word, Ctrl-U the line; Ctrl-B types"
+    " bold, Ctrl-] italic, Ctrl-_ underline, Ctrl-V reverse and Ctrl-O plain"
+    " again",
 ]
 
 
@@ -114,13 +140,39 @@ class Help(NamedTuple):
     pass
 
 
+class Query(NamedTuple):
+    """
+    Make C{target} (a nick, or a channel one is in) where plain lines go,
+    then say C{text} to it if any; a C{target} of None ends a query.
+    """
+
+    target: str | None
+    text: str = ""
+
+
+class Whois(NamedTuple):
+    """Find the channels C{nick} is in."""
+
+    nick: str
+
+
+class Ping(NamedTuple):
+    """Ping the server and show the round-trip time."""
+
+
+class Rejoin(NamedTuple):
+    """Join a channel again after a reconnection (queued by the session)."""
+
+    channel: str
+
+
 class Problem(NamedTuple):
     """Something wrong with what was typed; shown as C{! message}."""
 
     message: str
 
 
-Action = Union[Send, Connect, Quit, Help, Problem]
+Action = Union[Send, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Problem]
 
 
 _SPACES = re.compile("[ \t]+")
@@ -151,34 +203,62 @@ def _split_channel(rest: str, current: str | None) -> tuple[str | None, str]:
     return current, rest
 
 
-def parse_input(line: str, current_channel: str | None) -> Action | None:
-    """
-    Turn one typed line into an action, or None for a blank line.
+def _blank(text: str) -> bool:
+    """Nothing to see: only spaces (any Unicode space) and formatting codes."""
+    return not strip_codes(text).strip()
 
-    C{current_channel} is where plain text goes.  Nothing here talks to the
-    server: mistakes that can be seen locally (an unknown command, a missing
-    argument, text with no channel to go to) are a L{Problem}.
+
+ONLY_SPACES = "not sent: the message is only spaces"
+
+
+def _too_long(what: str, text: str, limit: int) -> Problem | None:
+    if len(text) > limit:
+        return Problem(
+            f"not sent: a {what} is at most {limit} characters, and this one"
+            f" has {len(text)}"
+        )
+    return None
+
+
+def parse_input(
+    line: str, current_channel: str | None, query: str | None = None
+) -> Action | None:
+    """
+    Turn one typed line into an action, or None for an empty line.
+
+    C{current_channel} is the channel commands apply to by default, and
+    C{query} the nick of a private conversation (L{Query}), if any: plain
+    text goes to C{query}, else to C{current_channel}.  Nothing here talks
+    to the server: mistakes that can be seen locally (an unknown command, a
+    missing argument, a message of spaces only, a topic or reason over the
+    server's limit, text with no channel to go to) are a L{Problem}.  Text
+    over L{TEXT_MAX} is left to the session, which splits it.
     """
     line = line.rstrip("\r\n")
-    if not strip_codes(line).strip():
-        return None  # nothing to see, not even formatting codes alone
+    if not line:
+        return None
     if line.startswith("/") and not line.startswith("//"):
         words = _split(line[1:], 1)
         if not words:
             return Problem("an empty command; /help lists them")
         name = words[0].lower()
         rest = words[1] if len(words) > 1 else ""
-        return _parse_command(name, rest, current_channel)
+        return _parse_command(name, rest, current_channel, query)
+    if _blank(line):
+        return Problem(ONLY_SPACES)
     if line.startswith("//"):
         line = line[1:]
-    if current_channel is None:
+    to = query or current_channel
+    if to is None:
         return Problem(
             "you are not in a channel: /join #channel first, or /msg NICK text"
         )
-    return Send({"cmd": "msg", "to": current_channel, "text": line})
+    return Send({"cmd": "msg", "to": to, "text": line})
 
 
-def _parse_command(name: str, rest: str, current: str | None) -> Action:
+def _parse_command(
+    name: str, rest: str, current: str | None, query: str | None
+) -> Action:
     args = _split(rest)
     if name == "connect":
         if len(args) > 2:
@@ -204,49 +284,124 @@ def _parse_command(name: str, rest: str, current: str | None) -> Action:
         if len(args) != 1:
             return Problem("usage: /join #channel")
         return Send({"cmd": "join", "channel": _channel_name(args[0])})
-    if name == "leave":
+    if name in ("leave", "part"):
         channel, reason = _split_channel(rest, current)
         if channel is None:
-            return Problem("you are not in a channel (usage: /leave [#chan] [reason])")
+            return Problem(
+                f"you are not in a channel (usage: /{name} [#chan] [reason])"
+            )
         request: dict[str, Any] = {"cmd": "leave", "channel": channel}
         if reason:
+            problem = _too_long("reason", reason, REASON_MAX)
+            if problem:
+                return problem
             request["reason"] = reason
         return Send(request)
     if name == "msg":
         words = _split(rest, 1)
         if len(words) < 2:
             return Problem("usage: /msg TARGET TEXT")
+        if _blank(words[1]):
+            return Problem(ONLY_SPACES)
         return Send({"cmd": "msg", "to": words[0], "text": words[1]})
+    if name == "query":
+        words = _split(rest, 1)
+        if not words:
+            return Query(None)
+        text = words[1] if len(words) > 1 else ""
+        if words[0].startswith("#"):
+            if text:
+                return Problem("usage: /query #chan (then type to it)")
+            return Query(words[0])
+        if text and _blank(text):
+            return Problem(ONLY_SPACES)
+        return Query(words[0], text)
     if name == "me":
-        if not strip_codes(rest).strip():
+        if _blank(rest):
             return Problem("usage: /me TEXT")
-        if current is None:
+        to = query or current
+        if to is None:
             return Problem("you are not in a channel: /join #channel first")
-        return Send({"cmd": "msg", "to": current, "text": rest, "action": True})
+        return Send({"cmd": "msg", "to": to, "text": rest, "action": True})
     if name == "list":
         if args:
             return Problem("usage: /list")
         return Send({"cmd": "list"})
-    if name == "who":
+    if name in ("who", "names"):
         if len(args) > 1:
-            return Problem("usage: /who [#chan]")
+            return Problem(f"usage: /{name} [#chan]")
         channel = _channel_name(args[0]) if args else current
         if channel is None:
-            return Problem("you are not in a channel (usage: /who [#chan])")
+            return Problem(f"you are not in a channel (usage: /{name} [#chan])")
         return Send({"cmd": "who", "channel": channel})
+    if name == "whois":
+        if len(args) != 1:
+            return Problem("usage: /whois NICK")
+        return Whois(args[0])
     if name == "topic":
         channel, text = _split_channel(rest, current)
         if channel is None:
             return Problem("you are not in a channel (usage: /topic [#chan] [text])")
         request = {"cmd": "topic", "channel": channel}
         if text:
+            problem = _too_long("topic", text, TOPIC_MAX)
+            if problem:
+                return problem
             request["topic"] = text
         return Send(request)
+    if name == "ping":
+        if args:
+            return Problem("usage: /ping")
+        return Ping()
+    if name == "away":
+        return Problem("/away is not available: chatd's protocol has no away status")
     if name == "quit":
-        return Quit(rest)
+        problem = _too_long("reason", rest, REASON_MAX)
+        return problem or Quit(rest)
     if name == "help":
         return Help()
     return Problem(f"unknown command /{name} (/help lists them)")
+
+
+def split_text(text: str, chars: int, budget: int = 0) -> list[str]:
+    """
+    C{text} cut into pieces of at most C{chars} characters and, when
+    C{budget} is not 0, of at most C{budget} bytes as JSON string content:
+    at the last space of a piece when there is one in its second half (the
+    space is dropped), else at the limit.  Pieces of spaces only are left
+    out.
+    """
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > 0:
+        end = start
+        size = 0
+        while end < len(text) and end - start < chars:
+            if budget:
+                size += _json_size(text[end])
+                if size > budget:
+                    break
+            end += 1
+        if end == start:  # one character over the budget: let the server say
+            end = start + 1
+        cut = end
+        if end < len(text):
+            space = text.rfind(" ", start + (end - start) // 2, end + 1)
+            if space > start:
+                cut = space
+        piece = text[start:cut]
+        if not _blank(piece):
+            pieces.append(piece)
+        start = cut + 1 if cut < len(text) and text[cut] == " " else cut
+    return pieces
+
+
+def _json_size(ch: str) -> int:
+    """The bytes C{ch} takes in a request (see L{encode_request})."""
+    if " " <= ch < "\x7f" and ch not in '"\\':
+        return 1
+    encoded = json.dumps(ch, ensure_ascii=False)[1:-1]
+    return len(encoded.encode("utf-8", "backslashreplace"))
 
 
 # Rendering.
@@ -319,6 +474,14 @@ def bad_line(line: object) -> str:
         text = text[:200] + "..."
     # As it came: formatting codes too are shown as escapes.
     return f"! bad line from server: {printable(text)}"
+
+
+#: Error codes whose server message speaks of the wire protocol (or may):
+#: the client says it its own way, by code, whatever the message.
+_CLIENT_WORDING = {
+    "nick_required": "choose a nick first: /nick NAME",
+    "unknown_command": "the server does not know this command",
+}
 
 
 def render(
@@ -398,7 +561,8 @@ def _render(
             lines.append("! this client speaks protocol 1; expect surprises")
         return lines
     if kind == "error":
-        return [f"! {_str(obj, 'code')}: {_str(obj, 'message')}"]
+        code, message = _str(obj, "code"), _str(obj, "message")
+        return [f"! {code}: {_CLIENT_WORDING.get(code, message)}"]
     if kind == "ok":
         return _render_ok(obj, request, clock, tz, nick)
     raise _Malformed("type")
@@ -480,12 +644,32 @@ def _render_ok(
     return [f"* ok: {cmd}"]
 
 
+#: Format characters (category Cf) that reorder text: bidi embeddings,
+#: overrides and isolates can make a line read differently from what it
+#: says ("Trojan Source"), and interlinear annotations can hide text.
+_DISGUISING = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufff9\ufffa\ufffb"
+)
+
+
+def _escaped(ch: str) -> bool:
+    """
+    Whether C{ch} must not reach the terminal as it is: a C0 or C1 control
+    or DEL (Cc), a lone surrogate (Cs), a line or paragraph separator
+    (U+2028, U+2029), or one of L{_DISGUISING}.  Other format characters
+    (zero-width joiners and non-joiners, variation selectors, emoji tags,
+    soft hyphens, directional marks) are part of the writing and stay.
+    """
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _DISGUISING
+
+
 def printable(text: str) -> str:
     """
     C{text} with control characters made visible, so that nothing from the
-    server can move the cursor or change the terminal.  This shows the
-    formatting codes as escapes too: L{to_ansi} and L{strip_formatting}
-    are how they are shown to a person.
+    server can move the cursor, change the terminal or disguise a line (see
+    L{_escaped}); a tab is four spaces.  This shows the formatting codes as
+    escapes too: L{to_ansi} and L{strip_formatting} are how they are shown
+    to a person.
     """
     if text.isprintable():
         return text
@@ -493,7 +677,7 @@ def printable(text: str) -> str:
     for ch in text:
         if ch == "\t":
             out.append("    ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        elif _escaped(ch):
             out.append(ascii(ch)[1:-1])
         else:
             out.append(ch)
@@ -912,10 +1096,70 @@ class _ConnectionFactory(ClientFactory):
 
 _END = object()  # marks the end of input in the inbox
 
+#: Commands that cost the sender flood-control tokens (see docs/security.md):
+#: one of them let through at once means the server no longer slows us down.
+_COSTLY = frozenset({"msg", "join", "leave", "nick", "topic"})
+
+#: The start of an IRC line: optional tags and prefix, then a command or a
+#: numeric (``ERROR :Closing Link``, ``:irc.example NOTICE * :hi``).
+_IRC_LINE = re.compile(rb"^(@\S+ +)?(:\S+ +)?([A-Za-z]+|[0-9]{3})( |$)")
+
+
+def alternate_nick(nick: str) -> str:
+    """The nick tried when C{nick} is taken on reconnecting: C{nick_}."""
+    return (nick if len(nick) < 30 else nick[:29]) + "_"
+
+
+class _Out:
+    """
+    A request on its way, until its reply comes.
+
+    @ivar silent: neither the reply nor a slowdown is shown (keepalive).
+    @ivar then: called with the reply and this record before anything else
+        is done with it; True means it has been dealt with.
+    @ivar restore: a join of L{ChatClient.channels} again after a
+        reconnection: it does not change which channel is current.
+    @ivar alternate: a nick taken because ours was in use on reconnecting:
+        the next reconnection tries ours again.
+    @ivar retried: it was refused by flood control and sent again.
+    """
+
+    __slots__ = (
+        "alternate",
+        "request",
+        "restore",
+        "retried",
+        "sent_at",
+        "silent",
+        "then",
+    )
+
+    def __init__(
+        self,
+        request: dict[str, Any],
+        *,
+        silent: bool = False,
+        then: Callable[[dict[str, Any], _Out], bool] | None = None,
+        restore: bool = False,
+        alternate: bool = False,
+    ) -> None:
+        self.request = request
+        self.silent = silent
+        self.then = then
+        self.restore = restore
+        self.alternate = alternate
+        self.retried = False
+        self.sent_at = 0.0
+
 
 class ChatClient:
     """
     A chat session: typed lines in, server lines out to C{output}.
+
+    It keeps who you are across connections: C{want_nick} and C{channels}
+    (the last one current) are taken again on every new connection, made by
+    C{/connect} or by the client itself after the server went away (in
+    interactive use only; see L{_connection_lost}).
 
     @ivar output: called with each line to show (no line ending).
     @ivar display: makes each line fit for C{output}: L{to_ansi} for a
@@ -924,6 +1168,12 @@ class ChatClient:
     @ivar finished: called once with the exit status when the client is done.
     @ivar tls: how to speak TLS on every connection (C{--tls}), or None for
         plain TCP.
+    @ivar nick: the nick the server gave us on this connection, or None.
+    @ivar want_nick: the nick to take on connecting (C{--nick}, then the
+        last one the user took).
+    @ivar channels: the channels we are in, or were in and will join again
+        once connected, in the order they became current (the last one is).
+    @ivar query: the nick plain lines go to (C{/query}), or None.
     """
 
     def __init__(
@@ -937,6 +1187,7 @@ class ChatClient:
         changed: Callable[[], None] = lambda: None,
         finished: Callable[[int], None] = lambda status: None,
         tls: TLS | None = None,
+        nick: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.tls = tls
@@ -950,16 +1201,18 @@ class ChatClient:
 
         self.server: tuple[str, int] = (DEFAULT_HOST, DEFAULT_PORT)
         self.nick: str | None = None
+        self.want_nick = nick
         self.channels: list[str] = []
+        self.query: str | None = None
         self.connection: ChatConnection | None = None
         self.welcomed = False
         self.max_line = 0  # from the welcome; 0 when unknown
 
+        self._joined: set[str] = set()  # channels joined on this connection, folded
         self._attempt: _ConnectionFactory | None = None
         self._inbox: deque[object] = deque()
         self._pumping = False
-        self._pending: dict[int, dict[str, Any]] = {}
-        self._silent: set[int] = set()
+        self._pending: dict[int, _Out] = {}
         self._next_id = 0
         self._quit_sent = False
         self._quitting = False
@@ -969,54 +1222,42 @@ class ChatClient:
         self._quit_timer: IDelayedCall | None = None
         #: a request the server's flood control refused, to send again
         self._retry: IDelayedCall | None = None
+        #: the server's flood control is slowing us down (told once)
+        self._slowed = False
         self._keepalive: LoopingCall | None = None
+        self._welcome_timer: IDelayedCall | None = None
+        self._bye: str | None = None  # the code of this connection's bye
+        self._not_chatd = False  # this connection is to something else
+        #: reconnecting by itself after the connection was lost
+        self._reconnecting = False
+        self._reconnect_call: IDelayedCall | None = None
+        self._backoff = RECONNECT_FIRST
 
     # What the front ends call.
 
     @property
     def channel(self) -> str | None:
-        """The current channel: where plain text goes."""
+        """The current channel: where commands apply by default."""
         return self.channels[-1] if self.channels else None
 
     def prompt(self) -> str:
         if self.connection is None and self._attempt is None:
+            if self._reconnect_call is not None:
+                return "(reconnecting)> "
             return "(not connected)> "
         if not self.welcomed:
             return "(connecting)> "
-        parts = [p for p in (self.nick and f"[{self.nick}]", self.channel) if p]
+        target = f"*{self.query}*" if self.query else self.channel
+        parts = [p for p in (self.nick and f"[{self.nick}]", target) if p]
         return " ".join(parts) + "> "
 
     def connect(self, host: str, port: int) -> None:
-        """Connect to a server, dropping the current connection if any."""
-        self.server = (host, port)
-        if self.connection is not None:
-            self._print(f"* leaving {self._where()}")
-            old, self.connection = self.connection, None
-            self._reset()
-            assert old.transport is not None
-            old.transport.loseConnection()
-        tls = self.tls
-        if tls is not None and tls.insecure:
-            self._print(
-                "* warning: --insecure: the server's certificate is not checked"
-            )
-        over = " with TLS" if tls is not None else ""
-        self._print(f"* connecting to {host} port {port}{over} ...")
-        factory = self._attempt = _ConnectionFactory(self)
-        if tls is None:
-            self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)
-        else:
-            try:
-                creator = tls.creator(host)
-            except ValueError as e:  # idna's errors are UnicodeErrors
-                problem = ValueError(f"no certificate can be for {host!r}: {e}")
-                self._connect_failed(factory, Failure(problem))
-                return
-            reactor = cast(IReactorSSL, self.reactor)
-            reactor.connectSSL(
-                host, port, factory, creator, timeout=CONNECT_TIMEOUT, bindAddress=None
-            )
-        self.changed()
+        """
+        Connect to a server, dropping the current connection if any; the
+        nick and channels are taken again there.
+        """
+        self._stop_reconnecting()
+        self._open(host, port)
 
     def interrupt(self) -> None:
         """
@@ -1031,11 +1272,21 @@ class ChatClient:
 
     def handle_input(self, line: str) -> None:
         """A line was typed (or read from a pipe)."""
+        if self.interactive and not self.welcomed:
+            action = parse_input(line, self.channel, self.query)
+            if isinstance(action, Quit):
+                # Not connected (yet): nothing to wait for.
+                self._inbox.clear()
+                self._quit(action.reason)
+                return
         self._inbox.append(line)
         self._pump()
 
     def input_ended(self) -> None:
         """No more input: quit once everything before has been answered."""
+        if self.interactive and not self.welcomed:
+            self.interrupt()  # Ctrl-D while (re)connecting: nothing to wait for
+            return
         self._inbox.append(_END)
         self._pump()
 
@@ -1057,9 +1308,10 @@ class ChatClient:
                 item = self._inbox.popleft()
                 if item is _END:
                     self._end_of_input()
+                elif isinstance(item, str):
+                    self._do(parse_input(item, self.channel, self.query))
                 else:
-                    assert isinstance(item, str)
-                    self._do(parse_input(item, self.channel))
+                    self._do(cast(Action, item))
         finally:
             self._pumping = False
 
@@ -1082,16 +1334,116 @@ class ChatClient:
             self.connect(host, port)
         elif isinstance(action, Quit):
             self._quit(action.reason)
+        elif isinstance(action, Query):
+            self._query(action)
+        elif isinstance(action, Rejoin):
+            if self.welcomed and self.nick is not None:
+                channel = action.channel
+                self._send(
+                    {"cmd": "join", "channel": channel},
+                    restore=True,
+                    then=self._rejoin_failed,
+                )
         elif not self.welcomed:
-            self._failed = True
-            self._print("! not connected (use /connect HOST PORT)")
+            self._not_connected_now()
+        elif isinstance(action, Ping):
+            self._send({"cmd": "ping"}, then=self._pong)
+        elif isinstance(action, Whois):
+            self._whois(action.nick)
         else:
-            self._send(action.request)
+            self._send_request(action.request)
 
-    def _send(self, request: dict[str, Any], silent: bool = False) -> None:
+    def _not_connected_now(self) -> None:
+        self._failed = True
+        call = self._reconnect_call
+        if call is not None and call.active():
+            wait = max(call.getTime() - self.clock.seconds(), 0.0)
+            self._print(
+                f"! not connected: reconnecting in {wait:.0f} s"
+                " (/connect tries now, /quit stops)"
+            )
+        else:
+            self._print("! not connected (use /connect HOST PORT)")
+
+    def _query(self, action: Query) -> None:
+        target = action.target
+        if target is None:
+            if self.query is None:
+                self._print("! no private conversation to end (usage: /query NICK)")
+                return
+            where = self.channel or "nowhere: /join #channel"
+            self._print(f"* no longer talking to {self.query}; lines go to {where}")
+            self.query = None
+        elif target.startswith("#"):
+            folded = target.lower()
+            found = [c for c in self.channels if c.lower() == folded]
+            if not found:
+                self._print(f"! you are not in {target}: /join {target} first")
+                return
+            self.channels = [c for c in self.channels if c.lower() != folded]
+            self.channels.append(found[0])
+            self.query = None
+            self._print(f"* lines go to {found[0]}")
+        else:
+            self.query = target
+            self._print(
+                f"* talking privately to {target}: plain lines go to them"
+                " (/query alone or /join goes back)"
+            )
+        self.changed()
+        if target is not None and action.text:
+            self._do(Send({"cmd": "msg", "to": target, "text": action.text}))
+
+    def _send_request(self, request: dict[str, Any]) -> None:
+        """
+        Send a request the user asked for; text too long for one message
+        (more than L{TEXT_MAX} characters, or more than the server's
+        C{max_line} bytes) goes as several, cut at spaces where possible.
+        """
+        text = request.get("text")
+        if request.get("cmd") == "msg" and isinstance(text, str):
+            budget = 0
+            if self.max_line:
+                empty = encode_request({**request, "text": "", "id": 2**53})
+                budget = self.max_line - len(empty)
+            too_big = budget and len(encode_request(request)) - len(empty) > budget
+            if (len(text) > TEXT_MAX or too_big) and budget >= 0:
+                pieces = split_text(text, TEXT_MAX, budget)
+                if len(pieces) > 1:
+                    limit = (
+                        f"{TEXT_MAX} characters"
+                        if len(text) > TEXT_MAX
+                        else f"{self.max_line} bytes"
+                    )
+                    self._print(
+                        f"* {len(text)} characters are more than one message"
+                        f" holds ({limit}): sending them as {len(pieces)}"
+                        " messages"
+                    )
+                    more = [Send({**request, "text": p}) for p in pieces[1:]]
+                    self._inbox.extendleft(reversed(more))
+                if pieces:
+                    request = {**request, "text": pieces[0]}
+        self._send(request)
+
+    def _send(
+        self,
+        request: dict[str, Any],
+        silent: bool = False,
+        *,
+        then: Callable[[dict[str, Any], _Out], bool] | None = None,
+        restore: bool = False,
+        alternate: bool = False,
+    ) -> None:
+        out = _Out(
+            request, silent=silent, then=then, restore=restore, alternate=alternate
+        )
+        self._transmit(out)
+
+    def _transmit(self, out: _Out) -> None:
         assert self.connection is not None
         request_id = self._next_id + 1
-        data = encode_request({**request, "id": request_id})
+        data = encode_request({**out.request, "id": request_id})
         if self.max_line and len(data) > self.max_line:
             # The server would hang up on it: say so instead.
             self._print(
@@ -1100,14 +1452,72 @@ class ChatClient:
             )
             return
         self._next_id = request_id
-        self._pending[request_id] = request
-        if silent:
-            self._silent.add(request_id)
-        self._last_sent = self.clock.seconds()
+        self._pending[request_id] = out
+        out.sent_at = self._last_sent = self.clock.seconds()
         self.connection.send(data)
+
+    def _pong(self, reply: dict[str, Any], out: _Out) -> bool:
+        if reply.get("type") != "ok":
+            return False
+        rtt = (self.clock.seconds() - out.sent_at) * 1000
+        self._print(f"* pong from {self.server[0]} in {rtt:.0f} ms")
+        return True
+
+    def _whois(self, nick: str) -> None:
+        """
+        What the protocol can tell of a nick: the channels it is in, from
+        C{list} and then C{who} on each channel (it has no whois).
+        """
+        found: list[str] = []
+        spelled = [nick]
+        folded = nick.lower()
+
+        def look(channels: list[str], total: int) -> None:
+            if not channels:
+                if found:
+                    self._print(f"* {spelled[0]} is in {', '.join(found)}")
+                else:
+                    looked = min(total, WHOIS_CHANNELS)
+                    self._print(
+                        f"* {nick} is in none of the {_count(looked, 'channel')}"
+                        " (chatd tells no more: it may still be connected;"
+                        f" /msg {nick} TEXT tries)"
+                    )
+                return
+            channel = channels.pop(0)
+
+            def who(reply: dict[str, Any], out: _Out) -> bool:
+                members = reply.get("members")
+                if reply.get("type") == "ok" and isinstance(members, list):
+                    for member in members:
+                        if isinstance(member, str) and member.lower() == folded:
+                            spelled[0] = member
+                            found.append(str(reply.get("channel", channel)))
+                look(channels, total)
+                return True
+
+            self._send({"cmd": "who", "channel": channel}, then=who)
+
+        def listed(reply: dict[str, Any], out: _Out) -> bool:
+            entries = reply.get("channels")
+            if reply.get("type") != "ok" or not isinstance(entries, list):
+                return False
+            names = [
+                e["channel"]
+                for e in entries
+                if isinstance(e, dict) and isinstance(e.get("channel"), str)
+            ]
+            look(names[:WHOIS_CHANNELS], len(names))
+            return True
+
+        if self.nick is None:
+            self._print("! choose a nick first: /nick NAME")
+            return
+        self._send({"cmd": "list"}, then=listed)
 
     def _quit(self, reason: str) -> None:
         self._quitting = True
+        self._stop_reconnecting()
         if self.connection is None:
             self._finish()
             return
@@ -1139,6 +1549,11 @@ class ChatClient:
             self._quit_timer.cancel()
         self._quit_timer = None
         self._stop_keepalive()
+        self._stop_reconnecting()
+        self._cancel_welcome_timer()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
         connection, self.connection = self.connection, None
         if connection is not None and connection.transport is not None:
             connection.transport.loseConnection()
@@ -1149,18 +1564,72 @@ class ChatClient:
     def _where(self) -> str:
         return f"{self.server[0]} port {self.server[1]}"
 
+    def _open(self, host: str, port: int) -> None:
+        self.server = (host, port)
+        if self.connection is not None:
+            self._print(f"* leaving {self._where()}")
+            old, self.connection = self.connection, None
+            self._reset()
+            assert old.transport is not None
+            old.transport.loseConnection()
+        tls = self.tls
+        if tls is not None and tls.insecure:
+            self._print(
+                "* warning: --insecure: the server's certificate is not checked"
+            )
+        over = " with TLS" if tls is not None else ""
+        self._print(f"* connecting to {host} port {port}{over} ...")
+        factory = self._attempt = _ConnectionFactory(self)
+        if tls is None:
+            self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)
+        else:
+            try:
+                creator = tls.creator(host)
+            except ValueError as e:  # idna's errors are UnicodeErrors
+                problem = ValueError(f"no certificate can be for {host!r}: {e}")
+                self._connect_failed(factory, Failure(problem))
+                return
+            reactor = cast(IReactorSSL, self.reactor)
+            reactor.connectSSL(
+                host, port, factory, creator, timeout=CONNECT_TIMEOUT, bindAddress=None
+            )
+        self.changed()
+
+    def _schedule_reconnect(self) -> float:
+        """Try again after the next backoff delay; return the delay."""
+        delay = self._backoff
+        self._backoff = min(delay * 2, RECONNECT_MAX)
+        self._reconnecting = True
+        self._reconnect_call = self.clock.callLater(delay, self._reconnect)
+        return delay
+
+    def _reconnect(self) -> None:
+        self._reconnect_call = None
+        self._open(*self.server)
+
+    def _stop_reconnecting(self) -> None:
+        if self._reconnect_call is not None and self._reconnect_call.active():
+            self._reconnect_call.cancel()
+        self._reconnect_call = None
+        self._reconnecting = False
+        self._backoff = RECONNECT_FIRST
+
     def _reset(self) -> None:
+        """Forget the connection; who we are (nick, channels) is kept."""
         self.nick = None
-        self.channels = []
+        self._joined.clear()
         self.welcomed = False
         self.max_line = 0
         self._pending.clear()
-        self._silent.clear()
         if self._retry is not None:
             if self._retry.active():
                 self._retry.cancel()
             self._retry = None
+        self._slowed = False
         self._quit_sent = False
+        self._bye = None
+        self._not_chatd = False
+        self._cancel_welcome_timer()
         self._stop_keepalive()
 
     def _connection_made(self, connection: ChatConnection) -> None:
@@ -1169,6 +1638,49 @@ class ChatClient:
             connection.transport.loseConnection()
             return
         self.connection = connection
+        # Over TLS the handshake comes first: the wait starts again after it.
+        wait = WELCOME_TIMEOUT if self.tls is None else CONNECT_TIMEOUT
+        self._welcome_timer = self.clock.callLater(wait, self._no_welcome, connection)
+
+    def _cancel_welcome_timer(self) -> None:
+        if self._welcome_timer is not None and self._welcome_timer.active():
+            self._welcome_timer.cancel()
+        self._welcome_timer = None
+
+    def _no_welcome(self, connection: ChatConnection) -> None:
+        self._welcome_timer = None
+        if connection is self.connection and not self.welcomed:
+            self._not_chatd_server(connection, None)
+
+    def _not_chatd_server(self, connection: ChatConnection, line: bytes | None) -> None:
+        """
+        The server's first line (or its silence) shows it does not speak
+        chatd's protocol: say so, and hang up without reconnecting.
+        """
+        self._cancel_welcome_timer()
+        self._not_chatd = True
+        self._failed = True
+        self._stop_reconnecting()
+        if line is None:
+            why = (
+                f"it said nothing within {WELCOME_TIMEOUT:g} s; is this an IRC"
+                " port? (IRC servers wait for the client to speak first)"
+            )
+        else:
+            text = line.decode("utf-8", "backslashreplace")
+            shown = printable(text[:80] + ("..." if len(text) > 80 else ""))
+            if _IRC_LINE.match(line):
+                why = f"it sent IRC: {shown}; is this the IRC port?"
+            else:
+                why = f"it sent: {shown}"
+        self._print(
+            f"! not connected: {self._where()} does not speak chatd's JSON"
+            f" protocol ({why})"
+        )
+        if self.interactive:
+            self._print("! /connect HOST PORT tries another")
+        assert connection.transport is not None
+        connection.transport.loseConnection()
 
     def _handshake_completed(self, connection: ChatConnection) -> None:
         """The TLS handshake is done: check the certificate's host again."""
@@ -1184,12 +1696,25 @@ class ChatClient:
                 connection.transport.abortConnection()  # type: ignore[attr-defined]
                 return
         connection.secured = True
+        if not self.welcomed:
+            self._cancel_welcome_timer()
+            self._welcome_timer = self.clock.callLater(
+                WELCOME_TIMEOUT, self._no_welcome, connection
+            )
 
     def _connect_failed(self, factory: _ConnectionFactory, reason: Failure) -> None:
         if factory is not self._attempt:
             return
         self._attempt = None
-        self._not_connected(_describe_failure(reason))
+        why = _describe_failure(reason)
+        if self._reconnecting and not self._quitting and not self._done:
+            delay = self._schedule_reconnect()
+            self._print(
+                f"! not connected: {why} ({self._where()}); reconnecting in {delay:g} s"
+            )
+            self.changed()
+            return
+        self._not_connected(why)
         self.changed()
         self._after_close()
 
@@ -1200,23 +1725,49 @@ class ChatClient:
             self._print("! /connect HOST PORT tries again")
 
     def _connection_lost(self, connection: ChatConnection, reason: Failure) -> None:
+        """
+        The connection ended.  In interactive use the client connects again
+        by itself, with a growing delay, unless we quit, the server was not
+        chatd, TLS failed, or the server's bye says a new connection would
+        fare no better (L{NO_RECONNECT}).  Piped, a script that lost its
+        server stops: its later lines are not sent and it exits with 1.
+        """
         if connection is not self.connection:
             return
         self.connection = None
         self._attempt = None
+        welcomed, bye, not_chatd = self.welcomed, self._bye, self._not_chatd
         self._reset()
         self.changed()
         if self._quitting or self._done:
             self._finish()
             return
+        if not_chatd:
+            self._after_close()
+            return
         if self.tls is not None and not connection.secured:
             # The TLS handshake or the certificate check failed: this was
             # never a connection to the server.
+            self._stop_reconnecting()
             why = connection.rejected or reason
             host = self.server[0]
             self._not_connected(_describe_tls_failure(why, connection, host, self.tls))
             self._after_close()
             return
+        if (
+            self.interactive
+            and (welcomed or self._reconnecting)
+            and bye not in NO_RECONNECT
+        ):
+            delay = self._schedule_reconnect()
+            self._print(
+                f"! disconnected from server ({self._where()}); reconnecting in"
+                f" {delay:g} s (/quit stops)"
+            )
+            self.changed()
+            self._after_close()
+            return
+        self._stop_reconnecting()
         self._failed = True  # a script's later lines will not be sent
         self._print(
             f"! disconnected from server ({self._where()});"
@@ -1239,49 +1790,105 @@ class ChatClient:
         try:
             obj = json.loads(line.decode("utf-8"))
         except (ValueError, RecursionError):
-            self._print(bad_line(line))
+            obj = None
+        kind = obj.get("type") if isinstance(obj, dict) else None
+        if not self.welcomed and self._bye is None and kind not in ("welcome", "bye"):
+            self._not_chatd_server(connection, line)
             return
         if not isinstance(obj, dict):
             self._print(bad_line(line))
             return
-        kind = obj.get("type")
-        request: dict[str, Any] | None = None
-        silent = False
+        out: _Out | None = None
         if kind in ("ok", "error"):
             request_id = obj.get("id")
             if isinstance(request_id, int) and not isinstance(request_id, bool):
-                request = self._pending.pop(request_id, None)
-                silent = request_id in self._silent
-                self._silent.discard(request_id)
-        if request is not None and self._slowed_down(obj, request, silent):
-            return
+                out = self._pending.pop(request_id, None)
+        if out is not None:
+            if self._slowed_down(obj, out):
+                return
+            if out.request.get("cmd") in _COSTLY and not out.retried:
+                self._slowed = False  # let through at once: the slowdown is over
+            if out.then is not None and out.then(obj, out):
+                self._pump()
+                return
+        request = out.request if out is not None else None
         lines = render(
             obj, request, now=self.clock.seconds(), tz=self.tz, nick=self.nick
         )
         malformed = bool(lines) and lines[0].startswith("! bad line")
         if malformed:
             lines = [bad_line(line)]  # as it came, not as parsed
-        if kind == "ok" and request is not None and not malformed:
-            self._update(obj)
-        if kind == "welcome" and not self.welcomed:
-            self.welcomed = True
-            self._start_keepalive(obj.get("idle_timeout"))
-            max_line = obj.get("max_line")
-            if isinstance(max_line, int) and not isinstance(max_line, bool):
-                self.max_line = max(max_line, 0)
-            self.changed()
-        if not silent:
+        if kind == "ok" and out is not None and not malformed:
+            self._update(obj, out)
+        if kind == "bye":
+            code = obj.get("code")
+            self._bye = code if isinstance(code, str) else "?"
+            self._cancel_welcome_timer()
+        if out is None or not out.silent:
             for text in lines:
                 self._print(text)
+        if kind == "welcome" and not self.welcomed:
+            self._welcomed(obj)
         self._pump()
 
-    def _slowed_down(
-        self, reply: dict[str, Any], request: dict[str, Any], silent: bool
-    ) -> bool:
+    def _welcomed(self, welcome: dict[str, Any]) -> None:
+        """The server said welcome: take our nick (and then channels) again."""
+        self.welcomed = True
+        self._cancel_welcome_timer()
+        self._stop_reconnecting()
+        self._start_keepalive(welcome.get("idle_timeout"))
+        max_line = welcome.get("max_line")
+        if isinstance(max_line, int) and not isinstance(max_line, bool):
+            self.max_line = max(max_line, 0)
+        self.changed()
+        if self.want_nick is not None:
+            self._send({"cmd": "nick", "nick": self.want_nick}, then=self._nick_refused)
+        elif self.interactive:
+            self._print(
+                "* choose a nick with /nick NAME; the server hangs up after a"
+                " minute without one"
+            )
+
+    def _nick_refused(self, reply: dict[str, Any], out: _Out) -> bool:
         """
-        The server's flood control refused C{request} (C{rate_limited}):
-        send it again after C{retry_after} seconds, keeping the order of
-        what was typed, rather than lose it.
+        The nick taken on connecting was refused: in use, try nick_ once;
+        else ask for one (the channels are joined once we have a nick).
+        """
+        if reply.get("type") != "error":
+            return False
+        nick = out.request["nick"]
+        if reply.get("code") == "nick_in_use" and not out.alternate:
+            other = alternate_nick(nick)
+            self._print(
+                f"! the nick {nick} is taken; trying {other}"
+                f" (/nick {nick} takes it back once it is free)"
+            )
+            self._send(
+                {"cmd": "nick", "nick": other},
+                then=self._nick_refused,
+                alternate=True,
+            )
+            return True
+        for text in render(reply, out.request, now=self.clock.seconds(), tz=self.tz):
+            self._print(text)
+        waiting = [c for c in self.channels if c.lower() not in self._joined]
+        then = f"; then {', '.join(waiting)} are joined again" if waiting else ""
+        self._print(f"! choose a nick with /nick NAME{then}")
+        return True
+
+    def _rejoin_failed(self, reply: dict[str, Any], out: _Out) -> bool:
+        if reply.get("type") == "error":
+            folded = str(out.request["channel"]).lower()
+            self.channels = [c for c in self.channels if c.lower() != folded]
+            self.changed()
+        return False
+
+    def _slowed_down(self, reply: dict[str, Any], out: _Out) -> bool:
+        """
+        The server's flood control refused a request (C{rate_limited}):
+        send it again just after C{retry_after} seconds, keeping the order
+        of what was typed, rather than lose it.  Said once per slowdown:
+        until a costly request goes through at its first try.
         """
         wait = reply.get("retry_after")
         if (
@@ -1292,31 +1899,50 @@ class ChatClient:
             or not 0 <= wait <= RETRY_MAX
         ):
             return False
-        if not silent:
+        if not out.silent and not self._slowed:
             self._print(
-                f"* the server asks us to slow down: sending again in {wait:g} s"
+                "* the server asks us to slow down: sending at its pace"
+                f" (the next line in {wait:g} s)"
             )
-        self._retry = self.clock.callLater(wait, self._send_again, request, silent)
+        self._slowed = True
+        out.retried = True
+        self._retry = self.clock.callLater(wait + RETRY_MARGIN, self._send_again, out)
         return True
 
-    def _send_again(self, request: dict[str, Any], silent: bool) -> None:
+    def _send_again(self, out: _Out) -> None:
         self._retry = None
         if self.connection is not None and self.welcomed and not self._done:
-            self._send(request, silent)
+            self._transmit(out)
         self._pump()
 
-    def _update(self, reply: dict[str, Any]) -> None:
+    def _update(self, reply: dict[str, Any], out: _Out) -> None:
         """Follow the state an ok reply tells of."""
         cmd = reply.get("cmd")
         if cmd == "nick":
+            had = self.nick
             self.nick = reply["nick"]
+            if not out.alternate:
+                self.want_nick = self.nick
+            if had is None:
+                # Our channels again, before anything typed meanwhile.
+                waiting = [c for c in self.channels if c.lower() not in self._joined]
+                self._inbox.extendleft(reversed([Rejoin(c) for c in waiting]))
         elif cmd == "join":
             channel = reply["channel"]
-            self.channels = [c for c in self.channels if c.lower() != channel.lower()]
-            self.channels.append(channel)
+            folded = channel.lower()
+            self._joined.add(folded)
+            if out.restore:  # where it was, as the server spells it
+                self.channels = [
+                    channel if c.lower() == folded else c for c in self.channels
+                ]
+            else:  # it becomes the current one
+                self.channels = [c for c in self.channels if c.lower() != folded]
+                self.channels.append(channel)
+                self.query = None
         elif cmd == "leave":
-            channel = reply["channel"].lower()
-            self.channels = [c for c in self.channels if c.lower() != channel]
+            folded = reply["channel"].lower()
+            self.channels = [c for c in self.channels if c.lower() != folded]
+            self._joined.discard(folded)
         else:
             return
         self.changed()
@@ -1355,7 +1981,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "The console client of chatd. Type /help once it runs. In a"
             " terminal it edits lines and keeps a history; with piped input it"
             " reads commands line by line, quits at the end of the input, and"
-            " exits with status 1 if it could not send them all."
+            " exits with status 1 if it could not send them all. In a terminal"
+            " it reconnects by itself when the server goes away, taking its"
+            " nick and channels again."
         ),
         epilog="example: printf '/nick alice\\n/join #general\\nhello\\n'"
         " | chatd-client 127.0.0.1 8123; over TLS, with the server's own"
@@ -1371,6 +1999,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=DEFAULT_PORT,
         help=f"default {DEFAULT_PORT}",
+    )
+    parser.add_argument(
+        "--nick",
+        metavar="NAME",
+        help="take this nick on connecting (default: none; /nick NAME takes one later)",
     )
     parser.add_argument(
         "--no-format",
@@ -1428,7 +2061,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     sys.exit(
         console.run(
-            args.host, args.port, formatting=not args.no_format, tls=args.client_tls
+            args.host,
+            args.port,
+            formatting=not args.no_format,
+            tls=args.client_tls,
+            nick=args.nick,
         )
     )
 

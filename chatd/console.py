@@ -52,6 +52,7 @@ CTRL_H = b"\x08"
 CTRL_K = b"\x0b"
 CTRL_L = b"\x0c"
 CTRL_U = b"\x15"
+CTRL_W = b"\x17"
 
 # Keys that type a formatting code, as in irssi: Ctrl-B bold, Ctrl-] italic,
 # Ctrl-_ (Ctrl-/ in most terminals) underline, Ctrl-V reverse, Ctrl-O reset.
@@ -127,6 +128,7 @@ class TerminalUI(HistoricRecvLine):
                 CTRL_K: self.handle_KILL_END,
                 CTRL_L: self.handle_REDRAW,
                 CTRL_U: self.handle_KILL_LINE,
+                CTRL_W: self.handle_KILL_WORD,
             }
         )
         for key in FORMAT_KEYS:
@@ -346,6 +348,23 @@ class TerminalUI(HistoricRecvLine):
     def handle_KILL_LINE(self) -> None:
         self._redraw(lambda: self._set_line(b""))
 
+    def handle_KILL_WORD(self) -> None:
+        """Ctrl-W: delete the word before the cursor, and the spaces after it."""
+        end = self.lineBufferIndex
+        start = end
+        while start > 0 and self.lineBuffer[start - 1] in (b" ", b"\t"):
+            start -= 1
+        while start > 0 and self.lineBuffer[start - 1] not in (b" ", b"\t"):
+            start -= 1
+        if start == end:
+            return
+
+        def change() -> None:
+            del self.lineBuffer[start:end]
+            self.lineBufferIndex = start
+
+        self._redraw(change)
+
     def handle_KILL_END(self) -> None:
         self._redraw(
             lambda: self.lineBuffer.__delitem__(slice(self.lineBufferIndex, None))
@@ -401,6 +420,7 @@ def run(
     *,
     formatting: bool = True,
     tls: TLS | None = None,
+    nick: str | None = None,
 ) -> int:
     """
     Run the client on standard input and output; return the exit status.
@@ -409,13 +429,14 @@ def run(
         text even on a terminal.
     @param tls: connect with TLS (C{--tls}), checking the server's
         certificate as it says; None for plain TCP.
+    @param nick: the nick to take on connecting (C{--nick}), or None.
     """
     if reactor is None:
         from twisted.internet import reactor
     display = display_for(sys.stdout.isatty(), formatting, os.environ)
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return _run_terminal(reactor, host, port, display, tls)
-    return _run_piped(reactor, host, port, display, tls)
+        return _run_terminal(reactor, host, port, display, tls, nick)
+    return _run_piped(reactor, host, port, display, tls, nick)
 
 
 def _stopper(reactor: Any) -> Callable[[], None]:
@@ -432,6 +453,7 @@ def _run_piped(
     port: int,
     display: Callable[[str], str],
     tls: TLS | None = None,
+    nick: str | None = None,
 ) -> int:
     status: list[int] = []
     ui = PipedUI(_stopper(reactor))
@@ -447,6 +469,7 @@ def _run_piped(
         display=display,
         finished=finished,
         tls=tls,
+        nick=nick,
     )
     ui.client = client
     stdio.StandardIO(ui, reactor=reactor)
@@ -468,12 +491,13 @@ def _run_terminal(
     port: int,
     display: Callable[[str], str],
     tls: TLS | None = None,
+    nick: str | None = None,
 ) -> int:
     import termios
     import tty
 
     status: list[int] = []
-    client = ChatClient(reactor, interactive=True, display=display, tls=tls)
+    client = ChatClient(reactor, interactive=True, display=display, tls=tls, nick=nick)
     terminal = insults.ServerProtocol(TerminalUI, client, _stopper(reactor))
 
     def finished(code: int) -> None:

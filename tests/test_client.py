@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import timezone
 from typing import Any
 
@@ -29,6 +30,7 @@ from chatd.client import (
     MONOSPACE,
     QUIT_TIMEOUT,
     RESET,
+    RETRY_MARGIN,
     REVERSE,
     STRIKETHROUGH,
     UNDERLINE,
@@ -51,6 +53,7 @@ from chatd.client import (
     to_ansi,
 )
 from chatd.console import PipedUI, TerminalUI, display_for
+from chatd.core import TEXT_MAX, TOPIC_MAX
 
 # 2026-11-24T10:00:00Z
 NOON_TS = "2026-11-24T10:00:00.123Z"
@@ -66,7 +69,21 @@ class ParseInputTests(SynchronousTestCase):
 
     def test_blank(self) -> None:
         self.assertIsNone(self.parse(""))
-        self.assertIsNone(self.parse("   \r\n"))
+        self.assertIsNone(self.parse("\r\n"))
+
+    def test_only_spaces_refused(self) -> None:
+        """A message of spaces only is refused with a word, not sent."""
+        refused = Problem("not sent: the message is only spaces")
+        for line in [
+            "   \r\n",
+            " ",
+            "\t",
+            "\u3000",
+            "/msg bob \u3000 ",
+            "/query bob  \u2003",
+        ]:
+            self.assertEqual(self.parse(line), refused, repr(line))
+        self.assertEqual(self.parse("/msg bob    "), Problem("usage: /msg TARGET TEXT"))
 
     def test_text_goes_to_current_channel(self) -> None:
         self.assertEqual(
@@ -255,7 +272,10 @@ class ParseInputTests(SynchronousTestCase):
         )
 
     def test_codes_alone_are_blank(self) -> None:
-        self.assertIsNone(self.parse("\x02\x1f \x0304"))
+        self.assertEqual(
+            self.parse("\x02\x1f \x0304"),
+            Problem("not sent: the message is only spaces"),
+        )
 
 
 class RenderTests(SynchronousTestCase):
@@ -476,7 +496,29 @@ class RenderTests(SynchronousTestCase):
             "internal_error",
         ]:
             obj = {"type": "error", "cmd": None, "code": code, "message": "Something."}
+            if code in ("nick_required", "unknown_command"):
+                continue  # in the client's words: test_errors_in_client_words
             self.assertEqual(self.render(obj), [f"! {code}: Something."])
+
+    def test_errors_in_client_words(self) -> None:
+        """
+        Errors whose server message speaks the wire protocol are phrased by
+        the client, by code, whatever the message says.
+        """
+        for message in ['choose a nick first: {"cmd":"nick","nick":NAME}', "x"]:
+            obj = {"type": "error", "code": "nick_required", "message": message}
+            self.assertEqual(
+                self.render(obj), ["! nick_required: choose a nick first: /nick NAME"]
+            )
+        obj = {
+            "type": "error",
+            "code": "unknown_command",
+            "message": 'unknown command \'x\'; send {"cmd":"help"} for the list',
+        }
+        self.assertEqual(
+            self.render(obj),
+            ["! unknown_command: the server does not know this command"],
+        )
 
     def test_ok_nick(self) -> None:
         self.assertEqual(
@@ -766,10 +808,15 @@ class FormattingTests(SynchronousTestCase):
     def test_only_own_sequences_reach_the_terminal(self) -> None:
         """Whatever comes in, to_ansi's only controls are its own SGRs."""
         nasty = "".join(chr(c) for c in range(0x00, 0xA0)) + "\u202e\u2028\ufeff"
+
+        def unsafe(c: str) -> bool:
+            bidi = "\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069"
+            return bidi or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")
+
         for text in [nasty, nasty[::-1], "\x03" + nasty, "\x1b" + "\x02" * 3]:
             shown = re.sub("\x1b\\[[0-9;]*m", "", to_ansi(text))
-            self.assertTrue(shown.isprintable(), repr(shown))
-            self.assertTrue(strip_formatting(text).isprintable())
+            for out in (shown, strip_formatting(text)):
+                self.assertEqual([c for c in out if unsafe(c)], [], repr(out))
 
     def test_plain_text_unchanged(self) -> None:
         self.assertEqual(to_ansi("plain é text"), "plain é text")
@@ -975,11 +1022,15 @@ class ChatClientTests(SynchronousTestCase):
             }
         )
         self.assertEqual(
-            h.take(), ["* the server asks us to slow down: sending again in 1.5 s"]
+            h.take(),
+            [
+                "* the server asks us to slow down: sending at its pace"
+                " (the next line in 1.5 s)"
+            ],
         )
-        h.reactor.advance(1.4)
+        h.reactor.advance(1.5)
         self.assertEqual(h.sent(), [])
-        h.reactor.advance(0.1)
+        h.reactor.advance(RETRY_MARGIN)  # just after the server's wait
         [again] = h.sent()
         self.assertEqual(again["text"], "one")
         self.assertNotEqual(again["id"], one["id"])
@@ -1396,7 +1447,6 @@ class ChatClientTests(SynchronousTestCase):
         assert old is not None and old_protocol is not None
         h.type("/connect other.example 8123")
         self.assertTrue(old.disconnecting)
-        self.assertEqual(h.client.channels, [])
         self.assertIsNone(h.client.nick)
         h.accept()
         old_protocol.dataReceived(b'{"type":"join","channel":"#x","nick":"ghost"}\n')
@@ -1404,6 +1454,8 @@ class ChatClientTests(SynchronousTestCase):
         h.take()
         h.welcome()
         self.assertEqual(h.take(), ["* connected to chatd 0.1.0 (protocol 1)"])
+        [nick] = h.sent()  # who we were, taken along
+        self.assertEqual(nick["nick"], "alice")
 
     def test_bye_and_disconnect(self) -> None:
         h = Harness(interactive=True).connected()
@@ -1416,18 +1468,38 @@ class ChatClientTests(SynchronousTestCase):
             h.take(),
             [
                 "* server closed the connection: idle_timeout (Idle for 180 seconds.)",
-                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
+                "! disconnected from server (127.0.0.1 port 8123); reconnecting in 1 s (/quit stops)",
             ],
         )
         self.assertEqual(h.status, [])
-        self.assertEqual(h.client.prompt(), "(not connected)> ")
-        h.type("hello")
+        self.assertEqual(h.client.prompt(), "(reconnecting)> ")
+        h.reactor.advance(0.4)
+        h.type("hello")  # still for #general, which is still current
         self.assertEqual(
             h.take(),
-            ["! you are not in a channel: /join #channel first, or /msg NICK text"],
+            ["! not connected: reconnecting in 1 s (/connect tries now, /quit stops)"],
         )
-        h.type("/list")
-        self.assertEqual(h.take(), ["! not connected (use /connect HOST PORT)"])
+
+    def test_piped_does_not_reconnect(self) -> None:
+        """
+        A script that lost its server stops: its later lines are not sent,
+        and it exits with status 1 rather than wait for a server.
+        """
+        h = Harness().connected()
+        h.join("#general")
+        h.server({"type": "bye", "code": "shutdown", "reason": "bye"})
+        h.close()
+        h.type("hello")
+        self.assertEqual(
+            h.take()[1:],
+            [
+                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
+                "! not connected (use /connect HOST PORT)",
+            ],
+        )
+        self.assertEqual(h.reactor.getDelayedCalls(), [])
+        h.client.input_ended()
+        self.assertEqual(h.status, [1])
 
     def test_dropped_while_waiting_for_reply(self) -> None:
         h = Harness(interactive=True).connected()
@@ -1437,8 +1509,8 @@ class ChatClientTests(SynchronousTestCase):
         self.assertEqual(
             h.take(),
             [
-                "! disconnected from server (127.0.0.1 port 8123); /connect 127.0.0.1 8123 reconnects",
-                "! not connected (use /connect HOST PORT)",
+                "! disconnected from server (127.0.0.1 port 8123); reconnecting in 1 s (/quit stops)",
+                "! not connected: reconnecting in 1 s (/connect tries now, /quit stops)",
             ],
         )
 
@@ -1554,6 +1626,7 @@ class ChatClientTests(SynchronousTestCase):
         h.reactor.advance(30)
         self.assertEqual(h.sent(), [])  # something was sent 30 s ago
         h.close()
+        h.client.interrupt()  # and no reconnecting either
         self.assertEqual(h.reactor.getDelayedCalls(), [])
 
     def test_no_keepalive_without_reaping(self) -> None:
@@ -1568,11 +1641,13 @@ class ChatClientTests(SynchronousTestCase):
         """A line the server would hang up on is refused locally."""
         h = Harness().connected()  # max_line 16384
         h.join("#a")
-        h.type("x" * 16300)
-        [msg] = h.sent()
-        h.reply_ok(msg, to="#a", ts=NOON_TS)
+        h.type("/join #" + "x" * 16300)
+        [join] = h.sent()
+        h.server(
+            {"type": "error", "id": join["id"], "code": "bad_channel", "message": "no"}
+        )
         h.take()
-        h.type("x" * 16400)
+        h.type("/join #" + "x" * 16400)
         self.assertEqual(h.sent(), [])
         [line] = h.take()
         self.assertTrue(
@@ -1762,6 +1837,8 @@ class TerminalUITests(SynchronousTestCase):
             [
                 "* connecting to 127.0.0.1 port 8123 ...",
                 "* connected to chatd 0.1.0 (protocol 1)",
+                "* choose a nick with /nick NAME; the server hangs up after a"
+                " minute without one",
                 "10:05 * you are now known as alice",
                 "10:05 * you joined #general (no topic; members: alice)",
                 "10:00 #general <alice> hi",
@@ -1939,7 +2016,9 @@ class CommandLineTests(SynchronousTestCase):
         self.assertFalse(parse_args([]).no_format)
         calls: list[tuple[Any, ...]] = []
 
-        def run(host: str, port: int, *, formatting: bool, tls: object) -> int:
+        def run(
+            host: str, port: int, *, formatting: bool, tls: object, nick: object
+        ) -> int:
             self.assertIsNone(tls)  # no --tls: plain TCP (tests/test_tls.py)
             calls.append((host, port, formatting))
             return 0
@@ -2071,3 +2150,536 @@ class LoopbackTests(TestCase):
         d.addCallback(bob_quits)
         d.addCallback(check_bob)
         return d
+
+
+def rate_limited(request: dict[str, Any], wait: float = 0.5) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "cmd": request["cmd"],
+        "id": request["id"],
+        "code": "rate_limited",
+        "message": "slow down",
+        "retry_after": wait,
+    }
+
+
+class ReconnectTests(SynchronousTestCase):
+    """Who you were survives a new connection; a lost one comes back."""
+
+    def lost_in(self, h: Harness, *channels: str) -> None:
+        """alice in C{channels} (the last current), then the server stops."""
+        h.nick("alice")
+        for channel in channels:
+            h.join(channel)
+        h.server({"type": "bye", "code": "shutdown", "reason": "stopping"})
+        h.close()
+
+    def rejoin(self, h: Harness, nick: str = "alice") -> list[str]:
+        """Answer the nick and the joins that follow; return the channels."""
+        [request] = h.sent()
+        self.assertEqual(request, {"cmd": "nick", "nick": nick, "id": request["id"]})
+        h.reply_ok(request, nick=nick)
+        joined = []
+        for _ in range(10):
+            sent = h.sent()
+            if not sent or sent[0]["cmd"] != "join":
+                h.sent_back = sent  # type: ignore[attr-defined]
+                break
+            [join] = sent
+            joined.append(join["channel"])
+            h.reply_ok(join, channel=join["channel"], topic="", members=[nick])
+        return joined
+
+    def test_server_restart_takes_nick_and_channels_again(self) -> None:
+        h = Harness(interactive=True).connected()
+        self.lost_in(h, "#a", "#b", "#c")
+        self.assertEqual(
+            h.take(),
+            [
+                "* server closed the connection: shutdown (stopping)",
+                "! disconnected from server (127.0.0.1 port 8123); reconnecting"
+                " in 1 s (/quit stops)",
+            ],
+        )
+        h.type("hello again")  # typed while disconnected: said, not lost
+        h.take()
+        h.reactor.advance(1)
+        self.assertEqual(h.take(), ["* connecting to 127.0.0.1 port 8123 ..."])
+        h.accept()
+        h.type("typed while connecting")
+        h.welcome()
+        self.assertEqual(self.rejoin(h), ["#a", "#b", "#c"])
+        # #c was current, and still is: the line typed meanwhile goes there.
+        [msg] = h.sent_back  # type: ignore[attr-defined]
+        self.assertEqual((msg["to"], msg["text"]), ("#c", "typed while connecting"))
+        self.assertEqual(h.client.prompt(), "[alice] #c> ")
+        self.assertNotIn("choose a nick", " ".join(h.take()))
+
+    def test_backoff_doubles_and_quit_stops_it(self) -> None:
+        h = Harness(interactive=True).connected()
+        self.lost_in(h, "#a")
+        h.take()
+        waits = []
+        for _ in range(7):
+            [call] = h.reactor.getDelayedCalls()
+            waits.append(call.getTime() - h.reactor.seconds())
+            h.reactor.advance(waits[-1])
+            h.refuse()
+        self.assertEqual(waits, [1, 2, 4, 8, 16, 30, 30])
+        self.assertEqual(
+            h.take()[-1],
+            "! not connected: connection refused (127.0.0.1 port 8123);"
+            " reconnecting in 30 s",
+        )
+        self.assertEqual(h.client.prompt(), "(reconnecting)> ")
+        h.type("/quit")
+        self.assertEqual(h.status, [0])
+        self.assertEqual(h.reactor.getDelayedCalls(), [])
+
+    def test_ctrl_d_and_quit_while_connecting(self) -> None:
+        """Ending input or /quit during a reconnection attempt exits at once."""
+        for end in (lambda h: h.client.input_ended(), lambda h: h.type("/quit")):
+            h = Harness(interactive=True).connected()
+            self.lost_in(h, "#a")
+            h.reactor.advance(1)  # an attempt is under way
+            end(h)
+            self.assertEqual(h.status, [0])
+
+    def test_connect_command_takes_nick_and_channels(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.nick("alice")
+        h.join("#a")
+        h.join("#b")
+        h.type("/connect")
+        h.accept()
+        h.welcome()
+        self.assertEqual(self.rejoin(h), ["#a", "#b"])
+        self.assertEqual(h.client.prompt(), "[alice] #b> ")
+
+    def test_nick_taken_on_reconnecting(self) -> None:
+        """nick_ is tried; if that is taken too, the user is asked."""
+        h = Harness(interactive=True).connected()
+        self.lost_in(h, "#a")
+        h.reactor.advance(1)
+        h.accept()
+        h.welcome()
+        h.take()
+        for nick in ("alice", "alice_"):
+            [request] = h.sent()
+            self.assertEqual(request["nick"], nick)
+            h.server(
+                {
+                    "type": "error",
+                    "id": request["id"],
+                    "code": "nick_in_use",
+                    "message": f"the nick {nick} is already in use",
+                }
+            )
+        self.assertEqual(
+            h.take(),
+            [
+                "! the nick alice is taken; trying alice_ (/nick alice takes it"
+                " back once it is free)",
+                "! nick_in_use: the nick alice_ is already in use",
+                "! choose a nick with /nick NAME; then #a are joined again",
+            ],
+        )
+        h.type("/nick carol")
+        self.assertEqual(self.rejoin(h, "carol"), ["#a"])
+        self.assertEqual(h.client.want_nick, "carol")
+
+    def test_alternate_nick_is_not_kept(self) -> None:
+        h = Harness(interactive=True).connected()
+        self.lost_in(h)
+        h.reactor.advance(1)
+        h.accept()
+        h.welcome()
+        [request] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "id": request["id"],
+                "code": "nick_in_use",
+                "message": "x",
+            }
+        )
+        [request] = h.sent()
+        h.reply_ok(request, nick="alice_")
+        self.assertEqual((h.client.nick, h.client.want_nick), ("alice_", "alice"))
+
+    def test_no_reconnect_after_register_timeout(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.server({"type": "bye", "code": "register_timeout", "reason": "no nick"})
+        h.close()
+        self.assertEqual(
+            h.take()[-1],
+            "! disconnected from server (127.0.0.1 port 8123); /connect"
+            " 127.0.0.1 8123 reconnects",
+        )
+        self.assertEqual(h.reactor.getDelayedCalls(), [])
+
+    def test_flood_bye_reconnects(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.server({"type": "bye", "code": "flood", "reason": "too fast"})
+        h.close()
+        self.assertIn("reconnecting in 1 s", h.take()[-1])
+
+    def test_welcome_tells_how_to_choose_a_nick(self) -> None:
+        h = Harness(interactive=True)
+        h.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.welcome()
+        self.assertIn(
+            "* choose a nick with /nick NAME; the server hangs up after a minute"
+            " without one",
+            h.take(),
+        )
+
+    def test_nick_option(self) -> None:
+        """Started with --nick, the client is named at once and not told to."""
+        self.assertIsNone(parse_args([]).nick)
+        self.assertEqual(parse_args(["--nick", "alice"]).nick, "alice")
+        h = Harness(interactive=True)
+        h.client.want_nick = "alice"
+        h.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.welcome()
+        [request] = h.sent()
+        self.assertEqual(request["nick"], "alice")
+        h.reply_ok(request, nick="alice")
+        self.assertEqual(h.client.prompt(), "[alice]> ")
+        self.assertNotIn("choose a nick", " ".join(h.take()))
+
+
+class NotChatdTests(SynchronousTestCase):
+    """Pointed at something that is not a chatd JSON server."""
+
+    def test_irc_line(self) -> None:
+        h = Harness(interactive=True)
+        h.client.connect("127.0.0.1", 6667)
+        transport = h.accept()
+        h.server_raw(b"ERROR :Closing Link: 127.0.0.1 (Registration timed out)\r\n")
+        self.assertEqual(
+            h.take()[1:],
+            [
+                "! not connected: 127.0.0.1 port 6667 does not speak chatd's JSON"
+                " protocol (it sent IRC: ERROR :Closing Link: 127.0.0.1"
+                " (Registration timed out); is this the IRC port?)",
+                "! /connect HOST PORT tries another",
+            ],
+        )
+        self.assertTrue(transport.disconnecting)
+        h.close()
+        self.assertEqual(h.take(), [])
+        self.assertEqual(h.reactor.getDelayedCalls(), [])  # no reconnecting
+
+    def test_silence(self) -> None:
+        """An IRC server says nothing until spoken to: two seconds is enough."""
+        h = Harness()
+        h.client.connect("127.0.0.1", 6667)
+        transport = h.accept()
+        h.type("/nick alice")
+        h.client.input_ended()
+        h.reactor.advance(1.9)
+        self.assertEqual(h.take()[1:], [])
+        h.reactor.advance(0.1)
+        self.assertEqual(
+            h.take(),
+            [
+                "! not connected: 127.0.0.1 port 6667 does not speak chatd's JSON"
+                " protocol (it said nothing within 2 s; is this an IRC port? (IRC"
+                " servers wait for the client to speak first))"
+            ],
+        )
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
+        h.close()
+        self.assertEqual(h.status, [1])
+
+    def test_other_protocol(self) -> None:
+        h = Harness()
+        h.client.connect("127.0.0.1", 80)
+        h.accept()
+        h.server_raw(b"HTTP/1.1 400 Bad Request\r\n")
+        self.assertIn("(it sent: HTTP/1.1 400 Bad Request)", h.take()[-1])
+
+    def test_bye_before_welcome_is_chatd(self) -> None:
+        h = Harness()
+        h.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.server({"type": "bye", "code": "server_full", "reason": "full"})
+        self.assertEqual(
+            h.take()[1:], ["* server closed the connection: server_full (full)"]
+        )
+
+
+class LongTextTests(SynchronousTestCase):
+    def test_split_at_spaces(self) -> None:
+        words = " ".join(f"w{i:04}" for i in range(1800))  # 10799 characters
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#a")
+        h.type(words, "after")
+        sent = []
+        for _ in range(10):
+            requests = h.sent()
+            if not requests:
+                break
+            [request] = requests
+            sent.append(request["text"])
+            h.reply_ok(request, to="#a", ts=NOON_TS)
+        self.assertEqual(len(sent), 4)
+        self.assertEqual(sent[-1], "after")
+        self.assertEqual(" ".join(sent[:-1]), words)  # nothing lost, in order
+        for piece in sent[:-1]:
+            self.assertLessEqual(len(piece), TEXT_MAX)
+            self.assertFalse(piece.startswith(" ") or piece.endswith(" "))
+        self.assertEqual(
+            h.take()[0],
+            "* 10799 characters are more than one message holds (4000"
+            " characters): sending them as 3 messages",
+        )
+
+    def test_split_without_spaces_and_bytes(self) -> None:
+        """Text with no spaces is cut at the limit; wide characters by bytes."""
+        h = Harness().connected()
+        h.join("#a")
+        h.type("x" * 4001, "é" * 9000)
+        texts = []
+        for _ in range(10):
+            requests = h.sent()
+            if not requests:
+                break
+            [request] = requests
+            texts.append(request["text"])
+            h.reply_ok(request, to="#a", ts=NOON_TS)
+        self.assertEqual([len(t) for t in texts[:2]], [4000, 1])
+        self.assertEqual("".join(texts[2:]), "é" * 9000)
+        for text in texts:
+            self.assertLessEqual(len(text), TEXT_MAX)
+
+    def test_topic_and_reasons_over_the_limit(self) -> None:
+        long = "x" * (TOPIC_MAX + 1)
+        for line, what in [
+            (f"/topic {long}", "topic"),
+            (f"/leave #a {long}", "reason"),
+            (f"/quit {long}", "reason"),
+        ]:
+            self.assertEqual(
+                parse_input(line, "#a"),
+                Problem(
+                    f"not sent: a {what} is at most 390 characters, and this"
+                    " one has 391"
+                ),
+            )
+        self.assertEqual(
+            parse_input(f"/topic {long[1:]}", "#a"),
+            Send({"cmd": "topic", "channel": "#a", "topic": long[1:]}),
+        )
+
+
+class UnicodeTests(SynchronousTestCase):
+    def test_legitimate_format_characters_shown(self) -> None:
+        for text in [
+            "👩\u200d👩\u200d👧",  # zero-width joiners
+            "می\u200cخواهم",  # a zero-width non-joiner  # noqa: RUF001
+            "🏳️\u200d🌈",  # a variation selector and a joiner
+            "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # tags
+            "co\u00adop",  # a soft hyphen
+            "\u05e9\u05dc\u05d5\u05dd\u200f!",  # a right-to-left mark
+            "ab\U000e0101",  # an ideographic variation selector
+        ]:
+            self.assertEqual(printable(text), text)
+            self.assertEqual(to_ansi(text), text)
+            line = render(
+                {
+                    "type": "message",
+                    "from": "b",
+                    "to": "#a",
+                    "text": text,
+                    "ts": NOON_TS,
+                },
+                tz=UTC,
+            )
+            self.assertEqual(line, [f"10:00 #a <b> {text}"])
+
+    def test_disguising_characters_escaped(self) -> None:
+        cases = {
+            "a\u202eb": "a\\u202eb",  # right-to-left override
+            "\u202a\u202b\u202c\u202d": "\\u202a\\u202b\\u202c\\u202d",
+            "\u2066x\u2067y\u2068z\u2069": "\\u2066x\\u2067y\\u2068z\\u2069",
+            "\ufff9a\ufffab\ufffb": "\\ufff9a\\ufffab\\ufffb",
+            "a\u2028b\u2029": "a\\u2028b\\u2029",
+            "\x1b[2J\x7f\x9b": "\\x1b[2J\\x7f\\x9b",
+            "caf\udce9": "caf\\udce9",
+        }
+        for text, shown in cases.items():
+            self.assertEqual(printable(text), shown)
+
+
+class FloodNoticeTests(SynchronousTestCase):
+    """A pasted script against a real server's flood control."""
+
+    def test_45_piped_lines_one_notice(self) -> None:
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransportWithDisconnection
+
+        from chatd.core import Chat
+        from chatd.limits import FloodLimit
+        from chatd.protocol import ChatFactory
+
+        h = Harness()
+        factory = ChatFactory(Chat(), h.reactor, flood=FloodLimit(10, 2.0, 20))
+        address = IPv4Address("TCP", "127.0.0.1", 40000)
+        server = factory.buildProtocol(address)
+        to_client = StringTransportWithDisconnection(peerAddress=address)
+        to_client.protocol = server
+        h.client.connect("127.0.0.1", 8123)
+        to_server = h.accept()
+        server.makeConnection(to_client)
+        lines = ["/nick alice", "/join #paste"] + [f"line {i}" for i in range(45)]
+        h.type(*lines)
+        h.client.input_ended()
+        start = h.reactor.seconds()
+        for _ in range(2000):
+            if h.status:
+                break
+            moved = False
+            if to_server.value():
+                data = to_server.value()
+                to_server.clear()
+                server.dataReceived(data)
+                moved = True
+            if to_client.value():
+                data = to_client.value()
+                to_client.clear()
+                assert h.protocol is not None
+                h.protocol.dataReceived(data)
+                moved = True
+            if not to_client.connected and h.protocol is not None:
+                h.close()
+            if not moved:
+                h.reactor.advance(0.05)
+        self.assertEqual(h.status, [0])
+        shown = h.take()
+        notices = [s for s in shown if "slow down" in s]
+        self.assertEqual(len(notices), 1, notices)
+        said = [s.split("> ", 1)[1] for s in shown if "<alice>" in s]
+        self.assertEqual(said, [f"line {i}" for i in range(45)])
+        self.assertLess(h.reactor.seconds() - start, 60)
+
+
+class IRCHabitsTests(SynchronousTestCase):
+    """Commands people bring from IRC clients."""
+
+    def test_part_and_names(self) -> None:
+        self.assertEqual(
+            parse_input("/part #a bye", "#b"),
+            Send({"cmd": "leave", "channel": "#a", "reason": "bye"}),
+        )
+        self.assertEqual(
+            parse_input("/part", "#b"), Send({"cmd": "leave", "channel": "#b"})
+        )
+        self.assertEqual(
+            parse_input("/names", "#b"), Send({"cmd": "who", "channel": "#b"})
+        )
+        self.assertEqual(
+            parse_input("/names a", None), Send({"cmd": "who", "channel": "#a"})
+        )
+
+    def test_away_is_not_available(self) -> None:
+        self.assertEqual(
+            parse_input("/away lunch", "#a"),
+            Problem("/away is not available: chatd's protocol has no away status"),
+        )
+
+    def test_ping_shows_round_trip(self) -> None:
+        h = Harness().connected()
+        h.type("/ping")
+        [ping] = h.sent()
+        self.assertEqual(ping["cmd"], "ping")
+        h.reactor.advance(0.042)
+        h.reply_ok(ping)
+        self.assertEqual(h.take(), ["* pong from 127.0.0.1 in 42 ms"])
+
+    def test_whois(self) -> None:
+        h = Harness().connected()
+        h.nick("alice")
+        h.type("/whois BOB")
+        [listing] = h.sent()
+        self.assertEqual(listing["cmd"], "list")
+        channels = [
+            {"channel": c, "members": 2, "topic": ""} for c in ("#a", "#b", "#c")
+        ]
+        h.reply_ok(listing, channels=channels)
+        members = {"#a": ["bob", "x"], "#b": ["x"], "#c": ["Bob"]}
+        for _ in range(3):
+            [who] = h.sent()
+            self.assertEqual(who["cmd"], "who")
+            name = who["channel"]
+            h.reply_ok(who, channel=name, members=members[name])
+        self.assertEqual(h.take(), ["* Bob is in #a, #c"])
+        h.type("/whois nobody")
+        [listing] = h.sent()
+        h.reply_ok(listing, channels=[])
+        self.assertEqual(
+            h.take(),
+            [
+                "* nobody is in none of the 0 channels (chatd tells no more: it"
+                " may still be connected; /msg nobody TEXT tries)"
+            ],
+        )
+
+    def test_query(self) -> None:
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#a")
+        h.type("/query bob hi there")
+        [msg] = h.sent()
+        self.assertEqual((msg["to"], msg["text"]), ("bob", "hi there"))
+        h.reply_ok(msg, to="bob", ts=NOON_TS)
+        self.assertEqual(h.client.prompt(), "[alice] *bob*> ")
+        h.type("and more")
+        [msg] = h.sent()
+        self.assertEqual((msg["to"], msg["text"]), ("bob", "and more"))
+        h.reply_ok(msg, to="bob", ts=NOON_TS)
+        h.type("/me waves")
+        [msg] = h.sent()
+        self.assertEqual((msg["to"], msg.get("action")), ("bob", True))
+        h.reply_ok(msg, to="bob", ts=NOON_TS)
+        h.type("/who")  # commands about a channel still mean #a
+        [who] = h.sent()
+        self.assertEqual(who["channel"], "#a")
+        h.reply_ok(who, channel="#a", members=["alice"])
+        h.type("/query #a")
+        self.assertEqual(h.client.prompt(), "[alice] #a> ")
+        h.type("/query bob", "/join #b")  # a join ends the query too
+        h.sent()
+        h.reply_ok(
+            {"cmd": "join", "id": h.client._next_id},
+            channel="#b",
+            topic="",
+            members=["alice"],
+        )
+        self.assertEqual(h.client.prompt(), "[alice] #b> ")
+        h.type("/query #nope")
+        self.assertEqual(h.take()[-1], "! you are not in #nope: /join #nope first")
+
+
+class CtrlWTests(SynchronousTestCase):
+    def test_ctrl_w_deletes_the_word_before_the_cursor(self) -> None:
+        client = Harness(interactive=True).client
+        terminal = insults.ServerProtocol(TerminalUI, client, lambda: None)
+        terminal.makeConnection(StringTransport())
+        ui = terminal.terminalProtocol
+        assert isinstance(ui, TerminalUI)
+        terminal.dataReceived(b"say hello  world  ")
+        terminal.dataReceived(b"\x17")
+        self.assertEqual(b"".join(ui.lineBuffer), b"say hello  ")
+        terminal.dataReceived(b"\x1b[D\x1b[D\x1b[D")  # left, before the "o"
+        terminal.dataReceived(b"\x17")
+        self.assertEqual(b"".join(ui.lineBuffer), b"say o  ")
+        self.assertEqual(ui.lineBufferIndex, 4)
+        terminal.dataReceived(b"\x17\x17")
+        self.assertEqual(b"".join(ui.lineBuffer), b"o  ")
+        self.assertEqual(ui.lineBufferIndex, 0)

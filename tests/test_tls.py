@@ -565,7 +565,9 @@ class CommandLineTests(TestCase):
     def test_main_passes_tls_on(self) -> None:
         calls: list[tuple[Any, ...]] = []
 
-        def run(host: str, port: int, *, formatting: bool, tls: TLS | None) -> int:
+        def run(
+            host: str, port: int, *, formatting: bool, tls: TLS | None, nick: object
+        ) -> int:
             calls.append((host, port, tls))
             return 0
 
