@@ -56,7 +56,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatd.core import REASON_MAX, TEXT_MAX, TOPIC_MAX
+from chatd.core import AWAY_MAX, REASON_MAX, TEXT_MAX, TOPIC_MAX
 
 if TYPE_CHECKING:
     from twisted.internet.ssl import Certificate
@@ -105,6 +105,7 @@ HELP_LINES = [
     "*   /who [#chan]               list the members of a channel; /names too",
     "*   /whois NICK                which channels NICK is in",
     "*   /topic [#chan] [text]      show or set a channel's topic",
+    "*   /away [message]            mark yourself away; without a message, back",
     "*   /ping                      the time the server takes to answer",
     "*   /quit [reason]             disconnect and exit",
     "*   /help                      this list",
@@ -166,13 +167,19 @@ class Rejoin(NamedTuple):
     channel: str
 
 
+class Reaway(NamedTuple):
+    """Be away again after a reconnection (queued by the session)."""
+
+    message: str
+
+
 class Problem(NamedTuple):
     """Something wrong with what was typed; shown as C{! message}."""
 
     message: str
 
 
-Action = Union[Send, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Problem]
+Action = Union[Send, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Reaway, Problem]
 
 
 _SPACES = re.compile("[ \t]+")
@@ -354,7 +361,10 @@ def _parse_command(
             return Problem("usage: /ping")
         return Ping()
     if name == "away":
-        return Problem("/away is not available: chatd's protocol has no away status")
+        if rest.strip():
+            problem = _too_long("away message", rest, AWAY_MAX)
+            return problem or Send({"cmd": "away", "message": rest})
+        return Send({"cmd": "away"})
     if name == "quit":
         problem = _too_long("reason", rest, REASON_MAX)
         return problem or Quit(rest)
@@ -541,6 +551,11 @@ def _render(
         return [f"{clock} * {_str(obj, 'old')} is now known as {_str(obj, 'new')}"]
     if kind == "quit":
         return [f"{clock} * {_str(obj, 'nick')} quit{_reason(_str(obj, 'reason'))}"]
+    if kind == "away":
+        who, message = _str(obj, "nick"), obj.get("message")
+        if isinstance(message, str) and message:
+            return [f"{clock} * {who} is away: {message}"]
+        return [f"{clock} * {who} is back"]
     if kind == "topic":
         by, channel, topic = _str(obj, "by"), _str(obj, "channel"), _str(obj, "topic")
         if topic:
@@ -599,7 +614,11 @@ def _render_ok(
             return [f"{when} -> *{to}* {act}"]
         if to.startswith("#"):
             return [f"{when} {to} <{nick or 'you'}> {text}"]
-        return [f"{when} -> *{to}* {text}"]
+        lines = [f"{when} -> *{to}* {text}"]
+        away = obj.get("away")
+        if isinstance(away, str):
+            lines.append(f"* {to} is away: {away}")
+        return lines
     if cmd == "list":
         channels = obj.get("channels")
         if not isinstance(channels, list):
@@ -619,10 +638,23 @@ def _render_ok(
         return lines
     if cmd == "who":
         members = _str_list(obj, "members")
-        return [
+        away = obj.get("away")
+        away = away if isinstance(away, dict) else {}
+        lines = [
             f"* {_str(obj, 'channel')} has {_count(len(members), 'member')}: "
-            + ", ".join(members)
+            + ", ".join(f"{m} (away)" if m in away else m for m in members)
         ]
+        lines.extend(
+            f"*   {m} is away: {away[m]}"
+            for m in members
+            if isinstance(away.get(m), str)
+        )
+        return lines
+    if cmd == "away":
+        message = obj.get("message")
+        if isinstance(message, str):
+            return [f"{clock} * you are marked away: {message}"]
+        return [f"{clock} * you are back"]
     if cmd == "topic":
         channel, topic = _str(obj, "channel"), _str(obj, "topic")
         if "topic" in request:
@@ -1203,6 +1235,8 @@ class ChatClient:
         self.nick: str | None = None
         self.want_nick = nick
         self.channels: list[str] = []
+        #: our away message, set again after a reconnection; None: here
+        self.away: str | None = None
         self.query: str | None = None
         self.connection: ChatConnection | None = None
         self.welcomed = False
@@ -1344,6 +1378,9 @@ class ChatClient:
                     restore=True,
                     then=self._rejoin_failed,
                 )
+        elif isinstance(action, Reaway):
+            if self.welcomed and self.nick is not None:
+                self._send({"cmd": "away", "message": action.message})
         elif not self.welcomed:
             self._not_connected_now()
         elif isinstance(action, Ping):
@@ -1926,7 +1963,10 @@ class ChatClient:
             if had is None:
                 # Our channels again, before anything typed meanwhile.
                 waiting = [c for c in self.channels if c.lower() not in self._joined]
-                self._inbox.extendleft(reversed([Rejoin(c) for c in waiting]))
+                again: list[Action] = [Rejoin(c) for c in waiting]
+                if self.away is not None:
+                    again.append(Reaway(self.away))
+                self._inbox.extendleft(reversed(again))
         elif cmd == "join":
             channel = reply["channel"]
             folded = channel.lower()
@@ -1943,6 +1983,9 @@ class ChatClient:
             folded = reply["channel"].lower()
             self.channels = [c for c in self.channels if c.lower() != folded]
             self._joined.discard(folded)
+        elif cmd == "away":
+            message = reply.get("message")
+            self.away = message if isinstance(message, str) else None
         else:
             return
         self.changed()

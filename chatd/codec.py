@@ -16,6 +16,7 @@ import time
 from typing import Any, Union
 
 from chatd.core import (
+    AwayChanged,
     Event,
     Joined,
     Left,
@@ -261,7 +262,9 @@ def _event_fields(event: Event) -> dict[str, Any] | None:
         return {"type": "nick", "old": event.old, "new": event.new}
     if isinstance(event, Quit):
         return {"type": "quit", "nick": event.nick, "reason": event.reason}
-    # Away changes and tag-only messages have no JSON form (yet).
+    if isinstance(event, AwayChanged):
+        return {"type": "away", "nick": event.nick, "message": event.message}
+    # Tag-only messages have no JSON form (yet).
     return None
 
 

@@ -793,6 +793,11 @@ class Chat:
         for peer in self._peers(user):
             peer.session.deliver(event)
 
+    def away_message(self, nick: str) -> str | None:
+        """The away message of the user called C{nick}; None if not away."""
+        target = self.nicks.get(fold(nick))
+        return None if target is None else target.away
+
     def who(self, user: User, name: str) -> Channel:
         """The channel C{name}, which anyone may look into."""
         self.require_nick(user)

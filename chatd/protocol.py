@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         '{"cmd":"topic","channel":"#NAME","topic":TEXT?} - read or set a topic',
         True,
     ),
+    "away": (
+        '{"cmd":"away","message":TEXT?} - mark yourself away, or back without one',
+        True,
+    ),
     "ping": ('{"cmd":"ping"} - check the connection (counts as activity)', False),
     "help": ('{"cmd":"help"} - this list', False),
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
@@ -61,7 +65,7 @@ COMMANDS: dict[str, tuple[str, bool]] = {
 
 #: Commands that cost flood-control tokens (nick and topic only when they
 #: change something; see L{ChatProtocol._cost}).
-COSTLY = frozenset({"join", "leave", "msg"})
+COSTLY = frozenset({"join", "leave", "msg", "away"})
 
 #: What to do about an error, in this protocol's words: the core's messages
 #: speak no wire format, so the hint that names a JSON request is added here.
@@ -376,9 +380,22 @@ class ChatProtocol(Guarded, LineReceiver):
             now,
             action=action,
         )
+        away = None if to.startswith("#") else self.factory.chat.away_message(to)
+        extra = {} if away is None else {"away": away}
         return codec.ok(
-            "msg", request.request_id, to=message.to, ts=codec.format_ts(message.ts)
+            "msg",
+            request.request_id,
+            to=message.to,
+            ts=codec.format_ts(message.ts),
+            **extra,
         )
+
+    def do_away(self, request: codec.Request) -> bytes:
+        message = _arg(request, "message", None)
+        user = self.user
+        assert user is not None
+        self.factory.chat.set_away(user, message)
+        return codec.ok("away", request.request_id, message=user.away)
 
     def do_list(self, request: codec.Request) -> bytes:
         channels = [
@@ -390,8 +407,17 @@ class ChatProtocol(Guarded, LineReceiver):
     def do_who(self, request: codec.Request) -> bytes:
         name = _arg(request, "channel")
         channel = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
+        away = {
+            u.nick: u.away
+            for u in channel.members.values()
+            if u.away is not None and u.nick is not None
+        }
         return codec.ok(
-            "who", request.request_id, channel=channel.name, members=channel.nicks()
+            "who",
+            request.request_id,
+            channel=channel.name,
+            members=channel.nicks(),
+            away=away,
         )
 
     def do_topic(self, request: codec.Request) -> bytes:

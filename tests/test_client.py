@@ -2587,11 +2587,85 @@ class IRCHabitsTests(SynchronousTestCase):
             parse_input("/names a", None), Send({"cmd": "who", "channel": "#a"})
         )
 
-    def test_away_is_not_available(self) -> None:
+    def test_away(self) -> None:
         self.assertEqual(
-            parse_input("/away lunch", "#a"),
-            Problem("/away is not available: chatd's protocol has no away status"),
+            parse_input("/away gone to lunch", "#a"),
+            Send({"cmd": "away", "message": "gone to lunch"}),
         )
+        self.assertEqual(parse_input("/away", "#a"), Send({"cmd": "away"}))
+        self.assertEqual(parse_input("/away   ", None), Send({"cmd": "away"}))
+        self.assertIsInstance(parse_input("/away " + "x" * 391, "#a"), Problem)
+
+    def test_away_is_shown(self) -> None:
+        def show(obj: dict[str, Any], request: Any = None) -> list[str]:
+            return render(obj, request, now=NOW, tz=UTC, nick="me")
+
+        self.assertEqual(
+            show({"type": "away", "nick": "bob", "message": "lunch"}),
+            ["10:05 * bob is away: lunch"],
+        )
+        self.assertEqual(
+            show({"type": "away", "nick": "bob", "message": None}),
+            ["10:05 * bob is back"],
+        )
+        self.assertEqual(
+            show({"type": "ok", "cmd": "away", "message": "lunch"}),
+            ["10:05 * you are marked away: lunch"],
+        )
+        self.assertEqual(
+            show({"type": "ok", "cmd": "away", "message": None}),
+            ["10:05 * you are back"],
+        )
+        sent = {"cmd": "msg", "to": "bob", "text": "hi"}
+        self.assertEqual(
+            show(
+                {
+                    "type": "ok",
+                    "cmd": "msg",
+                    "to": "bob",
+                    "ts": NOON_TS,
+                    "away": "lunch",
+                },
+                sent,
+            ),
+            ["10:00 -> *bob* hi", "* bob is away: lunch"],
+        )
+        who = {
+            "type": "ok",
+            "cmd": "who",
+            "channel": "#a",
+            "members": ["alice", "bob"],
+            "away": {"bob": "lunch"},
+        }
+        self.assertEqual(
+            show(who),
+            ["* #a has 2 members: alice, bob (away)", "*   bob is away: lunch"],
+        )
+
+    def test_away_again_after_reconnecting(self) -> None:
+        h = Harness(interactive=True).connected()
+        h.nick("alice")
+        h.join("#a")
+        h.type("/away lunch")
+        [away] = h.sent()
+        h.reply_ok(away, message="lunch")
+        h.server({"type": "bye", "code": "shutdown", "reason": "stopping"})
+        h.close()
+        h.reactor.advance(1)
+        h.accept()
+        h.welcome()
+        [nick] = h.sent()
+        h.reply_ok(nick, nick="alice")
+        [join] = h.sent()
+        h.reply_ok(join, channel="#a", topic="", members=["alice"])
+        [again] = h.sent()
+        self.assertEqual((again["cmd"], again["message"]), ("away", "lunch"))
+        h.reply_ok(again, message="lunch")
+        # back: a later reconnection does not mark us away
+        h.type("/away")
+        [back] = h.sent()
+        h.reply_ok(back, message=None)
+        self.assertIsNone(h.client.away)
 
     def test_ping_shows_round_trip(self) -> None:
         h = Harness().connected()

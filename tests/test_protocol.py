@@ -247,8 +247,38 @@ class CommandTests(SynchronousTestCase):
                 "cmd": "who",
                 "channel": "#Room",
                 "members": ["alice", "bob"],
+                "away": {},
             },
         )
+
+    def test_away(self) -> None:
+        alice = self.server.user("alice", "#a")
+        bob = self.server.user("bob", "#a")
+        carol = self.server.user("carol")
+        alice.lines()
+        self.assertEqual(
+            bob.request("away", message="lunch"),
+            {"type": "ok", "cmd": "away", "message": "lunch"},
+        )
+        # those who share a channel are told; others are not
+        self.assertEqual(
+            alice.lines(), [{"type": "away", "nick": "bob", "message": "lunch"}]
+        )
+        self.assertEqual(carol.lines(), [])
+        # who shows it, and a private message to bob says so
+        self.assertEqual(carol.request("who", channel="#a")["away"], {"bob": "lunch"})
+        reply = carol.request("msg", to="BOB", text="hi")
+        self.assertEqual((reply["to"], reply["away"]), ("bob", "lunch"))
+        self.assertNotIn("away", alice.request("msg", to="#a", text="hi"))
+        # back, without a message
+        self.assertEqual(
+            bob.request("away"), {"type": "ok", "cmd": "away", "message": None}
+        )
+        self.assertEqual(
+            alice.lines(), [{"type": "away", "nick": "bob", "message": None}]
+        )
+        self.assertNotIn("away", carol.request("msg", to="bob", text="hi"))
+        self.assertEqual(bob.request("away", message="x\x00")["code"], "bad_args")
 
     def test_topic(self) -> None:
         alice = self.server.user("alice", "#a")
