@@ -551,6 +551,23 @@ class SoakCheckTests(SynchronousTestCase):
             ("flood", "Excess Flood"),
         )
 
+    def test_a_names_reply_is_not_a_join(self) -> None:
+        """
+        A talker asks NAMES of rooms it is not in: their 366 must not make
+        it think it joined (it then set topics there, and was told 442).
+        """
+        s = soak.Soak(
+            task.Clock(), {}, soak.Options(clients=20), os.getpid(), lambda line: None
+        )
+        talker = soak.Talker(s, "irc", random.Random(1), "t0x1")
+        conn = soak.IRCConn(talker)
+        conn.me = "t0x1"
+        conn.line(b":srv 366 t0x1 #room7 :End of /NAMES list.\r")
+        self.assertEqual(talker.rooms, {})
+        conn.join("#ROOM7")
+        conn.line(b":srv 366 t0x1 #room7 :End of /NAMES list.\r")
+        self.assertEqual(talker.rooms, {"#room7": "#room7"})
+
     def test_roles_and_addresses(self) -> None:
         for clients in (20, 40, 300, 2000):
             counts = soak.role_counts(clients)

@@ -677,6 +677,9 @@ class IRCConn(Conn):
         #: a message being put together from lines with one msgid:
         #: [msgid, sender, target, text]
         self._frag: list[str] | None = None
+        #: channels (folded) we asked to join: a 366 for one of them ends
+        #: the join; any other is the end of a NAMES reply
+        self.joining: set[str] = set()
 
     def send_line(self, text: str) -> None:
         self.write(text.encode() + b"\r\n")
@@ -691,6 +694,7 @@ class IRCConn(Conn):
         self.write("".join(line + "\r\n" for line in lines).encode())
 
     def join(self, channel: str) -> None:
+        self.joining.add(fold(channel))
         self.send_line(f"JOIN {channel}")
 
     def part(self, channel: str) -> None:
@@ -829,7 +833,8 @@ class IRCConn(Conn):
         if command == "001" and params:
             self.me = params[0]
             session.registered(params[0])
-        elif command == "366" and len(params) >= 2:
+        elif command == "366" and len(params) >= 2 and fold(params[1]) in self.joining:
+            self.joining.discard(fold(params[1]))
             session.reply("join", True, None, {"channel": params[1]})
         elif command[0] in "45" and command != "422":  # 422: no MOTD, fine
             session.error(IRC_ERRORS.get(command, command))
