@@ -6,7 +6,10 @@ check is shown to catch loss, duplicates and reordering.
 The generator blocks on its own C{epoll} loop, so it runs in a thread
 (C{deferToThread}) while the test's reactor serves chatd.  Nothing here
 asserts how fast anything is: only that the figures are there and that
-every message reached every member exactly once, in order.
+every message reached every member (probes: exactly once, in order).
+Timing decides only how fast things go, so no test here needs a step to
+pass or a figure to reach a value: a loaded machine slows them, nothing
+more.
 """
 
 from __future__ import annotations
@@ -16,19 +19,25 @@ import io
 import json
 import os
 import random
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 from typing import Any, Callable
 
 from twisted.internet import reactor, task, threads
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.testing import MemoryReactor
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatd.bench import cli, load, soak
+from chatd import tap
+from chatd.bench import ceiling, cli, load, servers, soak
 from chatd.bench.ceiling import Ceiling
-from chatd.bench.load import DIALECTS, Client, Load, Step, Target
+from chatd.bench.load import DIALECTS, Client, Load, RateSearch, Step, Target
 from chatd.core import Chat
 from chatd.irc import IRCFactory
 from chatd.limits import FloodLimit
@@ -77,11 +86,12 @@ class InProcess(TestCase):
     @inlineCallbacks
     def assertDelivered(self, result: dict[str, Any]) -> Any:
         """
-        Every message reached every member once, in order; and once the
-        server has read the generator's closes, every client has gone.
+        Every message reached every member (the probes: each stream once
+        and in order); and once the server has read the generator's closes,
+        every client has gone.
         """
         self.assertTrue(result["check_ok"], result["check"])
-        self.assertIn("each exactly once", result["check"])
+        self.assertEqual(result["delivered"], result["expected_deliveries"])
         # The closes race the thread's result back to the reactor; give the
         # reactor a bounded number of turns to read them.
         for _ in range(500):
@@ -105,11 +115,10 @@ class ScenarioTests(InProcess):
                 probes=4,
             )
             self.assertEqual(result["proto"], proto)
-            self.assertGreater(result["samples"], 0)
-            self.assertGreater(result["deliveries_per_s"], 0)
+            # at least the first message went out, to 29 others
+            self.assertGreaterEqual(result["expected_deliveries"], 29)
+            self.assertIn("probes got every stream", result["check"])
             yield self.assertDelivered(result)
-            # 3000/s to 29 others for half a second: about 50 messages
-            self.assertGreater(result["steps"][0]["achieved"], 0)
 
     @inlineCallbacks
     def test_fanout_max_steps_up(self) -> Any:
@@ -125,9 +134,9 @@ class ScenarioTests(InProcess):
             probes=3,
         )
         self.assertTrue(result["max_rate"])
-        offered = [s["offered"] for s in result["steps"]]
-        self.assertEqual(len(offered), 2)
-        self.assertEqual(offered[1], offered[0] * 1.5)  # stepping up
+        # where the second step goes depends on how the first went (see
+        # RateSearchTests); that there is one, and nothing was lost, does not
+        self.assertEqual(len(result["steps"]), 2)
         yield self.assertDelivered(result)
 
     @inlineCallbacks
@@ -143,7 +152,7 @@ class ScenarioTests(InProcess):
             seconds=0.5,
         )
         self.assertEqual(result["rooms"], 10)
-        self.assertIsNotNone(result["server_cpu_ms_per_1000"])
+        self.assertIn("server_cpu_ms_per_1000", result)
         yield self.assertDelivered(result)
 
     @inlineCallbacks
@@ -196,7 +205,79 @@ class CeilingTests(TestCase):
             log=lambda line: None,
         )
         self.assertTrue(result["check_ok"], result["check"])
-        self.assertGreater(result["samples"], 0)
+        self.assertEqual(result["delivered"], result["expected_deliveries"])
+
+
+class LikeForLikeTests(SynchronousTestCase):
+    """The ceiling, chatd and InspIRCd listen with the same backlog."""
+
+    def test_ceiling_listens_with_chatds_backlog(self) -> None:
+        memory = MemoryReactor()
+        with contextlib.redirect_stdout(io.StringIO()):
+            ceiling.main(["--port", "0"], reactor=memory)
+        [(_, factory, backlog, _)] = memory.tcpServers
+        self.assertIsInstance(factory, Ceiling)
+        self.assertEqual(backlog, tap.BACKLOG)
+
+    def test_servers_are_started_with_one_backlog(self) -> None:
+        argvs: dict[str, list[str]] = {}
+
+        def spawn(
+            name: str, kind: str, argv: list[str], ports: Any, workdir: Path, *a: Any
+        ) -> None:
+            argvs[kind] = argv
+            shutil.rmtree(workdir)
+
+        self.patch(servers, "_spawn", spawn)
+        servers.start_chatd(sys.executable, "py", None)
+        servers.start_ceiling(sys.executable, "py", None)
+        endpoints = [a for a in argvs["chatd"] if a.startswith("tcp:")]
+        self.assertEqual(len(endpoints), 2)
+        for endpoint in endpoints:
+            self.assertIn(f":backlog={tap.BACKLOG}", endpoint)
+        # the ceiling's command line, as its own main reads it
+        argv = argvs["ceiling"]
+        self.assertEqual(argv[1:3], ["-m", "chatd.bench.ceiling"])
+        memory = MemoryReactor()
+        with contextlib.redirect_stdout(io.StringIO()):
+            ceiling.main(argv[3:], reactor=memory)
+        self.assertEqual(memory.tcpServers[0][2], tap.BACKLOG)
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        conf = servers._render("inspircd.conf", workdir, 6667).read_text()
+        self.assertIn(f'somaxconn="{tap.BACKLOG}"', conf)
+
+
+class RateSearchTests(SynchronousTestCase):
+    """The search for the maximum, step by step, without a server."""
+
+    def step(self, offered: float, passed: bool) -> Step:
+        due = int(offered)
+        step = Step(offered, expected=due, on_time=due if passed else due // 2)
+        step.seconds = 1.0
+        step.latencies = array("q", [1_000_000])
+        self.assertEqual(step.passed(), passed)
+        return step
+
+    def test_up_then_bisect(self) -> None:
+        search = RateSearch(1000.0)
+        self.assertEqual(search.next(self.step(1000.0, True), True), 1500.0)
+        self.assertEqual(search.next(self.step(1500.0, True), True), 2250.0)
+        self.assertEqual(search.next(self.step(2250.0, False), True), 1875.0)
+        self.assertEqual(search.next(self.step(1875.0, True), True), 2062.5)
+        self.assertEqual(search.next(self.step(2062.5, True), True), 2156.25)
+        # 2250 / 2156.25 < 1.08: close enough
+        self.assertIsNone(search.next(self.step(2156.25, True), True))
+        assert search.best is not None
+        self.assertEqual(search.best.offered, 2156.25)
+
+    def test_a_first_failure_looks_lower(self) -> None:
+        search = RateSearch(1000.0)
+        self.assertEqual(search.next(self.step(1000.0, False), True), 625.0)
+
+    def test_a_server_still_catching_up_ends_the_search(self) -> None:
+        search = RateSearch(1000.0)
+        self.assertIsNone(search.next(self.step(1000.0, False), False))
 
 
 class CheckTests(SynchronousTestCase):
@@ -217,9 +298,11 @@ class CheckTests(SynchronousTestCase):
         self.load.members.setdefault("#c", []).append(client)
         return client, theirs
 
-    def feed(self, client: Client, wire: socket.socket, seqs: list[int]) -> None:
+    def feed(
+        self, client: Client, wire: socket.socket, seqs: list[int], stream: int = 0
+    ) -> None:
         lines = b"".join(
-            b":s!u@h PRIVMSG #c :B0 %d %d\r\n" % (seq, 10**9) for seq in seqs
+            b":s!u@h PRIVMSG #c :B%d %d %d\r\n" % (stream, seq, 10**9) for seq in seqs
         )
         half = len(lines) // 2 + 3  # split a line across two reads
         step = Step(1.0)
@@ -229,7 +312,7 @@ class CheckTests(SynchronousTestCase):
         self.assertEqual(len(step.latencies), len(seqs) if client.probe else 0)
 
     def stream(self, sent: int) -> None:
-        sender = Client(99, "s", ("#c",))
+        sender = Client(99 + len(self.load.streams), "s", ("#c",))
         self.load.members["#c"].append(sender)
         self.load.add_stream(sender, "#c").sent = sent
 
@@ -254,8 +337,49 @@ class CheckTests(SynchronousTestCase):
         check = self.load.check()
         self.assertFalse(check.ok)
         self.assertEqual((check.lost, check.duplicated), (1, 1))
-        self.assertEqual(check.reordered, 2)  # 2 came early, 1 came late
-        self.assertIn("FAILED: 1 lost, 1 duplicated, 2 out of order", check.summary())
+        self.assertEqual(check.reordered, 1)  # 1 came after 2
+        self.assertIn("FAILED: 1 lost, 1 duplicated, 1 out of order", check.summary())
+
+    def test_a_probe_sees_a_loss_and_a_duplicate_apart(self) -> None:
+        """
+        A probe checks each stream: one message lost and another twice is
+        not the right count, and one stream short and another over is not
+        the right total.
+        """
+        probe, wire = self.receiver(0, probe=True)
+        self.feed(probe, wire, [0, 1, 3, 3])
+        self.stream(4)
+        check = self.load.check()
+        self.assertFalse(check.ok)
+        self.assertEqual((check.lost, check.duplicated, check.reordered), (1, 1, 0))
+
+        self.load.close()
+        self.load = Load("127.0.0.1", 1, DIALECTS["irc"])
+        probe, wire = self.receiver(0, probe=True)
+        self.feed(probe, wire, [0, 1, 2, 3, 4], stream=0)  # 4 was never sent
+        self.feed(probe, wire, [0, 1, 2], stream=1)  # 3 is lost
+        self.stream(4)
+        self.stream(4)
+        check = self.load.check()
+        self.assertFalse(check.ok)
+        self.assertEqual((check.lost, check.never_sent), (1, 1))
+        self.assertIn("1 lost", check.summary())
+
+    def test_what_a_pass_says_it_checked(self) -> None:
+        """Counters are checked by their totals, and the summary says so."""
+        probe, wire = self.receiver(0, probe=True)
+        counter, wire2 = self.receiver(1, probe=False)
+        self.feed(probe, wire, [0, 1, 2])
+        self.feed(counter, wire2, [0, 2, 2])  # cancels out on a counter
+        self.stream(3)
+        check = self.load.check()
+        self.assertTrue(check.ok, check.summary())
+        self.assertEqual(
+            check.summary(),
+            "ok: 6 deliveries to 2 receivers; 1 probes got every stream's "
+            "messages exactly once, in order, and the other 1 got as many as "
+            "were sent",
+        )
 
     def test_a_server_still_sending_is_late_not_lossy(self) -> None:
         """
@@ -427,6 +551,23 @@ class SoakCheckTests(SynchronousTestCase):
             ("flood", "Excess Flood"),
         )
 
+    def test_a_names_reply_is_not_a_join(self) -> None:
+        """
+        A talker asks NAMES of rooms it is not in: their 366 must not make
+        it think it joined (it then set topics there, and was told 442).
+        """
+        s = soak.Soak(
+            task.Clock(), {}, soak.Options(clients=20), os.getpid(), lambda line: None
+        )
+        talker = soak.Talker(s, "irc", random.Random(1), "t0x1")
+        conn = soak.IRCConn(talker)
+        conn.me = "t0x1"
+        conn.line(b":srv 366 t0x1 #room7 :End of /NAMES list.\r")
+        self.assertEqual(talker.rooms, {})
+        conn.join("#ROOM7")
+        conn.line(b":srv 366 t0x1 #room7 :End of /NAMES list.\r")
+        self.assertEqual(talker.rooms, {"#room7": "#room7"})
+
     def test_roles_and_addresses(self) -> None:
         for clients in (20, 40, 300, 2000):
             counts = soak.role_counts(clients)
@@ -444,7 +585,10 @@ class SoakCheckTests(SynchronousTestCase):
             pool.release(address)
         # connect and go at once: at most CONNECTS_PER_MINUTE a minute each
         more = 0
-        while (address := pool.take(1.0)) is not None:
+        for _ in range(10 * soak.CONNECTS_PER_MINUTE):  # a pool never dry fails
+            address = pool.take(1.0)
+            if address is None:
+                break
             pool.release(address)
             more += 1
         self.assertEqual(more, 2 * (soak.CONNECTS_PER_MINUTE - soak.PER_ADDRESS))
@@ -462,6 +606,176 @@ class SoakCheckTests(SynchronousTestCase):
             self.assertEqual(e.code, 2, argv)
         args = cli.parse_args(["soak"])
         self.assertEqual((args.clients, args.duration), (300, 60.0))
+
+
+#: The end of a clean server log.
+CLEAN_LOG = "chatd stopped\n"
+
+
+class SoakVerdictTests(SynchronousTestCase):
+    """
+    Each of the soak's checks against a run's records: ok on clean ones,
+    FAILED on the fault it is there to see.
+    """
+
+    def setUp(self) -> None:
+        s = self.soak = soak.Soak(
+            task.Clock(),
+            {"json": 1, "irc": 2},
+            soak.Options(clients=20, duration=10.0),
+            os.getpid(),
+            log=lambda line: None,
+        )
+        rng = random.Random(1)
+        self.talker = soak.Talker(s, "irc", rng, "t0x1")
+        self.stream = self.talker.new_stream()
+        for _ in range(3):
+            s.confirm(self.stream.id, self.stream.take(5))  # echoed
+        reader = soak.Reader(s, "json", rng, "r0x1")
+        reader.received = {self.stream.id: array("i", [0, 1, 2])}
+        s.readers = [reader]
+        s.state["synced"] = True
+        s.state["after"] = {
+            "json_channels": [],
+            "irc_channels": [],
+            "users": 1,
+            "unregistered": 0,
+            "online": [],
+            "nicks_checked": 2,
+        }
+        s.rss = {"before": 50 << 20, "after": 51 << 20, "peak": 52 << 20}
+        s.timeline = {"load": 0.0, "stop": 0.0}
+
+    def verdict(self, log: str = CLEAN_LOG) -> dict[str, str]:
+        checks = self.soak.checks(log, -signal.SIGTERM)
+        failed = [c.line() for c in checks if c.status == "FAILED"]
+        statuses: dict[str, str] = {}
+        for c in checks:  # a name may come twice: a failure wins
+            if statuses.get(c.name) != "FAILED":
+                statuses[c.name] = c.status
+        statuses["failed"] = "\n".join(failed)
+        return statuses
+
+    def assertFails(self, name: str) -> None:
+        verdict = self.verdict()
+        self.assertEqual(verdict.get(name), "FAILED", verdict["failed"])
+
+    def test_clean_records_pass(self) -> None:
+        verdict = self.verdict()
+        self.assertEqual(verdict["failed"], "")
+        for name in ("delivery", "acks", "honest errors", "connections", "server log"):
+            self.assertEqual(verdict[name], "ok", name)
+
+    def test_a_lost_delivery(self) -> None:
+        self.soak.readers[0].received[self.stream.id] = array("i", [0, 2])
+        self.assertFails("delivery")
+
+    def test_an_irc_message_never_echoed(self) -> None:
+        """The server took no notice of a message (nor passed it on)."""
+        self.stream.take(5)
+        self.assertFails("acks")
+
+    def test_an_unanswered_message_before_an_answered_one(self) -> None:
+        """Even on a connection we reset: a later one was answered."""
+        middle = self.stream.take(5)
+        self.soak.confirm(self.stream.id, self.stream.take(5))
+        self.soak.readers[0].received[self.stream.id].extend([middle, middle + 1])
+        self.stream.reset = True
+        self.assertFails("acks")
+
+    def test_the_last_messages_before_our_reset_may_go_unanswered(self) -> None:
+        self.stream.take(5)
+        self.stream.reset = True
+        self.assertEqual(self.verdict()["acks"], "ok")
+
+    def test_a_json_message_refused_for_another_reason(self) -> None:
+        stream = soak.Talker(self.soak, "json", random.Random(2), "t1x1").new_stream()
+        self.soak.refuse(stream.id, stream.take(5))  # rate_limited: answered
+        self.soak.confirm(stream.id, stream.take(5))
+        self.assertEqual(self.verdict()["acks"], "ok")
+        stream.take(5)  # answered with some other error
+        self.soak.confirm(stream.id, stream.take(5))
+        self.assertFails("acks")
+
+    def test_an_ok_for_a_message_never_sent(self) -> None:
+        self.soak.confirm(self.stream.id, 99)
+        self.assertFails("acks")
+
+    def test_errors_honest_clients_should_not_get(self) -> None:
+        stats = self.soak.stats[("talker", "json")]
+        for code in soak.HONEST_ERRORS:
+            stats[f"error:{code}"] += 1
+        self.assertEqual(self.verdict()["honest errors"], "ok")
+        self.talker.error("cannot_send")
+        self.assertFails("honest errors")
+
+    def test_a_client_that_could_not_connect(self) -> None:
+        self.talker.failed(Failure(ConnectionRefusedError()))
+        self.assertFails("connections")
+
+    def test_clients_not_gone_after_the_end(self) -> None:
+        self.soak.symptom("not_gone", "talker t0x1 (irc)", 2)
+        self.assertFails("connections")
+
+    def test_the_generators_own_errors_and_notes(self) -> None:
+        self.soak.note_once("the address pool ran dry, so a client waited")
+        verdict = self.verdict()
+        self.assertEqual(verdict["generator"], "note")
+        self.assertEqual(verdict["failed"], "")
+        self.soak.bench_errors.append("bench error: Traceback ...")
+        self.assertFails("generator")
+
+    def test_trouble_in_the_server_log(self) -> None:
+        for line in ("Traceback (most recent call last):", "inconsistent state: x"):
+            verdict = self.verdict(line + "\n" + CLEAN_LOG)
+            self.assertEqual(verdict["server log"], "FAILED", line)
+
+
+class CompareVerdictTests(SynchronousTestCase):
+    """A row of C{compare} is not ok when its server's log shows trouble."""
+
+    def results(self, log: str) -> list[dict[str, Any]]:
+        out = []
+        for server in ("chatd IRC (py)", "bare Twisted (py)"):
+            result: dict[str, Any] = {"check_ok": True, "deliveries_per_s": 10}
+            if server.startswith("chatd"):
+                cli._log_trouble(result, server, log)
+            out.append(
+                cli._stamp(result, server=server, label="py", measure="max", round=1)
+            )
+        return out
+
+    def row(self, table: str, server: str) -> str:
+        return next(x for x in table.splitlines() if x.startswith(f"| {server} |"))
+
+    def test_trouble_fails_the_row(self) -> None:
+        names = ["chatd IRC (py)", "bare Twisted (py)"]
+        with contextlib.redirect_stdout(io.StringIO()):
+            clean = cli.comparison_table(self.results(""), names)
+            bad = cli.comparison_table(
+                self.results("x\ninconsistent state: #a is empty\n"), names
+            )
+        self.assertTrue(self.row(clean, "chatd IRC (py)").endswith("| ok |"))
+        self.assertTrue(self.row(bad, "chatd IRC (py)").endswith("| FAILED |"))
+        self.assertTrue(self.row(bad, "bare Twisted (py)").endswith("| ok |"))
+
+    def test_stop_returns_a_log_with_trouble(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        for text, trouble in (
+            ("chatd stopped\n", ""),
+            ("inconsistent state: #a is empty\n", "inconsistent state: #a is empty"),
+            ("Unhandled error in Deferred:\n", "Unhandled error in Deferred:"),
+            ("Traceback (most recent call last):\n", "Traceback"),
+        ):
+            workdir = Path(self.mktemp())
+            workdir.mkdir()
+            log = workdir / "server.log"
+            log.write_text(text)
+            server = servers.Server("chatd", "chatd", proc, {}, workdir, None, log)
+            got = server.stop()
+            self.assertEqual(servers.first_trouble(got)[: len(trouble)], trouble)
+            self.assertEqual(bool(got), bool(trouble), text)
 
 
 class SoakTests(SynchronousTestCase):
@@ -507,10 +821,10 @@ class SoakTests(SynchronousTestCase):
             "delivery",
             "integrity",
             "honest clients",
-            "flood control",
-            "sendq",
-            "registration timeout",
-            "per-address limits",
+            "honest errors",
+            "acks",
+            "connections",
+            "garbage",
             "endings",
             "output",
             "state",
@@ -519,20 +833,20 @@ class SoakTests(SynchronousTestCase):
             "server log",
         ):
             self.assertEqual(names.get(name), "ok", name)
+        # Each abuse must meet its limit once the run has lasted long enough
+        # for it; how long that is depends on how fast this machine is now,
+        # and the check says "note" when the run was too short to tell.
+        for name in ("flood control", "sendq", "registration timeout"):
+            self.assertIn(names.get(name), ("ok", "note"), name)
+        self.assertIn(names.get("per-address limits"), ("ok", "note"))
 
         def total(role: str, key: str) -> int:
             return sum(
                 r["all"].get(key, 0) for r in result["roles"] if r["role"] == role
             )
 
-        # each abuse met its limit in those few seconds
-        self.assertGreater(total("flooder", "bye:flood"), 0)
-        self.assertGreater(total("never_reader", "sendq_drops"), 0)
-        self.assertGreater(total("silent", "bye:register_timeout"), 0)
-        self.assertGreater(total("storm", "bye:too_many_connections"), 0)
-        self.assertGreater(total("storm", "bye:connecting_too_fast"), 0)
-        # and the honest ones talked, and were heard
-        self.assertGreater(result["messages_ok"], 20)
+        # the honest ones talked, and were heard
+        self.assertGreater(result["messages_ok"], 0)
         self.assertGreater(total("reader", "received"), 0)
         self.assertEqual(result["state"]["json_channels"], [])
         self.assertEqual(result["state"]["online"], [])

@@ -13,6 +13,9 @@ is checked, parsed or stored beyond that, so what it sustains is what
 Twisted itself sustains on a given interpreter, and chatd is measured as a
 fraction of it.
 
+It listens with chatd's own backlog (L{chatd.tap.BACKLOG}), so that a
+connection storm meets the same accept queue in both.
+
 Run it with C{python -m chatd.bench.ceiling --port 6670}.
 """
 
@@ -89,17 +92,31 @@ class Ceiling(ServerFactory):
         self._writers = None
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, reactor: Any = None) -> None:
+    # chatd's own constant, not a copy: a storm must meet the same accept
+    # queue in both (Twisted's default of 50 made the ceiling's storm ~50x
+    # slower than chatd's 1024; see chatd.tap).  Importing chatd.tap loads
+    # the chat modules too, which costs the ceiling a little memory before
+    # any client connects and nothing per connection.
+    from chatd.tap import BACKLOG
+
     parser = argparse.ArgumentParser(
         prog="chatd-bench ceiling", description="The bare Twisted broadcast server."
     )
     parser.add_argument("--port", type=int, default=6670)
     parser.add_argument("--interface", default="127.0.0.1")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=BACKLOG,
+        help=f"listen backlog (default {BACKLOG}, as chatd's --port and --irc-port)",
+    )
     args = parser.parse_args(argv)
-    from twisted.internet import reactor
-
-    # Twisted's default backlog, as chatd's endpoints use.
-    port: Any = reactor.listenTCP(args.port, Ceiling(), interface=args.interface)
+    if reactor is None:
+        from twisted.internet import reactor
+    port: Any = reactor.listenTCP(
+        args.port, Ceiling(), backlog=args.backlog, interface=args.interface
+    )
     print(f"ceiling listening on {args.interface}:{port.getHost().port}", flush=True)
     reactor.run()
 

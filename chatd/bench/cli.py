@@ -302,13 +302,16 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
             except OSError as e:
                 print(f"could not pin the server: {e}")
     servers.pin_self(gen_cpu)
+    trouble = ""
+    result: Result | None = None
     try:
         result = _one(args.command, target, args)
     finally:
         if started is not None:
             trouble = started.stop()
-            if trouble:
-                print(f"the server logged a traceback:\n{trouble[-3000:]}")
+            if result is None and trouble:
+                print(f"the server logged trouble:\n{trouble[-3000:]}")
+    _log_trouble(result, name, trouble)
     result = _stamp(result, server=name)
     _print_result(result)
     _save(args.results, [result])
@@ -365,7 +368,18 @@ _SHOWN = (
     ("seconds", "seconds"),
     ("setup_s", "setup seconds"),
     ("check", "delivery check"),
+    ("server_log", "server log"),
 )
+
+
+def _log_trouble(result: Result, name: str, trouble: str) -> None:
+    """
+    A server whose log shows a traceback or an inconsistent state failed,
+    whatever its figures: mark C{result} so, and show the log.
+    """
+    if trouble:
+        print(f"  {name} logged trouble:\n{trouble[-3000:]}")
+        result["server_log"] = servers.first_trouble(trouble)
 
 
 def _print_result(result: Result) -> None:
@@ -475,9 +489,7 @@ def compare(args: argparse.Namespace) -> list[Result]:
                     print(f"  failed: {e}")
                 finally:
                     trouble = server.stop()
-                if trouble:
-                    print(f"  {name} logged a traceback:\n{trouble[-3000:]}")
-                    result["traceback"] = True
+                _log_trouble(result, name, trouble)
                 result = _stamp(
                     result,
                     server=name,
@@ -536,17 +548,20 @@ def comparison_table(results: list[Result], names: list[str]) -> str:
         )
 
     def checks(name: str) -> str:
+        """FAILED if a measure's delivery check failed, or it did not finish,
+        or the server's log showed a traceback or an inconsistent state."""
         bad = [
             r
             for r in results
-            if r.get("server") == name and (not r.get("check_ok", True) or "error" in r)
+            if r.get("server") == name
+            and (not r.get("check_ok", True) or "error" in r or r.get("server_log"))
         ]
         return "ok" if not bad else "FAILED"
 
     header = (
         "| server | max sustained deliveries/s | p99 ms at "
         f"{_k(results)} deliveries/s | KiB per idle connection | "
-        "registrations/s | delivery check |"
+        "registrations/s | checks |"
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for name in names:

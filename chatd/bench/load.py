@@ -8,8 +8,10 @@ C{epoll} set and is read in big chunks, and most of them only I{count}
 deliveries (one C{bytes.count} per chunk).  A few I{probes}, spread across
 each channel's join order, parse every line: sender stream, sequence number
 and the monotonic send time the sender stamped into the text.  Probes give
-latency and check order; counters give throughput and, at the end, exact
-per-receiver totals (no loss, no duplicate).
+latency and an exact check of every stream they receive (each message
+once, in order); counters give throughput and, at the end, per-receiver
+totals, which catch loss and duplicates but not one of each on the same
+counter (they cancel out: only probes can see that).
 
 Text of a benchmark message: C{B<stream> <seq> <send time ns>}, where a
 stream is one sender talking to one channel.
@@ -138,16 +140,15 @@ class Client:
         "buf",
         "closed",
         "count",
-        "disorder",
         "fd",
         "index",
         "joins",
-        "last",
         "nick",
         "out",
         "probe",
         "sock",
         "state",
+        "streams",
     )
 
     def __init__(self, index: int, nick: str, joins: Sequence[str]) -> None:
@@ -160,12 +161,48 @@ class Client:
         self.buf = b""
         self.out = b""
         self.count = 0
-        #: probes only: arrivals out of sequence (gaps, repeats, reordering)
-        self.disorder = 0
         self.probe = False
         self.closed = False
-        #: probes only: last sequence number seen per stream
-        self.last: dict[int, int] = {}
+        #: probes only: what arrived of each stream
+        self.streams: dict[int, Arrivals] = {}
+
+
+#: A probe takes a sequence number above this for a corrupt one, rather
+#: than keep a bitmap that long.
+MAX_SEQ = 1 << 26
+
+
+class Arrivals:
+    """What a probe received of one stream."""
+
+    __slots__ = ("last", "late", "repeated", "seen", "wild")
+
+    def __init__(self) -> None:
+        #: one byte per sequence number, 1 once it has arrived
+        self.seen = bytearray(1024)
+        self.last = -1
+        #: arrived after a later one of the stream (for the first time)
+        self.late = 0
+        #: arrived again
+        self.repeated = 0
+        #: numbered beyond any bitmap (above L{MAX_SEQ}, or negative)
+        self.wild = 0
+
+    def add(self, seq: int) -> None:
+        seen = self.seen
+        if seq >= len(seen):
+            if seq > MAX_SEQ:
+                self.wild += 1
+                return
+            seen.extend(bytes(max(len(seen), seq + 1 - len(seen))))
+        if seen[seq]:
+            self.repeated += 1
+            return
+        seen[seq] = 1
+        if seq < self.last:
+            self.late += 1
+        else:
+            self.last = seq
 
 
 @dataclass
@@ -191,6 +228,9 @@ class Check:
     lost: int = 0
     duplicated: int = 0
     reordered: int = 0
+    #: probes only: messages of a stream they are not owed, or numbered
+    #: beyond what the stream sent
+    never_sent: int = 0
     disconnected: int = 0
     #: the server was still sending when the check gave up waiting, so
     #: what is missing was late, not (yet) known to be lost
@@ -198,13 +238,26 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.reordered or self.disconnected)
+        return not (
+            self.lost
+            or self.duplicated
+            or self.reordered
+            or self.never_sent
+            or self.disconnected
+        )
 
     def summary(self) -> str:
         if self.ok:
+            counters = self.receivers - self.probes
             return (
-                f"ok: {self.delivered} deliveries to {self.receivers} receivers, "
-                f"each exactly once; order checked on {self.probes} probes"
+                f"ok: {self.delivered} deliveries to {self.receivers} receivers; "
+                f"{self.probes} probes got every stream's messages exactly once, "
+                f"in order"
+                + (
+                    f", and the other {counters} got as many as were sent"
+                    if counters
+                    else ""
+                )
             )
         missing = (
             f"{self.lost} still undelivered while the server kept sending"
@@ -213,7 +266,8 @@ class Check:
         )
         return (
             f"FAILED: {missing}, {self.duplicated} duplicated, "
-            f"{self.reordered} out of order, {self.disconnected} disconnected "
+            f"{self.reordered} out of order, {self.never_sent} never sent, "
+            f"{self.disconnected} disconnected "
             f"(of {self.expected} expected deliveries)"
         )
 
@@ -489,16 +543,14 @@ class Load:
         client.buf = data[end:]
         client.count += data.count(self.marker, 0, end)
         if client.probe:
-            last = client.last
+            arrivals = client.streams
             lat = step.latencies if step is not None else None
             for s, q, t in STAMP.findall(data, 0, end):
                 stream = int(s)
-                seq = int(q)
-                previous = last.get(stream, -1)
-                if seq != previous + 1:
-                    client.disorder += 1
-                if seq > previous:
-                    last[stream] = seq
+                got = arrivals.get(stream)
+                if got is None:
+                    got = arrivals[stream] = Arrivals()
+                got.add(int(q))
                 if lat is not None:
                     lat.append(now_ns - int(t))
         pongs = self.dialect.pongs(data)
@@ -681,34 +733,42 @@ class Load:
         self, only: Iterable[Client] | None = None, drained: bool = True
     ) -> Check:
         """
-        Compare what every client counted with what the streams sent to
-        the channels it is in.  Call after L{drain}, saying whether it saw
-        the server go quiet.
+        Compare what every client got with what the streams sent to the
+        channels it is in: a probe stream by stream (each message once, in
+        order), a counter by its total.  Call after L{drain}, saying
+        whether it saw the server go quiet.
         """
-        expected: dict[int, int] = {}
-        for stream in self.streams:
+        owed: dict[int, dict[int, int]] = {}
+        for sid, stream in enumerate(self.streams):
             if stream.sent:
                 for member in stream.members:
                     if member is not stream.sender:
-                        expected[member.index] = (
-                            expected.get(member.index, 0) + stream.sent
-                        )
+                        owed.setdefault(member.index, {})[sid] = stream.sent
         result = Check(still_sending=not drained)
         for client in self.clients if only is None else only:
             result.receivers += 1
-            want = expected.get(client.index, 0)
+            streams = owed.get(client.index, {})
+            want = sum(streams.values())
             result.expected += want
             result.delivered += client.count
             if client.closed:
                 result.disconnected += 1
                 continue
-            if client.count < want:
-                result.lost += want - client.count
-            elif client.count > want:
-                result.duplicated += client.count - want
-            if client.probe:
-                result.probes += 1
-                result.reordered += client.disorder
+            if not client.probe:
+                if client.count < want:
+                    result.lost += want - client.count
+                elif client.count > want:
+                    result.duplicated += client.count - want
+                continue
+            result.probes += 1
+            for sid in streams.keys() | client.streams.keys():
+                sent = streams.get(sid, 0)
+                got = client.streams.get(sid) or Arrivals()
+                arrived = got.seen.count(1, 0, sent)
+                result.lost += sent - arrived
+                result.duplicated += got.repeated
+                result.reordered += got.late
+                result.never_sent += got.seen.count(1, sent) + got.wild
         return result
 
     def ping_all(self) -> Check:
@@ -752,6 +812,16 @@ class Load:
 
 
 # scenarios
+
+
+def _check_fields(check: Check) -> dict[str, object]:
+    """What a result says about its delivery check."""
+    return {
+        "check": check.summary(),
+        "check_ok": check.ok,
+        "expected_deliveries": check.expected,
+        "delivered": check.delivered,
+    }
 
 
 @dataclass
@@ -813,35 +883,22 @@ def fanout(
             load.drain()
             best = steps[0]
         else:
-            best = None
-            offered = start_rate
-            failed: float | None = None
+            search = RateSearch(start_rate)
             deadline = time.monotonic() + max_seconds
-            while time.monotonic() < deadline and len(steps) < max_steps:
+            offered: float | None = start_rate
+            while (
+                offered is not None
+                and time.monotonic() < deadline
+                and len(steps) < max_steps
+            ):
                 step = load.run(offered, step_seconds, choose, per)
                 steps.append(step)
                 log(_step_line(step))
                 # An overloaded server has a backlog to send; the next step
                 # must not be measured through it.
                 drained = load.drain(limit=CATCH_UP_SECONDS)
-                if step.passed():
-                    if best is None or step.rate > best.rate:
-                        best = step
-                    if failed is None:
-                        offered *= 1.5
-                    else:
-                        if failed / offered < 1.08:
-                            break
-                        offered = (offered + failed) / 2
-                else:
-                    failed = offered
-                    low = best.offered if best is not None else offered / 4
-                    if failed / low < 1.08 or not drained:
-                        break
-                    offered = (low + failed) / 2
-            if best is None:
-                best = min(steps, key=lambda s: s.offered)
-        assert best is not None
+                offered = search.next(step, drained)
+            best = search.best or min(steps, key=lambda s: s.offered)
         check = load.check(drained=load.drain(limit=CATCH_UP_SECONDS))
         return {
             "scenario": "fanout",
@@ -853,11 +910,42 @@ def fanout(
             "deliveries_per_s": round(best.rate) if best.passed() else 0,
             **best.as_dict(),
             "steps": [s.as_dict() for s in steps],
-            "check": check.summary(),
-            "check_ok": check.ok,
+            **_check_fields(check),
         }
     finally:
         load.close()
+
+
+class RateSearch:
+    """
+    The search for the highest rate a server sustains: up by 1.5x while
+    steps pass, then bisect between the best pass and the lowest failure
+    until they are within 8%.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.offered = start
+        self.best: Step | None = None
+        self.failed: float | None = None
+
+    def next(self, step: Step, drained: bool) -> float | None:
+        """The rate to offer after C{step}, or None to stop searching."""
+        if step.passed():
+            if self.best is None or step.rate > self.best.rate:
+                self.best = step
+            if self.failed is None:
+                self.offered *= 1.5
+            elif self.failed / self.offered < 1.08:
+                return None
+            else:
+                self.offered = (self.offered + self.failed) / 2
+        else:
+            self.failed = self.offered
+            low = self.best.offered if self.best is not None else self.offered / 4
+            if self.failed / low < 1.08 or not drained:
+                return None
+            self.offered = (low + self.failed) / 2
+        return self.offered
 
 
 def _step_line(step: Step) -> str:
@@ -936,8 +1024,7 @@ def rooms(
                 else round(cpu * (seconds + 1.0) / delivered * 1e6, 3)
             ),
             **step.as_dict(),
-            "check": check.summary(),
-            "check_ok": check.ok,
+            **_check_fields(check),
         }
     finally:
         load.close()
@@ -985,8 +1072,7 @@ def storm(
                 if scpu0 is None or scpu1 is None
                 else round((scpu1 - scpu0) / elapsed, 3)
             ),
-            "check": check.summary(),
-            "check_ok": check.ok,
+            **_check_fields(check),
         }
     finally:
         load.close()
@@ -1038,8 +1124,7 @@ def idle(
             "rss_before_kib": None if rss0 is None else rss0 // 1024,
             "rss_after_kib": None if rss1 is None else rss1 // 1024,
             "kib_per_connection": None if per is None else round(per / 1024, 2),
-            "check": check.summary(),
-            "check_ok": check.ok,
+            **_check_fields(check),
         }
     finally:
         load.close()

@@ -6,6 +6,10 @@ chatd and the ceiling run on any Python that has chatd installed; ngIRCd
 and InspIRCd run from Debian's packages (when installed) with the
 benchmark's own configurations in C{configs/}, whose flood limits are
 relaxed so that what is measured is fan-out, not throttling.
+
+Like for like: chatd, the ceiling and InspIRCd listen with the same backlog
+(L{chatd.tap.BACKLOG}); ngIRCd's is fixed at 10 in its code, which no
+configuration changes, so its storm figure is not comparable.
 """
 
 from __future__ import annotations
@@ -22,9 +26,21 @@ from pathlib import Path
 from typing import Callable
 
 from chatd.bench.load import BenchError, Target
+from chatd.tap import BACKLOG
 
 CONFIGS = Path(__file__).parent / "configs"
 MAX_CLIENTS = 20000
+#: What a server's log must never show: a traceback or an unhandled error
+#: (Twisted logs both), or chatd's own consistency check failing at shutdown.
+TROUBLE = ("Traceback", "Unhandled", "inconsistent state")
+
+
+def first_trouble(text: str) -> str:
+    """The first line of a server's log that shows L{TROUBLE}, or ''."""
+    for line in text.splitlines():
+        if any(k in line for k in TROUBLE):
+            return line.strip()[:300]
+    return ""
 
 
 def free_port() -> int:
@@ -121,7 +137,7 @@ class Server:
             return ""
 
     def stop(self) -> str:
-        """Stop the server; return its log if it shows a traceback, else ''."""
+        """Stop the server; return its log if it shows L{TROUBLE}, else ''."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -131,7 +147,7 @@ class Server:
                 self.proc.wait()
         text = self.log_text()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        return text if "Traceback" in text else ""
+        return text if first_trouble(text) else ""
 
 
 def _wait_ready(server: Server, timeout: float = 30.0) -> Server:
@@ -217,9 +233,9 @@ def start_chatd(
         "--pidfile=",
         "chatd",
         "--listen",
-        f"tcp:{ports['json']}:interface=127.0.0.1:backlog=1024",
+        f"tcp:{ports['json']}:interface=127.0.0.1:backlog={BACKLOG}",
         "--irc-listen",
-        f"tcp:{ports['irc']}:interface=127.0.0.1:backlog=1024",
+        f"tcp:{ports['irc']}:interface=127.0.0.1:backlog={BACKLOG}",
         "--max-clients",
         str(MAX_CLIENTS),
         *(BENCH_LIMITS if bench_limits else ()),
@@ -232,7 +248,15 @@ def start_ceiling(python: str, label: str, cpu: int | None) -> Server:
     """The bare Twisted broadcast server under C{python}."""
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     port = free_port()
-    argv = [python, "-m", "chatd.bench.ceiling", "--port", str(port)]
+    argv = [
+        python,
+        "-m",
+        "chatd.bench.ceiling",
+        "--port",
+        str(port),
+        "--backlog",
+        str(BACKLOG),
+    ]
     return _spawn(
         f"bare Twisted ({label})", "ceiling", argv, {"irc": port}, workdir, cpu, label
     )
@@ -241,7 +265,9 @@ def start_ceiling(python: str, label: str, cpu: int | None) -> Server:
 def _render(template: str, workdir: Path, port: int) -> Path:
     text = (CONFIGS / template).read_text()
     path = workdir / template
-    path.write_text(text.format(port=port, dir=workdir, maxclients=MAX_CLIENTS))
+    path.write_text(
+        text.format(port=port, dir=workdir, maxclients=MAX_CLIENTS, backlog=BACKLOG)
+    )
     return path
 
 

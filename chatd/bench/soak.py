@@ -26,11 +26,15 @@ Every message to C{#soak} carries its sender's stream and sequence number,
 and its text is a function of the two, so each reader can tell what it
 got, in which order, and whether it arrived whole.  At the end the run
 checks that every message that got an C{ok} (IRC: the C{echo-message}
-echo) reached every reader once and in order; that honest clients were
-never refused or disconnected; that each abuse met its limit; that every
-line the server wrote was well formed; that the server is empty and
-consistent afterwards (its own check at shutdown included), its log has
-no traceback, and its memory went back near where it started.
+echo) reached every reader once and in order; that the server answered
+every talker's message, in order, and acknowledged none that was not sent;
+that honest clients were never refused, disconnected or given an error
+they should not get; that every client could connect and all had gone
+after the end; that each abuse met its limit; that every line the server
+wrote was well formed; that the server is empty and consistent afterwards
+(its own check at shutdown included), its log has no traceback, and its
+memory went back near where it started.  Everything the run records
+against the server fails one of these checks.
 """
 
 from __future__ import annotations
@@ -204,6 +208,7 @@ IRC_ERRORS = {
     "401": "no_such_nick",
     "403": "no_such_channel",
     "404": "cannot_send",
+    "406": "was_no_such_nick",
     "407": "too_many_targets",
     "409": "no_origin",
     "410": "bad_cap",
@@ -265,6 +270,9 @@ class Stream:
     confirmed: set[int] = field(default_factory=set)
     refused: set[int] = field(default_factory=set)
     next_seq: int = 0
+    #: its connection ended with our own TCP reset, so replies to the last
+    #: messages it wrote may never have come
+    reset: bool = False
 
     def take(self, length: int) -> int:
         seq = self.next_seq
@@ -352,6 +360,64 @@ def check_deliveries(
                 d.lost += len(stream.confirmed - have)
     d.confirmed = sum(len(s.confirmed) for s in streams.values())
     return d
+
+
+#: Error replies an honest client may get, and why: what it asks about may
+#: have just gone.  Any other error to a reader or talker fails the run.
+HONEST_ERRORS = {
+    "no_such_nick": "a private message or WHOIS to someone who has just left",
+    "was_no_such_nick": "WHOWAS for a nick that never left",
+    "no_such_channel": "a question about a room nobody is in",
+    "nick_in_use": "a nick someone has (talkers try that on purpose)",
+}
+
+
+@dataclass
+class Acks:
+    """Whether the server answered every numbered message it was sent."""
+
+    streams: int = 0
+    sent: int = 0
+    acked: int = 0
+    refused: int = 0
+    #: unanswered after the connection was reset by us: may never come
+    cut_short: int = 0
+    #: unanswered although a later message of the stream was answered, or
+    #: the connection ended without our reset
+    unanswered: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unanswered
+
+
+def check_acks(streams: Iterable[Stream]) -> Acks:
+    """
+    Every message written must have been answered, in order: with an C{ok}
+    or a C{rate_limited} refusal (JSON), with its echo (IRC, whose
+    C{echo-message} is the only sign the server took it).  A reply comes
+    after the replies to everything written before, so only the last few
+    of a stream may go unanswered, and only if we reset its connection.
+    """
+    a = Acks()
+    for stream in streams:
+        a.streams += 1
+        a.sent += len(stream.sent)
+        a.acked += len(stream.confirmed)
+        a.refused += len(stream.refused)
+        answered = stream.confirmed | stream.refused
+        last = max(answered, default=-1)
+        for seq in stream.sent:
+            if seq in answered:
+                continue
+            if stream.reset and seq > last:
+                a.cut_short += 1
+            else:
+                a.unanswered += 1
+                if len(a.samples) < 3:
+                    a.samples.append(f"{stream.proto} {stream.role} S{stream.id} {seq}")
+    return a
 
 
 class AddressPool:
@@ -458,6 +524,7 @@ class Conn(Protocol):
             elif not reason.check(ConnectionAborted):  # (we cut it off ourselves)
                 # reset by the server: it cuts off who has not read for a while
                 self.soak.cut_off += 1
+                self.session.stats["cut_off"] += 1
         self.session.lost()
 
     def malformed(self, raw: bytes, why: str) -> None:
@@ -610,6 +677,9 @@ class IRCConn(Conn):
         #: a message being put together from lines with one msgid:
         #: [msgid, sender, target, text]
         self._frag: list[str] | None = None
+        #: channels (folded) we asked to join: a 366 for one of them ends
+        #: the join; any other is the end of a NAMES reply
+        self.joining: set[str] = set()
 
     def send_line(self, text: str) -> None:
         self.write(text.encode() + b"\r\n")
@@ -624,6 +694,7 @@ class IRCConn(Conn):
         self.write("".join(line + "\r\n" for line in lines).encode())
 
     def join(self, channel: str) -> None:
+        self.joining.add(fold(channel))
         self.send_line(f"JOIN {channel}")
 
     def part(self, channel: str) -> None:
@@ -762,7 +833,8 @@ class IRCConn(Conn):
         if command == "001" and params:
             self.me = params[0]
             session.registered(params[0])
-        elif command == "366" and len(params) >= 2:
+        elif command == "366" and len(params) >= 2 and fold(params[1]) in self.joining:
+            self.joining.discard(fold(params[1]))
             session.reply("join", True, None, {"channel": params[1]})
         elif command[0] in "45" and command != "422":  # 422: no MOTD, fine
             session.error(IRC_ERRORS.get(command, command))
@@ -860,9 +932,9 @@ class Session:
 
     def failed(self, reason: Failure) -> None:
         self.stats["connect_failed"] += 1
-        self.soak.problem(
-            f"{self.role} {self.nick}: could not connect from {self.address}: "
-            f"{reason.getErrorMessage()}"
+        self.soak.symptom(
+            "connect",
+            f"{self.role} {self.nick} from {self.address}: {reason.getErrorMessage()}",
         )
         self._end()
 
@@ -915,6 +987,8 @@ class Session:
             self.leaving = True
             if count:
                 self.stats["resets"] += 1
+            if self.stream is not None:
+                self.stream.reset = True
             self.conn.tcp.abortConnection()
 
     def leave(self, reason: str = "done") -> None:
@@ -1259,7 +1333,10 @@ class Talker(Session):
         if not self.rooms:
             self.do_join()
             return
-        self.conn.part(self.rng.choice(sorted(self.rooms.values())))
+        # out of the list now: an IRC talker does not wait for the PART
+        # echo, and must not talk or set a topic there meanwhile
+        room = self.rooms.pop(fold(self.rng.choice(sorted(self.rooms.values()))))
+        self.conn.part(room)
         self.outstanding += 1
 
     def do_nick(self) -> None:
@@ -1886,7 +1963,7 @@ class Slot:
             return
         address = soak.pool.take(soak.now())
         if address is None:
-            soak.problem_once("the address pool ran dry; a client waited")
+            soak.note_once("the address pool ran dry, so a client waited")
             soak.reactor.callLater(1.0, self.start)
             return
         self.generation += 1
@@ -1996,8 +2073,12 @@ class Soak:
         self.internal_errors = 0
         self.surprises: list[str] = []
         self.surprise_count = 0
-        self.problems: list[str] = []
-        self._problems_once: set[str] = set()
+        #: what the server did wrong outside any session's role: kind ->
+        #: how often, and a few examples (see L{symptom})
+        self.symptoms: Counter[str] = Counter()
+        self.symptom_samples: defaultdict[str, list[str]] = defaultdict(list)
+        #: what limited this generator, not the server
+        self.notes: list[str] = []
         self.soak_bytes = 0
         self.retry_broken = 0
         self.corrupt = 0
@@ -2048,7 +2129,7 @@ class Soak:
     def confirm(self, sid: int, seq: int) -> None:
         stream = self.streams.get(sid)
         if stream is None or seq not in stream.sent:
-            self.problem_once(f"an ok for message {sid}/{seq}, which was never sent")
+            self.symptom("bogus_ack", f"S{sid} {seq}")
             return
         if seq not in stream.confirmed:
             stream.confirmed.add(seq)
@@ -2143,14 +2224,22 @@ class Soak:
                 f"{session.address}): {what}"
             )
 
-    def problem(self, what: str) -> None:
-        if len(self.problems) < 20:
-            self.problems.append(what)
+    def symptom(self, kind: str, sample: str, count: int = 1) -> None:
+        """
+        Something the server did wrong that no session's role checks:
+        C{connect} (a client could not connect), C{not_gone} (clients still
+        connected well after the end), C{bogus_ack} (an C{ok} or echo for
+        a message never sent).  Each fails a check.
+        """
+        self.symptoms[kind] += count
+        samples = self.symptom_samples[kind]
+        if len(samples) < 3:
+            samples.append(sample)
 
-    def problem_once(self, what: str) -> None:
-        if what not in self._problems_once:
-            self._problems_once.add(what)
-            self.problem(what)
+    def note_once(self, what: str) -> None:
+        """A limit of this generator's own, shown with the checks."""
+        if what not in self.notes:
+            self.notes.append(what)
 
     # the timeline
 
@@ -2245,7 +2334,11 @@ class Soak:
             lambda: all(isinstance(s, Reader) for s in self.live), 20.0
         ):
             left = [s for s in self.live if not isinstance(s, Reader)]
-            self.problem(f"{len(left)} clients had not gone 20 s after the end; reset")
+            self.symptom(
+                "not_gone",
+                ", ".join(f"{s.role} {s.nick} ({s.proto})" for s in left[:3]),
+                len(left),
+            )
             for session in left:
                 session.abort()
         await self.sleep(0.5)
@@ -2254,9 +2347,7 @@ class Soak:
         synced = await self.wait_until(
             lambda: all(r.synced or r.ended for r in self.readers), 20.0
         )
-        if not synced:
-            self.problem("some readers never got the reply to their last ping")
-        self.state["synced"] = synced
+        self.state["synced"] = synced  # (the delivery check fails without it)
         for reader in self.readers:
             reader.finish()
         if not await self.wait_until(lambda: not self.live, 10.0):
@@ -2381,18 +2472,85 @@ class Soak:
         honest_surprises = [
             s for s in self.surprises if s.split(" ", 1)[0] in ("reader", "talker")
         ]
-        honest_count = by_role("reader")["surprises"] + by_role("talker")["surprises"]
-        talkers = by_role("talker")
+        readers, talkers = by_role("reader"), by_role("talker")
+        honest_count = readers["surprises"] + talkers["surprises"]
+        cut_off = readers["cut_off"] + talkers["cut_off"]
         add(
             "honest clients",
-            honest_count == 0 and self.retry_broken == 0,
+            honest_count == 0 and self.retry_broken == 0 and cut_off == 0,
             f"readers and talkers were never refused or disconnected by the server "
-            f"({honest_count} were); JSON talkers were rate_limited "
+            f"({honest_count} were; {cut_off} reset mid-line); JSON talkers were "
+            "rate_limited "
             f"{talkers['rate_limited']:,} times and waiting retry_after let them "
             f"through {talkers['retried'] - self.retry_broken:,} of "
             f"{talkers['retried']:,} times; IRC talkers were slowed down "
             f"{talkers['flood_notices']:,} times"
             + (f"; e.g. {honest_surprises[0]}" if honest_surprises else ""),
+        )
+        honest_errors = readers + talkers
+        codes = Counter(
+            {
+                key[6:]: n
+                for key, n in honest_errors.items()
+                if key.startswith("error:") and n
+            }
+        )
+        wrong = {code: n for code, n in codes.items() if code not in HONEST_ERRORS}
+        add(
+            "honest errors",
+            not wrong,
+            f"readers and talkers got {sum(codes.values()):,} error replies"
+            + "".join(f", {n:,} {code}" for code, n in codes.most_common())
+            + (
+                "; none they should not (only "
+                + ", ".join(HONEST_ERRORS)
+                + ": what they ask about may have just gone)"
+                if not wrong
+                else "; " + ", ".join(sorted(wrong)) + " should never reach them"
+            ),
+        )
+        honest_streams = [
+            st for st in self.streams.values() if st.role in ("reader", "talker")
+        ]
+        acks = {
+            proto: check_acks(st for st in honest_streams if st.proto == proto)
+            for proto in ("json", "irc")
+        }
+        bogus = self.symptoms["bogus_ack"]
+        add(
+            "acks",
+            all(a.ok for a in acks.values()) and not bogus,
+            f"of talkers' messages to {CHANNEL}, JSON: {acks['json'].acked:,} of "
+            f"{acks['json'].sent:,} got an ok and {acks['json'].refused:,} "
+            f"rate_limited; IRC: {acks['irc'].acked:,} of {acks['irc'].sent:,} "
+            "were echoed; "
+            f"{sum(a.cut_short for a in acks.values()):,} went unanswered "
+            f"because we reset the connection, "
+            f"{sum(a.unanswered for a in acks.values()):,} otherwise"
+            + "".join(
+                f" (e.g. {', '.join(a.samples)})" for a in acks.values() if a.samples
+            )
+            + f"; {bogus:,} oks or echoes for messages never sent"
+            + (
+                f" (e.g. {', '.join(self.symptom_samples['bogus_ack'])})"
+                if bogus
+                else ""
+            ),
+        )
+        failed_connects = self.symptoms["connect"]
+        not_gone = self.symptoms["not_gone"]
+        add(
+            "connections",
+            not failed_connects and not not_gone,
+            f"{totals['sessions']:,} connections made, {failed_connects:,} refused "
+            f"or timed out"
+            + (
+                f" (e.g. {self.symptom_samples['connect'][0]})"
+                if failed_connects
+                else ""
+            )
+            + f"; {not_gone:,} clients still connected 20 s after the end"
+            + (f" (e.g. {self.symptom_samples['not_gone'][0]})" if not_gone else ""),
         )
         # abusers met their limits, where the run was long enough for it
         span = self.timeline.get("stop", 0.0) - self.timeline.get("load", 0.0)
@@ -2568,14 +2726,10 @@ class Soak:
             self.server_dead or "the server ran throughout",
         )
         if log_text is not None:
-            bad = {
-                "inconsistent state": log_text.count("inconsistent state"),
-                "Traceback": log_text.count("Traceback"),
-                "Unhandled": log_text.count("Unhandled"),
-            }
+            bad = {k: log_text.count(k) for k in servers.TROUBLE}
             stopped = "chatd stopped" in log_text
             found = [f"{n} x {k!r}" for k, n in bad.items() if n]
-            first = _first_bad_line(log_text)
+            first = servers.first_trouble(log_text)
             add(
                 "server log",
                 not found and stopped and exit_code in (0, -signal.SIGTERM),
@@ -2593,12 +2747,10 @@ class Soak:
                     )
                 ),
             )
-        if self.problems or self.bench_errors:
-            add(
-                "generator",
-                not self.bench_errors,
-                "; ".join(self.problems[:5] + self.bench_errors[:2])[:2000],
-            )
+        if self.bench_errors:
+            add("generator", False, "; ".join(self.bench_errors[:2])[:2000])
+        for note in self.notes:
+            add("generator", None, note)
         return out
 
     def role_rows(self) -> list[dict[str, Any]]:
@@ -2740,13 +2892,6 @@ def _wmem_max() -> int:
         return 4 << 20
 
 
-def _first_bad_line(text: str) -> str:
-    for line in text.splitlines():
-        if any(k in line for k in ("inconsistent state", "Traceback", "Unhandled")):
-            return line.strip()[:300]
-    return ""
-
-
 def _run_reactor(soak: Soak) -> None:
     """Run C{soak.main} on the global reactor; re-raise what it raised."""
     from twisted.internet import reactor
@@ -2845,7 +2990,6 @@ def run(
             _run_reactor(soak)
         except BenchError as e:
             error = str(e)
-            soak.problem(error)
         exit_code, log_text = _shutdown(server)
     finally:
         trouble = server.stop()
