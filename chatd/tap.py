@@ -79,6 +79,16 @@ class Options(usage.Options):
         f"on TCP port {DEFAULT_PORT} on all interfaces."
     )
 
+    optFlags = [
+        [
+            "no-exempt-loopback",
+            None,
+            "Apply --max-per-ip and --connects-per-minute to connections from "
+            "this machine too (loopback and UNIX sockets), which are exempt "
+            "by default.",
+        ],
+    ]
+
     optParameters = [
         [
             "port",
@@ -310,6 +320,7 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
                 connects=options["connects-per-minute"],
                 period=60.0,
                 exempt=tuple(options["exempt-ip"]),
+                exempt_loopback=not options["no-exempt-loopback"],
             )
         ),
     }

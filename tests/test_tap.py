@@ -49,6 +49,7 @@ SERVER_OPTIONS = (
     "--max-per-ip",
     "--connects-per-minute",
     "--exempt-ip",
+    "--no-exempt-loopback",
 )
 
 
@@ -214,6 +215,18 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(
             [str(n) for n in limit.exempt], ["10.0.0.0/8", "2001:db8::1/128"]
         )
+
+    def test_loopback_exemption(self) -> None:
+        """Local clients skip the per-address limits unless told otherwise."""
+        self.addCleanup(set_level, get_level())
+        for args, exempt in [((), True), (("--no-exempt-loopback",), False)]:
+            options = parse("--max-per-ip", "1", *args)
+            [factory] = makeService(options, Clock()).factories
+            assert factory.gate is not None
+            self.assertEqual(factory.gate.limit.exempt_loopback, exempt)
+            for _ in range(2):
+                admitted = factory.gate.admit("127.0.0.1", 0)[1] is None
+            self.assertEqual(admitted, exempt)
 
     def test_motd_file(self) -> None:
         path = Path(self.mktemp())
