@@ -367,17 +367,23 @@ class DaemonTests(SynchronousTestCase):
     """The installed plugin, run as `twistd -n chatd` in its own process."""
 
     def start(
-        self, *args: str, kinds: tuple[str, ...] = ("JSON",)
+        self,
+        *args: str,
+        kinds: tuple[str, ...] = ("JSON",),
+        argv: list[str] | None = None,
+        workdir: str | None = None,
     ) -> tuple[subprocess.Popen[str], int]:
         """
-        Start the daemon and wait (30 s at most) until it listens for every
-        wire format in C{kinds}; return it and its JSON port.  The ports of
-        all kinds are left in C{self.ports}.
+        Start the daemon (C{twistd -n --pidfile= chatd ARGS}, or C{argv})
+        and wait (30 s at most) until it listens for every wire format in
+        C{kinds}; return it and its JSON port.  The ports of all kinds are
+        left in C{self.ports}.
         """
-        workdir = self.mktemp()
-        os.makedirs(workdir)
+        if workdir is None:
+            workdir = self.mktemp()
+            os.makedirs(workdir)
         proc = subprocess.Popen(
-            [twistd(), "-n", "--pidfile=", "chatd", *args],
+            argv or [twistd(), "-n", "--pidfile=", "chatd", *args],
             cwd=workdir,  # away from the checkout: the plugin must be installed
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -520,6 +526,31 @@ class DaemonTests(SynchronousTestCase):
         self.assertEqual(json.loads(rj.readline())["code"], "shutdown")
         rest, _ = proc.communicate(timeout=20)
         self.assertIn("chatd stopped", "".join(self.output) + rest)
+
+    def test_quick_start_twice_from_one_directory(self) -> None:
+        """
+        The README's Quick start server command, on loopback ports of its
+        own, runs twice from one directory and leaves no twistd.pid there.
+        """
+        readme = (ROOT / "README.md").read_text("utf-8")
+        quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+        first_block = quick_start.split("```sh\n", 1)[1].split("```", 1)[0]
+        command = first_block.strip().split(" && ")[-1].split()
+        self.assertEqual(command[0], ".venv/bin/twistd")
+        argv = [twistd()]
+        words = iter(command[1:])
+        for word in words:
+            if word in ("--port", "--irc-port"):
+                next(words)
+                listen = "--listen" if word == "--port" else "--irc-listen"
+                argv += [listen, "tcp:0:interface=127.0.0.1"]
+            else:
+                argv.append(word)
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        for _ in range(2):
+            self.start(argv=argv, workdir=workdir, kinds=("JSON", "IRC"))
+        self.assertEqual(os.listdir(workdir), [])
 
     def test_port_in_use_is_a_clear_error(self) -> None:
         workdir = self.mktemp()
