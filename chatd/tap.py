@@ -334,7 +334,7 @@ class Options(usage.Options):
                     raise bad_value(
                         option,
                         description,
-                        f"must be a Twisted endpoint string such as tcp:8123 ({e})",
+                        f"must be a usable endpoint string such as tcp:8123 ({e})",
                     ) from None
         name = self["server-name"]
         if not name or any(c in name for c in " !@*?,:") or not name.isascii():
