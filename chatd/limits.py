@@ -129,6 +129,32 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+#: Where local connections come from: loopback (IPv4, IPv6, and IPv4 mapped
+#: into IPv6).  L{is_local} also counts a UNIX socket's peer as local.
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+    ipaddress.ip_network("::ffff:127.0.0.0/104"),
+)
+
+#: The host the listeners give a UNIX socket's peer, which has no address.
+UNIX_PEER = "localhost"
+
+
+def is_local(host: str) -> bool:
+    """
+    Whether a connection from C{host} comes from this machine: a loopback
+    address, or a UNIX socket (L{UNIX_PEER}).
+    """
+    if host == UNIX_PEER:
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(address in network for network in LOOPBACK)
+
+
 def parse_networks(values: Iterable[str]) -> list[Network]:
     """
     C{values} as networks (C{10.0.0.0/8}, C{2001:db8::/32}, C{::1});
@@ -141,13 +167,17 @@ class AddressLimit(NamedTuple):
     """
     Admission settings: at most C{per_address} connections at once from
     one address (0: no limit) and C{connects} new ones per C{period}
-    seconds (0: no limit), except from the C{exempt} networks.
+    seconds (0: no limit), except from the C{exempt} networks and, unless
+    C{exempt_loopback} is false, from this machine (L{is_local}: loopback and
+    UNIX sockets), where bots, bouncers, proxies and test tools share one
+    address.
     """
 
     per_address: int = 16
     connects: int = 32
     period: float = 60.0
     exempt: tuple[Network, ...] = ()
+    exempt_loopback: bool = True
 
 
 class Refusal(NamedTuple):
@@ -189,6 +219,9 @@ class Gate:
         )
 
     def exempt(self, host: str) -> bool:
+        """Whether the per-address limits skip C{host}."""
+        if self.limit.exempt_loopback and is_local(host):
+            return True
         if not self.limit.exempt:
             return False
         try:
@@ -286,11 +319,14 @@ def _seconds(period: float) -> str:
 
 __all__ = [
     "DEFAULT_FLOOD",
+    "LOOPBACK",
+    "UNIX_PEER",
     "AddressLimit",
     "Bucket",
     "FloodLimit",
     "Gate",
     "Refusal",
     "address_key",
+    "is_local",
     "parse_networks",
 ]

@@ -28,8 +28,14 @@ DRAIN_TIMEOUT = 5.0
 class ListenError(SystemExit):
     """
     An endpoint could not be listened on.  It is a L{SystemExit}, so twistd
-    stops with this message and status 1 rather than a traceback.
+    stops with status 1 rather than a traceback.  Its message (C{str()})
+    says why; the service has logged it already, so its exit C{code} is the
+    bare status 1 and Python does not print the message a second time.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = 1
 
 
 class ChatService(Service):

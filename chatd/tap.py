@@ -5,10 +5,15 @@ C{twistd chatd}: command-line options and the service they describe.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import platform
+import shlex
+import sys
+from typing import Any, Callable
 
 from twisted.python import usage
 
+import chatd
 from chatd.core import Chat
 from chatd.irc import IRCFactory
 from chatd.limits import AddressLimit, FloodLimit, Gate, parse_networks
@@ -28,28 +33,28 @@ BACKLOG = 1024
 def _positive_int(value: str) -> int:
     n = int(value)
     if n < 1:
-        raise ValueError("must be at least 1")
+        raise ValueError(value)
     return n
 
 
 def _count(value: str) -> int:
     n = int(value)
     if n < 0:
-        raise ValueError("must be 0 or more")
+        raise ValueError(value)
     return n
 
 
 def _seconds(value: str) -> float:
     t = float(value)
     if not t >= 0 or t == float("inf"):
-        raise ValueError("must be a number of seconds, 0 or more")
+        raise ValueError(value)
     return t
 
 
 def _rate(value: str) -> float:
     r = float(value)
     if not r > 0 or r == float("inf"):
-        raise ValueError("must be a number above 0")
+        raise ValueError(value)
     return r
 
 
@@ -61,23 +66,64 @@ def _size(value: str) -> int:
     digits = text.rstrip("kmib")
     unit = text[len(digits) :]
     if unit not in _SIZES or not digits.isdigit():
-        raise ValueError("must be bytes, e.g. 1048576, 512K or 1M")
+        raise ValueError(value)
     return int(digits) * _SIZES[unit]
 
 
-_positive_int.coerceDoc = "A whole number, 1 or more."  # type: ignore[attr-defined]
-_count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
-_seconds.coerceDoc = "Seconds, 0 or more."  # type: ignore[attr-defined]
-_rate.coerceDoc = "A number above 0."  # type: ignore[attr-defined]
-_size.coerceDoc = "Bytes: 1048576, 512K, 1M; 0 for no cap."  # type: ignore[attr-defined]
+#: What each kind of value must be, as the help and the errors say it.
+_WHOLE = "a whole number, 1 or more"
+_COUNT = "a whole number, 0 or more"
+_SECONDS = "a number of seconds, 0 or more"
+_RATE = "a number above 0"
+_BYTES = "a number of bytes such as 1048576, 512K or 1M"
+
+#: The options with a number for a value: how to read it, and what is allowed.
+_NUMBERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "max-clients": (_positive_int, _WHOLE),
+    "idle-timeout": (_seconds, _SECONDS),
+    "max-line": (_positive_int, _WHOLE),
+    "register-timeout": (_seconds, _SECONDS),
+    "flood-burst": (_count, _COUNT),
+    "flood-rate": (_rate, _RATE),
+    "flood-excess": (_count, _COUNT),
+    "max-sendq": (_size, _BYTES),
+    "max-per-ip": (_count, _COUNT),
+    "connects-per-minute": (_count, _COUNT),
+}
+
+
+def bad_value(option: str, value: str, allowed: str) -> usage.UsageError:
+    """
+    The error for a bad option value, in one line that names the option,
+    the value as it would be typed, and what is allowed:
+    C{--max-clients 0: must be a whole number, 1 or more}.
+    """
+    return usage.UsageError(f"--{option} {shlex.quote(value)}: {allowed}")
 
 
 class Options(usage.Options):
+    """
+    C{twistd chatd}'s options.  A bad value is a L{usage.UsageError} naming
+    the option, the value and what is allowed; under twistd (or twist) it
+    is that one line on standard error and exit status 1, not the whole
+    usage text first.
+    """
+
     synopsis = "[options]"
     longdesc = (
         "Run the chatd chat server. Without --port or --listen it listens "
         f"on TCP port {DEFAULT_PORT} on all interfaces."
     )
+
+    optFlags = [
+        [
+            "no-exempt-loopback",
+            None,
+            "Apply --max-per-ip and --connects-per-minute to connections from "
+            "this machine too (loopback and UNIX sockets), which are exempt "
+            "by default.",
+        ],
+    ]
 
     optParameters = [
         [
@@ -92,22 +138,19 @@ class Options(usage.Options):
             None,
             1000,
             "Most connections served at once; more are refused with bye server_full.",
-            _positive_int,
         ],
         [
             "idle-timeout",
             None,
             180.0,
-            "Disconnect a client that sends nothing for "
-            "this many seconds (0 turns reaping off).",
-            _seconds,
+            "Disconnect a client that sends nothing for this many seconds "
+            "(0 turns reaping off).",
         ],
         [
             "max-line",
             None,
             16384,
             "Longest line a client may send, in bytes without the line ending.",
-            _positive_int,
         ],
         [
             "register-timeout",
@@ -115,7 +158,6 @@ class Options(usage.Options):
             60.0,
             "Close a connection that has not chosen a nick within this many "
             "seconds (0: never).",
-            _seconds,
         ],
         [
             "flood-burst",
@@ -124,14 +166,12 @@ class Options(usage.Options):
             "Flood control: costly commands (messages, joins, leaves, nick "
             "and topic changes) a client may send at once (0 turns flood "
             "control off).",
-            _count,
         ],
         [
             "flood-rate",
             None,
             2.0,
             "Flood control: costly commands per second after the burst.",
-            _rate,
         ],
         [
             "flood-excess",
@@ -139,7 +179,6 @@ class Options(usage.Options):
             20,
             "Flood control: commands a client may send beyond its allowance "
             "(refused or delayed) before it is disconnected for flooding.",
-            _count,
         ],
         [
             "max-sendq",
@@ -147,7 +186,6 @@ class Options(usage.Options):
             MAX_SENDQ,
             "Most bytes of output waiting for a client that does not read "
             "before it is disconnected (IRC's SendQ; 0: no cap).",
-            _size,
         ],
         [
             "max-per-ip",
@@ -155,7 +193,6 @@ class Options(usage.Options):
             16,
             "Most connections at once from one address (IPv6: one /64), "
             "counted across listeners (0: no limit).",
-            _count,
         ],
         [
             "connects-per-minute",
@@ -163,7 +200,6 @@ class Options(usage.Options):
             32,
             "Most new connections a minute from one address (IPv6: one "
             "/64), after a burst of as many (0: no limit).",
-            _count,
         ],
         ["log-level", None, "info", "debug, info, warn or error."],
         [
@@ -195,6 +231,41 @@ class Options(usage.Options):
         self["listen"] = []
         self["irc-listen"] = []
         self["exempt-ip"] = []
+        # usage.Options wraps a docstring with its newlines and indentation
+        # in it, which leaves gaps in --help: one space between words.
+        for name, doc in self.docs.items():
+            if doc:
+                self.docs[name] = " ".join(doc.split())
+        for name, (_, allowed) in _NUMBERS.items():
+            self.docs[name] += f" Must be {allowed}."
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Parse C{options}; a L{usage.UsageError} if one is bad.  Under
+        twistd or twist (a parent command), the error is instead a
+        L{SystemExit} with the one line C{twistd chatd: --OPTION VALUE: what
+        is allowed}: both print their whole usage text before a plugin's
+        usage error, burying the line that matters.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            command = f"{_program()} {self.parent.subCommand or 'chatd'}"
+            raise SystemExit(f"{command}: {e}") from None
+
+    def opt_version(self) -> None:
+        """
+        Print chatd's version (and Twisted's and Python's) and exit.
+        """
+        from twisted.copyright import version as twisted_version
+
+        print(
+            f"chatd {chatd.__version__} (Twisted {twisted_version}, "
+            f"{platform.python_implementation()} {platform.python_version()})"
+        )
+        sys.exit(0)
 
     def opt_listen(self, description: str) -> None:
         """
@@ -214,19 +285,25 @@ class Options(usage.Options):
 
     def opt_exempt_ip(self, network: str) -> None:
         """
-        An address or network (127.0.0.1, 10.0.0.0/8, 2001:db8::/32) that
-        --max-per-ip and --connects-per-minute do not apply to, such as a
-        gateway or bouncer (repeatable).
+        An address or network (10.0.0.0/8, 2001:db8::/32) that --max-per-ip
+        and --connects-per-minute do not apply to, such as a gateway or
+        bouncer (repeatable; loopback is exempt already).
         """
         try:
             self["exempt-ip"].extend(parse_networks([network]))
         except ValueError:
-            raise usage.UsageError(
-                f"--exempt-ip wants an address or network such as 10.0.0.0/8, "
-                f"not {network!r}"
+            raise bad_value(
+                "exempt-ip", network, "must be an address or network such as 10.0.0.0/8"
             ) from None
 
     def postOptions(self) -> None:
+        for option, (read, allowed) in _NUMBERS.items():
+            value = self[option]
+            if isinstance(value, str):
+                try:
+                    self[option] = read(value)
+                except ValueError:
+                    raise bad_value(option, value, f"must be {allowed}") from None
         for option, listen in (("port", "listen"), ("irc-port", "irc-listen")):
             port = self[option]
             if port is None:
@@ -236,17 +313,14 @@ class Options(usage.Options):
             except ValueError:
                 number = -1
             if not 0 <= number <= 65535:
-                raise usage.UsageError(
-                    f"--{option} wants a TCP port number 0-65535, not {port!r}"
-                )
+                raise bad_value(option, port, "must be a TCP port number, 0 to 65535")
             self[listen].insert(0, f"tcp:{number}:backlog={BACKLOG}")
         if not self["listen"]:
             self["listen"].append(f"tcp:{DEFAULT_PORT}:backlog={BACKLOG}")
         level = self["log-level"].lower()
         if level not in LEVELS:
-            wanted = self["log-level"]
-            raise usage.UsageError(
-                f"--log-level wants debug, info, warn or error, not {wanted!r}"
+            raise bad_value(
+                "log-level", self["log-level"], "must be debug, info, warn or error"
             )
         self["log-level"] = level
         from twisted.internet import reactor
@@ -257,21 +331,26 @@ class Options(usage.Options):
                 try:
                     serverFromString(reactor, description)
                 except Exception as e:
-                    raise usage.UsageError(
-                        f"--{option} {description!r} is not a usable endpoint: {e}"
+                    raise bad_value(
+                        option,
+                        description,
+                        f"must be a usable endpoint string such as tcp:8123 ({e})",
                     ) from None
         name = self["server-name"]
         if not name or any(c in name for c in " !@*?,:") or not name.isascii():
-            raise usage.UsageError(
-                f"--server-name wants a host name such as irc.example.org, not {name!r}"
+            raise bad_value(
+                "server-name", name, "must be a host name such as irc.example.org"
             )
         network = self["network"]
         if not network or " " in network or not network.isprintable():
-            raise usage.UsageError(
-                f"--network wants a name without spaces, not {network!r}"
-            )
+            raise bad_value("network", network, "must be a name without spaces")
         if self["motd"] is not None:
             self["motd"] = _read_motd(self["motd"])
+
+
+def _program() -> str:
+    """The command's name as the user typed it: twistd, twist..."""
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "twistd"
 
 
 def _read_motd(path: str) -> list[str]:
@@ -280,7 +359,10 @@ def _read_motd(path: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise usage.UsageError(f"--motd {path!r} cannot be read: {e}") from None
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise bad_value(
+            "motd", path, f"must be a readable UTF-8 file ({reason})"
+        ) from None
     lines = [line.rstrip() for line in text.splitlines()]
     # An IRC line is 512 bytes; keep each MOTD line well inside it.
     return [_clip(line, 400) for line in lines] or [""]
@@ -310,6 +392,7 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
                 connects=options["connects-per-minute"],
                 period=60.0,
                 exempt=tuple(options["exempt-ip"]),
+                exempt_loopback=not options["no-exempt-loopback"],
             )
         ),
     }

@@ -249,7 +249,10 @@ class SlowReaderTests(AbuseCase):
 
 class AdmissionTests(AbuseCase):
     def setUp(self) -> None:
-        self.start(gate=Gate(AddressLimit(per_address=3, connects=0)))
+        # every socket here comes from loopback, exempt by default
+        self.start(
+            gate=Gate(AddressLimit(per_address=3, connects=0, exempt_loopback=False))
+        )
 
     @in_thread
     def test_too_many_from_one_address(self) -> None:

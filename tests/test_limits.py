@@ -6,9 +6,10 @@ limits over real sockets are in test_abuse.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import (
     EventLoggingObserver,
     StringTransportWithDisconnection,
@@ -23,11 +24,12 @@ from chatd.limits import (
     FloodLimit,
     Gate,
     address_key,
+    is_local,
     parse_networks,
 )
 from chatd.protocol import ChatFactory
 
-from .support import Server
+from .support import FakeConnection, Server
 
 
 class BucketTests(SynchronousTestCase):
@@ -148,6 +150,53 @@ class AddressTests(SynchronousTestCase):
             self.assertIsNone(gate.admit("10.9.8.7", 0)[1])
         self.assertIsNone(gate.admit("192.0.2.1", 0)[1])
         self.assertIsNotNone(gate.admit("192.0.2.1", 0)[1])
+
+    def test_loopback_is_exempt_by_default(self) -> None:
+        """
+        Bots, bouncers and proxies on the server's machine all come from
+        loopback (or a UNIX socket): they are not refused as one address.
+        """
+        gate = Gate(AddressLimit(per_address=1, connects=1))
+        for host in ("127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "localhost"):
+            for _ in range(5):
+                self.assertIsNone(gate.admit(host, 0)[1], host)
+        # ...and nothing else is: not the neighbours of loopback either
+        for host in (
+            "192.0.2.1",
+            "128.0.0.1",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+        ):
+            self.assertIsNone(gate.admit(host, 0)[1], host)
+            _, refusal, _ = gate.admit(host, 0)
+            assert refusal is not None, host
+            self.assertEqual(refusal.code, "too_many_connections")
+
+    def test_loopback_exemption_can_be_turned_off(self) -> None:
+        gate = Gate(AddressLimit(per_address=0, connects=2, exempt_loopback=False))
+        for host in ("127.0.0.1", "::1", "localhost"):
+            self.assertIsNone(gate.admit(host, 0)[1], host)
+            self.assertIsNone(gate.admit(host, 0)[1], host)
+            _, refusal, _ = gate.admit(host, 0)
+            assert refusal is not None, host
+            self.assertEqual(refusal.code, "connecting_too_fast")
+
+    def test_is_local(self) -> None:
+        self.assertEqual(
+            [
+                is_local(h)
+                for h in ("127.0.0.1", "127.255.0.1", "::1", "::ffff:127.0.0.2")
+            ],
+            [True] * 4,
+        )
+        self.assertEqual(
+            [
+                is_local(h)
+                for h in ("10.0.0.1", "::", "::ffff:128.0.0.1", "fe80::1%lo", "x")
+            ],
+            [False] * 5,
+        )
 
     def test_bursts_end_and_memory_is_bounded(self) -> None:
         gate = Gate(AddressLimit(per_address=1, connects=10, period=10))
@@ -437,7 +486,10 @@ class AdmissionTests(SynchronousTestCase):
     """Per-address limits, shared by the JSON and IRC listeners."""
 
     def setUp(self) -> None:
-        self.server = Server(gate=Gate(AddressLimit(per_address=2, connects=0)))
+        # every fake client comes from 127.0.0.1, which is exempt by default
+        self.server = Server(
+            gate=Gate(AddressLimit(per_address=2, connects=0, exempt_loopback=False))
+        )
         gate = self.server.factory.gate
         self.irc = IRCFactory(self.server.chat, self.server.clock, gate=gate)
 
@@ -483,6 +535,45 @@ class AdmissionTests(SynchronousTestCase):
             b"address (at most 2 at once))\r\n",
         )
         self.assertFalse(transport.connected)
+
+
+class LoopbackAdmissionTests(SynchronousTestCase):
+    """
+    With the default exemption, local clients get past the per-address
+    limits, and flood control still holds each of them to its pace.
+    """
+
+    def setUp(self) -> None:
+        self.server = Server(
+            gate=Gate(AddressLimit(per_address=2, connects=3)),
+            flood=FloodLimit(burst=2, rate=1.0, excess=5),
+        )
+
+    def test_many_local_clients_are_served(self) -> None:
+        clients = [self.server.user(f"bot{n}") for n in range(40)]
+        self.assertTrue(all(c.connected for c in clients))
+        unix = FakeConnection(self.server.factory, UNIXAddress(None))  # type: ignore[arg-type]
+        self.assertEqual(json.loads(unix.transport.value())["type"], "welcome")
+        self.assertTrue(unix.connected)
+        self.assertEqual(len(self.server.chat.users), 41)
+        remote = [
+            FakeConnection(self.server.factory, IPv4Address("TCP", "192.0.2.7", p))
+            for p in (1, 2, 3)
+        ]
+        self.assertEqual([c.connected for c in remote], [True, True, False])
+        self.assertIn(b"too_many_connections", remote[2].transport.value())
+
+    def test_flood_control_still_applies(self) -> None:
+        bot = self.server.user("bot", "#a")
+        replies = []
+        for n in range(3):
+            bot.send({"cmd": "msg", "to": "#a", "text": str(n)})
+            replies += bot.lines()
+        # the join took one of the two tokens
+        self.assertEqual(
+            [r.get("code", r["type"]) for r in replies],
+            ["ok", "rate_limited", "rate_limited"],
+        )
 
 
 class FactoryDefaultsTests(SynchronousTestCase):

@@ -4,6 +4,7 @@ twistd chatd: its options, the .tac file, and the real daemon in a subprocess.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -49,6 +50,7 @@ SERVER_OPTIONS = (
     "--max-per-ip",
     "--connects-per-minute",
     "--exempt-ip",
+    "--no-exempt-loopback",
 )
 
 
@@ -121,6 +123,86 @@ class OptionsTests(SynchronousTestCase):
             ["--exempt-ip", "localhost"],
         ]:
             self.assertRaises(UsageError, parse, *args)
+
+    def test_bad_values_say_option_value_and_what_is_allowed(self) -> None:
+        for args, message in [
+            (
+                ["--max-clients", "0"],
+                "--max-clients 0: must be a whole number, 1 or more",
+            ),
+            (["--max-line", "0"], "--max-line 0: must be a whole number, 1 or more"),
+            (["--flood-rate", "0"], "--flood-rate 0: must be a number above 0"),
+            (
+                ["--idle-timeout", "abc"],
+                "--idle-timeout abc: must be a number of seconds, 0 or more",
+            ),
+            (
+                ["--flood-burst", "-1"],
+                "--flood-burst -1: must be a whole number, 0 or more",
+            ),
+            (
+                ["--max-sendq", "1G"],
+                "--max-sendq 1G: must be a number of bytes such as 1048576, 512K or 1M",
+            ),
+            (["--port", "http"], "--port http: must be a TCP port number, 0 to 65535"),
+            (
+                ["--server-name", "has space"],
+                "--server-name 'has space': must be a host name such as irc.example.org",
+            ),
+            (
+                ["--log-level", "loud"],
+                "--log-level loud: must be debug, info, warn or error",
+            ),
+            (
+                ["--exempt-ip", "localhost"],
+                "--exempt-ip localhost: must be an address or network such as 10.0.0.0/8",
+            ),
+        ]:
+            e = self.assertRaises(UsageError, parse, *args)
+            self.assertEqual(str(e), message)
+        e = self.assertRaises(UsageError, parse, "--motd", "/nonexistent/motd")
+        self.assertEqual(
+            str(e),
+            "--motd /nonexistent/motd: must be a readable UTF-8 file "
+            "(No such file or directory)",
+        )
+
+    def test_under_twistd_a_bad_value_is_one_line(self) -> None:
+        """
+        twistd prints its whole usage text before a plugin's UsageError;
+        chatd's option errors exit with just the one line instead.
+        """
+        from twisted.scripts.twistd import ServerOptions
+
+        self.patch(sys, "argv", ["/venv/bin/twistd", "-n", "chatd"])
+        e = self.assertRaises(
+            SystemExit,
+            ServerOptions().parseOptions,
+            ["-n", "chatd", "--max-clients", "0"],
+        )
+        self.assertEqual(
+            e.code, "twistd chatd: --max-clients 0: must be a whole number, 1 or more"
+        )
+
+    def test_help_has_no_gaps(self) -> None:
+        """Every option's help is wrapped with one space between words."""
+        lines = str(Options()).splitlines()
+        [help_line] = [line for line in lines if "--help" in line]
+        column = help_line.index("Display this help")
+        options = lines[lines.index("Options:") + 1 : lines.index("")]
+        self.assertGreater(len(options), 40)
+        for line in options:
+            self.assertNotIn("  ", line[column:].rstrip(), line)
+        self.assertIn("that --max-per-ip", " ".join(lines))
+
+    def test_version(self) -> None:
+        import chatd
+
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        e = self.assertRaises(SystemExit, parse, "--version")
+        self.assertEqual(e.code, 0)
+        self.assertTrue(out.getvalue().startswith(f"chatd {chatd.__version__} ("))
 
     def test_irc_listener_only_when_asked_for(self) -> None:
         self.addCleanup(set_level, get_level())
@@ -215,6 +297,18 @@ class OptionsTests(SynchronousTestCase):
             [str(n) for n in limit.exempt], ["10.0.0.0/8", "2001:db8::1/128"]
         )
 
+    def test_loopback_exemption(self) -> None:
+        """Local clients skip the per-address limits unless told otherwise."""
+        self.addCleanup(set_level, get_level())
+        for args, exempt in [((), True), (("--no-exempt-loopback",), False)]:
+            options = parse("--max-per-ip", "1", *args)
+            [factory] = makeService(options, Clock()).factories
+            assert factory.gate is not None
+            self.assertEqual(factory.gate.limit.exempt_loopback, exempt)
+            for _ in range(2):
+                admitted = factory.gate.admit("127.0.0.1", 0)[1] is None
+            self.assertEqual(admitted, exempt)
+
     def test_motd_file(self) -> None:
         path = Path(self.mktemp())
         path.write_text("Welcome to chatd\n\n  be kind  \n" + "é" * 300 + "\n", "utf-8")
@@ -259,13 +353,13 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(service.factories[0].idle_timeout, 180)
 
 
-def twistd() -> str:
-    """The twistd that belongs to the Python running the tests."""
-    candidate = Path(sys.executable).parent / "twistd"
+def twistd(command: str = "twistd") -> str:
+    """The twistd (or twist) that belongs to the Python running the tests."""
+    candidate = Path(sys.executable).parent / command
     if candidate.exists():
         return str(candidate)
-    found = shutil.which("twistd")
-    assert found, "twistd is not installed"
+    found = shutil.which(command)
+    assert found, f"{command} is not installed"
     return found
 
 
@@ -273,17 +367,23 @@ class DaemonTests(SynchronousTestCase):
     """The installed plugin, run as `twistd -n chatd` in its own process."""
 
     def start(
-        self, *args: str, kinds: tuple[str, ...] = ("JSON",)
+        self,
+        *args: str,
+        kinds: tuple[str, ...] = ("JSON",),
+        argv: list[str] | None = None,
+        workdir: str | None = None,
     ) -> tuple[subprocess.Popen[str], int]:
         """
-        Start the daemon and wait (30 s at most) until it listens for every
-        wire format in C{kinds}; return it and its JSON port.  The ports of
-        all kinds are left in C{self.ports}.
+        Start the daemon (C{twistd -n --pidfile= chatd ARGS}, or C{argv})
+        and wait (30 s at most) until it listens for every wire format in
+        C{kinds}; return it and its JSON port.  The ports of all kinds are
+        left in C{self.ports}.
         """
-        workdir = self.mktemp()
-        os.makedirs(workdir)
+        if workdir is None:
+            workdir = self.mktemp()
+            os.makedirs(workdir)
         proc = subprocess.Popen(
-            [twistd(), "-n", "--pidfile=", "chatd", *args],
+            argv or [twistd(), "-n", "--pidfile=", "chatd", *args],
             cwd=workdir,  # away from the checkout: the plugin must be installed
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -427,6 +527,31 @@ class DaemonTests(SynchronousTestCase):
         rest, _ = proc.communicate(timeout=20)
         self.assertIn("chatd stopped", "".join(self.output) + rest)
 
+    def test_quick_start_twice_from_one_directory(self) -> None:
+        """
+        The README's Quick start server command, on loopback ports of its
+        own, runs twice from one directory and leaves no twistd.pid there.
+        """
+        readme = (ROOT / "README.md").read_text("utf-8")
+        quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+        first_block = quick_start.split("```sh\n", 1)[1].split("```", 1)[0]
+        command = first_block.strip().split(" && ")[-1].split()
+        self.assertEqual(command[0], ".venv/bin/twistd")
+        argv = [twistd()]
+        words = iter(command[1:])
+        for word in words:
+            if word in ("--port", "--irc-port"):
+                next(words)
+                listen = "--listen" if word == "--port" else "--irc-listen"
+                argv += [listen, "tcp:0:interface=127.0.0.1"]
+            else:
+                argv.append(word)
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        for _ in range(2):
+            self.start(argv=argv, workdir=workdir, kinds=("JSON", "IRC"))
+        self.assertEqual(os.listdir(workdir), [])
+
     def test_port_in_use_is_a_clear_error(self) -> None:
         workdir = self.mktemp()
         os.makedirs(workdir)
@@ -453,8 +578,39 @@ class DaemonTests(SynchronousTestCase):
         self.assertIn(
             f"chatd cannot listen on 'tcp:{port}:interface=127.0.0.1'", output
         )
-        self.assertIn("Address already in use", output)
+        self.assertEqual(output.count("Address already in use"), 1, output)
         self.assertNotIn("Traceback", output)
+
+    def test_a_bad_value_is_one_line(self) -> None:
+        for command in ("twistd", "twist"):
+            result = subprocess.run(
+                [twistd(command), "chatd", "--max-clients", "0", "--port", "0"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd="/",
+            )
+            self.assertEqual(result.returncode, 1, result)
+            self.assertEqual(result.stdout, "")
+            self.assertEqual(
+                result.stderr,
+                f"{command} chatd: --max-clients 0: must be a whole number, 1 or more\n",
+            )
+
+    def test_version(self) -> None:
+        import chatd
+
+        def version(*args: str) -> str:
+            result = subprocess.run(
+                [twistd(), *args], capture_output=True, text=True, timeout=60, cwd="/"
+            )
+            self.assertEqual(result.returncode, 0, result)
+            return result.stdout
+
+        self.assertTrue(
+            version("chatd", "--version").startswith(f"chatd {chatd.__version__} (")
+        )
+        self.assertIn("twistd (the Twisted daemon)", version("--version"))
 
     def test_help_lists_the_options(self) -> None:
         result = subprocess.run(

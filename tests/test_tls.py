@@ -597,8 +597,10 @@ class ServerOptionTests(SynchronousTestCase):
                 [option, "ssl:0:privateKey=/nonexistent"],
             )
             message = str(e)
-            self.assertIn(f"{option} 'ssl:0:privateKey=/nonexistent'", message)
-            self.assertIn("not a usable endpoint", message)
+            self.assertIn(
+                f"{option} ssl:0:privateKey=/nonexistent: must be a usable endpoint",
+                message,
+            )
             self.assertIn("/nonexistent", message)
 
     def test_broken_key_file_is_a_usage_error(self) -> None:

@@ -2957,7 +2957,13 @@ def run(
     raise_fd_limit()
     interpreter = servers.python_version(python)
     pypy = interpreter.startswith("PyPy")
-    extra = ["--register-timeout", f"{options.register_timeout:g}"]
+    # The soak's clients all come from 127.0.0.x and its storm must be
+    # refused, so loopback must count against the per-address limits.
+    extra = [
+        "--register-timeout",
+        f"{options.register_timeout:g}",
+        "--no-exempt-loopback",
+    ]
     if options.max_sendq is not None:
         extra += ["--max-sendq", options.max_sendq]
     server = servers.start_chatd(
