@@ -38,6 +38,15 @@ class ListenError(SystemExit):
         self.code = 1
 
 
+class ListenFailed(Exception):
+    """
+    An endpoint could not be listened on, in a daemon that twistd has
+    forked: twistd's waiting parent learns of an L{Exception} through its
+    status pipe, prints it and exits 1, but a L{SystemExit} would leave it
+    waiting for ever.  The message is short, as twistd shows 100 bytes.
+    """
+
+
 class ChatService(Service):
     """
     Serves each adapter's L{Listener} on its endpoints: C{listeners} pairs
@@ -52,9 +61,14 @@ class ChatService(Service):
     name = "chatd"
 
     def __init__(
-        self, reactor: Any, listeners: list[tuple[Listener, list[str]]]
+        self,
+        reactor: Any,
+        listeners: list[tuple[Listener, list[str]]],
+        daemon: bool = False,
     ) -> None:
         self.reactor = reactor
+        #: twistd forked us (it was run without -n): see L{ListenFailed}
+        self.daemon = daemon
         self.listeners = [(factory, list(listen)) for factory, listen in listeners]
         self.ports: list[IListeningPort] = []
         self.memory: MemoryTrim | None = None
@@ -80,6 +94,10 @@ class ChatService(Service):
                 f"{failures[0].getErrorMessage()}"
             )
             log.critical("{message}", message=message)
+            if self.daemon:
+                why = failures[0].value
+                reason = getattr(getattr(why, "socketError", None), "strerror", None)
+                raise ListenFailed(f"cannot listen on {description}: {reason or why}")
             raise ListenError(message)
 
     def _listening(
@@ -167,4 +185,4 @@ class ChatService(Service):
             proto.transport.abortConnection()  # type: ignore[attr-defined]
 
 
-__all__ = ["ChatService", "ListenError"]
+__all__ = ["ChatService", "ListenError", "ListenFailed"]

@@ -416,4 +416,7 @@ def makeService(options: usage.Options, reactor: Any = None) -> ChatService:
             **limits,
         )
         listeners.append((irc, options["irc-listen"]))
-    return ChatService(reactor, listeners)
+    # Under twistd without -n the service runs in a forked daemon.
+    parent = getattr(options, "parent", None)
+    daemon = parent is not None and parent.get("nodaemon") is False
+    return ChatService(reactor, listeners, daemon=daemon)

@@ -581,6 +581,38 @@ class DaemonTests(SynchronousTestCase):
         self.assertEqual(output.count("Address already in use"), 1, output)
         self.assertNotIn("Traceback", output)
 
+    def test_port_in_use_stops_a_forked_daemon_too(self) -> None:
+        # Without -n, twistd forks and its parent waits to hear whether the
+        # daemon started: it must say why not and exit, not wait for ever.
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            port = s.getsockname()[1]
+            result = subprocess.run(
+                [
+                    twistd(),
+                    "--pidfile=chatd.pid",
+                    "--logfile=chatd.log",
+                    "chatd",
+                    "--listen",
+                    f"tcp:{port}:interface=127.0.0.1",
+                ],
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn(
+            f"cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use",
+            result.stderr,
+        )
+        self.assertFalse(os.path.exists(os.path.join(workdir, "chatd.pid")))
+        with open(os.path.join(workdir, "chatd.log")) as log:
+            self.assertIn("Address already in use", log.read())
+
     def test_a_bad_value_is_one_line(self) -> None:
         for command in ("twistd", "twist"):
             result = subprocess.run(
