@@ -105,7 +105,7 @@ RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
-ERR_BADCHANNAME = "479"
+ERR_BADCHANMASK = "476"
 
 #: Commands whose flood-control cost is one per target (a comma-separated
 #: first parameter); see L{IRCProtocol._cost}.
@@ -1047,7 +1047,7 @@ class IRCProtocol(Guarded, Protocol):
                     raise
                 if name.startswith("#") and len(name) <= CHANNEL_MAX:
                     # a name of the right shape with a hidden character in it
-                    self.write(self.numeric(ERR_BADCHANNAME, name, e.message))
+                    self.write(self.numeric(ERR_BADCHANMASK, name, e.message))
                 else:
                     self.write(
                         self.numeric(rfc.ERR_NOSUCHCHANNEL, name, "No such channel")

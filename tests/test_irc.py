@@ -322,7 +322,7 @@ class ChannelTests(IRCCase):
     def test_names_that_hide_characters_or_look_alike(self) -> None:
         alice = self.irc("alice", "#general")
         lines = alice.ask("JOIN #gen\u00aderal,#\u202egeneral")
-        self.assertEqual([line.command for line in lines], ["479", "479"])
+        self.assertEqual([line.command for line in lines], ["476", "476"])
         self.assertIn("U+00AD (SOFT HYPHEN)", lines[0].params[-1])
         self.assertIn("U+202E (RIGHT-TO-LEFT OVERRIDE)", lines[1].params[-1])
         # a Cyrillic e: the same channel, under the name it was made with
