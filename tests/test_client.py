@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_client -*-
 """
-Tests for the console client: L{chatd.client} and L{chatd.console}.
+Tests for the console client: the L{chatd.client} package.
 """
 
 from __future__ import annotations
@@ -21,38 +21,36 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 import chatd
-from chatd import console
-from chatd.client import (
-    BOLD,
-    COLOUR,
+from chatd.client import cli
+from chatd.client.cli import main, parse_args
+from chatd.client.commands import (
     HELP_LINES,
-    ITALIC,
-    MONOSPACE,
-    QUIT_TIMEOUT,
-    RESET,
-    RETRY_MARGIN,
-    REVERSE,
-    STRIKETHROUGH,
-    UNDERLINE,
-    ChatClient,
-    ChatConnection,
     Connect,
     Help,
     Problem,
     Quit,
     Send,
-    bad_line,
-    hhmm,
-    main,
-    parse_args,
     parse_input,
-    parse_ts,
+)
+from chatd.client.connection import ChatConnection
+from chatd.client.formatting import (
+    BOLD,
+    COLOUR,
+    ITALIC,
+    MONOSPACE,
+    RESET,
+    REVERSE,
+    STRIKETHROUGH,
+    UNDERLINE,
+    display_for,
     printable,
-    render,
     strip_formatting,
     to_ansi,
 )
-from chatd.console import PipedUI, TerminalUI, display_for
+from chatd.client.piped import PipedUI
+from chatd.client.render import bad_line, hhmm, parse_ts, render
+from chatd.client.session import QUIT_TIMEOUT, RETRY_MARGIN, ChatClient
+from chatd.client.terminal import TerminalUI
 from chatd.core import TEXT_MAX, TOPIC_MAX
 
 # 2026-11-24T10:00:00Z
@@ -2023,7 +2021,7 @@ class CommandLineTests(SynchronousTestCase):
             calls.append((host, port, formatting))
             return 0
 
-        self.patch(console, "run", run)
+        self.patch(cli, "run", run)
         self.assertRaises(SystemExit, main, ["--no-format", "h", "9000"])
         self.assertRaises(SystemExit, main, ["h"])
         self.assertEqual(calls, [("h", 9000, False), ("h", 8123, True)])

@@ -38,8 +38,11 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 import chatd
-from chatd import console, tap
-from chatd.client import TLS, ChatClient, load_certificates, main, parse_args
+from chatd import tap
+from chatd.client import cli
+from chatd.client.cli import main, parse_args
+from chatd.client.session import ChatClient
+from chatd.client.tls import TLS, load_certificates
 from chatd.service import ChatService
 from tests.test_service import LineClient
 
@@ -571,7 +574,7 @@ class CommandLineTests(TestCase):
             calls.append((host, port, tls))
             return 0
 
-        self.patch(console, "run", run)
+        self.patch(cli, "run", run)
         self.assertRaises(SystemExit, main, ["--tls", "h", "8124"])
         self.assertRaises(SystemExit, main, ["h"])
         self.assertEqual(calls, [("h", 8124, TLS()), ("h", 8123, None)])

@@ -1,17 +1,9 @@
 # -*- test-case-name: tests.test_client -*-
 """
-The client's two front ends on standard input and output.
-
-  - L{TerminalUI}, when standard input and output are a terminal: a
-    L{HistoricRecvLine} under an insults L{ServerProtocol}, in raw mode.  It
-    keeps the line being typed at the bottom, prints incoming lines above
-    it, and gives line editing and Up/Down history.
-  - L{PipedUI}, when it is not: plain lines in and out, so the client can
-    be scripted.
-
-L{display_for} chooses how lines are shown: IRC formatting as ANSI colours
-and attributes on a terminal, or as plain text (in a pipe, with
-C{NO_COLOR} set, or with C{--no-format}).
+The client's front end on a terminal: L{TerminalUI}, a L{HistoricRecvLine}
+under an insults L{ServerProtocol}, in raw mode.  It keeps the line being
+typed at the bottom, prints incoming lines above it, and gives line editing
+and Up/Down history.  (In a pipe, L{chatd.client.piped} reads plain lines.)
 """
 
 from __future__ import annotations
@@ -19,30 +11,24 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Mapping
 from functools import partial
 from typing import Any, Callable
 
 from twisted.conch.insults import insults
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet import stdio
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from chatd.client import (
+from chatd.client.formatting import (
     BOLD,
     ITALIC,
     RESET,
     REVERSE,
-    TLS,
     UNDERLINE,
-    ChatClient,
     printable,
-    strip_formatting,
-    to_ansi,
 )
+from chatd.client.session import ChatClient
+from chatd.client.tls import TLS
 
 CTRL_A = b"\x01"
 CTRL_C = b"\x03"
@@ -64,19 +50,6 @@ FORMAT_KEYS = {
     REVERSE.encode(): b"V",
     RESET.encode(): b"O",
 }
-
-
-def display_for(
-    terminal: bool, formatting: bool, environ: Mapping[str, str]
-) -> Callable[[str], str]:
-    """
-    How to show lines: L{to_ansi} when output is a C{terminal}, unless
-    C{formatting} is off (C{--no-format}) or C{NO_COLOR} is set to anything
-    but the empty string (https://no-color.org); else L{strip_formatting}.
-    """
-    if terminal and formatting and not environ.get("NO_COLOR"):
-        return to_ansi
-    return strip_formatting
 
 
 def _chars(data: bytes) -> list[bytes]:
@@ -376,108 +349,6 @@ class TerminalUI(HistoricRecvLine):
         self._draw_input()
 
 
-@implementer(IHalfCloseableProtocol)
-class PipedUI(LineReceiver):
-    """Lines from a pipe in, lines out: the scriptable front end."""
-
-    delimiter = b"\n"
-    MAX_LENGTH = 1 << 20
-
-    def __init__(self, on_close: Callable[[], None]) -> None:
-        self.on_close = on_close
-        self.client: ChatClient | None = None
-
-    def lineReceived(self, line: bytes) -> None:
-        assert self.client is not None
-        self.client.handle_input(line.decode("utf-8", "replace"))
-
-    def readConnectionLost(self) -> None:
-        assert self.client is not None
-        rest, self._buffer = self._buffer, b""
-        if rest.strip():  # a last line without its newline
-            self.lineReceived(rest)
-        self.client.input_ended()
-
-    def writeConnectionLost(self) -> None:
-        pass
-
-    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        self.on_close()
-
-    def show(self, text: str) -> None:
-        if self.transport is not None:
-            self.transport.write(text.encode("utf-8", "backslashreplace") + b"\n")
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.loseConnection()
-
-
-def run(
-    host: str,
-    port: int,
-    reactor: Any = None,
-    *,
-    formatting: bool = True,
-    tls: TLS | None = None,
-    nick: str | None = None,
-) -> int:
-    """
-    Run the client on standard input and output; return the exit status.
-
-    @param formatting: False (C{--no-format}) shows IRC formatting as plain
-        text even on a terminal.
-    @param tls: connect with TLS (C{--tls}), checking the server's
-        certificate as it says; None for plain TCP.
-    @param nick: the nick to take on connecting (C{--nick}), or None.
-    """
-    if reactor is None:
-        from twisted.internet import reactor
-    display = display_for(sys.stdout.isatty(), formatting, os.environ)
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        return _run_terminal(reactor, host, port, display, tls, nick)
-    return _run_piped(reactor, host, port, display, tls, nick)
-
-
-def _stopper(reactor: Any) -> Callable[[], None]:
-    def stop() -> None:
-        if reactor.running:
-            reactor.stop()
-
-    return stop
-
-
-def _run_piped(
-    reactor: Any,
-    host: str,
-    port: int,
-    display: Callable[[str], str],
-    tls: TLS | None = None,
-    nick: str | None = None,
-) -> int:
-    status: list[int] = []
-    ui = PipedUI(_stopper(reactor))
-
-    def finished(code: int) -> None:
-        status.append(code)
-        ui.close()
-
-    client = ChatClient(
-        reactor,
-        interactive=False,
-        output=ui.show,
-        display=display,
-        finished=finished,
-        tls=tls,
-        nick=nick,
-    )
-    ui.client = client
-    stdio.StandardIO(ui, reactor=reactor)
-    client.connect(host, port)
-    reactor.run()
-    return status[0] if status else 1
-
-
 def _columns(fd: int) -> int:
     try:
         return os.get_terminal_size(fd).columns or 80
@@ -485,20 +356,22 @@ def _columns(fd: int) -> int:
         return 80
 
 
-def _run_terminal(
+def run_terminal(
     reactor: Any,
     host: str,
     port: int,
     display: Callable[[str], str],
+    stop: Callable[[], None],
     tls: TLS | None = None,
     nick: str | None = None,
 ) -> int:
+    """Run the client in the terminal of standard input and output."""
     import termios
     import tty
 
     status: list[int] = []
     client = ChatClient(reactor, interactive=True, display=display, tls=tls, nick=nick)
-    terminal = insults.ServerProtocol(TerminalUI, client, _stopper(reactor))
+    terminal = insults.ServerProtocol(TerminalUI, client, stop)
 
     def finished(code: int) -> None:
         status.append(code)
