@@ -2385,8 +2385,8 @@ class NotChatdTests(SynchronousTestCase):
             h.take(),
             [
                 "! not connected: 127.0.0.1 port 6667 does not speak chatd's JSON"
-                " protocol (it said nothing within 2 s; is this an IRC port? (IRC"
-                " servers wait for the client to speak first))"
+                " protocol (it said nothing within 2 s, as IRC servers do until the"
+                " client speaks; is this an IRC port?)"
             ],
         )
         self.assertTrue(transport.disconnecting)

@@ -648,8 +648,8 @@ class ChatClient:
         self._stop_reconnecting()
         if line is None:
             why = (
-                f"it said nothing within {WELCOME_TIMEOUT:g} s; is this an IRC"
-                " port? (IRC servers wait for the client to speak first)"
+                f"it said nothing within {WELCOME_TIMEOUT:g} s, as IRC servers"
+                " do until the client speaks; is this an IRC port?"
             )
         else:
             text = line.decode("utf-8", "backslashreplace")
