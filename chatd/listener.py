@@ -29,6 +29,7 @@ from zope.interface import implementer
 
 from chatd.limits import DEFAULT_FLOOD, Bucket, FloodLimit, Gate, Refusal
 from chatd.log import logger
+from chatd.sendq import KernelQueue, unsent, waiting
 
 if TYPE_CHECKING:
     from chatd.core import Chat, User
@@ -81,29 +82,6 @@ def no_delay(transport: ITransport) -> None:
         set_no_delay(True)
 
 
-def unsent(transport: object) -> int:
-    """
-    How many bytes written to C{transport} are still in user space, waiting
-    for the kernel to take them: a TCP transport's buffer, or for TLS the
-    buffer of the TCP transport beneath it plus what TLS holds back until
-    its handshake is done.
-    """
-    total = 0
-    for _ in range(4):
-        data = getattr(transport, "dataBuffer", None)
-        if data is not None:
-            offset = getattr(transport, "offset", 0)
-            temp = getattr(transport, "_tempDataLen", 0)
-            return total + len(data) - offset + temp
-        held = getattr(transport, "_appSendBuffer", None)
-        if held:
-            total += sum(len(chunk) for chunk in held)
-        transport = getattr(transport, "transport", None)
-        if transport is None:
-            break
-    return total
-
-
 def _discard(data: bytes) -> None:
     """The writer of a connection that has been lost."""
 
@@ -112,8 +90,9 @@ def _discard(data: bytes) -> None:
 class _OutputWatch:
     """
     Registered as a connection's streaming producer so that its transport
-    says when its buffer passes 64 KiB (C{pauseProducing}) and when it has
-    drained (C{resumeProducing}); nothing is actually paused.
+    says when its buffer passes 64 KiB, or half the SendQ cap if that is
+    less (C{pauseProducing}), and when it has drained
+    (C{resumeProducing}); nothing is actually paused.
     """
 
     __slots__ = ("conn",)
@@ -140,7 +119,8 @@ class Guarded:
 
     The fan-out fast path writes to C{wire_write}: the transport's own
     C{write} while output flows, a checking writer only while the
-    connection is backed up, so healthy connections pay nothing.
+    connection is backed up, so healthy connections pay nothing.  The
+    SendQ counts what the kernel holds too (L{chatd.sendq}).
     """
 
     factory: Listener
@@ -155,6 +135,8 @@ class Guarded:
     _gate_key: str | None = None
     _linger: IDelayedCall | None = None
     _watching = False
+    #: the socket's capped send buffer, counted in the SendQ
+    _kernel: KernelQueue | None = None
     #: the client may still send (it has not shut down its side)
     _input_open = True
     #: our side is closed; what the client still sends is dropped
@@ -174,6 +156,7 @@ class Guarded:
             self.bucket = Bucket(factory.flood, factory.clock.seconds())
         self.wire_write = self.transport.write
         if factory.max_sendq > 0:
+            self._kernel = KernelQueue.attach(self.transport, factory.max_sendq)
             self.transport.registerProducer(_OutputWatch(self), True)
             self._watching = True
         return None
@@ -256,14 +239,18 @@ class Guarded:
     # output
 
     def output_backed_up(self) -> None:
-        """More than 64 KiB waits to be sent: check the SendQ on each write."""
-        if self.closing:
+        """
+        Twisted's buffer is full: check the SendQ on each write from now on.
+
+        A TCP transport says so again on every write while it stays full;
+        those writes check for themselves (C{_checked_write}, C{_send}).
+        """
+        if self.closing or self.backed_up:
             return
-        if not self.backed_up:
-            self.backed_up = True
-            self.wire_write = self._checked_write
-            if self.user is not None:
-                self.factory.chat.session_changed(self.user)
+        self.backed_up = True
+        self.wire_write = self._checked_write
+        if self.user is not None:
+            self.factory.chat.session_changed(self.user)
         self.check_sendq()
 
     def output_drained(self) -> None:
@@ -281,7 +268,8 @@ class Guarded:
 
     def check_sendq(self) -> None:
         """
-        Close the connection if its unsent output is over the cap.
+        Close the connection if its unsent output, in Twisted's buffer and
+        the kernel's, is over the cap.
 
         This runs inside a write, perhaps while the core walks a channel's
         members to deliver something, so the user is taken out of the chat
@@ -289,10 +277,14 @@ class Guarded:
         written to it.
         """
         limit = self.factory.max_sendq
-        if limit and not self.closing and unsent(self.transport) > limit:
+        if not limit or self.closing:
+            return
+        held = waiting(self.transport, self._kernel, limit)
+        if held > limit:
             log.info(
-                "{peer} is not reading: more than {limit} bytes unsent",
+                "{peer} is not reading: {held} bytes unsent, more than {limit}",
                 peer=self.peer,
+                held=held,
                 limit=limit,
             )
             self.sendq_exceeded()

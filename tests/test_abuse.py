@@ -182,11 +182,20 @@ class FloodTests(AbuseCase):
 
 
 class SlowReaderTests(AbuseCase):
+    #: the SendQ cap in these tests, the one in issue 13's report
+    cap = 256 * 1024
+
     def setUp(self) -> None:
-        self.start(flood=FloodLimit(burst=0), max_sendq=256 * 1024)
+        self.start(flood=FloodLimit(burst=0), max_sendq=self.cap)
 
     @in_thread
     def test_client_that_never_reads_is_dropped(self) -> None:
+        """
+        A client that never reads is dropped once about the cap waits for
+        it in all, in chatd's buffer and the kernel's; before, Linux first
+        grew the socket's send buffer to megabytes.  Everyone else gets
+        every message, in order, while it happens.
+        """
         self.never_reader("slow", "#a")
         fast = self.json("fast")
         fast.ok("join", channel="#a")
@@ -216,27 +225,31 @@ class SlowReaderTests(AbuseCase):
 
         reader = threading.Thread(target=read_fast)
         reader.start()
-        padding = "x" * 3900
+        padding = "x" * 3900  # a message event is less than 4 KiB
+        batch = 8
         sent = 0
         try:
-            # at most 20 MB: the kernel's buffers take a few MB first
-            while not quits and sent < 5000:
-                for _ in range(100):
+            # at most 20 MB: before the fix the kernel's buffers took 2 to 4 MB
+            while sent < 5000:
+                for _ in range(batch):
                     sender.send(cmd="msg", to="#a", text=f"{sent} {padding}")
                     sent += 1
-                sender.sync()
-                self.advance(0)  # the server takes a dropped reader out next turn
-            sender.ok("ping")
+                sender.sync()  # the server has taken them all
+                self.advance(0)  # and takes a dropped reader out next turn
+                if self.in_reactor(lambda: "slow" not in self.chat.nicks):
+                    break
             deadline = time.monotonic() + WAIT
-            while len(received) < sent and time.monotonic() < deadline:
+            while (len(received) < sent or not quits) and time.monotonic() < deadline:
                 time.sleep(0.01)
         finally:
             stop.set()
             reader.join()
+        # what the slow reader was sent: the cap, what its own small receive
+        # buffer took, and the last batch
+        self.assertLessEqual(sent * 4096, self.cap + 64 * 1024 + batch * 4096)
         self.assertEqual(
             quits, [{"type": "quit", "nick": "slow", "reason": "SendQ exceeded"}]
         )
-        # everyone else got every message, in order, while it happened
         self.assertEqual(received, list(range(sent)))
         self.assertEqual(
             self.in_reactor(lambda: sorted(self.chat.nicks)), ["fast", "sender"]
