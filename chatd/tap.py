@@ -184,8 +184,9 @@ class Options(usage.Options):
             "max-sendq",
             None,
             MAX_SENDQ,
-            "Most bytes of output waiting for a client that does not read "
-            "before it is disconnected (IRC's SendQ; 0: no cap).",
+            "Most bytes of output waiting for a client that does not read, "
+            "in chatd and in the kernel's socket buffer, before it is "
+            "disconnected (IRC's SendQ; 0: no cap).",
         ],
         [
             "max-per-ip",
