@@ -552,18 +552,24 @@ class DaemonTests(SynchronousTestCase):
             self.start(argv=argv, workdir=workdir, kinds=("JSON", "IRC"))
         self.assertEqual(os.listdir(workdir), [])
 
-    def test_port_in_use_is_a_clear_error(self) -> None:
+    def run_on_a_taken_port(
+        self, *twistd_args: str
+    ) -> tuple[str, subprocess.CompletedProcess[str]]:
+        """
+        Run C{twistd TWISTD_ARGS chatd --listen tcp:PORT:...} on a port that
+        is taken, in a directory of its own; return the directory and result.
+        """
         workdir = self.mktemp()
         os.makedirs(workdir)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             s.listen(1)
             port = s.getsockname()[1]
+            self.port = port
             result = subprocess.run(
                 [
                     twistd(),
-                    "-n",
-                    "--pidfile=",
+                    *twistd_args,
                     "chatd",
                     "--listen",
                     f"tcp:{port}:interface=127.0.0.1",
@@ -573,10 +579,14 @@ class DaemonTests(SynchronousTestCase):
                 text=True,
                 timeout=60,
             )
+        return workdir, result
+
+    def test_port_in_use_is_a_clear_error(self) -> None:
+        _, result = self.run_on_a_taken_port("-n", "--pidfile=")
         self.assertEqual(result.returncode, 1)
         output = result.stdout + result.stderr
         self.assertIn(
-            f"chatd cannot listen on 'tcp:{port}:interface=127.0.0.1'", output
+            f"chatd cannot listen on 'tcp:{self.port}:interface=127.0.0.1'", output
         )
         self.assertEqual(output.count("Address already in use"), 1, output)
         self.assertNotIn("Traceback", output)
@@ -584,29 +594,13 @@ class DaemonTests(SynchronousTestCase):
     def test_port_in_use_stops_a_forked_daemon_too(self) -> None:
         # Without -n, twistd forks and its parent waits to hear whether the
         # daemon started: it must say why not and exit, not wait for ever.
-        workdir = self.mktemp()
-        os.makedirs(workdir)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            s.listen(1)
-            port = s.getsockname()[1]
-            result = subprocess.run(
-                [
-                    twistd(),
-                    "--pidfile=chatd.pid",
-                    "--logfile=chatd.log",
-                    "chatd",
-                    "--listen",
-                    f"tcp:{port}:interface=127.0.0.1",
-                ],
-                cwd=workdir,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+        workdir, result = self.run_on_a_taken_port(
+            "--pidfile=chatd.pid", "--logfile=chatd.log"
+        )
         self.assertEqual(result.returncode, 1, result)
         self.assertIn(
-            f"cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use",
+            f"cannot listen on tcp:{self.port}:interface=127.0.0.1: "
+            "Address already in use",
             result.stderr,
         )
         self.assertFalse(os.path.exists(os.path.join(workdir, "chatd.pid")))
