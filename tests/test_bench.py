@@ -35,9 +35,21 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import tap
-from chatd.bench import ceiling, cli, load, servers, soak
+from chatd.bench import ceiling, cli, load, servers
 from chatd.bench.ceiling import Ceiling
 from chatd.bench.load import DIALECTS, Client, Load, RateSearch, Step, Target
+from chatd.bench.soak.checks import HONEST_ERRORS, check_deliveries
+from chatd.bench.soak.conns import IRCConn
+from chatd.bench.soak.honest import Reader, Talker
+from chatd.bench.soak.options import Options, role_counts
+from chatd.bench.soak.records import (
+    CONNECTS_PER_MINUTE,
+    PER_ADDRESS,
+    AddressPool,
+    Stream,
+)
+from chatd.bench.soak.run import Soak
+from chatd.bench.soak.wire import STAMP, irc_close_code, parse_irc, stamped
 from chatd.core import Chat
 from chatd.irc import IRCFactory
 from chatd.limits import FloodLimit
@@ -489,13 +501,13 @@ class CompareTests(SynchronousTestCase):
 class SoakCheckTests(SynchronousTestCase):
     """The soak's own bookkeeping: it must see what a broken server does."""
 
-    def streams(self) -> dict[int, soak.Stream]:
-        a = soak.Stream(1, "talker", "json")
+    def streams(self) -> dict[int, Stream]:
+        a = Stream(1, "talker", "json")
         for _ in range(5):
             a.take(10)
         a.confirmed = {0, 1, 2, 4}
         a.refused = {3}
-        b = soak.Stream(2, "talker", "irc")
+        b = Stream(2, "talker", "irc")
         b.take(0)
         b.take(0)
         b.confirmed = {0}  # 1 was sent but never confirmed
@@ -503,7 +515,7 @@ class SoakCheckTests(SynchronousTestCase):
 
     def test_exact_delivery_passes(self) -> None:
         got = {1: [0, 1, 2, 4], 2: [0, 1]}
-        d = soak.check_deliveries(self.streams(), [got, got], complete=True)
+        d = check_deliveries(self.streams(), [got, got], complete=True)
         self.assertTrue(d.ok, d.problems())
         self.assertEqual((d.confirmed, d.expected, d.delivered), (5, 10, 10))
         self.assertEqual(d.unconfirmed, 2)  # allowed: it may or may not arrive
@@ -522,32 +534,32 @@ class SoakCheckTests(SynchronousTestCase):
             (refused, "refused_delivered"),
             (invented, "never_sent"),
         ):
-            d = soak.check_deliveries(streams, [got], complete=True)
+            d = check_deliveries(streams, [got], complete=True)
             self.assertFalse(d.ok, field)
             self.assertGreater(getattr(d, field), 0, field)
         # members that joined late are not held to completeness
-        d = soak.check_deliveries(streams, [{1: [2, 4]}], complete=False)
+        d = check_deliveries(streams, [{1: [2, 4]}], complete=False)
         self.assertTrue(d.ok)
 
     def test_texts_are_checkable(self) -> None:
-        text = soak.stamped(12, 7, 30)
-        match = soak.STAMP.match(text)
+        text = stamped(12, 7, 30)
+        match = STAMP.match(text)
         assert match is not None
         self.assertEqual([int(g) for g in match.groups()], [12, 7, 30])
-        self.assertNotEqual(text, soak.stamped(12, 8, 30))
+        self.assertNotEqual(text, stamped(12, 8, 30))
 
     def test_irc_lines(self) -> None:
         self.assertEqual(
-            soak.parse_irc("@msgid=a1;time=x :n!u@h PRIVMSG #soak :hi there"),
+            parse_irc("@msgid=a1;time=x :n!u@h PRIVMSG #soak :hi there"),
             ({"msgid": "a1", "time": "x"}, "n!u@h", "PRIVMSG", ["#soak", "hi there"]),
         )
         self.assertEqual(
-            soak.parse_irc(":s 001 me :Welcome"), ({}, "s", "001", ["me", "Welcome"])
+            parse_irc(":s 001 me :Welcome"), ({}, "s", "001", ["me", "Welcome"])
         )
         for bad in ("", ":only", "@tags", ":p  CMD", "12345 x", "PRIVMSG  #a :x"):
-            self.assertIsNone(soak.parse_irc(bad), bad)
+            self.assertIsNone(parse_irc(bad), bad)
         self.assertEqual(
-            soak.irc_close_code("Closing Link: 127.0.0.5 (Excess Flood)"),
+            irc_close_code("Closing Link: 127.0.0.5 (Excess Flood)"),
             ("flood", "Excess Flood"),
         )
 
@@ -556,11 +568,9 @@ class SoakCheckTests(SynchronousTestCase):
         A talker asks NAMES of rooms it is not in: their 366 must not make
         it think it joined (it then set topics there, and was told 442).
         """
-        s = soak.Soak(
-            task.Clock(), {}, soak.Options(clients=20), os.getpid(), lambda line: None
-        )
-        talker = soak.Talker(s, "irc", random.Random(1), "t0x1")
-        conn = soak.IRCConn(talker)
+        s = Soak(task.Clock(), {}, Options(clients=20), os.getpid(), lambda line: None)
+        talker = Talker(s, "irc", random.Random(1), "t0x1")
+        conn = IRCConn(talker)
         conn.me = "t0x1"
         conn.line(b":srv 366 t0x1 #room7 :End of /NAMES list.\r")
         self.assertEqual(talker.rooms, {})
@@ -570,28 +580,28 @@ class SoakCheckTests(SynchronousTestCase):
 
     def test_roles_and_addresses(self) -> None:
         for clients in (20, 40, 300, 2000):
-            counts = soak.role_counts(clients)
+            counts = role_counts(clients)
             self.assertGreaterEqual(counts["storm"], 17)  # > --max-per-ip 16
             self.assertEqual(
                 sum(counts.values()) - counts["storm"], clients - round(0.14 * clients)
             )
-        pool = soak.AddressPool(["127.0.0.2", "127.0.0.3"], random.Random(1))
-        taken = [pool.take(0.0) for _ in range(2 * soak.PER_ADDRESS)]
+        pool = AddressPool(["127.0.0.2", "127.0.0.3"], random.Random(1))
+        taken = [pool.take(0.0) for _ in range(2 * PER_ADDRESS)]
         self.assertNotIn(None, taken)
-        self.assertEqual(taken.count("127.0.0.2"), soak.PER_ADDRESS)
+        self.assertEqual(taken.count("127.0.0.2"), PER_ADDRESS)
         self.assertIsNone(pool.take(0.0))  # both at PER_ADDRESS at once
         for address in taken:
             assert address is not None
             pool.release(address)
         # connect and go at once: at most CONNECTS_PER_MINUTE a minute each
         more = 0
-        for _ in range(10 * soak.CONNECTS_PER_MINUTE):  # a pool never dry fails
+        for _ in range(10 * CONNECTS_PER_MINUTE):  # a pool never dry fails
             address = pool.take(1.0)
             if address is None:
                 break
             pool.release(address)
             more += 1
-        self.assertEqual(more, 2 * (soak.CONNECTS_PER_MINUTE - soak.PER_ADDRESS))
+        self.assertEqual(more, 2 * (CONNECTS_PER_MINUTE - PER_ADDRESS))
         self.assertIsNotNone(pool.take(60.5))  # the first ones are a minute old
 
     def test_soak_arguments_are_bounded(self) -> None:
@@ -619,19 +629,19 @@ class SoakVerdictTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        s = self.soak = soak.Soak(
+        s = self.soak = Soak(
             task.Clock(),
             {"json": 1, "irc": 2},
-            soak.Options(clients=20, duration=10.0),
+            Options(clients=20, duration=10.0),
             os.getpid(),
             log=lambda line: None,
         )
         rng = random.Random(1)
-        self.talker = soak.Talker(s, "irc", rng, "t0x1")
+        self.talker = Talker(s, "irc", rng, "t0x1")
         self.stream = self.talker.new_stream()
         for _ in range(3):
             s.confirm(self.stream.id, self.stream.take(5))  # echoed
-        reader = soak.Reader(s, "json", rng, "r0x1")
+        reader = Reader(s, "json", rng, "r0x1")
         reader.received = {self.stream.id: array("i", [0, 1, 2])}
         s.readers = [reader]
         s.state["synced"] = True
@@ -689,7 +699,7 @@ class SoakVerdictTests(SynchronousTestCase):
         self.assertEqual(self.verdict()["acks"], "ok")
 
     def test_a_json_message_refused_for_another_reason(self) -> None:
-        stream = soak.Talker(self.soak, "json", random.Random(2), "t1x1").new_stream()
+        stream = Talker(self.soak, "json", random.Random(2), "t1x1").new_stream()
         self.soak.refuse(stream.id, stream.take(5))  # rate_limited: answered
         self.soak.confirm(stream.id, stream.take(5))
         self.assertEqual(self.verdict()["acks"], "ok")
@@ -703,7 +713,7 @@ class SoakVerdictTests(SynchronousTestCase):
 
     def test_errors_honest_clients_should_not_get(self) -> None:
         stats = self.soak.stats[("talker", "json")]
-        for code in soak.HONEST_ERRORS:
+        for code in HONEST_ERRORS:
             stats[f"error:{code}"] += 1
         self.assertEqual(self.verdict()["honest errors"], "ok")
         self.talker.error("cannot_send")

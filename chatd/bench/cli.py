@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from chatd.bench import load, servers, soak
 from chatd.bench.load import BenchError, Target
+from chatd.bench.soak.options import MAX_CLIENTS, MAX_DURATION, MIN_CLIENTS, STORM_MIN
 
 Result = dict[str, Any]
 
@@ -218,16 +219,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--clients",
-        type=_bounded(int, soak.MIN_CLIENTS, soak.MAX_CLIENTS),
+        type=_bounded(int, MIN_CLIENTS, MAX_CLIENTS),
         default=300,
-        help=f"clients at a time ({soak.MIN_CLIENTS}-{soak.MAX_CLIENTS}; the "
-        f"storm is at least {soak.STORM_MIN})",
+        help=f"clients at a time ({MIN_CLIENTS}-{MAX_CLIENTS}; the "
+        f"storm is at least {STORM_MIN})",
     )
     p.add_argument(
         "--duration",
-        type=_bounded(float, 1.0, soak.MAX_DURATION),
+        type=_bounded(float, 1.0, MAX_DURATION),
         default=60.0,
-        help=f"seconds of load (at most {soak.MAX_DURATION:g})",
+        help=f"seconds of load (at most {MAX_DURATION:g})",
     )
     p.add_argument(
         "--seed",
