@@ -120,6 +120,7 @@ JSON_TYPES = frozenset(
         "topic",
         "nick",
         "quit",
+        "away",
         "bye",
     )
 )
