@@ -29,7 +29,7 @@ from zope.interface import implementer
 
 from chatd.limits import DEFAULT_FLOOD, Bucket, FloodLimit, Gate, Refusal
 from chatd.log import logger
-from chatd.sendq import KernelQueue, unsent, waiting
+from chatd.sendq import KernelQueue, unsent
 
 if TYPE_CHECKING:
     from chatd.core import Chat, User
@@ -137,6 +137,8 @@ class Guarded:
     _watching = False
     #: the socket's capped send buffer, counted in the SendQ
     _kernel: KernelQueue | None = None
+    #: what the kernel held when the connection last backed up
+    _kernel_held = 0
     #: the client may still send (it has not shut down its side)
     _input_open = True
     #: our side is closed; what the client still sends is dropped
@@ -242,11 +244,20 @@ class Guarded:
         """
         Twisted's buffer is full: check the SendQ on each write from now on.
 
-        A TCP transport says so again on every write while it stays full;
-        those writes check for themselves (C{_checked_write}, C{_send}).
+        The kernel is asked what it holds now, once: Twisted buffers only
+        what the socket would not take, so while it holds anything the
+        kernel's part stays as full as its capped buffer lets it be.  Asking
+        on every write instead (a system call per delivery to each member
+        that is behind) made an overloaded server slower the further behind
+        its readers fell, until it delivered nothing (PyPy, 4 M
+        deliveries/s).  A TCP transport says so again on every write while
+        it stays full; those writes check for themselves (C{_checked_write},
+        C{_send}).
         """
         if self.closing or self.backed_up:
             return
+        if self._kernel is not None:
+            self._kernel_held = self._kernel.unsent()
         self.backed_up = True
         self.wire_write = self._checked_write
         if self.user is not None:
@@ -279,7 +290,7 @@ class Guarded:
         limit = self.factory.max_sendq
         if not limit or self.closing:
             return
-        held = waiting(self.transport, self._kernel, limit)
+        held = unsent(self.transport) + self._kernel_held
         if held > limit:
             log.info(
                 "{peer} is not reading: {held} bytes unsent, more than {limit}",

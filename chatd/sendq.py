@@ -14,10 +14,11 @@ connection under a SendQ cap gets (L{KernelQueue.attach}):
     also switches the kernel's autotuning off for it), so the kernel never
     holds more than half the cap for it, and Twisted says it is backed up
     before the two together can pass the cap;
-  - a count of what the kernel still holds for it (C{SIOCOUTQ}), asked only
-    while it is backed up and only once Twisted's buffer is big enough for
-    the kernel's part to matter: a connection that keeps up costs nothing
-    per write.
+  - a count of what the kernel still holds for it (C{SIOCOUTQ}), asked once
+    each time it backs up (Twisted's buffer fills only once the kernel's is
+    full, so that figure holds while it stays backed up) and added to
+    Twisted's buffer on each checked write: a connection that keeps up
+    costs nothing per write, and one that is behind no system call.
 
 See docs/security.md ("Slow readers") for why this split.
 """
@@ -141,15 +142,3 @@ class KernelQueue:
 
     def unsent(self) -> int:
         return kernel_unsent(self.sock)
-
-
-def waiting(transport: object, kernel: KernelQueue | None, limit: int) -> int:
-    """
-    What waits to be sent to C{transport} in all, exactly enough to compare
-    with C{limit}: the kernel is asked only when its part could make the
-    difference, so only connections close to the cap pay a system call.
-    """
-    held = unsent(transport)
-    if kernel is not None and held <= limit < held + kernel.bound:
-        held += kernel.unsent()
-    return held

@@ -23,9 +23,10 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from chatd.core import Chat
 from chatd.limits import FloodLimit
 from chatd.protocol import ChatFactory
-from chatd.sendq import _INT, SIOCOUTQ, KernelQueue, kernel_unsent, waiting
+from chatd.sendq import _INT, SIOCOUTQ, KernelQueue, kernel_unsent
 from chatd.service import ChatService
 
+from .support import Server
 from .test_abuse import AbuseCase
 from .test_irc_e2e import WAIT, JSONUser, in_thread
 from .test_tls import make_certificate
@@ -159,35 +160,55 @@ class Counting(KernelQueue):
         return self.held
 
 
-class AskOnlyNearTheCapTests(SynchronousTestCase):
+class AskOncePerBackupTests(SynchronousTestCase):
     """
-    The kernel is asked (a system call) only when its part could take what
-    waits over the cap: a connection far from it pays nothing per write.
+    The kernel is asked (a system call) once each time a connection backs
+    up, never per write: asking on every delivery to every member that was
+    behind made an overloaded PyPy server deliver nothing at all.
     """
 
     def setUp(self) -> None:
-        self.transport: Any = StringTransport()
-        self.transport.dataBuffer, self.transport.offset = b"", 0
-        self.transport._tempDataLen = 0
+        self.server = Server(max_sendq=1000)
+        self.alice = self.server.user("alice", "#a")
+        self.bob = self.server.user("bob", "#a")
+        self.alice.lines()
         self.kernel = Counting(bound=400, held=300)
         self.addCleanup(self.kernel.sock.close)
+        self.proto = self.bob.proto
+        self.proto._kernel = self.kernel
+        # Twisted's buffer, as unsent() reads it
+        transport: Any = self.bob.transport
+        transport.dataBuffer, transport.offset, transport._tempDataLen = b"", 0, 0
 
-    def held(self, in_twisted: int) -> int:
-        self.transport.dataBuffer = b"x" * in_twisted
-        return waiting(self.transport, self.kernel, 1000)
+    def in_twisted(self, size: int) -> None:
+        self.bob.transport.dataBuffer = b"x" * size  # type: ignore[attr-defined]
 
-    def test_far_from_the_cap(self) -> None:
-        self.assertEqual(self.held(600), 600)
-        self.assertEqual(self.kernel.asked, 0)
+    def say(self, text: str) -> None:
+        self.assertEqual(self.alice.request("msg", to="#a", text=text)["type"], "ok")
 
-    def test_near_the_cap(self) -> None:
-        self.assertEqual(self.held(601), 901)
-        self.assertEqual(self.held(701), 1001)
+    def test_asked_once_then_counted_on_each_write(self) -> None:
+        self.in_twisted(600)
+        self.proto.output_backed_up()
+        self.proto.output_backed_up()  # TCP says it again on every write
+        self.assertEqual(self.kernel.asked, 1)
+        for n in range(20):
+            self.say(str(n))
+        self.assertTrue(self.bob.connected)
+        self.assertEqual(self.kernel.asked, 1)
+        # 701 in Twisted's buffer and the 300 the kernel held: over 1000
+        self.in_twisted(701)
+        self.say("one too many")
+        self.assertEqual(self.bob.lines()[-1]["code"], "sendq_exceeded")
+        self.assertEqual(self.kernel.asked, 1)
+
+    def test_asked_again_after_draining(self) -> None:
+        self.proto.output_backed_up()
+        self.proto.output_drained()
+        self.kernel.held = 900
+        self.in_twisted(101)
+        self.proto.output_backed_up()
         self.assertEqual(self.kernel.asked, 2)
-
-    def test_over_the_cap_already(self) -> None:
-        self.assertEqual(self.held(1001), 1001)
-        self.assertEqual(self.kernel.asked, 0)
+        self.assertEqual(self.bob.lines()[-1]["code"], "sendq_exceeded")
 
 
 class NeverReaderTests(AbuseCase):
