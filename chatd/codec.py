@@ -17,10 +17,14 @@ from typing import Any, Union
 
 from chatd.core import (
     AwayChanged,
+    Change,
     Event,
+    Invited,
     Joined,
+    Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChanged,
     Quit,
     TopicChanged,
@@ -264,8 +268,36 @@ def _event_fields(event: Event) -> dict[str, Any] | None:
         return {"type": "quit", "nick": event.nick, "reason": event.reason}
     if isinstance(event, AwayChanged):
         return {"type": "away", "nick": event.nick, "message": event.message}
+    if isinstance(event, ModeChanged):
+        return {
+            "type": "mode",
+            "channel": event.channel,
+            "by": event.by,
+            "changes": [mode_change(c) for c in event.changes],
+        }
+    if isinstance(event, Kicked):
+        return {
+            "type": "kick",
+            "channel": event.channel,
+            "nick": event.nick,
+            "by": event.by,
+            "reason": event.reason,
+        }
+    if isinstance(event, Invited):
+        return {"type": "invite", "channel": event.channel, "by": event.by}
     # Tag-only messages have no JSON form (yet).
     return None
+
+
+def mode_change(change: Change) -> dict[str, Any]:
+    """
+    One mode change as JSON shows it: the mode's name, whether it was set,
+    and its parameter (a nick, a mask, the key, or the limit as a number).
+    """
+    fields: dict[str, Any] = {"mode": change.name, "set": change.adding}
+    if change.param is not None:
+        fields["param"] = int(change.param) if change.mode == "l" else change.param
+    return fields
 
 
 def encode_event(event: Event) -> bytes:

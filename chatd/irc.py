@@ -40,22 +40,29 @@ from chatd.core import (
     REASON_MAX,
     TOPIC_MAX,
     AwayChanged,
+    Change,
     Channel,
     Chat,
     ChatError,
     Event,
+    Invited,
     Joined,
+    Kicked,
     Left,
     Message,
+    ModeChanged,
     NickChanged,
+    Origin,
     Quit,
     TagMessage,
     TopicChanged,
     User,
+    channel_key,
     clean_line,
     fold,
     is_valid_channel,
     is_valid_nick,
+    policy,
 )
 from chatd.listener import (
     Connection,
@@ -66,7 +73,6 @@ from chatd.listener import (
     no_delay,
 )
 from chatd.log import logger
-from chatd.names import channel_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -226,8 +232,27 @@ def irc_host(host: str) -> str:
     return "0" + host if host.startswith(":") else host
 
 
-def mask(nick: str, user: User) -> str:
+def mask(nick: str, user: User | Origin) -> str:
     return f"{nick}!{user.username or 'unknown'}@{irc_host(user.host)}"
+
+
+def mode_params(changes: Iterable[Change]) -> list[str]:
+    """
+    C{changes} as a C{MODE} line's parameters: the letters with a sign
+    before each run (C{+o-v}), then the parameters in order.
+    """
+    letters = []
+    params = []
+    sign = ""
+    for change in changes:
+        want = "+" if change.adding else "-"
+        if want != sign:
+            letters.append(want)
+            sign = want
+        letters.append(change.mode)
+        if change.param is not None:
+            params.append(change.param)
+    return ["".join(letters), *params]
 
 
 def split_text(text: str, room: int) -> list[str]:
@@ -743,6 +768,12 @@ class IRCProtocol(Guarded, Protocol):
         if self.closing or not self.registered:
             return
         caps = self.caps
+        if (
+            isinstance(event, Invited)
+            and event.nick != self.me
+            and "invite-notify" not in caps
+        ):
+            return
         if isinstance(event, (TagMessage, AwayChanged)):
             wanted = "message-tags" if isinstance(event, TagMessage) else "away-notify"
             if wanted not in caps:
@@ -754,10 +785,10 @@ class IRCProtocol(Guarded, Protocol):
             self._send(data)
         if (
             isinstance(event, Joined)
-            and event.source.away is not None
+            and event.away is not None
             and "away-notify" in caps
         ):
-            away = AwayChanged(event.source, event.nick, event.source.away)
+            away = AwayChanged(event.origin, "", event.ts, event.away)
             data = self.factory.encode(away, *self._variant)
             if self._cork is not None:
                 self._cork.append(data)
@@ -875,6 +906,8 @@ class IRCProtocol(Guarded, Protocol):
             return
         user = self.user
         assert user is not None
+        user.username = self.username
+        user.realname = self.realname
         try:
             self.factory.chat.set_nick(user, self.nick)
         except ChatError:
@@ -882,8 +915,6 @@ class IRCProtocol(Guarded, Protocol):
             raise Reply(
                 rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"
             ) from None
-        user.username = self.username
-        user.realname = self.realname
         self.registered = True
         self.factory.registration_done(self)
         self._welcome()
@@ -1099,10 +1130,7 @@ class IRCProtocol(Guarded, Protocol):
 
     def _visible(self, channel: Channel) -> Iterable[User]:
         """The members of C{channel} this user may see."""
-        user = self._user()
-        if channel.key in user.channels:
-            return channel.members.values()
-        return [m for m in channel.members.values() if not m.invisible]
+        return [m.user for m in policy.visible_members(channel, self._user())]
 
     def _names(self, channel: Channel) -> None:
         prefix = (
@@ -1136,17 +1164,19 @@ class IRCProtocol(Guarded, Protocol):
         chat = self.factory.chat
         if line.params and line.params[0]:
             wanted = {channel_key(n) for n in line.params[0].split(",")}
-            channels = [c for c in chat.list_channels() if c.key in wanted]
+            channels = [
+                s for s in chat.list_channels(self._user()) if s.channel.key in wanted
+            ]
         else:
-            channels = chat.list_channels()
+            channels = chat.list_channels(self._user())
         self.write(self.numeric(rfc.RPL_LISTSTART, "Channel", "Users  Name"))
-        for channel in channels:
+        for summary in channels:
             self.write(
                 self.numeric(
                     rfc.RPL_LIST,
-                    channel.name,
-                    str(len(list(self._visible(channel)))),
-                    channel.topic,
+                    summary.channel.name,
+                    str(summary.users),
+                    summary.channel.topic,
                 )
             )
         self.write(self.numeric(rfc.RPL_LISTEND, "End of /LIST"))
@@ -1371,11 +1401,10 @@ class IRCProtocol(Guarded, Protocol):
             pattern = fold(query)
             wild = "*" in query or "?" in query or query == "0"
             pattern = "*" if query == "0" else pattern
-            shared = {m for c in me.channels.values() for m in c.members.values()}
             found = []
             for key, u in chat.nicks.items():
                 if (fnmatchcase(key, pattern) if wild else key == pattern) and (
-                    not wild or not u.invisible or u in shared or u is me
+                    not wild or policy.may_see_user(u, me)
                 ):
                     # No channel context for a nick or mask (as UnrealIRCd):
                     # a channel named here would claim a membership status.
@@ -1417,11 +1446,7 @@ class IRCProtocol(Guarded, Protocol):
                 u.realname or u.nick,
             )
         )
-        channels = [
-            c.name
-            for c in u.channels.values()
-            if not u.invisible or c.key in self._user().channels
-        ]
+        channels = [c.name for c, _ in policy.visible_channels(u, self._user())]
         if channels:
             self.write(self.numeric(rfc.RPL_WHOISCHANNELS, u.nick, " ".join(channels)))
         self.write(
@@ -1795,6 +1820,32 @@ class IRCFactory(Listener):
                     event.reason or "Client Quit",
                     prefix=mask(event.nick, source),
                     text=True,
+                )
+            ]
+        if isinstance(event, ModeChanged):
+            return [
+                build(
+                    "MODE",
+                    event.channel,
+                    *mode_params(event.changes),
+                    prefix=mask(event.by, source),
+                )
+            ]
+        if isinstance(event, Kicked):
+            return [
+                build(
+                    "KICK",
+                    event.channel,
+                    event.nick,
+                    event.reason or event.by,
+                    prefix=mask(event.by, source),
+                    text=True,
+                )
+            ]
+        if isinstance(event, Invited):
+            return [
+                build(
+                    "INVITE", event.nick, event.channel, prefix=mask(event.by, source)
                 )
             ]
         if isinstance(event, AwayChanged):

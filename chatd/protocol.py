@@ -24,6 +24,7 @@ from chatd.core import (
     REASON_MAX,
     ChatError,
     Event,
+    Invited,
     User,
     check_line,
 )
@@ -171,6 +172,8 @@ class ChatProtocol(Guarded, LineReceiver):
     def deliver(self, event: Event) -> None:
         """Write a core event (the core's L{Session} interface)."""
         if not self.closing:
+            if isinstance(event, Invited) and event.nick != self.user.nick:  # type: ignore[union-attr]
+                return  # invite-notify is for IRC operators' clients
             data = codec.encode_event(event)
             if data:
                 self._send(data)
@@ -399,24 +402,24 @@ class ChatProtocol(Guarded, LineReceiver):
 
     def do_list(self, request: codec.Request) -> bytes:
         channels = [
-            {"channel": c.name, "members": len(c.members), "topic": c.topic}
-            for c in self.factory.chat.list_channels()
+            {"channel": s.channel.name, "members": s.users, "topic": s.channel.topic}
+            for s in self.factory.chat.list_channels(self.user)
         ]
         return codec.ok("list", request.request_id, channels=channels)
 
     def do_who(self, request: codec.Request) -> bytes:
         name = _arg(request, "channel")
-        channel = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
+        channel, members = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
         away = {
-            u.nick: u.away
-            for u in channel.members.values()
-            if u.away is not None and u.nick is not None
+            m.user.nick: m.user.away
+            for m in members
+            if m.user.away is not None and m.user.nick is not None
         }
         return codec.ok(
             "who",
             request.request_id,
             channel=channel.name,
-            members=channel.nicks(),
+            members=[m.user.nick for m in members],
             away=away,
         )
 

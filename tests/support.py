@@ -83,7 +83,7 @@ class Server:
     def __init__(self, **options: Any) -> None:
         self.clock = Clock()
         self.clock.advance(1_790_000_000.0)  # 2026-09-21: a realistic 'now'
-        self.chat = Chat(max_users=options.pop("max_users", 1000))
+        self.chat = Chat(max_users=options.pop("max_users", 1000), clock=self.clock)
         options.setdefault("flood", FloodLimit(burst=0))
         self.factory = ChatFactory(self.chat, self.clock, **options)
         self._ports = 40000

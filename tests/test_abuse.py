@@ -494,7 +494,7 @@ class MemoryTests(AbuseCase):
         while not self.in_reactor(
             lambda: (
                 "#a" in self.chat.channels
-                and "slow" in self.chat.channels["#a"].members
+                and "slow" in self.chat.channels["#a"].nicks()
             )
         ):
             self.assertLess(time.monotonic(), deadline, "the slow reader never joined")

@@ -9,10 +9,10 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd import codec
-from chatd.core import Joined, Message, User
+from chatd.core import Joined, Message, Origin
 
 #: Who acted, for events (JSON shows only the nick).
-SOURCE = User(None, "127.0.0.1:1")  # type: ignore[arg-type]
+SOURCE = Origin("alice", "~a", "127.0.0.1")
 
 
 class TimestampTests(SynchronousTestCase):
@@ -36,7 +36,7 @@ class EncodeTests(SynchronousTestCase):
         self.assertEqual(line, b'{"id":"\\ud800"}\n')
 
     def test_event_is_encoded_once(self) -> None:
-        message = Message(SOURCE, "alice", "#a", "hi", 0.5)
+        message = Message(SOURCE, "1", 0.5, "#a", "hi")
         first = codec.encode_event(message)
         self.assertIs(codec.encode_event(message), first)
         self.assertEqual(
@@ -50,18 +50,20 @@ class EncodeTests(SynchronousTestCase):
             },
         )
         self.assertEqual(
-            json.loads(codec.encode_event(Joined(SOURCE, "#a", "bob"))),
+            json.loads(
+                codec.encode_event(Joined(SOURCE._replace(nick="bob"), "2", 0.0, "#a"))
+            ),
             {"type": "join", "channel": "#a", "nick": "bob"},
         )
 
     def test_notice_flag(self) -> None:
         self.assertTrue(
             json.loads(
-                codec.encode_event(Message(SOURCE, "a", "b", "t", 0, notice=True))
+                codec.encode_event(Message(SOURCE, "3", 0, "b", "t", notice=True))
             )["notice"]
         )
         self.assertNotIn(
-            "notice", json.loads(codec.encode_event(Message(SOURCE, "a", "b", "t", 0)))
+            "notice", json.loads(codec.encode_event(Message(SOURCE, "4", 0, "b", "t")))
         )
 
 

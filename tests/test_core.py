@@ -8,6 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.core import (
     AwayChanged,
+    Change,
     Chat,
     ChatError,
     Event,
@@ -274,7 +275,9 @@ class ChannelTests(CoreCase):
         outsider = self.user("eve")
         self.chat.join(alice, "#a")
         self.chat.join(bob, "#a")
+        self.chat.set_modes(alice, "#a", [Change("t", False)])
         self.inbox("alice")
+        self.inbox("bob")
         channel = self.chat.topic(bob, "#A", "release day", 100.0)
         self.assertEqual(
             (channel.topic, channel.topic_by, channel.topic_ts),
@@ -300,7 +303,8 @@ class ChannelTests(CoreCase):
         for name in ["#zeta", "#Alpha", "#beta"]:
             self.chat.join(alice, name)
         self.assertEqual(
-            [c.name for c in self.chat.list_channels()], ["#Alpha", "#beta", "#zeta"]
+            [s.channel.name for s in self.chat.list_channels()],
+            ["#Alpha", "#beta", "#zeta"],
         )
 
 
@@ -336,7 +340,7 @@ class MessageTests(CoreCase):
         self.assertRefused("bad_channel", self.chat.send, alice, "#a b", "", 0)
         self.assertRefused("bad_args", self.chat.send, alice, "#nowhere", "", 0)
         self.assertRefused("no_such_channel", self.chat.send, alice, "#nowhere", "x", 0)
-        self.assertRefused("not_in_channel", self.chat.send, alice, "#b", "x", 0)
+        self.assertRefused("cannot_send", self.chat.send, alice, "#b", "x", 0)
         self.assertRefused("bad_nick", self.chat.send, alice, "9x", "x", 0)
         self.assertRefused("bad_args", self.chat.send, alice, "nobody", "a\x1bb", 0)
         self.assertRefused("no_such_nick", self.chat.send, alice, "nobody", "x", 0)
@@ -469,7 +473,7 @@ class AwayTests(CoreCase):
         [event] = self.inbox("alice")
         assert isinstance(event, AwayChanged)
         self.assertEqual(
-            (event.nick, event.message, event.source), ("bob", "lunch", bob)
+            (event.nick, event.message, event.origin), ("bob", "lunch", bob.origin)
         )
         self.assertEqual(self.inbox("carol"), [])  # shares no channel
         self.chat.set_away(bob, "lunch")  # no change, no event
@@ -501,7 +505,7 @@ class MessageKindsTests(CoreCase):
         self.assertTrue(message.action)
         self.assertFalse(message.notice)
         self.assertEqual(message.tags, {"+draft/x": "1"})
-        self.assertIs(message.source, bob)
+        self.assertEqual(message.origin, ("bob", "", "127.0.0.1:1", None))
         self.assertEqual(bob.last_spoke, 5.0)
 
     def test_tag_message_goes_where_text_would(self) -> None:
@@ -520,7 +524,7 @@ class MessageKindsTests(CoreCase):
         self.assertEqual(private.to, "alice")
         self.assertRefused("no_such_nick", self.chat.send_tags, bob, "dave", {}, 1.0)
         self.assertRefused(
-            "not_in_channel", self.chat.send_tags, self.user("eve"), "#a", {}, 1.0
+            "cannot_send", self.chat.send_tags, self.user("eve"), "#a", {}, 1.0
         )
 
 

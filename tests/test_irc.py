@@ -9,6 +9,7 @@ from __future__ import annotations
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatd.core import Change
 from chatd.irc import (
     COMMANDS,
     IRCFactory,
@@ -438,6 +439,9 @@ class ChannelTests(IRCCase):
     def test_topic(self) -> None:
         bob = self.server.user("bob", "#a")
         alice = self.irc("alice", "#a")
+        # bob created #a, so bob is its operator; let everyone set the topic
+        self.server.chat.set_modes(bob.proto.user, "#a", [Change("t", False)])
+        alice.lines()
         bob.lines()
         [reply] = alice.ask("TOPIC #a")
         self.assertEqual((reply.command, reply.params[1]), ("331", "#a"))

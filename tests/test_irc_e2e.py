@@ -27,7 +27,7 @@ from twisted.internet import reactor, threads
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import FailTest, TestCase
 
-from chatd.core import Chat
+from chatd.core import Change, Chat
 from chatd.irc import IRCFactory
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
@@ -514,6 +514,12 @@ class ConversationTests(ChatdTestCase):
     @in_thread
     def test_topics_both_ways(self) -> None:
         alice, bob = self.pair()
+        # alice made #general, so she is its operator: she lets anyone set
+        # the topic (-t)
+        owner = self.chat.find_user("alice")
+        assert owner is not None
+        self.chat.set_modes(owner, "#general", [Change("t", False)])
+        bob.expect("mode", source="alice", target="#general")
         bob.conn.topic("#general", "set on \x02IRC\x02")
         event = alice.expect(type="topic", channel="#general")
         self.assertEqual((event["topic"], event["by"]), ("set on \x02IRC\x02", "bob"))

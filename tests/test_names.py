@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.names import channel_key, first_invisible, invisible, skeleton
+from chatd.core.names import channel_key, first_invisible, invisible, skeleton
 
 
 class InvisibleTests(SynchronousTestCase):

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 import chatd
+from chatd.core import Change
 from chatd.log import get_level, set_level
 from chatd.protocol import COMMANDS
 
@@ -285,6 +286,14 @@ class CommandTests(SynchronousTestCase):
         bob = self.server.user("bob", "#a")
         eve = self.server.user("eve")
         alice.lines()
+        # Under +t (the default) only operators set the topic.
+        self.assertEqual(
+            bob.request("topic", channel="#a", topic="x")["code"],
+            "not_channel_operator",
+        )
+        self.server.chat.set_modes(alice.proto.user, "#a", [Change("t", False)])
+        alice.lines()
+        bob.lines()
         self.assertEqual(
             bob.request("topic", channel="#a"),
             {"type": "ok", "cmd": "topic", "channel": "#a", "topic": ""},
@@ -674,7 +683,7 @@ class BadInputTests(SynchronousTestCase):
             (b'{"cmd":"leave","channel":"#nowhere"}', "no_such_channel"),
             (b'{"cmd":"leave","channel":"#b"}', "not_in_channel"),
             (b'{"cmd":"msg","to":"#nowhere","text":"x"}', "no_such_channel"),
-            (b'{"cmd":"msg","to":"#B","text":"x"}', "not_in_channel"),
+            (b'{"cmd":"msg","to":"#B","text":"x"}', "cannot_send"),
             (b'{"cmd":"msg","to":"nobody","text":"x"}', "no_such_nick"),
             (b'{"cmd":"msg","to":"no body","text":"x"}', "bad_nick"),
             (b'{"cmd":"who","channel":"#nowhere"}', "no_such_channel"),

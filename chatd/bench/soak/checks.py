@@ -121,6 +121,7 @@ HONEST_ERRORS = {
     "was_no_such_nick": "WHOWAS for a nick that never left",
     "no_such_channel": "a question about a room nobody is in",
     "nick_in_use": "a nick someone has (talkers try that on purpose)",
+    "not_channel_operator": "a topic set in a room the talker did not create (+t)",
 }
 
 

@@ -90,6 +90,7 @@ IRC_ERRORS = {
     "432": "bad_nick",
     "433": "nick_in_use",
     "442": "not_in_channel",
+    "482": "not_channel_operator",
     "451": "not_registered",
     "461": "need_more_params",
     "462": "already_registered",

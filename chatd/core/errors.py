@@ -1,0 +1,47 @@
+# -*- test-case-name: tests.test_core -*-
+"""
+The refusals of the chat rules: one exception, and the stable codes it
+carries.  Adapters map each code to their own wire (JSON's C{error} replies,
+IRC's numerics) from this one list.
+"""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """
+    A request the rules refuse.  C{code} is the stable, documented name of
+    the refusal (C{nick_in_use}, C{bad_channel}...); C{message} is for people.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+#: Every code the core raises, with when.  docs/protocol.md documents each.
+CODES: dict[str, str] = {
+    "bad_args": "a field is missing, empty, too long or has bad characters",
+    "bad_nick": "the nick is not a valid nick",
+    "nick_in_use": "another user has the nick",
+    "nick_required": "the command needs a nick first",
+    "server_full": "the server has as many clients as it takes",
+    "bad_channel": "the channel name is not a valid name",
+    "no_such_channel": "there is no such channel",
+    "not_in_channel": "you are not in the channel",
+    "no_such_nick": "there is no user with that nick",
+    "user_not_in_channel": "the user named is not in the channel",
+    "already_in_channel": "the user named is in the channel already",
+    "not_channel_operator": "the command needs channel operator privileges",
+    "cannot_send": "the channel does not take your message (+m, +n or a ban)",
+    "banned": "you are banned from the channel",
+    "invite_only": "the channel is invite only (+i) and you are not invited",
+    "bad_key": "the channel has a key (+k) and yours is missing or wrong",
+    "channel_full": "the channel has as many members as its limit (+l)",
+    "unknown_mode": "no channel mode has that letter or name",
+    "bad_mode_param": "a mode's parameter is missing or not valid",
+    "key_set": "the channel has a key already; unset it first",
+    "list_full": "a ban, exception or invite-exception list is full",
+    "bad_mask": "a mask is not a valid nick!user@host pattern",
+}

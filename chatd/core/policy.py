@@ -1,0 +1,183 @@
+# -*- test-case-name: tests.core.test_policy -*-
+"""
+Who may do what in a channel, and who may see what: the decisions every
+adapter shows the same way.
+
+Plain functions of the state, changing nothing.  A refusal is returned as
+a L{ChatError} for the caller to raise, so the same decision can also be
+asked without raising (to show a channel as closed, say).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chatd.core.errors import ChatError
+from chatd.core.modes import matches
+
+if TYPE_CHECKING:
+    from chatd.core.model import Channel, Membership, User
+
+
+def is_banned(channel: Channel, user: User) -> bool:
+    """Whether a ban covers C{user} and no exception (+e) does."""
+    lists = channel.modes.lists
+    folded = user.folded_mask
+    return matches(lists["b"], folded) and not matches(lists["e"], folded)
+
+
+def speech_refusal(
+    channel: Channel, user: User, member: Membership | None
+) -> ChatError | None:
+    """
+    Why C{user} may not send to C{channel} (C{member} is their record
+    there, None for an outsider), or None if they may.  Operators and
+    voiced members always may; others not while banned, nor under +m;
+    outsiders not under +n.
+    """
+    if member is not None and (member.op or member.voice):
+        return None
+    flags = channel.modes.flags
+    if member is None and "n" in flags:
+        return ChatError(
+            "cannot_send",
+            f"{channel.name} takes no messages from outside (+n): join it first",
+        )
+    if "m" in flags:
+        return ChatError(
+            "cannot_send",
+            f"{channel.name} is moderated (+m): only voiced members and "
+            "operators may speak",
+        )
+    if is_banned(channel, user):
+        return ChatError("cannot_send", f"you are banned from {channel.name}")
+    return None
+
+
+def may_speak(channel: Channel, member: Membership) -> bool:
+    """What L{Membership.may_speak} caches."""
+    return speech_refusal(channel, member.user, member) is None
+
+
+def join_refusal(channel: Channel, user: User, key: str | None) -> ChatError | None:
+    """
+    Why C{user} may not join C{channel} with C{key}, or None if they may.
+    A ban refuses unless an exception (+e) covers the user; an invitation
+    (or an invite exception, +I) lets the user past +i, and an invitation
+    past the key (+k) and the limit (+l) too.
+    """
+    modes = channel.modes
+    name = channel.name
+    if is_banned(channel, user):
+        return ChatError("banned", f"you are banned from {name} (+b)")
+    invited = user.invites.get(channel.key) is channel
+    if (
+        "i" in modes.flags
+        and not invited
+        and not matches(modes.lists["I"], user.folded_mask)
+    ):
+        return ChatError(
+            "invite_only", f"{name} is invite only (+i): ask for an invite"
+        )
+    if invited:
+        return None
+    if modes.key is not None and key != modes.key:
+        return ChatError(
+            "bad_key",
+            f"{name} needs a key (+k): "
+            + ("yours is wrong" if key else "join with the key"),
+        )
+    if modes.limit is not None and len(channel.members) >= modes.limit:
+        return ChatError(
+            "channel_full", f"{name} is full: it takes {modes.limit} members (+l)"
+        )
+    return None
+
+
+def operator_refusal(channel: Channel, member: Membership | None) -> ChatError | None:
+    """Why C{member} may not act as an operator of C{channel}, or None."""
+    if member is not None and member.op:
+        return None
+    return ChatError(
+        "not_channel_operator", f"you are not an operator of {channel.name}"
+    )
+
+
+def topic_refusal(channel: Channel, member: Membership | None) -> ChatError | None:
+    """Why C{member} may not set C{channel}'s topic (+t), or None."""
+    if member is None:
+        return ChatError("not_in_channel", f"you are not in {channel.name}")
+    if "t" in channel.modes.flags and not member.op:
+        return ChatError(
+            "not_channel_operator",
+            f"only operators may set the topic of {channel.name} (+t)",
+        )
+    return None
+
+
+def invite_refusal(channel: Channel, member: Membership | None) -> ChatError | None:
+    """Why C{member} may not invite people into C{channel}, or None."""
+    if member is None:
+        return ChatError("not_in_channel", f"you are not in {channel.name}")
+    if "i" in channel.modes.flags and not member.op:
+        return ChatError(
+            "not_channel_operator",
+            f"only operators may invite into {channel.name} (+i)",
+        )
+    return None
+
+
+def may_see_list(channel: Channel, viewer: User, letter: str) -> bool:
+    """
+    Whether C{viewer} may read C{channel}'s list C{letter}: the bans anyone
+    who can see the channel may; exceptions and invite exceptions its
+    operators only.
+    """
+    member = channel.members.get(viewer)
+    if letter == "b":
+        return member is not None or not channel.secret
+    return member is not None and member.op
+
+
+def can_see(channel: Channel, viewer: User) -> bool:
+    """Whether C{viewer} may know C{channel} exists: not secret, or a member."""
+    return not channel.secret or viewer in channel.members
+
+
+def visible_members(channel: Channel, viewer: User) -> list[Membership]:
+    """
+    The members C{viewer} may see: all of them for a member; for an
+    outsider none of a secret channel's, and of others all but the
+    invisible (+i) users.
+    """
+    if viewer in channel.members:
+        return list(channel.members.values())
+    if channel.secret:
+        return []
+    return [m for m in channel.members.values() if not m.user.invisible]
+
+
+def visible_channels(user: User, viewer: User) -> list[tuple[Channel, Membership]]:
+    """
+    The channels of C{user} that C{viewer} may see them in (for WHOIS):
+    those C{viewer} shares, and, unless C{user} is invisible, the ones that
+    are not secret.
+    """
+    shown = []
+    for channel in user.channels.values():
+        member = channel.members[user]
+        if viewer in channel.members or (
+            viewer is user or (not user.invisible and not channel.secret)
+        ):
+            shown.append((channel, member))
+    return shown
+
+
+def may_see_user(user: User, viewer: User) -> bool:
+    """
+    Whether a wildcard search (IRC's C{WHO *}) by C{viewer} may show
+    C{user}: not invisible, or sharing a channel, or themselves.
+    """
+    if not user.invisible or user is viewer:
+        return True
+    return any(viewer in c.members for c in user.channels.values())
