@@ -622,13 +622,12 @@ class Chat:
     def _may_send(
         self, channel: Channel, user: User, member: Membership | None
     ) -> None:
+        if member is None and channel.secret:
+            # An outsider may not learn of a secret channel by writing to it.
+            raise ChatError("no_such_channel", f"there is no channel {channel.name}")
         refusal = policy.speech_refusal(channel, user, member)
         if refusal is not None:
             raise refusal
-        if not channel.secret or member is not None:
-            return
-        # An outsider may not learn of a secret channel by writing to it.
-        raise ChatError("no_such_channel", f"there is no channel {channel.name}")
 
     def _status_audience(self, user: User, to: str) -> tuple[Channel, list[User]]:
         """The channel and members a C{@#chan} or C{+#chan} message reaches."""
