@@ -137,8 +137,17 @@ class ParseInputTests(SynchronousTestCase):
         self.assertEqual(
             self.parse("/join rust"), Send({"cmd": "join", "channel": "#rust"})
         )
-        self.assertEqual(self.parse("/join"), Problem("usage: /join #channel"))
-        self.assertEqual(self.parse("/join #a #b"), Problem("usage: /join #channel"))
+        self.assertEqual(
+            self.parse("/join #club sesame"),
+            Send({"cmd": "join", "channel": "#club", "key": "sesame"}),
+        )
+        usage = Problem("usage: /join #channel [KEY]")
+        self.assertEqual(self.parse("/join"), usage)
+        self.assertEqual(self.parse("/join #a k extra"), usage)
+        self.assertEqual(
+            self.parse("/join #a #b"),
+            Problem("one channel at a time (usage: /join #channel [KEY])"),
+        )
 
     def test_leave(self) -> None:
         self.assertEqual(

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Union
 
 from chatd.client.connection import DEFAULT_PORT
 from chatd.client.formatting import strip_codes
+from chatd.client.modes import LISTS, NAMES, PRIVILEGES
 from chatd.core import AWAY_MAX, REASON_MAX, TOPIC_MAX
 
 HELP_LINES = [
@@ -21,10 +22,12 @@ HELP_LINES = [
     "*   /connect [HOST [PORT]]     connect (again) to a server, keeping nick"
     " and channels",
     "*   /nick NAME                 take or change your nick",
-    "*   /join #chan                join a channel; it becomes the current one",
+    "*   /join #chan [KEY]          join a channel (with its KEY if it has one);"
+    " it becomes the current one",
     "*   /leave [#chan] [reason]    leave a channel (default: the current one);"
     " /part too",
-    "*   /msg TARGET TEXT           say TEXT to a channel or privately to a nick",
+    "*   /msg TARGET TEXT           say TEXT to a channel or privately to a nick;"
+    " to @#chan, to its operators only",
     "*   /query NICK [TEXT]         talk privately to NICK with plain lines;"
     " /query #chan or /join goes back",
     "*   /me TEXT                   act in the current channel: * yournick TEXT",
@@ -36,6 +39,27 @@ HELP_LINES = [
     "*   /ping                      the time the server takes to answer",
     "*   /quit [reason]             disconnect and exit",
     "*   /help                      this list",
+    "* channel operators' commands (members show as @nick for operators,"
+    " +nick for voiced):",
+    "*   /op NICK                   make NICK an operator of the channel;"
+    " /deop NICK undoes it",
+    "*   /voice NICK                let NICK speak when the channel is moderated;"
+    " /devoice NICK undoes it",
+    "*   /kick NICK [reason]        put NICK out of the channel",
+    "*   /ban MASK                  keep MASK out: a nick, or nick!user@host with"
+    " * and ?; /unban MASK lets it in",
+    "*   /bans                      list the channel's bans",
+    "*   /invite NICK [#chan]       invite NICK, into an invite only channel too",
+    "*   /mode                      show the channel's modes",
+    "*   /mode +MODES-MODES [ARGS]  change them, as in IRC: /mode +mi-t,"
+    " /mode +k KEY, /mode -k, /mode +l 10, /mode +b MASK, /mode +o NICK",
+    "*                              n no messages from outside, t only operators"
+    " set the topic, m moderated (only @ and + speak), i invite only, s secret,",
+    "*                              k key, l member limit, b ban, e ban"
+    " exception, I invite exception, o operator, v voice",
+    "*                              /mode +b alone lists the bans, +e and +I"
+    " the exceptions",
+    "*   these act on the current channel, or on a #chan given first: /kick #chan NICK",
     "* anything else is said in the current channel (start it with // to say"
     " a line beginning with /)",
     "* in a terminal, Ctrl-W deletes a word, Ctrl-U the line; Ctrl-B types"
@@ -51,6 +75,15 @@ class Send(NamedTuple):
     """A request for the server, without its C{id}."""
 
     request: dict[str, Any]
+
+
+class SendAll(NamedTuple):
+    """
+    Several requests for one typed line (C{/mode +o-v bob carol}), sent one
+    after the other, each once the one before has its reply.
+    """
+
+    requests: tuple[dict[str, Any], ...]
 
 
 class Connect(NamedTuple):
@@ -89,9 +122,13 @@ class Ping(NamedTuple):
 
 
 class Rejoin(NamedTuple):
-    """Join a channel again after a reconnection (queued by the session)."""
+    """
+    Join a channel again after a reconnection (queued by the session), with
+    the key it was last known to have, if any.
+    """
 
     channel: str
+    key: str | None = None
 
 
 class Reaway(NamedTuple):
@@ -106,7 +143,9 @@ class Problem(NamedTuple):
     message: str
 
 
-Action = Union[Send, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Reaway, Problem]
+Action = Union[
+    Send, SendAll, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Reaway, Problem
+]
 
 
 _SPACES = re.compile("[ \t]+")
@@ -215,16 +254,21 @@ def _parse_command(
             return Problem("usage: /nick NAME")
         return Send({"cmd": "nick", "nick": args[0]})
     if name == "join":
-        if len(args) != 1:
-            return Problem("usage: /join #channel")
-        return Send({"cmd": "join", "channel": _channel_name(args[0])})
+        if not 1 <= len(args) <= 2:
+            return Problem("usage: /join #channel [KEY]")
+        if len(args) == 2 and args[1].startswith("#"):
+            return Problem("one channel at a time (usage: /join #channel [KEY])")
+        request: dict[str, Any] = {"cmd": "join", "channel": _channel_name(args[0])}
+        if len(args) == 2:
+            request["key"] = args[1]
+        return Send(request)
     if name in ("leave", "part"):
         channel, reason = _split_channel(rest, current)
         if channel is None:
             return Problem(
                 f"you are not in a channel (usage: /{name} [#chan] [reason])"
             )
-        request: dict[str, Any] = {"cmd": "leave", "channel": channel}
+        request = {"cmd": "leave", "channel": channel}
         if reason:
             problem = _too_long("reason", reason, REASON_MAX)
             if problem:
@@ -297,7 +341,226 @@ def _parse_command(
         return problem or Quit(rest)
     if name == "help":
         return Help()
+    if name in _MODERATION:
+        return _MODERATION[name](name, rest, current)
     return Problem(f"unknown command /{name} (/help lists them)")
+
+
+# Channel operators' commands: each acts on the current channel, or on a
+# #channel given as its first argument.
+
+
+def _not_in_channel(usage: str) -> Problem:
+    return Problem(f"you are not in a channel (usage: {usage})")
+
+
+def _parse_privilege(name: str, rest: str, current: str | None) -> Action:
+    """C{/op}, C{/deop}, C{/voice}, C{/devoice}: C{[#chan] NICK}."""
+    usage = f"/{name} [#chan] NICK"
+    channel, text = _split_channel(rest, current)
+    args = _split(text)
+    if len(args) != 1:
+        return Problem(f"usage: {usage}")
+    if channel is None:
+        return _not_in_channel(usage)
+    return Send({"cmd": name, "channel": channel, "nick": args[0]})
+
+
+def _parse_kick(name: str, rest: str, current: str | None) -> Action:
+    """C{/kick [#chan] NICK [reason]}."""
+    usage = "/kick [#chan] NICK [reason]"
+    channel, text = _split_channel(rest, current)
+    words = _split(text, 1)
+    if not words:
+        return Problem(f"usage: {usage}")
+    if channel is None:
+        return _not_in_channel(usage)
+    request: dict[str, Any] = {"cmd": "kick", "channel": channel, "nick": words[0]}
+    if len(words) > 1:
+        reason = words[1]
+        problem = _too_long("reason", reason, REASON_MAX)
+        if problem:
+            return problem
+        request["reason"] = reason
+    return Send(request)
+
+
+def _parse_ban(name: str, rest: str, current: str | None) -> Action:
+    """C{/ban} and C{/unban}: C{[#chan] MASK}."""
+    usage = f"/{name} [#chan] MASK"
+    channel, text = _split_channel(rest, current)
+    args = _split(text)
+    if len(args) != 1:
+        return Problem(f"usage: {usage} (a nick, or nick!user@host with * and ?)")
+    if channel is None:
+        return _not_in_channel(usage)
+    return Send({"cmd": name, "channel": channel, "mask": args[0]})
+
+
+def _parse_bans(name: str, rest: str, current: str | None) -> Action:
+    """C{/bans [#chan]}."""
+    args = _split(rest)
+    if len(args) > 1 or (args and not args[0].startswith("#")):
+        return Problem("usage: /bans [#chan]")
+    channel = args[0] if args else current
+    if channel is None:
+        return _not_in_channel("/bans [#chan]")
+    return Send({"cmd": "bans", "channel": channel, "list": "ban"})
+
+
+def _parse_invite(name: str, rest: str, current: str | None) -> Action:
+    """C{/invite NICK [#chan]} (or C{/invite #chan NICK})."""
+    usage = "/invite NICK [#chan]"
+    args = _split(rest)
+    if len(args) == 2 and args[0].startswith("#"):
+        args.reverse()
+    if not 1 <= len(args) <= 2 or args[0].startswith("#"):
+        return Problem(f"usage: {usage}")
+    if len(args) == 2 and not args[1].startswith("#"):
+        return Problem(f"usage: {usage}")
+    channel = args[1] if len(args) == 2 else current
+    if channel is None:
+        return _not_in_channel(usage)
+    return Send({"cmd": "invite", "channel": channel, "nick": args[0]})
+
+
+#: What the parameter of a mode letter is, as a usage line names it.
+_MODE_PARAMS = {
+    "k": ("a key", "KEY"),
+    "l": ("a number of members", "10"),
+    "b": ("a mask", "MASK"),
+    "e": ("a mask", "MASK"),
+    "I": ("a mask", "MASK"),
+    "o": ("a nick", "NICK"),
+    "v": ("a nick", "NICK"),
+}
+_MODE_USAGE = "/mode [#chan] [+MODES-MODES [ARGS]]"
+_KNOWN_MODES = "n t m i s k l b e I o v"
+
+
+def _parse_mode(name: str, rest: str, current: str | None) -> Action:
+    """
+    C{/mode [#chan]} reads a channel's modes; C{/mode [#chan] +mi-t},
+    C{+k KEY}, C{-k}, C{+l 10}, C{-l}, C{+b MASK}, C{+o NICK} and so on
+    change them, as in IRC: flags, the key and the limit in one C{mode}
+    request, each C{b e I o v} change as its own C{ban}, C{unban}, C{op},
+    C{deop}, C{voice} or C{devoice} request.  A list letter alone
+    (C{/mode +b}) lists that list.
+    """
+    channel, text = _split_channel(rest, current)
+    if channel is None:
+        return _not_in_channel(_MODE_USAGE)
+    words = _split(text)
+    if not words:
+        return Send({"cmd": "mode", "channel": channel})
+    modes, params = words[0], words[1:]
+    if modes[0] not in "+-":
+        return Problem(
+            f"a mode change starts with + or -: /mode +m, /mode -t (usage:"
+            f" {_MODE_USAGE})"
+        )
+    changes: list[tuple[str, bool]] = []
+    adding = True
+    for letter in modes:
+        if letter in "+-":
+            adding = letter == "+"
+        elif letter in NAMES:
+            changes.append((letter, adding))
+        else:
+            sign = "+" if adding else "-"
+            return Problem(
+                f"there is no channel mode {sign}{letter}: the modes are"
+                f" {_KNOWN_MODES} (/help says what they do)"
+            )
+    if not changes:
+        return Problem(f"usage: {_MODE_USAGE}")
+    if len(changes) == 1 and changes[0][0] in LISTS and changes[0][1] and not params:
+        return Send({"cmd": "bans", "channel": channel, "list": LISTS[changes[0][0]]})
+
+    def needs(letter: str, on: bool) -> bool:
+        return letter in _MODE_PARAMS and (on or letter not in "kl")
+
+    set_: dict[str, Any] = {}
+    unset: list[str] = []
+    requests: list[dict[str, Any]] = []
+    mode_at: int | None = None  # where the mode request goes among the others
+    for i, (letter, on) in enumerate(changes):
+        sign = "+" if on else "-"
+        param: str | None = None
+        if needs(letter, on):
+            if not params:
+                what, shown = _MODE_PARAMS[letter]
+                return Problem(
+                    f"{sign}{letter} needs {what}: /mode {sign}{letter} {shown}"
+                )
+            param = params.pop(0)
+        elif letter == "k" and len(params) > sum(needs(*c) for c in changes[i + 1 :]):
+            # -k may name the key (as IRC has it): the word is taken when
+            # the changes after it leave one over.
+            params.pop(0)
+        mode_name = NAMES[letter]
+        if letter in PRIVILEGES:
+            cmd = mode_name if on else "de" + mode_name
+            requests.append({"cmd": cmd, "channel": channel, "nick": param})
+            continue
+        if letter in LISTS:
+            request: dict[str, Any] = {
+                "cmd": "ban" if on else "unban",
+                "channel": channel,
+                "mask": param,
+            }
+            if mode_name != "ban":
+                request["list"] = mode_name
+            requests.append(request)
+            continue
+        value: Any = True
+        if letter == "l" and on:
+            assert param is not None
+            if not (param.isascii() and param.isdigit()) or int(param) == 0:
+                return Problem(
+                    f"+l needs a number of members, not {param}: /mode +l 10"
+                )
+            value = int(param)
+        elif letter == "k" and on:
+            value = param
+        if mode_at is None:
+            mode_at = len(requests)
+        if on:
+            set_[mode_name] = value
+            if mode_name in unset:
+                unset.remove(mode_name)
+        else:
+            set_.pop(mode_name, None)
+            if mode_name not in unset:
+                unset.append(mode_name)
+    if params:
+        return Problem(
+            f"too many arguments for {modes}: {' '.join(params)} (usage: {_MODE_USAGE})"
+        )
+    if mode_at is not None:
+        mode: dict[str, Any] = {"cmd": "mode", "channel": channel}
+        if set_:
+            mode["set"] = set_
+        if unset:
+            mode["unset"] = unset
+        requests.insert(mode_at, mode)
+    if len(requests) == 1:
+        return Send(requests[0])
+    return SendAll(tuple(requests))
+
+
+_MODERATION = {
+    "op": _parse_privilege,
+    "deop": _parse_privilege,
+    "voice": _parse_privilege,
+    "devoice": _parse_privilege,
+    "kick": _parse_kick,
+    "ban": _parse_ban,
+    "unban": _parse_ban,
+    "bans": _parse_bans,
+    "invite": _parse_invite,
+    "mode": _parse_mode,
+}
 
 
 def split_text(text: str, chars: int, budget: int = 0) -> list[str]:

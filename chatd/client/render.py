@@ -12,6 +12,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from chatd.client.formatting import FORMAT_CODE, RESET, printable
+from chatd.client.modes import LETTERS, MEANINGS, mode_string, prefixed
 
 
 class _Malformed(Exception):
@@ -89,6 +90,129 @@ _CLIENT_WORDING = {
     "nick_required": "choose a nick first: /nick NAME",
     "unknown_command": "the server does not know this command",
 }
+#: Errors about a channel that the client words with the command that
+#: helps, when it knows the channel (from the request): {channel} is it.
+_CHANNEL_WORDING = {
+    "bad_key": "{channel} needs a key: /join {channel} KEY",
+    "invite_only": "{channel} is invite only: ask an operator for /invite",
+    "banned": "you are banned from {channel}",
+    "channel_full": "{channel} is full: it has as many members as its limit",
+    "not_channel_operator": "you are not an operator of {channel}: only"
+    " operators (@ in /who {channel}) can do that",
+    "key_set": "{channel} has a key already: /mode -k removes it first",
+}
+
+
+def _error_wording(code: str, request: dict[str, Any]) -> str | None:
+    wording = _CLIENT_WORDING.get(code)
+    channel = request.get("channel")
+    if wording is None and isinstance(channel, str) and code in _CHANNEL_WORDING:
+        if code == "bad_key" and isinstance(request.get("key"), str):
+            return f"that is not the key of {channel}: /join {channel} KEY"
+        wording = _CHANNEL_WORDING[code].format(channel=channel)
+    return wording
+
+
+def _is_channel(to: str) -> bool:
+    """A channel, or a channel's operators or voiced (C{@#chan}, C{+#chan})."""
+    return to.lstrip("@+").startswith("#")
+
+
+def _members(obj: dict[str, Any]) -> list[str]:
+    """The members of a join or who reply, operators as @nick, voiced +nick."""
+    members = _str_list(obj, "members")
+    privileges = obj.get("privileges")
+    if not isinstance(privileges, dict):
+        return members
+    shown = []
+    for member in members:
+        held = privileges.get(member)
+        shown.append(prefixed(member, held) if isinstance(held, list) else member)
+    return shown
+
+
+def _changes(obj: dict[str, Any]) -> list[tuple[str, bool, Any]]:
+    """The C{changes} of a mode event or reply as (name, set, param)."""
+    value = obj.get("changes")
+    if not isinstance(value, list):
+        raise _Malformed("changes")
+    changes = []
+    for change in value:
+        if not isinstance(change, dict):
+            raise _Malformed("changes")
+        on, param = change.get("set"), change.get("param")
+        if not isinstance(on, bool) or isinstance(param, (bool, list, dict)):
+            raise _Malformed("changes")
+        changes.append((_str(change, "mode"), on, param))
+    return changes
+
+
+def _describe(
+    who: str, channel: str, changes: list[tuple[str, bool, Any]], nick: str | None
+) -> list[str]:
+    """
+    What C{who} did to C{channel}, one phrase a line: privileges and bans
+    in words, every other change in one IRC mode string.
+    """
+    me = nick.lower() if nick else None
+    plain = []
+    phrases = []
+    for name, on, param in changes:
+        if name in ("op", "voice") and isinstance(param, str):
+            whom = "you" if param.lower() == me else param
+            what = "operator status" if name == "op" else "voice"
+            if on:
+                phrases.append(f"gave {whom} {what} on {channel}")
+            else:
+                phrases.append(f"took {what} from {whom} on {channel}")
+        elif name == "ban" and isinstance(param, str):
+            if on:
+                phrases.append(f"banned {param} from {channel}")
+            else:
+                phrases.append(f"lifted the ban on {param} in {channel}")
+        else:
+            plain.append((name, on, param))
+    if plain:
+        phrases.insert(0, f"set mode {mode_string(plain)} on {channel}")
+    return [f"{who} {phrase}" for phrase in phrases]
+
+
+def _modes(channel: str, obj: dict[str, Any]) -> str:
+    """A channel's modes, as IRC writes them and in words."""
+    modes = obj.get("modes")
+    if not isinstance(modes, dict):
+        raise _Malformed("modes")
+    settings: list[tuple[str, bool, Any]] = []
+    words = []
+    for name in sorted(modes, key=lambda n: "ntmiskl".find(LETTERS.get(n, "?"))):
+        value = modes[name]
+        if value is False or value is None:
+            continue
+        if name == "key":
+            settings.append((name, True, value))
+            words.append(f"key {value}")
+        elif name == "limit":
+            settings.append((name, True, value))
+            words.append(f"at most {value} members")
+        else:
+            settings.append((name, True, None))
+            words.append(MEANINGS.get(name, name))
+    if not settings:
+        return f"* {channel} has no modes set"
+    return f"* {channel} has modes {mode_string(settings)}: {', '.join(words)}"
+
+
+#: The lists C{bans} shows, by the C{list} argument.
+_LIST_NAMES = {
+    "ban": ("ban", "bans"),
+    "except": ("ban exception", "ban exceptions"),
+    "invite_except": ("invite exception", "invite exceptions"),
+}
+
+
+def _day_and_time(seconds: float, tz: tzinfo | None) -> str:
+    when = datetime.fromtimestamp(seconds, tz)
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def render(
@@ -129,14 +253,14 @@ def _render(
         ts = parse_ts(obj.get("ts"))
         when = clock if ts is None else hhmm(ts, tz)
         if obj.get("action") is True:  # even on a notice: an action first
-            if to.startswith("#"):
+            if _is_channel(to):
                 return [f"{when} {to} * {sender} {text}"]
             return [f"{when} * {sender} {text}"]
         if obj.get("notice") is True:
-            if to.startswith("#"):
+            if _is_channel(to):
                 return [f"{when} {to} -{sender}- {text}"]
             return [f"{when} -{sender}- {text}"]
-        if to.startswith("#"):
+        if _is_channel(to):
             return [f"{when} {to} <{sender}> {text}"]
         return [f"{when} *{sender}* {text}"]
     if kind == "join":
@@ -158,6 +282,21 @@ def _render(
         if topic:
             return [f"{clock} * {by} set the topic of {channel} to: {topic}"]
         return [f"{clock} * {by} cleared the topic of {channel}"]
+    if kind == "mode":
+        channel, by = _str(obj, "channel"), _str(obj, "by")
+        return [
+            f"{clock} * {line}" for line in _describe(by, channel, _changes(obj), nick)
+        ]
+    if kind == "kick":
+        kicked, channel, by = _str(obj, "nick"), _str(obj, "channel"), _str(obj, "by")
+        reason = obj.get("reason")
+        why = _reason(reason) if isinstance(reason, str) else ""
+        if nick is not None and kicked.lower() == nick.lower():
+            return [f"{clock} * you were kicked from {channel} by {by}{why}"]
+        return [f"{clock} * {by} kicked {kicked} from {channel}{why}"]
+    if kind == "invite":
+        channel, by = _str(obj, "channel"), _str(obj, "by")
+        return [f"{clock} * {by} invites you to {channel} (/join {channel})"]
     if kind == "bye":
         code, reason = _str(obj, "code"), _str(obj, "reason")
         if code == "quit":
@@ -174,7 +313,7 @@ def _render(
         return lines
     if kind == "error":
         code, message = _str(obj, "code"), _str(obj, "message")
-        return [f"! {code}: {_CLIENT_WORDING.get(code, message)}"]
+        return [f"! {code}: {_error_wording(code, request) or message}"]
     if kind == "ok":
         return _render_ok(obj, request, clock, tz, nick)
     raise _Malformed("type")
@@ -192,7 +331,7 @@ def _render_ok(
         return [f"{clock} * you are now known as {_str(obj, 'nick')}"]
     if cmd == "join":
         channel, topic = _str(obj, "channel"), _str(obj, "topic")
-        names = ", ".join(_str_list(obj, "members"))
+        names = ", ".join(_members(obj))
         about = f"topic: {_field(topic)}" if topic else "no topic"
         return [f"{clock} * you joined {channel} ({about}; members: {names})"]
     if cmd == "leave":
@@ -206,10 +345,10 @@ def _render_ok(
             return [f"{when} -> {to}: (sent)"]
         if request.get("action") is True:
             act = f"* {nick or 'you'} {text}"
-            if to.startswith("#"):
+            if _is_channel(to):
                 return [f"{when} {to} {act}"]
             return [f"{when} -> *{to}* {act}"]
-        if to.startswith("#"):
+        if _is_channel(to):
             return [f"{when} {to} <{nick or 'you'}> {text}"]
         lines = [f"{when} -> *{to}* {text}"]
         away = obj.get("away")
@@ -235,11 +374,14 @@ def _render_ok(
         return lines
     if cmd == "who":
         members = _str_list(obj, "members")
+        shown = _members(obj)
         away = obj.get("away")
         away = away if isinstance(away, dict) else {}
         lines = [
             f"* {_str(obj, 'channel')} has {plural(len(members), 'member')}: "
-            + ", ".join(f"{m} (away)" if m in away else m for m in members)
+            + ", ".join(
+                f"{s} (away)" if m in away else s for m, s in zip(members, shown)
+            )
         ]
         lines.extend(
             f"*   {m} is away: {away[m]}"
@@ -266,8 +408,61 @@ def _render_ok(
         if not isinstance(commands, dict):
             raise _Malformed("commands")
         return ["* the server knows: " + ", ".join(sorted(map(str, commands)))]
+    if cmd in ("mode", "op", "deop", "voice", "devoice", "ban", "unban"):
+        channel = _about(obj, request, "channel")
+        if cmd == "mode" and "set" not in request and "unset" not in request:
+            return [_modes(channel, obj)]
+        changes = _changes(obj)
+        if not changes:
+            return [f"{clock} * nothing to change on {channel}"]
+        return [
+            f"{clock} * {line}" for line in _describe("you", channel, changes, nick)
+        ]
+    if cmd == "kick":
+        channel, kicked = _about(obj, request, "channel"), _about(obj, request, "nick")
+        reason = request.get("reason")
+        why = _reason(reason) if isinstance(reason, str) else ""
+        return [f"{clock} * you kicked {kicked} from {channel}{why}"]
+    if cmd == "invite":
+        channel, invited = _about(obj, request, "channel"), _about(obj, request, "nick")
+        return [f"{clock} * you invited {invited} to {channel}"]
+    if cmd == "bans":
+        return _bans(obj, request, tz)
     if cmd == "ping":
         return ["* pong"]
     if cmd == "quit":
         return []
     return [f"* ok: {cmd}"]
+
+
+def _about(obj: dict[str, Any], request: dict[str, Any], key: str) -> str:
+    """C{key} of a reply, or of its request when the reply does not say."""
+    value = obj.get(key, request.get(key))
+    if not isinstance(value, str):
+        raise _Malformed(key)
+    return value
+
+
+def _bans(obj: dict[str, Any], request: dict[str, Any], tz: tzinfo | None) -> list[str]:
+    """A channel's ban (or exception) list, oldest first."""
+    channel = _about(obj, request, "channel")
+    kind = _about(obj, request, "list")
+    one, many = _LIST_NAMES.get(kind, (kind, kind))
+    entries = obj.get("entries")
+    if not isinstance(entries, list):
+        raise _Malformed("entries")
+    if not entries:
+        return [f"* {channel} has no {many}"]
+    lines = [f"* {channel} has {plural(len(entries), one)}:"]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise _Malformed("entries")
+        line = f"*   {_str(entry, 'mask')}"
+        by = entry.get("by")
+        if isinstance(by, str) and by:
+            line += f" by {by}"
+        ts = parse_ts(entry.get("ts"))
+        if ts is not None:
+            line += f" on {_day_and_time(ts, tz)}"
+        lines.append(line)
+    return lines

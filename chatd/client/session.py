@@ -31,6 +31,7 @@ from chatd.client.commands import (
     Reaway,
     Rejoin,
     Send,
+    SendAll,
     Whois,
     parse_input,
     split_text,
@@ -153,6 +154,7 @@ class ChatClient:
         last one the user took).
     @ivar channels: the channels we are in, or were in and will join again
         once connected, in the order they became current (the last one is).
+    @ivar keys: the keys of those channels that have one (by folded name).
     @ivar query: the nick plain lines go to (C{/query}), or None.
     """
 
@@ -183,6 +185,9 @@ class ChatClient:
         self.nick: str | None = None
         self.want_nick = nick
         self.channels: list[str] = []
+        #: the keys of channels we are in that have one, by folded name,
+        #: to join them again with after a reconnection
+        self.keys: dict[str, str] = {}
         #: our away message, set again after a reconnection; None: here
         self.away: str | None = None
         self.query: str | None = None
@@ -320,9 +325,11 @@ class ChatClient:
             self._query(action)
         elif isinstance(action, Rejoin):
             if self.welcomed and self.nick is not None:
-                channel = action.channel
+                request = {"cmd": "join", "channel": action.channel}
+                if action.key is not None:
+                    request["key"] = action.key
                 self._send(
-                    {"cmd": "join", "channel": channel},
+                    request,
                     restore=True,
                     then=self._rejoin_failed,
                 )
@@ -335,6 +342,10 @@ class ChatClient:
             self._send({"cmd": "ping"}, then=self._pong)
         elif isinstance(action, Whois):
             self._whois(action.nick)
+        elif isinstance(action, SendAll):
+            first, *more = action.requests
+            self._inbox.extendleft(reversed([Send(r) for r in more]))
+            self._send_request(first)
         else:
             self._send_request(action.request)
 
@@ -805,6 +816,8 @@ class ChatClient:
             lines = [bad_line(line)]  # as it came, not as parsed
         if kind == "ok" and out is not None and not malformed:
             self._update(obj, out)
+        elif out is None and not malformed and kind in ("kick", "mode"):
+            self._follow_event(obj)
         if kind == "bye":
             code = obj.get("code")
             self._bye = code if isinstance(code, str) else "?"
@@ -911,7 +924,9 @@ class ChatClient:
             if had is None:
                 # Our channels again, before anything typed meanwhile.
                 waiting = [c for c in self.channels if c.lower() not in self._joined]
-                again: list[Action] = [Rejoin(c) for c in waiting]
+                again: list[Action] = [
+                    Rejoin(c, self.keys.get(c.lower())) for c in waiting
+                ]
                 if self.away is not None:
                     again.append(Reaway(self.away))
                 self._inbox.extendleft(reversed(again))
@@ -919,6 +934,9 @@ class ChatClient:
             channel = reply["channel"]
             folded = channel.lower()
             self._joined.add(folded)
+            key = out.request.get("key")
+            if isinstance(key, str):
+                self.keys[folded] = key
             if out.restore:  # where it was, as the server spells it
                 self.channels = [
                     channel if c.lower() == folded else c for c in self.channels
@@ -928,15 +946,57 @@ class ChatClient:
                 self.channels.append(channel)
                 self.query = None
         elif cmd == "leave":
-            folded = reply["channel"].lower()
-            self.channels = [c for c in self.channels if c.lower() != folded]
-            self._joined.discard(folded)
+            self._gone_from(reply["channel"])
         elif cmd == "away":
             message = reply.get("message")
             self.away = message if isinstance(message, str) else None
+        elif cmd == "mode":
+            self._follow_modes(out.request.get("channel"), reply.get("changes"))
+            return
         else:
             return
         self.changed()
+
+    def _gone_from(self, channel: str) -> None:
+        """We are out of C{channel}: not current, not joined again."""
+        folded = channel.lower()
+        self.channels = [c for c in self.channels if c.lower() != folded]
+        self._joined.discard(folded)
+        self.keys.pop(folded, None)
+
+    def _follow_event(self, event: dict[str, Any]) -> None:
+        """Follow the state an event tells of: a kick, a new key."""
+        kind = event.get("type")
+        channel = event.get("channel")
+        if not isinstance(channel, str):
+            return
+        if kind == "kick":
+            kicked = event.get("nick")
+            if (
+                isinstance(kicked, str)
+                and self.nick is not None
+                and kicked.lower() == self.nick.lower()
+            ):
+                self._gone_from(channel)
+                self.changed()
+        elif kind == "mode":
+            self._follow_modes(channel, event.get("changes"))
+
+    def _follow_modes(self, channel: object, changes: object) -> None:
+        """Remember a channel's key as it changes, to join it again with."""
+        if not isinstance(channel, str) or not isinstance(changes, list):
+            return
+        folded = channel.lower()
+        if folded not in self._joined:
+            return
+        for change in changes:
+            if not isinstance(change, dict) or change.get("mode") != "key":
+                continue
+            key = change.get("param")
+            if change.get("set") is not True:
+                self.keys.pop(folded, None)
+            elif isinstance(key, str) and key != "*":
+                self.keys[folded] = key
 
     def _start_keepalive(self, idle_timeout: object) -> None:
         """
