@@ -57,7 +57,9 @@ from chatd.core import (
     is_valid_channel,
     is_valid_nick,
 )
-from chatd.listener import (
+from chatd.log import logger
+from chatd.names import channel_key
+from chatd.net.listener import (
     Connection,
     Guarded,
     Listener,
@@ -65,8 +67,6 @@ from chatd.listener import (
     host_of,
     no_delay,
 )
-from chatd.log import logger
-from chatd.names import channel_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -27,8 +27,8 @@ from chatd.core import (
     User,
     check_line,
 )
-from chatd.listener import Guarded, Listener, format_peer, host_of, no_delay
 from chatd.log import logger
+from chatd.net.listener import Guarded, Listener, format_peer, host_of, no_delay
 
 log = logger(__name__)
 

@@ -15,9 +15,9 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 import chatd
-from chatd.listener import Connection, Listener, format_peer
 from chatd.log import logger
 from chatd.memory import MemoryTrim, malloc_trim
+from chatd.net.listener import Connection, Listener, format_peer
 
 log = logger(__name__)
 

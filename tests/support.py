@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from chatd.core import Chat
-from chatd.limits import FloodLimit
+from chatd.net.limits import FloodLimit
 from chatd.protocol import ChatFactory, ChatProtocol
 
 

@@ -2523,7 +2523,7 @@ class FloodNoticeTests(SynchronousTestCase):
         from twisted.internet.testing import StringTransportWithDisconnection
 
         from chatd.core import Chat
-        from chatd.limits import FloodLimit
+        from chatd.net.limits import FloodLimit
         from chatd.protocol import ChatFactory
 
         h = Harness()

@@ -21,7 +21,7 @@ from chatd.irc import (
     split_text,
     unescape_tag,
 )
-from chatd.limits import FloodLimit
+from chatd.net.limits import FloodLimit
 from tests.support import FakeConnection, Server
 
 SERVER = "irc.test"

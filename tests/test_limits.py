@@ -18,7 +18,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import IRCFactory, IRCProtocol
-from chatd.limits import (
+from chatd.net.limits import (
     AddressLimit,
     Bucket,
     FloodLimit,

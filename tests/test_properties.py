@@ -15,7 +15,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import IRCFactory, IRCProtocol, Line, parse
-from chatd.limits import FloodLimit
+from chatd.net.limits import FloodLimit
 from chatd.protocol import COMMANDS
 
 from .support import Client, FakeConnection, Server

@@ -27,9 +27,9 @@ from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import LoopingCall
 from zope.interface import implementer
 
-from chatd.limits import DEFAULT_FLOOD, Bucket, FloodLimit, Gate, Refusal
 from chatd.log import logger
-from chatd.sendq import KernelQueue, unsent
+from chatd.net.limits import DEFAULT_FLOOD, Bucket, FloodLimit, Gate, Refusal
+from chatd.net.sendq import KernelQueue, unsent
 
 if TYPE_CHECKING:
     from chatd.core import Chat, User
@@ -120,7 +120,7 @@ class Guarded:
     The fan-out fast path writes to C{wire_write}: the transport's own
     C{write} while output flows, a checking writer only while the
     connection is backed up, so healthy connections pay nothing.  The
-    SendQ counts what the kernel holds too (L{chatd.sendq}).
+    SendQ counts what the kernel holds too (L{chatd.net.sendq}).
     """
 
     factory: Listener
