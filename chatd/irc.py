@@ -14,24 +14,14 @@ translation to and from the core are here.
 from __future__ import annotations
 
 import time
-from collections import deque
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IHalfCloseableProtocol,
-    IReactorTime,
-    ITCPTransport,
-)
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
+from twisted.internet.interfaces import IReactorTime, ITCPTransport
 from twisted.words.protocols import irc as rfc
-from zope.interface import implementer
 
 import chatd
-from chatd import log as _log
 from chatd.core import (
     AWAY_MAX,
     CHANNEL_MAX,
@@ -59,14 +49,9 @@ from chatd.core import (
 )
 from chatd.log import logger
 from chatd.names import channel_key
-from chatd.net.listener import (
-    Connection,
-    Guarded,
-    Listener,
-    format_peer,
-    host_of,
-    no_delay,
-)
+from chatd.net.connection import Connection
+from chatd.net.listener import Listener
+from chatd.net.times import format_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -110,9 +95,6 @@ ERR_BADCHANMASK = "476"
 #: Commands whose flood-control cost is one per target (a comma-separated
 #: first parameter); see L{IRCProtocol._cost}.
 PER_TARGET = frozenset({"PRIVMSG", "NOTICE", "TAGMSG", "JOIN", "PART"})
-#: Lines a flood-controlled client may have waiting, costly or not, before
-#: it is disconnected for flooding.
-HELD_MAX = 512
 #: Tell a delayed client at most this often that it is being delayed.
 FLOOD_NOTICE_INTERVAL = 60.0
 
@@ -210,17 +192,6 @@ def build(command: str, *params: str, prefix: str = "", text: bool = False) -> s
     return " ".join(parts)
 
 
-def format_time(ts: float) -> str:
-    """
-    IRCv3 server-time: UTC with milliseconds, C{2026-11-24T10:00:00.123Z};
-    cut, not rounded, to the millisecond, as JSON's C{ts} is, so a message
-    has one time whoever reads it.
-    """
-    ms = int(ts * 1000)
-    whole = datetime.fromtimestamp(ms // 1000, timezone.utc)
-    return whole.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
-
-
 def irc_host(host: str) -> str:
     """A host usable in IRC: an IPv6 address must not begin with a colon."""
     return "0" + host if host.startswith(":") else host
@@ -269,25 +240,21 @@ class Reply(Exception):
         self.params = params
 
 
-@implementer(IHalfCloseableProtocol)
-class IRCProtocol(Guarded, Protocol):
+class IRCProtocol(Connection):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC
     allows is answered with 417 and skipped.
 
     Flood control delays rather than refuses, as ergo's fakelag does: a
     costly command that finds the client's bucket empty waits its turn,
-    with every line after it, and the connection is not read meanwhile.
+    with every line after it, and the connection is not read meanwhile
+    (L{Connection.hold}).
     """
 
     factory: IRCFactory
     transport: ITCPTransport
-    user: User | None = None
-    closing = False
     registered = False
-    last_seen = 0.0
-    peer = "?"
-    host = "?"
+    log_prefix = "IRC "
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -307,83 +274,22 @@ class IRCProtocol(Guarded, Protocol):
         #: while a chunk of input is handled, what we say to this client
         self._cork: list[bytes] | None = None
         self._template_nick: str | None = None
-        #: lines delayed by flood control: (when they may run, line)
-        self._held: deque[tuple[float, Line]] = deque()
-        self._release_call: IDelayedCall | None = None
-        self._read_done = False
         self._flood_noticed = float("-inf")
 
     # connection
 
-    def connectionMade(self) -> None:
-        factory = self.factory
-        address = self.transport.getPeer()
-        self.peer = format_peer(address)
-        self.host = host_of(address)
-        self.last_seen = factory.clock.seconds()
-        no_delay(self.transport)
-        # the core's fan-out fast path writes channel messages to wire_write
-        refusal = self.guard()
-        if refusal is not None:
-            self._say_error(refusal.message[:1].upper() + refusal.message[1:])
-            return
-        try:
-            self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
-        except ChatError as e:
-            factory.refused(self.peer, e.message)
-            self.unguard()
-            self._say_error(e.message)
-            return
-        factory.registering_started(self)
-        if _log.debugging:
-            log.debug("IRC connection from {peer}", peer=self.peer)
+    def turn_away(self, code: str, message: str) -> None:
+        if code != "server_full":
+            message = message[:1].upper() + message[1:]
+        self.say_goodbye(code, message)
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.unguard()
-        self._held.clear()
-        if self._release_call is not None and self._release_call.active():
-            self._release_call.cancel()
-        self._release_call = None
-        if self.user is None:
-            return
-        if _log.debugging:
-            log.debug("IRC connection from {peer} closed", peer=self.peer)
-        if not self.closing:
-            self.closing = True
-            self.factory.chat.disconnect(self.user, "connection closed")
-        self.factory.connection_gone(self)
-
-    def readConnectionLost(self) -> None:
-        """The client sent all it will: answer it, then close."""
-        if self.input_ended() or self.closing or self.user is None:
-            return
+    def input_rest(self) -> None:
         rest, self._buffer = self._buffer, b""
         if rest and not self._discarding:
             self._line(rest)
-            if self.closing:
-                return
-        if self._held:
-            self._read_done = True  # once the delayed lines have run
-            return
-        self.closing = True
-        self.end()
-        self.factory.chat.disconnect(self.user, "connection closed")
 
-    def writeConnectionLost(self) -> None:
-        """Nothing to do: the client will notice itself."""
-
-    def close(self, code: str, reason: str, quit_reason: str | None) -> None:
-        """
-        Send C{ERROR :Closing Link} with C{reason}, close, and unless
-        C{quit_reason} is None tell the others this user quit.
-        """
-        if self.closing:
-            return
-        self._say_error(reason)
-        if self.user is not None and quit_reason is not None:
-            self.factory.chat.disconnect(self.user, quit_reason)
-
-    def _say_error(self, reason: str) -> None:
+    def say_goodbye(self, code: str, reason: str) -> None:
+        """Send C{ERROR :Closing Link} with C{reason}, and close."""
         self.closing = True
         self._uncork()
         self.transport.write(
@@ -396,12 +302,6 @@ class IRCProtocol(Guarded, Protocol):
 
     def sendq_exceeded(self) -> None:
         self.close("sendq_exceeded", "SendQ exceeded", None)
-
-    def _send(self, data: bytes) -> None:
-        """Write our bytes, minding the SendQ when output is backed up."""
-        self.transport.write(data)
-        if self.backed_up:
-            self.check_sendq()
 
     # input
 
@@ -488,7 +388,7 @@ class IRCProtocol(Guarded, Protocol):
             line = parse(text)
         except BadLine:
             return
-        if self.bucket is None:
+        if self.bucket is None and not self.holding:
             self.dispatch(line)
         else:
             self._flood_control(line)
@@ -531,74 +431,51 @@ class IRCProtocol(Guarded, Protocol):
     def _flood_control(self, line: Line) -> None:
         """Run C{line} now, or hold it (and what follows) until its turn."""
         bucket = self.bucket
-        assert bucket is not None
-        cost = self._cost(line)
-        if not cost and not self._held:
+        cost = 0 if bucket is None else self._cost(line)
+        if not cost and not self.holding:
             self.dispatch(line)
             return
         now = self.factory.clock.seconds()
         wait = 0.0
         if cost:
+            assert bucket is not None
             charge = bucket.cost(cost)
             wait = bucket.wait(now, charge)
             bucket.spend(now, charge)
-            if bucket.behind(now) > self.factory.flood.excess:
-                self._excess_flood()
+            if self.over_allowance(now):
                 return
-        if not wait and not self._held:
+        if not wait and not self.holding:
             self.dispatch(line)
             return
-        if len(self._held) >= HELD_MAX:
-            self._excess_flood()
+        first = not self.holding
+        if not self.hold(line, now + wait):
             return
-        ready = now + wait
-        if self._held:
-            ready = max(ready, self._held[-1][0])
-        else:
-            # Read nothing more until the held lines have run.
-            self.transport.pauseProducing()  # type: ignore[attr-defined]
-            self._release_call = self.factory.clock.callLater(wait, self._release)
-            if now - self._flood_noticed >= FLOOD_NOTICE_INTERVAL:
-                self._flood_noticed = now
-                log.info("{peer} is being slowed down (flood)", peer=self.peer)
-                self.write(
-                    build(
-                        "NOTICE",
-                        self.me,
-                        "*** You are sending too fast: your commands are "
-                        "delayed (flood control)",
-                        prefix=self.factory.server_name,
-                    )
+        if first and now - self._flood_noticed >= FLOOD_NOTICE_INTERVAL:
+            self._flood_noticed = now
+            log.info("{peer} is being slowed down (flood)", peer=self.peer)
+            self.write(
+                build(
+                    "NOTICE",
+                    self.me,
+                    "*** You are sending too fast: your commands are "
+                    "delayed (flood control)",
+                    prefix=self.factory.server_name,
                 )
-        self._held.append((ready, line))
+            )
 
-    def _release(self) -> None:
-        """Run the held lines whose turn has come."""
-        self._release_call = None
-        if self.closing:
+    def run_held(self, item: Any) -> None:
+        self.dispatch(item)
+
+    def release(self) -> None:
+        """Run the held lines whose turn has come, saying it all in one write."""
+        if self._cork is not None:
+            Connection.release(self)
             return
-        now = self.factory.clock.seconds()
-        held = self._held
         self._cork = []
         try:
-            while held and held[0][0] <= now and not self.closing:
-                self.dispatch(held.popleft()[1])
+            Connection.release(self)
         finally:
             self._uncork()
-        if self.closing:
-            return
-        if held:
-            self._release_call = self.factory.clock.callLater(
-                held[0][0] - now, self._release
-            )
-            return
-        self.transport.resumeProducing()  # type: ignore[attr-defined]
-        if self._read_done:
-            self.readConnectionLost()
-
-    def _excess_flood(self) -> None:
-        log.info("{peer} flooded; disconnecting", peer=self.peer)
-        self.close("flood", "Excess Flood", "Excess Flood")
 
     def dispatch(self, line: Line) -> None:
         label = line.tags.get("label")
@@ -644,20 +521,18 @@ class IRCProtocol(Guarded, Protocol):
         except Reply as r:
             self.write(self.numeric(r.command, *r.params))
         except Exception:
-            log.failure(
-                "internal error handling {command} from {peer}",
-                command=command,
-                peer=self.peer,
+            self.crashed(command, command)
+
+    def internal_error(self, context: Any) -> None:
+        self.write(
+            build(
+                "FAIL",
+                context,
+                "INTERNAL_ERROR",
+                "The server failed to handle this command",
+                prefix=self.factory.server_name,
             )
-            self.write(
-                build(
-                    "FAIL",
-                    command,
-                    "INTERNAL_ERROR",
-                    "The server failed to handle this command",
-                    prefix=self.factory.server_name,
-                )
-            )
+        )
 
     # output
 

@@ -9,13 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from twisted.internet.interfaces import (
-    IHalfCloseableProtocol,
-    ITCPTransport,
-)
+from twisted.internet.interfaces import ITCPTransport
 from twisted.protocols.basic import LineReceiver
-from twisted.python.failure import Failure
-from zope.interface import implementer
 
 import chatd
 from chatd import codec
@@ -24,11 +19,11 @@ from chatd.core import (
     REASON_MAX,
     ChatError,
     Event,
-    User,
     check_line,
 )
 from chatd.log import logger
-from chatd.net.listener import Guarded, Listener, format_peer, host_of, no_delay
+from chatd.net.connection import Connection
+from chatd.net.listener import Listener
 
 log = logger(__name__)
 
@@ -72,52 +67,26 @@ COSTLY = frozenset({"join", "leave", "msg", "away"})
 HINTS = {"nick_required": 'send {"cmd":"nick","nick":NAME}'}
 
 
-@implementer(IHalfCloseableProtocol)
-class ChatProtocol(Guarded, LineReceiver):
-    """
-    One JSON-lines connection.
-
-    It is half-closeable so that a client which sends its requests and then
-    shuts down its sending side (C{printf ... | nc HOST PORT}) still gets
-    every reply before the server closes the connection.
-    """
+class ChatProtocol(Connection, LineReceiver):
+    """One JSON-lines connection."""
 
     delimiter = b"\n"
     factory: ChatFactory
     transport: ITCPTransport
-    user: User | None = None
-    closing = False
-    last_seen = 0.0
-    peer = "?"
-    host = "?"
+    flood_reason = "too many commands too fast after being told to wait"
     #: rate limited since the last command that was let through
     limited = False
 
     def connectionMade(self) -> None:
+        self.MAX_LENGTH = self.factory.max_line + 1  # room for a \r before the \n
+        Connection.connectionMade(self)
+
+    def admitted(self) -> None:
+        user = self.user
+        assert user is not None
+        user.username = "json"
+        user.realname = "JSON client"
         factory = self.factory
-        address = self.transport.getPeer()
-        self.peer = format_peer(address)
-        self.host = host_of(address)
-        self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
-        self.last_seen = factory.clock.seconds()
-        no_delay(self.transport)
-        # the core's fan-out fast path writes channel messages to wire_write
-        refusal = self.guard()
-        if refusal is not None:
-            self._say_bye(refusal.code, refusal.message)
-            return
-        try:
-            self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
-            self.user.username = "json"
-            self.user.realname = "JSON client"
-        except ChatError as e:
-            factory.refused(self.peer, e.message)
-            self.unguard()
-            self._say_bye(e.code, e.message)
-            return
-        factory.registering_started(self)
-        if _log.debugging:
-            log.debug("connection from {peer}", peer=self.peer)
         self.transport.write(
             codec.encode(
                 {
@@ -131,36 +100,10 @@ class ChatProtocol(Guarded, LineReceiver):
             )
         )
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.unguard()
-        if self.user is None:
-            return  # refused in connectionMade
-        if _log.debugging:
-            log.debug("connection from {peer} closed", peer=self.peer)
-        if not self.closing:
-            self.closing = True
-            self.factory.chat.disconnect(self.user, "connection closed")
-        self.factory.connection_gone(self)
-
-    def readConnectionLost(self) -> None:
-        """
-        The client will send nothing more: it has gone, as far as the chat is
-        concerned, but what was already written to it is still delivered.
-        """
-        if self.input_ended() or self.closing or self.user is None:
-            return
-        # A last line without its newline is a line all the same.
+    def input_rest(self) -> None:
         rest, self._buffer = self._buffer, b""
         if rest:
             self.lineReceived(rest)
-            if self.closing:
-                return
-        self.closing = True
-        self.end()
-        self.factory.chat.disconnect(self.user, "connection closed")
-
-    def writeConnectionLost(self) -> None:
-        """Nothing to do: the client will notice itself."""
 
     # output
 
@@ -175,12 +118,6 @@ class ChatProtocol(Guarded, LineReceiver):
             if data:
                 self._send(data)
 
-    def _send(self, data: bytes) -> None:
-        """Write one of our lines, minding the SendQ when output is backed up."""
-        self.transport.write(data)
-        if self.backed_up:
-            self.check_sendq()
-
     def sendq_exceeded(self) -> None:
         limit = self.factory.max_sendq
         self.close(
@@ -189,19 +126,7 @@ class ChatProtocol(Guarded, LineReceiver):
             None,
         )
 
-    def close(self, code: str, reason: str, quit_reason: str | None) -> None:
-        """
-        Say C{bye} with C{code}, close the connection, and tell the others
-        this user quit with C{quit_reason} (unless it is None: the caller
-        will).  Nothing is written after it.
-        """
-        if self.closing:
-            return
-        self._say_bye(code, reason)
-        if self.user is not None and quit_reason is not None:
-            self.factory.chat.disconnect(self.user, quit_reason)
-
-    def _say_bye(self, code: str, reason: str) -> None:
+    def say_goodbye(self, code: str, reason: str) -> None:
         self.closing = True
         self.transport.write(codec.bye(code, reason))
         self.end()
@@ -271,13 +196,7 @@ class ChatProtocol(Guarded, LineReceiver):
         if not wait:
             self.limited = False
             return True
-        if bucket.behind(now) > self.factory.flood.excess:
-            log.info("{peer} flooded; disconnecting", peer=self.peer)
-            self.close(
-                "flood",
-                "too many commands too fast after being told to wait",
-                "Excess Flood",
-            )
+        if self.over_allowance(now):
             return False
         if not self.limited:
             self.limited = True
@@ -309,7 +228,7 @@ class ChatProtocol(Guarded, LineReceiver):
                 f'{what}; send {{"cmd":"help"}} for the list of commands',
             )
             return
-        handler: Callable[[codec.Request], bytes | None] = getattr(self, "do_" + cmd)
+        handler: Callable[[codec.Request], Any] = getattr(self, "do_" + cmd)
         try:
             if spec[1]:
                 self.factory.chat.require_nick(self.user)  # type: ignore[arg-type]
@@ -318,15 +237,20 @@ class ChatProtocol(Guarded, LineReceiver):
             self._error(cmd, rid, e.code, e.message)
             return
         except Exception:
-            log.failure(
-                "internal error handling {cmd!r} from {peer}", cmd=cmd, peer=self.peer
-            )
-            self._error(
-                cmd, rid, "internal_error", "the server failed to handle this request"
-            )
+            self.crashed(repr(cmd), (cmd, rid))
             return
         if reply is not None:
             self._send(reply)
+
+    def refuse(self, context: Any, error: ChatError) -> None:
+        cmd, rid = context
+        self._error(cmd, rid, error.code, error.message)
+
+    def internal_error(self, context: Any) -> None:
+        cmd, rid = context
+        self._error(
+            cmd, rid, "internal_error", "the server failed to handle this request"
+        )
 
     def _error(
         self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str

@@ -23,8 +23,8 @@ from twisted.trial.unittest import FailTest, SkipTest, TestCase
 
 from chatd.core import Chat
 from chatd.irc import IRCFactory
+from chatd.net.connection import LINGER
 from chatd.net.limits import AddressLimit, FloodLimit, Gate
-from chatd.net.listener import LINGER
 from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
