@@ -23,9 +23,9 @@ from twisted.trial.unittest import FailTest, SkipTest, TestCase
 
 from chatd.core import Chat
 from chatd.irc import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
 from chatd.net.connection import LINGER
 from chatd.net.limits import AddressLimit, FloodLimit, Gate
-from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
 from .test_irc_e2e import WAIT, JSONUser, LineSocket, in_thread

@@ -29,7 +29,7 @@ from twisted.trial.unittest import FailTest, TestCase
 
 from chatd.core import Chat
 from chatd.irc import IRCFactory
-from chatd.protocol import ChatFactory
+from chatd.jsonproto.lines import ChatFactory
 from chatd.service import ChatService
 
 #: The longest any one expected line may take to arrive, in seconds.  It is

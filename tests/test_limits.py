@@ -18,6 +18,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import IRCFactory, IRCProtocol
+from chatd.jsonproto.lines import ChatFactory
 from chatd.net.limits import (
     AddressLimit,
     Bucket,
@@ -27,7 +28,6 @@ from chatd.net.limits import (
     is_local,
     parse_networks,
 )
-from chatd.protocol import ChatFactory
 
 from .support import FakeConnection, Server
 

@@ -15,8 +15,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.irc import IRCFactory, IRCProtocol, Line, parse
+from chatd.jsonproto.session import COMMANDS
 from chatd.net.limits import FloodLimit
-from chatd.protocol import COMMANDS
 
 from .support import Client, FakeConnection, Server
 

@@ -13,8 +13,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 import chatd
+from chatd.jsonproto.session import COMMANDS
 from chatd.log import get_level, set_level
-from chatd.protocol import COMMANDS
 
 from .support import Server
 

@@ -21,9 +21,9 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from chatd.core import Chat
+from chatd.jsonproto.lines import ChatFactory
 from chatd.net.limits import FloodLimit
 from chatd.net.sendq import _INT, SIOCOUTQ, KernelQueue, kernel_unsent
-from chatd.protocol import ChatFactory
 from chatd.service import ChatService
 
 from .support import Server

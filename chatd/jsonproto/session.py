@@ -1,19 +1,18 @@
 # -*- test-case-name: tests.test_protocol -*-
 """
-The JSON-lines adapter: a L{LineReceiver} per connection that decodes
-requests, calls the core, and writes replies and events.
+The JSON protocol's session: decodes each request (one JSON text), calls
+the core, and writes replies and events, whatever the framing
+(L{chatd.jsonproto.lines} for lines over TCP).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.interfaces import ITCPTransport
-from twisted.protocols.basic import LineReceiver
 
 import chatd
-from chatd import codec
 from chatd import log as _log
 from chatd.core import (
     REASON_MAX,
@@ -21,9 +20,12 @@ from chatd.core import (
     Event,
     check_line,
 )
+from chatd.jsonproto import codec
 from chatd.log import logger
 from chatd.net.connection import Connection
-from chatd.net.listener import Listener
+
+if TYPE_CHECKING:
+    from chatd.jsonproto.lines import ChatFactory
 
 log = logger(__name__)
 
@@ -67,19 +69,18 @@ COSTLY = frozenset({"join", "leave", "msg", "away"})
 HINTS = {"nick_required": 'send {"cmd":"nick","nick":NAME}'}
 
 
-class ChatProtocol(Connection, LineReceiver):
-    """One JSON-lines connection."""
+class JSONSession(Connection):
+    """
+    One JSON client: its commands and replies.  A framing subclass feeds
+    it one request at a time (L{received}) and may hold input
+    (L{Connection.hold}) while a command finishes later.
+    """
 
-    delimiter = b"\n"
     factory: ChatFactory
     transport: ITCPTransport
     flood_reason = "too many commands too fast after being told to wait"
     #: rate limited since the last command that was let through
     limited = False
-
-    def connectionMade(self) -> None:
-        self.MAX_LENGTH = self.factory.max_line + 1  # room for a \r before the \n
-        Connection.connectionMade(self)
 
     def admitted(self) -> None:
         user = self.user
@@ -99,11 +100,6 @@ class ChatProtocol(Connection, LineReceiver):
                 }
             )
         )
-
-    def input_rest(self) -> None:
-        rest, self._buffer = self._buffer, b""
-        if rest:
-            self.lineReceived(rest)
 
     # output
 
@@ -133,13 +129,6 @@ class ChatProtocol(Connection, LineReceiver):
 
     # input
 
-    def dataReceived(self, data: bytes) -> None:
-        if not self.closing:  # after our goodbye, input is dropped unread
-            LineReceiver.dataReceived(self, data)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._too_long()
-
     def _too_long(self) -> None:
         limit = self.factory.max_line
         log.info(
@@ -147,7 +136,8 @@ class ChatProtocol(Connection, LineReceiver):
         )
         self.close("line_too_long", f"line longer than {limit} bytes", "line too long")
 
-    def lineReceived(self, line: bytes) -> None:
+    def received(self, line: bytes) -> None:
+        """Handle one request as it came: a line without its newline."""
         if self.closing:
             return
         if line.endswith(b"\r"):
@@ -400,13 +390,3 @@ def _flag(request: codec.Request, field: str) -> bool:
     if not isinstance(value, bool):
         raise ChatError("bad_args", f"field {field!r} must be true or false")
     return value
-
-
-class ChatFactory(Listener):
-    """
-    Builds a L{ChatProtocol} per JSON-lines connection over one shared
-    L{Chat}, and reaps connections that have been silent too long.
-    """
-
-    protocol = ChatProtocol  # type: ignore[assignment]
-    kind = "JSON"
