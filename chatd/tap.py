@@ -15,7 +15,7 @@ from twisted.python import usage
 
 import chatd
 from chatd.core import Chat
-from chatd.irc import IRCFactory
+from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.log import LEVELS, set_level
 from chatd.net.limits import AddressLimit, FloodLimit, Gate, parse_networks

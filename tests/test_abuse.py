@@ -22,7 +22,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import FailTest, SkipTest, TestCase
 
 from chatd.core import Chat
-from chatd.irc import IRCFactory
+from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.net.connection import LINGER
 from chatd.net.limits import AddressLimit, FloodLimit, Gate

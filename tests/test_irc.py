@@ -9,10 +9,8 @@ from __future__ import annotations
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.irc import (
-    COMMANDS,
-    IRCFactory,
-    IRCProtocol,
+from chatd.irc.factory import IRCFactory
+from chatd.irc.message import (
     Line,
     build,
     format_tags,
@@ -21,6 +19,7 @@ from chatd.irc import (
     split_text,
     unescape_tag,
 )
+from chatd.irc.protocol import COMMANDS, IRCProtocol
 from chatd.net.limits import FloodLimit
 from tests.support import FakeConnection, Server
 

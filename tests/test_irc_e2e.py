@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import FailTest, TestCase
 
 from chatd.core import Chat
-from chatd.irc import IRCFactory
+from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.service import ChatService
 

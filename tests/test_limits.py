@@ -17,7 +17,8 @@ from twisted.internet.testing import (
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.irc import IRCFactory, IRCProtocol
+from chatd.irc.factory import IRCFactory
+from chatd.irc.protocol import IRCProtocol
 from chatd.jsonproto.lines import ChatFactory
 from chatd.net.limits import (
     AddressLimit,

@@ -14,7 +14,9 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.irc import IRCFactory, IRCProtocol, Line, parse
+from chatd.irc.factory import IRCFactory
+from chatd.irc.message import Line, parse
+from chatd.irc.protocol import IRCProtocol
 from chatd.jsonproto.session import COMMANDS
 from chatd.net.limits import FloodLimit
 

@@ -21,7 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import service as service_module
 from chatd.core import Channel, Chat
-from chatd.irc import IRCFactory
+from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.memory import MIN_DROP, TRIM_INTERVAL, MemoryTrim, malloc_trim
 from chatd.service import ChatService, ListenError
