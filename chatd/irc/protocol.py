@@ -244,7 +244,7 @@ class IRCProtocol(Queries, Channels, Messages, Modes):
         try:
             self._handle(line)
         finally:
-            if self._labelled is not None:
+            if self._labelled is not None and self._waiting is None:
                 self._finish_label()
 
     def _handle(self, line: Line) -> None:
@@ -272,13 +272,21 @@ class IRCProtocol(Queries, Channels, Messages, Modes):
             )
             return
         try:
-            handler(self, line)
+            result = handler(self, line)
         except Reply as r:
             self.write(self.numeric(r.command, *r.params))
         except ChatError as e:
             self.refuse(line, e)
         except Exception:
             self.crashed(command, line)
+        else:
+            if result is not None:
+                self.wait_for(result, command, line)
+
+    def command_done(self, context: Any, result: Any) -> None:
+        """A command that finished later: its label's replies go out now."""
+        if self._labelled is not None:
+            self._finish_label()
 
 
 __all__ = ["COMMANDS", "IRCProtocol"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ITCPTransport
 
 import chatd
@@ -149,6 +150,9 @@ class JSONSession(Connection):
         line = line.strip()
         if not line:
             return
+        if self.holding:  # a command has not finished: this one waits
+            self.hold(line)
+            return
         try:
             request = codec.decode(line)
         except codec.DecodeError as e:
@@ -230,7 +234,17 @@ class JSONSession(Connection):
             self.crashed(repr(cmd), (cmd, rid))
             return
         if reply is not None:
-            self._send(reply)
+            if isinstance(reply, Deferred):
+                self.wait_for(reply, repr(cmd), (cmd, rid))
+            else:
+                self._send(reply)
+
+    def run_held(self, item: Any) -> None:
+        self.received(item)
+
+    def command_done(self, context: Any, result: Any) -> None:
+        if result is not None:
+            self._send(result)
 
     def refuse(self, context: Any, error: ChatError) -> None:
         cmd, rid = context
@@ -256,7 +270,8 @@ class JSONSession(Connection):
             )
         self._send(codec.error(cmd, rid, code, message))
 
-    # commands: each returns the ok line or raises ChatError
+    # commands: each returns the ok line (or a Deferred that fires with it)
+    # or raises ChatError
 
     def do_nick(self, request: codec.Request) -> bytes:
         nick = _arg(request, "nick")

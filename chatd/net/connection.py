@@ -497,6 +497,50 @@ class Connection(Protocol):
         if self._read_done:
             self.readConnectionLost()
 
+    def wait_for(self, result: Deferred[Any], what: str, context: Any) -> None:
+        """
+        The handler of the command C{what} returned C{result}, which fires
+        later: hold this connection's later input until it has, then
+        answer (L{command_done}; a L{ChatError} failure through L{refuse},
+        any other through L{crashed}) and run what was held, in order.
+        Each adapter calls it when a handler returns a Deferred.
+        """
+        self._waiting = result
+        result.addBoth(self._settled, result, what, context)
+        if self._waiting is result and not self.holding:
+            self.holding = True
+            self.transport.pauseProducing()
+
+    def _settled(
+        self, outcome: Any, result: Deferred[Any], what: str, context: Any
+    ) -> None:
+        if self._waiting is not result or self.closing:
+            # The connection went meanwhile: nobody to answer.
+            if self._waiting is result:
+                self._waiting = None
+            if isinstance(outcome, Failure) and not outcome.check(ChatError):
+                self.crashed(what, context, outcome)
+            return None
+        self._waiting = None
+        later = self.holding  # (not yet if it fired before wait_for returned)
+        if isinstance(outcome, Failure):
+            error = outcome.check(ChatError)
+            if error is not None:
+                self.refuse(context, outcome.value)  # type: ignore[arg-type]
+            else:
+                self.crashed(what, context, outcome)
+            outcome = None
+        self.command_done(context, outcome)
+        if later:
+            self.release()
+        return None
+
+    def command_done(self, context: Any, result: Any) -> None:
+        """
+        A command that finished later (L{wait_for}) is done: C{result} is
+        what its Deferred gave, None if it failed (and was reported).
+        """
+
     def _stop_holding(self) -> None:
         self._held.clear()
         self._waiting = None  # what it gives later is dropped (_settled)
