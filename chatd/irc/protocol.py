@@ -199,7 +199,8 @@ class IRCProtocol(Queries, Channels, Messages, Modes):
             charge = bucket.cost(cost)
             wait = bucket.wait(now, charge)
             bucket.spend(now, charge)
-            if self.over_allowance(now):
+            if bucket.behind(now) > self.factory.flood.excess:  # inline: every line
+                self.flooded()
                 return
         if not wait and not self.holding:
             self.dispatch(line)
