@@ -15,9 +15,10 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 import chatd
-from chatd.listener import Connection, Listener, format_peer
 from chatd.log import logger
 from chatd.memory import MemoryTrim, malloc_trim
+from chatd.net.connection import Connection, format_peer
+from chatd.net.listener import Listener
 
 log = logger(__name__)
 
@@ -182,7 +183,7 @@ class ChatService(Service):
             timeout=DRAIN_TIMEOUT,
         )
         for proto in left:
-            proto.transport.abortConnection()  # type: ignore[attr-defined]
+            proto.transport.abortConnection()
 
 
 __all__ = ["ChatService", "ListenError", "ListenFailed"]

@@ -15,11 +15,11 @@ from twisted.python import usage
 
 import chatd
 from chatd.core import Chat
-from chatd.irc import IRCFactory
-from chatd.limits import AddressLimit, FloodLimit, Gate, parse_networks
-from chatd.listener import MAX_SENDQ, Listener
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
 from chatd.log import LEVELS, set_level
-from chatd.protocol import ChatFactory
+from chatd.net.limits import AddressLimit, FloodLimit, Gate, parse_networks
+from chatd.net.listener import MAX_SENDQ, Listener
 from chatd.service import ChatService
 
 DEFAULT_PORT = 8123

@@ -13,8 +13,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from chatd.core import Chat
-from chatd.limits import FloodLimit
-from chatd.protocol import ChatFactory, ChatProtocol
+from chatd.jsonproto.lines import ChatFactory, ChatProtocol
+from chatd.net.limits import FloodLimit
 
 
 class FakeConnection:

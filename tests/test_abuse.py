@@ -22,10 +22,10 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import FailTest, SkipTest, TestCase
 
 from chatd.core import Chat
-from chatd.irc import IRCFactory
-from chatd.limits import AddressLimit, FloodLimit, Gate
-from chatd.listener import LINGER
-from chatd.protocol import ChatFactory
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
+from chatd.net.connection import LINGER
+from chatd.net.limits import AddressLimit, FloodLimit, Gate
 from chatd.service import ChatService
 
 from .test_irc_e2e import WAIT, JSONUser, LineSocket, in_thread

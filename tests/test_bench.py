@@ -51,9 +51,9 @@ from chatd.bench.soak.records import (
 from chatd.bench.soak.run import Soak
 from chatd.bench.soak.wire import STAMP, irc_close_code, parse_irc, stamped
 from chatd.core import Chat
-from chatd.irc import IRCFactory
-from chatd.limits import FloodLimit
-from chatd.protocol import ChatFactory
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
+from chatd.net.limits import FloodLimit
 from chatd.service import ChatService
 
 try:

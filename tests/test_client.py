@@ -2043,7 +2043,7 @@ class LoopbackTests(TestCase):
         from twisted.internet import reactor as _reactor
 
         from chatd.core import Chat
-        from chatd.protocol import ChatFactory
+        from chatd.jsonproto.lines import ChatFactory
 
         reactor: Any = _reactor
         port = reactor.listenTCP(0, ChatFactory(Chat(), reactor), interface="127.0.0.1")
@@ -2094,7 +2094,7 @@ class LoopbackTests(TestCase):
         from twisted.internet import reactor as _reactor
 
         from chatd.core import Chat
-        from chatd.protocol import ChatFactory
+        from chatd.jsonproto.lines import ChatFactory
 
         reactor: Any = _reactor
         port = reactor.listenTCP(0, ChatFactory(Chat(), reactor), interface="127.0.0.1")
@@ -2532,8 +2532,8 @@ class FloodNoticeTests(SynchronousTestCase):
         from twisted.internet.testing import StringTransportWithDisconnection
 
         from chatd.core import Chat
-        from chatd.limits import FloodLimit
-        from chatd.protocol import ChatFactory
+        from chatd.jsonproto.lines import ChatFactory
+        from chatd.net.limits import FloodLimit
 
         h = Harness()
         factory = ChatFactory(Chat(), h.reactor, flood=FloodLimit(10, 2.0, 20))

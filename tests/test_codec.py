@@ -8,8 +8,8 @@ import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd import codec
 from chatd.core import Joined, Message, Origin
+from chatd.jsonproto import codec
 
 #: Who acted, for events (JSON shows only the nick).
 SOURCE = Origin("alice", "~a", "127.0.0.1")

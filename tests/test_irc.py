@@ -10,10 +10,8 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.core import Change
-from chatd.irc import (
-    COMMANDS,
-    IRCFactory,
-    IRCProtocol,
+from chatd.irc.factory import IRCFactory
+from chatd.irc.message import (
     Line,
     build,
     format_tags,
@@ -22,7 +20,8 @@ from chatd.irc import (
     split_text,
     unescape_tag,
 )
-from chatd.limits import FloodLimit
+from chatd.irc.protocol import COMMANDS, IRCProtocol
+from chatd.net.limits import FloodLimit
 from tests.support import FakeConnection, Server
 
 SERVER = "irc.test"

@@ -28,8 +28,8 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import FailTest, TestCase
 
 from chatd.core import Change, Chat
-from chatd.irc import IRCFactory
-from chatd.protocol import ChatFactory
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
 from chatd.service import ChatService
 
 #: The longest any one expected line may take to arrive, in seconds.  It is

@@ -17,8 +17,10 @@ from twisted.internet.testing import (
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.irc import IRCFactory, IRCProtocol
-from chatd.limits import (
+from chatd.irc.factory import IRCFactory
+from chatd.irc.protocol import IRCProtocol
+from chatd.jsonproto.lines import ChatFactory
+from chatd.net.limits import (
     AddressLimit,
     Bucket,
     FloodLimit,
@@ -27,7 +29,6 @@ from chatd.limits import (
     is_local,
     parse_networks,
 )
-from chatd.protocol import ChatFactory
 
 from .support import FakeConnection, Server
 

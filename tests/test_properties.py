@@ -14,9 +14,11 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.irc import IRCFactory, IRCProtocol, Line, parse
-from chatd.limits import FloodLimit
-from chatd.protocol import COMMANDS
+from chatd.irc.factory import IRCFactory
+from chatd.irc.message import Line, parse
+from chatd.irc.protocol import IRCProtocol
+from chatd.jsonproto.session import COMMANDS
+from chatd.net.limits import FloodLimit
 
 from .support import Client, FakeConnection, Server
 

@@ -14,8 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import chatd
 from chatd.core import Change
+from chatd.jsonproto.session import COMMANDS
 from chatd.log import get_level, set_level
-from chatd.protocol import COMMANDS
 
 from .support import Server
 

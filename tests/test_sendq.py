@@ -1,5 +1,5 @@
 """
-The SendQ's count of what the kernel holds (chatd.sendq), on real sockets:
+The SendQ's count of what the kernel holds (chatd.net.sendq), on real sockets:
 the count itself, the capped send buffer that bounds it, the rule that asks
 the kernel only near the cap, and never-readers over TLS and UNIX sockets.
 """
@@ -21,9 +21,9 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from chatd.core import Chat
-from chatd.limits import FloodLimit
-from chatd.protocol import ChatFactory
-from chatd.sendq import _INT, SIOCOUTQ, KernelQueue, kernel_unsent
+from chatd.jsonproto.lines import ChatFactory
+from chatd.net.limits import FloodLimit
+from chatd.net.sendq import _INT, SIOCOUTQ, KernelQueue, kernel_unsent
 from chatd.service import ChatService
 
 from .support import Server

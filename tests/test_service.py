@@ -21,9 +21,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import service as service_module
 from chatd.core import Channel, Chat
-from chatd.irc import IRCFactory
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
 from chatd.memory import MIN_DROP, TRIM_INTERVAL, MemoryTrim, malloc_trim
-from chatd.protocol import ChatFactory
 from chatd.service import ChatService, ListenError
 
 

@@ -23,8 +23,8 @@ from twisted.logger import LogLevel
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.limits import FloodLimit
 from chatd.log import get_level, set_level
+from chatd.net.limits import FloodLimit
 from chatd.service import ChatService
 from chatd.tap import Options, makeService
 

@@ -1,35 +1,33 @@
 # -*- test-case-name: tests.test_protocol -*-
 """
-The JSON-lines adapter: a L{LineReceiver} per connection that decodes
-requests, calls the core, and writes replies and events.
+The JSON protocol's session: decodes each request (one JSON text), calls
+the core, and writes replies and events, whatever the framing
+(L{chatd.jsonproto.lines} for lines over TCP).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from twisted.internet.interfaces import (
-    IHalfCloseableProtocol,
-    ITCPTransport,
-)
-from twisted.protocols.basic import LineReceiver
-from twisted.python.failure import Failure
-from zope.interface import implementer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import ITCPTransport
 
 import chatd
-from chatd import codec
 from chatd import log as _log
 from chatd.core import (
     REASON_MAX,
     ChatError,
     Event,
     Invited,
-    User,
     check_line,
 )
-from chatd.listener import Guarded, Listener, format_peer, host_of, no_delay
+from chatd.jsonproto import codec
 from chatd.log import logger
+from chatd.net.connection import Connection
+
+if TYPE_CHECKING:
+    from chatd.jsonproto.lines import ChatFactory
 
 log = logger(__name__)
 
@@ -73,52 +71,25 @@ COSTLY = frozenset({"join", "leave", "msg", "away"})
 HINTS = {"nick_required": 'send {"cmd":"nick","nick":NAME}'}
 
 
-@implementer(IHalfCloseableProtocol)
-class ChatProtocol(Guarded, LineReceiver):
+class JSONSession(Connection):
     """
-    One JSON-lines connection.
-
-    It is half-closeable so that a client which sends its requests and then
-    shuts down its sending side (C{printf ... | nc HOST PORT}) still gets
-    every reply before the server closes the connection.
+    One JSON client: its commands and replies.  A framing subclass feeds
+    it one request at a time (L{received}) and may hold input
+    (L{Connection.hold}) while a command finishes later.
     """
 
-    delimiter = b"\n"
     factory: ChatFactory
     transport: ITCPTransport
-    user: User | None = None
-    closing = False
-    last_seen = 0.0
-    peer = "?"
-    host = "?"
+    flood_reason = "too many commands too fast after being told to wait"
     #: rate limited since the last command that was let through
     limited = False
 
-    def connectionMade(self) -> None:
+    def admitted(self) -> None:
+        user = self.user
+        assert user is not None
+        user.username = "json"
+        user.realname = "JSON client"
         factory = self.factory
-        address = self.transport.getPeer()
-        self.peer = format_peer(address)
-        self.host = host_of(address)
-        self.MAX_LENGTH = factory.max_line + 1  # room for a \r before the \n
-        self.last_seen = factory.clock.seconds()
-        no_delay(self.transport)
-        # the core's fan-out fast path writes channel messages to wire_write
-        refusal = self.guard()
-        if refusal is not None:
-            self._say_bye(refusal.code, refusal.message)
-            return
-        try:
-            self.user = factory.chat.connect(self, self.peer, self.host, self.last_seen)
-            self.user.username = "json"
-            self.user.realname = "JSON client"
-        except ChatError as e:
-            factory.refused(self.peer, e.message)
-            self.unguard()
-            self._say_bye(e.code, e.message)
-            return
-        factory.registering_started(self)
-        if _log.debugging:
-            log.debug("connection from {peer}", peer=self.peer)
         self.transport.write(
             codec.encode(
                 {
@@ -131,37 +102,6 @@ class ChatProtocol(Guarded, LineReceiver):
                 }
             )
         )
-
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.unguard()
-        if self.user is None:
-            return  # refused in connectionMade
-        if _log.debugging:
-            log.debug("connection from {peer} closed", peer=self.peer)
-        if not self.closing:
-            self.closing = True
-            self.factory.chat.disconnect(self.user, "connection closed")
-        self.factory.connection_gone(self)
-
-    def readConnectionLost(self) -> None:
-        """
-        The client will send nothing more: it has gone, as far as the chat is
-        concerned, but what was already written to it is still delivered.
-        """
-        if self.input_ended() or self.closing or self.user is None:
-            return
-        # A last line without its newline is a line all the same.
-        rest, self._buffer = self._buffer, b""
-        if rest:
-            self.lineReceived(rest)
-            if self.closing:
-                return
-        self.closing = True
-        self.end()
-        self.factory.chat.disconnect(self.user, "connection closed")
-
-    def writeConnectionLost(self) -> None:
-        """Nothing to do: the client will notice itself."""
 
     # output
 
@@ -178,12 +118,6 @@ class ChatProtocol(Guarded, LineReceiver):
             if data:
                 self._send(data)
 
-    def _send(self, data: bytes) -> None:
-        """Write one of our lines, minding the SendQ when output is backed up."""
-        self.transport.write(data)
-        if self.backed_up:
-            self.check_sendq()
-
     def sendq_exceeded(self) -> None:
         limit = self.factory.max_sendq
         self.close(
@@ -192,31 +126,12 @@ class ChatProtocol(Guarded, LineReceiver):
             None,
         )
 
-    def close(self, code: str, reason: str, quit_reason: str | None) -> None:
-        """
-        Say C{bye} with C{code}, close the connection, and tell the others
-        this user quit with C{quit_reason} (unless it is None: the caller
-        will).  Nothing is written after it.
-        """
-        if self.closing:
-            return
-        self._say_bye(code, reason)
-        if self.user is not None and quit_reason is not None:
-            self.factory.chat.disconnect(self.user, quit_reason)
-
-    def _say_bye(self, code: str, reason: str) -> None:
+    def say_goodbye(self, code: str, reason: str) -> None:
         self.closing = True
         self.transport.write(codec.bye(code, reason))
         self.end()
 
     # input
-
-    def dataReceived(self, data: bytes) -> None:
-        if not self.closing:  # after our goodbye, input is dropped unread
-            LineReceiver.dataReceived(self, data)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._too_long()
 
     def _too_long(self) -> None:
         limit = self.factory.max_line
@@ -225,7 +140,8 @@ class ChatProtocol(Guarded, LineReceiver):
         )
         self.close("line_too_long", f"line longer than {limit} bytes", "line too long")
 
-    def lineReceived(self, line: bytes) -> None:
+    def received(self, line: bytes) -> None:
+        """Handle one request as it came: a line without its newline."""
         if self.closing:
             return
         if line.endswith(b"\r"):
@@ -236,6 +152,9 @@ class ChatProtocol(Guarded, LineReceiver):
         self.last_seen = self.factory.clock.seconds()
         line = line.strip()
         if not line:
+            return
+        if self.holding:  # a command has not finished: this one waits
+            self.hold(line)
             return
         try:
             request = codec.decode(line)
@@ -274,13 +193,7 @@ class ChatProtocol(Guarded, LineReceiver):
         if not wait:
             self.limited = False
             return True
-        if bucket.behind(now) > self.factory.flood.excess:
-            log.info("{peer} flooded; disconnecting", peer=self.peer)
-            self.close(
-                "flood",
-                "too many commands too fast after being told to wait",
-                "Excess Flood",
-            )
+        if self.over_allowance(now):
             return False
         if not self.limited:
             self.limited = True
@@ -312,7 +225,7 @@ class ChatProtocol(Guarded, LineReceiver):
                 f'{what}; send {{"cmd":"help"}} for the list of commands',
             )
             return
-        handler: Callable[[codec.Request], bytes | None] = getattr(self, "do_" + cmd)
+        handler: Callable[[codec.Request], Any] = getattr(self, "do_" + cmd)
         try:
             if spec[1]:
                 self.factory.chat.require_nick(self.user)  # type: ignore[arg-type]
@@ -321,15 +234,30 @@ class ChatProtocol(Guarded, LineReceiver):
             self._error(cmd, rid, e.code, e.message)
             return
         except Exception:
-            log.failure(
-                "internal error handling {cmd!r} from {peer}", cmd=cmd, peer=self.peer
-            )
-            self._error(
-                cmd, rid, "internal_error", "the server failed to handle this request"
-            )
+            self.crashed(repr(cmd), (cmd, rid))
             return
         if reply is not None:
-            self._send(reply)
+            if isinstance(reply, Deferred):
+                self.wait_for(reply, repr(cmd), (cmd, rid))
+            else:
+                self._send(reply)
+
+    def run_held(self, item: Any) -> None:
+        self.received(item)
+
+    def command_done(self, context: Any, result: Any) -> None:
+        if result is not None:
+            self._send(result)
+
+    def refuse(self, context: Any, error: ChatError) -> None:
+        cmd, rid = context
+        self._error(cmd, rid, error.code, error.message)
+
+    def internal_error(self, context: Any) -> None:
+        cmd, rid = context
+        self._error(
+            cmd, rid, "internal_error", "the server failed to handle this request"
+        )
 
     def _error(
         self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str
@@ -345,7 +273,8 @@ class ChatProtocol(Guarded, LineReceiver):
             )
         self._send(codec.error(cmd, rid, code, message))
 
-    # commands: each returns the ok line or raises ChatError
+    # commands: each returns the ok line (or a Deferred that fires with it)
+    # or raises ChatError
 
     def do_nick(self, request: codec.Request) -> bytes:
         nick = _arg(request, "nick")
@@ -479,13 +408,3 @@ def _flag(request: codec.Request, field: str) -> bool:
     if not isinstance(value, bool):
         raise ChatError("bad_args", f"field {field!r} must be true or false")
     return value
-
-
-class ChatFactory(Listener):
-    """
-    Builds a L{ChatProtocol} per JSON-lines connection over one shared
-    L{Chat}, and reaps connections that have been silent too long.
-    """
-
-    protocol = ChatProtocol  # type: ignore[assignment]
-    kind = "JSON"

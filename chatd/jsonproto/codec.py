@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, Union
 
 from chatd.core import (
@@ -29,6 +28,7 @@ from chatd.core import (
     Quit,
     TopicChanged,
 )
+from chatd.net.times import format_time
 
 RequestId = Union[str, int]
 
@@ -196,11 +196,8 @@ def encode(obj: dict[str, Any]) -> bytes:
         return (_ascii_encoder.encode(obj) + "\n").encode("ascii")
 
 
-def format_ts(seconds: float) -> str:
-    """C{seconds} since the epoch as UTC ISO 8601 with milliseconds."""
-    millis = int(seconds * 1000)
-    whole, ms = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+#: C{seconds} since the epoch as UTC ISO 8601 with milliseconds.
+format_ts = format_time
 
 
 def ok(cmd: str, request_id: RequestId | None, **results: Any) -> bytes:

@@ -1,0 +1,158 @@
+# -*- test-case-name: tests.test_irc -*-
+"""
+Messages: PRIVMSG, NOTICE (with CTCP) and TAGMSG.
+"""
+
+from __future__ import annotations
+
+from twisted.words.protocols import irc as rfc
+
+from chatd.core import (
+    CTCP,
+    ChatError,
+    Message,
+    TagMessage,
+    fold,
+)
+from chatd.irc.message import (
+    Line,
+    build,
+    ctcp_action,
+    mask,
+)
+from chatd.irc.session import Command, IRCSession
+
+#: Most targets of one PRIVMSG, NOTICE, or one JOIN/PART list.
+MAX_TARGETS = 4
+
+
+class Messages(IRCSession):
+    """Messages to channels and nicks, CTCP and tag-only messages."""
+
+    def irc_PRIVMSG(self, line: Line) -> None:
+        self._message(line, notice=False)
+
+    def irc_NOTICE(self, line: Line) -> None:
+        self._message(line, notice=True)
+
+    def _message(self, line: Line, notice: bool) -> None:
+        command = line.command
+        if not line.params or not line.params[0]:
+            if not notice:
+                self.write(
+                    self.numeric(rfc.ERR_NORECIPIENT, f"No recipient given ({command})")
+                )
+            return
+        if len(line.params) < 2 or not line.params[1]:
+            if not notice:
+                self.write(self.numeric(rfc.ERR_NOTEXTTOSEND, "No text to send"))
+            return
+        targets = [t for t in line.params[0].split(",") if t]
+        if len(targets) > MAX_TARGETS:
+            if not notice:
+                self.write(
+                    self.numeric(
+                        rfc.ERR_TOOMANYTARGETS,
+                        line.params[0],
+                        f"Too many targets (at most {MAX_TARGETS})",
+                    )
+                )
+            return
+        tags = self._client_tags(line)
+        text = line.params[1]
+        action = False
+        if text.startswith("\x01"):
+            inner = ctcp_action(text)
+            if inner is None:
+                # Any other CTCP (VERSION, PING, DCC...) goes to the IRC
+                # users among the recipients as it came.
+                body = text[1:].rstrip("\x01")
+                for target in targets:
+                    self._send_ctcp(target, body, notice)
+                return
+            text, action = inner, True
+        for target in targets:
+            self._send_one(command, target, text, notice, action, tags)
+
+    @staticmethod
+    def _client_tags(line: Line) -> dict[str, str]:
+        """The client-only tags (C{+name}) of C{line}, to pass on."""
+        return {k: v for k, v in line.tags.items() if k.startswith("+")}
+
+    def _send_one(
+        self,
+        command: str,
+        target: str,
+        text: str,
+        notice: bool,
+        action: bool,
+        tags: dict[str, str],
+    ) -> None:
+        user = self._user()
+        chat = self.factory.chat
+        now = self.factory.clock.seconds()
+        try:
+            message = chat.send(
+                user, target, text, now, notice=notice, action=action, tags=tags or None
+            )
+        except ChatError as e:
+            if not notice:  # a NOTICE is never answered
+                self.reply_error(command, e.code, target, e.message)
+            return
+        if not notice and not target.startswith("#"):
+            recipient = chat.nicks.get(fold(message.to))
+            if (
+                recipient is not None
+                and recipient.away is not None
+                and recipient is not user
+            ):
+                self.write(self.numeric(rfc.RPL_AWAY, message.to, recipient.away))
+        self._echo(message, self.factory.message_lines(message))
+
+    def _echo(self, message: Message | TagMessage | CTCP, lines: list[str]) -> None:
+        """
+        With echo-message, show the sender their message as the others see
+        it (the reply to a labelled command).  A message to yourself is also
+        delivered to you, as to any recipient.
+        """
+        if "echo-message" in self.caps:
+            tags = {**self._time(message.ts), "msgid": message.msgid}
+            if not isinstance(message, CTCP) and message.tags:
+                tags.update(message.tags)
+            for line in lines:
+                self.write(line, tags)
+        if fold(message.to) == fold(self.me):
+            self.deliver(message)
+
+    def _send_ctcp(self, target: str, body: str, notice: bool) -> None:
+        user = self._user()
+        now = self.factory.clock.seconds()
+        try:
+            message = self.factory.chat.send_ctcp(user, target, body, now, notice)
+        except ChatError as e:
+            if not notice:
+                self.reply_error("PRIVMSG", e.code, target, e.message)
+            return
+        self._echo(message, [self.factory.ctcp_line(message)])
+
+    def irc_TAGMSG(self, line: Line) -> None:
+        tags = self._client_tags(line)
+        user = self._user()
+        now = self.factory.clock.seconds()
+        for target in line.params[0].split(",")[:MAX_TARGETS]:
+            try:
+                message = self.factory.chat.send_tags(user, target, tags, now)
+            except ChatError as e:
+                self.reply_error("TAGMSG", e.code, target, e.message)
+                continue
+            self._echo(
+                message, [build("TAGMSG", message.to, prefix=mask(self.me, user))]
+            )
+
+
+#: command: (handler, least number of parameters, needs registration)
+MESSAGES: dict[str, Command] = {
+    "PRIVMSG": (Messages.irc_PRIVMSG, 0, True),
+    "NOTICE": (Messages.irc_NOTICE, 0, True),
+    "TAGMSG": (Messages.irc_TAGMSG, 1, True),
+}
