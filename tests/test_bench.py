@@ -133,6 +133,43 @@ class ScenarioTests(InProcess):
             yield self.assertDelivered(result)
 
     @inlineCallbacks
+    def test_fanout_moderated(self) -> Any:
+        """
+        With C{moderated}, the channel's operator really moderates it before
+        the run (+m, the senders voiced, full ban and exception lists), and
+        the voiced senders' messages all arrive.
+        """
+        applied: list[Any] = []
+        set_modes = self.chat.set_modes
+
+        def recording(*args: Any, **kw: Any) -> Any:
+            result = set_modes(*args, **kw)
+            applied.extend(result[0])
+            return result
+
+        self.chat.set_modes = recording  # type: ignore[method-assign]
+        for proto in ("irc", "json"):
+            del applied[:]
+            result = yield self.bench(
+                load.fanout,
+                self.targets[proto],
+                members=30,
+                senders=3,
+                rate=3000.0,
+                seconds=0.5,
+                probes=4,
+                moderated=True,
+            )
+            self.assertTrue(result["moderated"])
+            self.assertEqual(
+                sorted({(c.mode, c.adding) for c in applied}),
+                [("b", True), ("e", True), ("m", True), ("v", True)],
+            )
+            self.assertEqual(len(applied), 1 + 3 + 100 + 100, proto)
+            self.assertGreaterEqual(result["expected_deliveries"], 29)
+            yield self.assertDelivered(result)
+
+    @inlineCallbacks
     def test_fanout_max_steps_up(self) -> Any:
         result = yield self.bench(
             load.fanout,

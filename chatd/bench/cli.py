@@ -133,6 +133,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
     p.add_argument("--start-rate", type=float, default=50000.0, help="with --rate max")
     p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+    p.add_argument(
+        "--moderated",
+        action="store_true",
+        help="the channel is +m with the senders voiced and full ban and "
+        "exception lists (chatd only)",
+    )
 
     p = sub.add_parser("rooms", help="many small rooms and a few big channels")
     _add_target(p)
@@ -167,7 +173,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default="chatd-json,chatd-irc,ceiling,ngircd,inspircd",
-        help="which servers (ngircd and inspircd are skipped when not installed)",
+        help="which servers: chatd-json, chatd-irc, chatd-json-moderated and "
+        "chatd-irc-moderated (the channel +m with the senders voiced and full "
+        "ban and exception lists), ceiling, ngircd, inspircd (skipped when "
+        "not installed)",
     )
     p.add_argument(
         "--measures",
@@ -319,7 +328,12 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
     return [result]
 
 
-def _fanout(target: Target, args: argparse.Namespace, rate: float | None) -> Result:
+def _fanout(
+    target: Target,
+    args: argparse.Namespace,
+    rate: float | None,
+    moderated: bool = False,
+) -> Result:
     """C{fanout} with the options C{fanout} and C{compare} share."""
     return load.fanout(
         target,
@@ -331,12 +345,13 @@ def _fanout(target: Target, args: argparse.Namespace, rate: float | None) -> Res
         step_seconds=args.step_seconds,
         start_rate=args.start_rate,
         max_seconds=args.max_seconds,
+        moderated=moderated,
     )
 
 
 def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
     if command == "fanout":
-        return _fanout(target, args, args.rate)
+        return _fanout(target, args, args.rate, args.moderated)
     if command == "rooms":
         return load.rooms(
             target,
@@ -430,7 +445,16 @@ def _contenders(
 ) -> list[tuple[str, str, Callable[[int | None], servers.Server], str]]:
     """(row name, interpreter label, starter, proto) for each server to run."""
     wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = set(wanted) - {"chatd-json", "chatd-irc", "ceiling", "ngircd", "inspircd"}
+    known = {
+        "chatd-json",
+        "chatd-irc",
+        "chatd-json-moderated",
+        "chatd-irc-moderated",
+        "ceiling",
+        "ngircd",
+        "inspircd",
+    }
+    unknown = set(wanted) - known
     if unknown:
         raise BenchError(f"unknown servers: {', '.join(sorted(unknown))}")
     rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]] = []
@@ -450,6 +474,10 @@ def _contenders(
             rows.append((f"chatd JSON ({label})", label, chatd, "json"))
         if "chatd-irc" in wanted:
             rows.append((f"chatd IRC ({label})", label, chatd, "irc"))
+        if "chatd-json-moderated" in wanted:
+            rows.append((f"chatd JSON +m ({label})", label, chatd, "json"))
+        if "chatd-irc-moderated" in wanted:
+            rows.append((f"chatd IRC +m ({label})", label, chatd, "irc"))
         if "ceiling" in wanted:
             rows.append((f"bare Twisted ({label})", label, ceiling, "irc"))
     if "ngircd" in wanted:
@@ -484,7 +512,8 @@ def compare(args: argparse.Namespace) -> list[Result]:
                 print(f"\n== round {round_ + 1}: {measure} on {name}", flush=True)
                 server = start(server_cpu)
                 try:
-                    result = _measure(measure, server.target(proto), args)
+                    moderated = name.startswith("chatd") and " +m " in name
+                    result = _measure(measure, server.target(proto), args, moderated)
                 except BenchError as e:
                     result = {"scenario": measure, "proto": proto, "error": str(e)}
                     print(f"  failed: {e}")
@@ -514,12 +543,14 @@ def compare(args: argparse.Namespace) -> list[Result]:
     return results
 
 
-def _measure(measure: str, target: Target, args: argparse.Namespace) -> Result:
+def _measure(
+    measure: str, target: Target, args: argparse.Namespace, moderated: bool = False
+) -> Result:
     log = print
     if measure == "max":
-        return _fanout(target, args, None)
+        return _fanout(target, args, None, moderated)
     if measure == "p99":
-        return _fanout(target, args, args.p99_rate)
+        return _fanout(target, args, args.p99_rate, moderated)
     if measure == "idle":
         return load.idle(target, clients=args.idle_clients, log=log)
     # A server runs for days: measure it warm.  The first storm against a

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import random
 import re
@@ -38,6 +39,12 @@ _PING = re.compile(rb"(?m)^(?:@\S+ )?(?::\S+ )?PING( [^\r\n]*)\r?$")
 
 class BenchError(Exception):
     """The benchmark cannot go on: the server refused or dropped us."""
+
+
+#: C{--moderated}: a full ban list and exception list (100 entries each, as
+#: many as chatd takes), none of which covers a bench client.
+BANS = [f"spammer{i}!*@*" for i in range(100)]
+EXCEPTS = [f"*!friend{i}@192.0.2.*" for i in range(100)]
 
 
 class Dialect:
@@ -78,6 +85,15 @@ class Dialect:
         """A request the server answers with a line containing C{token}."""
         raise NotImplementedError
 
+    def moderate(self, channel: str, voiced: Sequence[str]) -> bytes:
+        """
+        What the channel's operator sends to moderate it (C{--moderated}):
+        +m with the senders voiced, and full ban and exception lists that
+        catch none of the bench's clients, so that every message is judged
+        against them.
+        """
+        raise NotImplementedError
+
 
 class IRCDialect(Dialect):
     name = "irc"
@@ -104,6 +120,13 @@ class IRCDialect(Dialect):
     def ping(self, token: str) -> bytes:
         return f"PING :{token}\r\n".encode()
 
+    def moderate(self, channel: str, voiced: Sequence[str]) -> bytes:
+        lines = [f"MODE {channel} +m"]
+        lines += [f"MODE {channel} +v {nick}" for nick in voiced]
+        lines += [f"MODE {channel} +b {mask}" for mask in BANS]
+        lines += [f"MODE {channel} +e {mask}" for mask in EXCEPTS]
+        return "".join(line + "\r\n" for line in lines).encode()
+
     def pongs(self, data: bytes) -> bytes:
         if b"PING" not in data:
             return b""
@@ -128,6 +151,18 @@ class JSONDialect(Dialect):
 
     def ping(self, token: str) -> bytes:
         return b'{"cmd":"ping","id":"%s"}\n' % token.encode()
+
+    def moderate(self, channel: str, voiced: Sequence[str]) -> bytes:
+        requests: list[dict[str, object]] = [
+            {"cmd": "mode", "channel": channel, "set": {"moderated": True}}
+        ]
+        requests += [{"cmd": "voice", "channel": channel, "nick": n} for n in voiced]
+        requests += [{"cmd": "ban", "channel": channel, "mask": m} for m in BANS]
+        requests += [
+            {"cmd": "ban", "channel": channel, "mask": m, "list": "except"}
+            for m in EXCEPTS
+        ]
+        return b"".join(json.dumps(r).encode() + b"\n" for r in requests)
 
 
 DIALECTS: dict[str, Dialect] = {"irc": IRCDialect(), "json": JSONDialect()}
@@ -852,19 +887,28 @@ def fanout(
     start_rate: float = 50000.0,
     max_seconds: float = 180.0,
     max_steps: int = 30,
+    moderated: bool = False,
 ) -> dict[str, object]:
     """
     C{members} clients in one channel, C{senders} of them talking.  With a
     C{rate} (deliveries/s) hold it for C{seconds}; with None find the
     highest rate at which at least 95% of deliveries arrive with p99 under
-    500 ms, stepping up by 1.5x and then bisecting.
+    500 ms, stepping up by 1.5x and then bisecting.  C{moderated}: the
+    first client, the channel's operator, makes it +m with the senders
+    voiced and fills its ban and exception lists first.
     """
     load = Load(
         target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
     )
     try:
         channel = "#bench"
-        setup = load.connect(_nicks("f", members), lambda i: (channel,))
+        nicks = _nicks("f", members)
+        if moderated:
+            # the first to join makes the channel, and is its operator
+            setup = load.connect(nicks[:1], lambda i: (channel,))
+            setup += load.connect(nicks[1:], lambda i: (channel,))
+        else:
+            setup = load.connect(nicks, lambda i: (channel,))
         load.drain(quiet=0.2)
         load.make_probes(probes)
         stride = max(1, members // max(1, senders))
@@ -872,6 +916,12 @@ def fanout(
             load.add_stream(load.clients[(i * stride + 1) % members], channel)
             for i in range(senders)
         ]
+        if moderated:
+            operator = load.clients[0].sock
+            assert operator is not None
+            voiced = [s.sender.nick for s in streams]
+            operator.sendall(load.dialect.moderate(channel, voiced))
+            load.drain(quiet=0.5)
 
         def choose(k: int) -> Stream:
             return streams[k % len(streams)]
@@ -905,6 +955,7 @@ def fanout(
             "proto": target.proto,
             "members": members,
             "senders": senders,
+            "moderated": moderated,
             "setup_s": round(setup, 3),
             "max_rate": rate is None,
             "deliveries_per_s": round(best.rate) if best.passed() else 0,
