@@ -187,7 +187,8 @@ class RegistrationTests(IRCCase):
             ["alice", "Welcome to the TestNet IRC network alice!~al@127.0.0.1"],
         )
         self.assertEqual(
-            lines[3].params, ["alice", SERVER, lines[3].params[2], "i", "n"]
+            lines[3].params,
+            ["alice", SERVER, lines[3].params[2], "i", "beIiklmnostv", "beIklov"],
         )
         tokens = [
             t for line in lines if line.command == "005" for t in line.params[1:-1]
@@ -200,7 +201,8 @@ class RegistrationTests(IRCCase):
             "TOPICLEN=390",
             "NETWORK=TestNet",
             "UTF8ONLY",
-            "CHANMODES=,,,n",
+            "CHANMODES=beI,k,l,imnst",
+            "PREFIX=(ov)@+",
         ):
             self.assertIn(token, tokens)
         self.assertTrue(all(len(line.params) <= 15 for line in lines))
@@ -348,7 +350,7 @@ class ChannelTests(IRCCase):
         self.assertEqual(
             lines[2].params[:3], ["alice", "#General", "bob!json@127.0.0.1"]
         )
-        self.assertEqual(lines[3].params, ["alice", "=", "#General", "bob alice"])
+        self.assertEqual(lines[3].params, ["alice", "=", "#General", "@bob alice"])
         self.assertEqual(lines[4].params, ["alice", "#General", "End of /NAMES list"])
         self.assertEqual(
             bob.lines(), [{"type": "join", "channel": "#General", "nick": "alice"}]
@@ -405,11 +407,11 @@ class ChannelTests(IRCCase):
         carol.ask("MODE carol +i")
         dave = self.irc("dave")
         [names, end] = dave.ask("NAMES #a")
-        self.assertEqual(names.params[-1], "bob")  # carol is invisible to outsiders
+        self.assertEqual(names.params[-1], "@bob")  # carol is invisible to outsiders
         self.assertEqual(end.command, "366")
         self.assertEqual(
             [line.params[-1] for line in carol.ask("NAMES #a")],
-            ["bob carol", "End of /NAMES list"],
+            ["@bob carol", "End of /NAMES list"],
         )
         [end] = dave.ask("NAMES #none")
         self.assertEqual((end.command, end.params[1]), ("366", "#none"))
@@ -483,12 +485,12 @@ class ChannelTests(IRCCase):
     def test_channel_modes(self) -> None:
         alice = self.irc("alice", "#a")
         [modes, created] = alice.ask("MODE #a")
-        self.assertEqual(modes.params, ["alice", "#a", "+n"])
+        self.assertEqual(modes.params, ["alice", "#a", "+nt"])
         self.assertEqual(created.command, "329")
         self.assertEqual(alice.codes("MODE #a b"), ["368"])
-        self.assertEqual(alice.ask("MODE #a +n"), [])
-        [unknown] = alice.ask("MODE #a +t")
-        self.assertEqual((unknown.command, unknown.params[1]), ("472", "t"))
+        self.assertEqual(alice.ask("MODE #a +n"), [])  # already so
+        [unknown] = alice.ask("MODE #a +x")
+        self.assertEqual((unknown.command, unknown.params[1]), ("472", "x"))
         self.assertEqual(alice.codes("MODE #nowhere"), ["403"])
         self.assertEqual(alice.codes("MODE"), ["461"])
 
@@ -665,7 +667,7 @@ class PeopleTests(IRCCase):
         self.assertEqual([line.command for line in lines], ["352", "352", "315"])
         self.assertEqual(
             lines[0].params,
-            ["alice", "#a", "json", "127.0.0.1", SERVER, "bob", "H", "0 JSON client"],
+            ["alice", "#a", "json", "127.0.0.1", SERVER, "bob", "H@", "0 JSON client"],
         )
         self.assertEqual(
             lines[1].params[2:],
@@ -690,7 +692,7 @@ class PeopleTests(IRCCase):
         self.assertEqual(
             lines[0].params, ["alice", "bob", "json", "127.0.0.1", "*", "JSON client"]
         )
-        self.assertEqual(lines[1].params, ["alice", "bob", "#a #b"])
+        self.assertEqual(lines[1].params, ["alice", "bob", "@#a @#b"])
         self.assertEqual(lines[3].params[1:3], ["bob", "12"])
         self.assertEqual(lines[3].params[3], str(int(self.server.clock.seconds() - 42)))
         lines = alice.ask("WHOIS nobody")
@@ -1044,13 +1046,13 @@ class CapabilityTests(IRCCase):
         self.server.user("bob", "#a")
         alice = self.irc("alice", "#a", caps=("userhost-in-names",))
         [names, _] = alice.ask("NAMES #a")
-        self.assertEqual(names.params[-1], "bob!json@127.0.0.1 alice!~alice@127.0.0.1")
+        self.assertEqual(names.params[-1], "@bob!json@127.0.0.1 alice!~alice@127.0.0.1")
 
     def test_multi_prefix_and_cap_notify_are_accepted(self) -> None:
         alice = self.irc("alice", "#a", caps=("multi-prefix", "cap-notify"))
         self.assertEqual(alice.proto.caps, {"multi-prefix", "cap-notify"})
         [names, _] = alice.ask("NAMES #a")
-        self.assertEqual(names.params[-1], "alice")  # chatd has no member prefixes
+        self.assertEqual(names.params[-1], "@alice")
 
 
 class HostileInputTests(IRCCase):

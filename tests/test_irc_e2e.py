@@ -386,7 +386,8 @@ class ChatdTestCase(TestCase):
         reply = alice.ok("join", channel="#general")
         self.assertEqual(reply["members"], ["alice"])
         bob = self.irc_user("bob")
-        self.assertEqual(bob.join("#general"), ["alice", "bob"])
+        # its creator is its operator
+        self.assertEqual(bob.join("#general"), ["@alice", "bob"])
         alice.expect(type="join", channel="#general", nick="bob")
         self.assertEqual(alice.sync(), [])
         bob.sync()
@@ -438,7 +439,7 @@ class ConversationTests(ChatdTestCase):
         join = bob.expect("join", source="carol", target="#general")
         self.assertEqual(join.source.host, "127.0.0.1")
         dave = self.irc_user("dave")
-        self.assertEqual(dave.join("#general"), ["alice", "bob", "carol", "dave"])
+        self.assertEqual(dave.join("#general"), ["@alice", "bob", "carol", "dave"])
         for json_user in (alice, carol):
             json_user.expect(type="join", channel="#general", nick="dave")
         bob.expect("join", source="dave", target="#general")

@@ -515,7 +515,7 @@ class DaemonTests(SynchronousTestCase):
         rj.readline()
         i.sendall(b"NICK bob\r\nUSER bob 0 * :Bob\r\nJOIN #d\r\n")
         self.assertIn(b" 001 bob ", irc_until(b"001"))
-        self.assertIn(b"353 bob = #d :alice bob", irc_until(b"353"))
+        self.assertIn(b"353 bob = #d :@alice bob", irc_until(b"353"))
         self.assertEqual(json.loads(rj.readline())["nick"], "bob")
         i.sendall(b"PRIVMSG #d :hello from IRC\r\n")
         self.assertEqual(json.loads(rj.readline())["text"], "hello from IRC")

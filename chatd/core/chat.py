@@ -522,6 +522,7 @@ class Chat:
             except ChatError as e:
                 if not partial:
                     raise
+                e.change = change
                 errors.append(e)
         if not planned:
             return planned, errors

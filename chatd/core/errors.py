@@ -7,12 +7,22 @@ IRC's numerics) from this one list.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatd.core.modes import Change
+
 
 class ChatError(Exception):
     """
     A request the rules refuse.  C{code} is the stable, documented name of
     the refusal (C{nick_in_use}, C{bad_channel}...); C{message} is for people.
+    C{change} is the mode change refused, for each refusal that
+    L{Chat.set_modes} returns when it applies what it can (IRC names the
+    mode letter and parameter in its reply); None otherwise.
     """
+
+    change: Change | None = None
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message)

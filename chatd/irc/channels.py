@@ -17,6 +17,7 @@ from chatd.core import (
     clean_line,
     fold,
     is_valid_channel,
+    policy,
 )
 from chatd.irc.message import (
     LINE_MAX,
@@ -40,14 +41,17 @@ class Channels(IRCSession):
             for channel in list(user.channels.values()):
                 self._part(channel.name, "")
             return
-        for name in line.params[0].split(","):
+        # Keys pair up with the channels by position: JOIN #a,#b key1,key2.
+        keys = line.params[1].split(",") if len(line.params) > 1 else []
+        for i, name in enumerate(line.params[0].split(",")):
             if not name:
                 continue
             if is_valid_channel(name) and chat.in_channel(user, name):
                 continue
             now = self.factory.clock.seconds()
+            key = keys[i] if i < len(keys) and keys[i] else None
             try:
-                channel = chat.join(user, name, now)
+                channel = chat.join(user, name, now, key)
             except ChatError as e:
                 code = e.code
                 if code == "bad_channel" and not (
@@ -86,19 +90,29 @@ class Channels(IRCSession):
         if not line.params or not line.params[0]:
             self.write(self.numeric(rfc.RPL_ENDOFNAMES, "*", "End of /NAMES list"))
             return
-        for name in line.params[0].split(","):
+        asked = line.params[0]
+        names = [name for name in asked.split(",") if name]
+        # The 353s of each channel, then one 366 (RFC 2812): for a single
+        # channel it names the channel, for several the list as asked.
+        end = asked
+        for name in names:
             channel = self.factory.chat.find_channel(name)
-            if channel is None:
-                self.write(self.numeric(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list"))
-            else:
-                self._names(channel)
+            if channel is not None:
+                self._names(channel, end=False)
+                if len(names) == 1:
+                    end = channel.name
+        self.write(self.numeric(rfc.RPL_ENDOFNAMES, end, "End of /NAMES list"))
 
-    def _names(self, channel: Channel) -> None:
+    def _names(self, channel: Channel, end: bool = True) -> None:
+        """
+        The 353s for C{channel} (C{@} for a secret one, C{=} otherwise), each
+        member with their prefix, and, with C{end}, its 366.
+        """
         prefix = (
             build(
                 rfc.RPL_NAMREPLY,
                 self.me,
-                "=",
+                "@" if channel.secret else "=",
                 channel.name,
                 prefix=self.factory.server_name,
             )
@@ -108,10 +122,12 @@ class Channels(IRCSession):
         names: list[str] = []
         used = 0
         full = "userhost-in-names" in self.caps
-        for member in self._visible(channel):
+        for record in policy.visible_members(channel, self._user()):
+            member = record.user
             nick = member.nick or ""
             if full:
                 nick = mask(nick, member)
+            nick = self._prefix(record) + nick
             if names and used + 1 + len(nick.encode("utf-8")) > room:
                 self.write(prefix + " ".join(names))
                 names, used = [], 0
@@ -119,7 +135,10 @@ class Channels(IRCSession):
             names.append(nick)
         if names:
             self.write(prefix + " ".join(names))
-        self.write(self.numeric(rfc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
+        if end:
+            self.write(
+                self.numeric(rfc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+            )
 
     def irc_LIST(self, line: Line) -> None:
         chat = self.factory.chat

@@ -18,6 +18,7 @@ from chatd.core import (
     CTCP,
     NICK_MAX,
     REASON_MAX,
+    STATUS_PREFIXES,
     TOPIC_MAX,
     AwayChanged,
     Chat,
@@ -33,6 +34,7 @@ from chatd.core import (
     TagMessage,
     TopicChanged,
 )
+from chatd.core.modes import CHANMODES, ISUPPORT_PREFIX, KEY_MAX, LIST_MAX, LISTS
 from chatd.irc.message import (
     LINE_MAX,
     TAGS_MAX,
@@ -44,6 +46,7 @@ from chatd.irc.message import (
     split_text,
 )
 from chatd.irc.messages import MAX_TARGETS
+from chatd.irc.moderation import KICK_TARGETS, MODES_MAX
 from chatd.irc.protocol import IRCProtocol
 from chatd.irc.registration import USERLEN
 from chatd.log import logger
@@ -89,20 +92,31 @@ class IRCFactory(Listener):
         self.body_max = min(LINE_MAX - 2, max_line)
         #: Bytes buffered without a line ending before 417 and skipping.
         self.line_limit = TAGS_MAX + LINE_MAX
+        targmax = (
+            f"PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},"
+            f"JOIN:,PART:,NAMES:,LIST:,WHOIS:1,KICK:{KICK_TARGETS}"
+        )
+        lists = "".join(LISTS)
         self.isupport = [
             f"AWAYLEN={AWAY_MAX}",
             "CASEMAPPING=ascii",
             "CHANLIMIT=#:",
-            "CHANMODES=,,,n",
+            f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={CHANNEL_MAX}",
             "CHANTYPES=#",
+            "EXCEPTS=e",
+            "INVEX=I",
+            f"KEYLEN={KEY_MAX}",
             f"KICKLEN={REASON_MAX}",
+            f"MAXLIST={lists}:{LIST_MAX}",
             f"MAXTARGETS={MAX_TARGETS}",
+            f"MODES={MODES_MAX}",
             f"NETWORK={network}",
             f"NICKLEN={NICK_MAX}",
-            "PREFIX=",
+            f"PREFIX={ISUPPORT_PREFIX}",
             "SAFELIST",
-            f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},JOIN:,PART:,NAMES:,LIST:,WHOIS:1",
+            f"STATUSMSG={STATUS_PREFIXES}",
+            f"TARGMAX={targmax}",
             f"TOPICLEN={TOPIC_MAX}",
             f"USERLEN={USERLEN}",
             "UTF8ONLY",

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_irc -*-
 """
-MODE: user modes, and the channel modes chatd has so far.
+User modes: C{MODE <your nick> [+i|-i]}.  Channel modes, with the rest of
+channel moderation, are L{chatd.irc.moderation}'s.
 """
 
 from __future__ import annotations
@@ -11,58 +12,20 @@ from chatd.core import (
     fold,
 )
 from chatd.irc.message import (
-    Line,
     build,
     mask,
 )
 from chatd.irc.numerics import (
-    RPL_CREATIONTIME,
     Reply,
 )
-from chatd.irc.session import Command, IRCSession
+from chatd.irc.session import IRCSession
+
+#: The user modes chatd has, as 004 lists them.
+USER_MODES = "i"
 
 
-class Modes(IRCSession):
-    """User modes (+i), and channel modes as far as chatd has them (+n)."""
-
-    def irc_MODE(self, line: Line) -> None:
-        target = line.params[0]
-        changes = line.params[1] if len(line.params) > 1 else ""
-        if target.startswith("#"):
-            self._channel_mode(target, changes)
-        else:
-            self._user_mode(target, changes)
-
-    def _channel_mode(self, name: str, changes: str) -> None:
-        channel = self.factory.chat.find_channel(name)
-        if channel is None:
-            raise Reply(rfc.ERR_NOSUCHCHANNEL, name, "No such channel")
-        if not changes:
-            self.write(self.numeric(rfc.RPL_CHANNELMODEIS, channel.name, "+n"))
-            self.write(
-                self.numeric(RPL_CREATIONTIME, channel.name, str(int(channel.created)))
-            )
-            return
-        adding = True
-        for ch in changes:
-            if ch in "+-":
-                adding = ch == "+"
-            elif ch == "b":
-                self.write(
-                    self.numeric(
-                        rfc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list"
-                    )
-                )
-            elif ch == "n" and adding:
-                pass  # already so: nothing changes
-            else:
-                self.write(
-                    self.numeric(
-                        rfc.ERR_UNKNOWNMODE,
-                        ch,
-                        f"is unknown mode char to me for {channel.name}",
-                    )
-                )
+class UserModes(IRCSession):
+    """A user's own modes: only +i (invisible) so far."""
 
     def _user_mode(self, nick: str, changes: str) -> None:
         user = self._user()
@@ -92,9 +55,3 @@ class Modes(IRCSession):
             self.write(build("MODE", self.me, applied, prefix=mask(self.me, user)))
         if unknown:
             self.write(self.numeric(rfc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag"))
-
-
-#: command: (handler, least number of parameters, needs registration)
-MODES: dict[str, Command] = {
-    "MODE": (Modes.irc_MODE, 1, True),
-}

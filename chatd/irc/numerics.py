@@ -18,6 +18,10 @@ RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
 ERR_BADCHANMASK = "476"
+#: Modern IRC's invitations of your own (twisted's 346/347 are the +I list's).
+RPL_INVITELIST = "336"
+RPL_ENDOFINVITELIST = "337"
+ERR_INVALIDMODEPARAM = "696"
 
 
 class Reply(Exception):
@@ -50,8 +54,9 @@ _NOT_SENT = Answer(rfc.ERR_CANNOTSENDTOCHAN, "{message}")
 _CLOSING = Answer("ERROR", "{Message}", target=False)
 
 #: ChatError code -> command -> answer; "*" stands for any command, and the
-#: code "*" for any code the table does not name.  Channel moderation's
-#: codes (and their commands) belong here too.
+#: code "*" for any code the table does not name.  The handler says what
+#: the reply is about (the target before the text): a channel, a nick, or
+#: for some several (C{441 <nick> <chan>}, C{696 <chan> <letter> <param>}).
 ERRORS: dict[str, dict[str, Answer]] = {
     "bad_nick": {
         "*": Answer(rfc.ERR_NOSUCHNICK, "No such nick/channel"),
@@ -93,6 +98,27 @@ ERRORS: dict[str, dict[str, Answer]] = {
         ),
         "PART": Answer(rfc.ERR_NOSUCHCHANNEL, "No such channel"),
     },
+    # channel moderation
+    "not_channel_operator": {
+        "*": Answer(rfc.ERR_CHANOPRIVSNEEDED, "You're not channel operator")
+    },
+    "user_not_in_channel": {
+        "*": Answer(rfc.ERR_USERNOTINCHANNEL, "They aren't on that channel")
+    },
+    "already_in_channel": {"*": Answer(rfc.ERR_USERONCHANNEL, "is already on channel")},
+    "banned": {"*": Answer(rfc.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)")},
+    "invite_only": {"*": Answer(rfc.ERR_INVITEONLYCHAN, "Cannot join channel (+i)")},
+    "bad_key": {"*": Answer(rfc.ERR_BADCHANNELKEY, "Cannot join channel (+k)")},
+    "channel_full": {"*": Answer(rfc.ERR_CHANNELISFULL, "Cannot join channel (+l)")},
+    # +m, +n or a ban: the text says which
+    "cannot_send": {
+        "*": Answer(rfc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel: {message}")
+    },
+    "key_set": {"*": Answer(rfc.ERR_KEYSET, "Channel key already set")},
+    "unknown_mode": {"*": Answer(rfc.ERR_UNKNOWNMODE, "is unknown mode char to me")},
+    "list_full": {"*": Answer(rfc.ERR_BANLISTFULL, "Channel list is full")},
+    "bad_mode_param": {"*": Answer(ERR_INVALIDMODEPARAM, "{Message}")},
+    "bad_mask": {"*": Answer(ERR_INVALIDMODEPARAM, "{Message}")},
     "nick_required": {
         "*": Answer(rfc.ERR_NOTREGISTERED, "You have not registered", target=False)
     },

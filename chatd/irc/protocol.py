@@ -2,7 +2,7 @@
 """
 The IRC protocol over TCP: line framing, flood control, and the dispatch
 of each command to its handler (by topic: registration, channels,
-messages, queries, modes).
+messages, queries, moderation).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from chatd.irc.message import (
     parse,
 )
 from chatd.irc.messages import MESSAGES, Messages
-from chatd.irc.modes import MODES, Modes
+from chatd.irc.moderation import KICK_TARGETS, MODERATION, Moderation
 from chatd.irc.numerics import (
     ERR_INPUTTOOLONG,
     Reply,
@@ -49,11 +49,11 @@ COMMANDS: dict[str, Command] = {
     **CHANNELS,
     **MESSAGES,
     **QUERIES,
-    **MODES,
+    **MODERATION,
 }
 
 
-class IRCProtocol(Queries, Channels, Messages, Modes):
+class IRCProtocol(Queries, Channels, Messages, Moderation):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC
     allows is answered with 417 and skipped.
@@ -167,9 +167,10 @@ class IRCProtocol(Queries, Channels, Messages, Modes):
     def _cost(self, line: Line) -> int:
         """
         What C{line} costs in flood-control tokens: one per target for what
-        others see (messages, joins, parts), one for a nick, topic or away
-        change and for a command the server does not know; nothing for
-        reading, registering, PING and QUIT.
+        others see (messages, joins, parts, kicks), one for a nick, topic,
+        away or mode change, an invitation and a command the server does
+        not know; nothing for reading (a topic, modes, a ban list),
+        registering, PING and QUIT.
         """
         command = line.command
         if command not in COMMANDS:
@@ -181,8 +182,17 @@ class IRCProtocol(Queries, Channels, Messages, Modes):
             return len(params[0].split(",")) if params and params[0] != "0" else 1
         if command in ("NICK", "AWAY"):
             return 1
-        if command == "TOPIC":
-            return 1 if len(params) > 1 else 0
+        if command in ("TOPIC", "INVITE"):
+            return 1 if len(params) > 1 else 0  # reading: free
+        if command == "MODE":
+            # Changing modes costs one; asking for them or a list is free.
+            if len(params) > 2 or (len(params) == 2 and params[1].strip("+-beI") != ""):
+                return 1
+            return 0
+        if command == "KICK":
+            return (
+                min(KICK_TARGETS, len(params[1].split(","))) if len(params) > 1 else 1
+            )
         return 0
 
     def _flood_control(self, line: Line) -> None:

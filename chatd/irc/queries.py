@@ -43,10 +43,14 @@ class Queries(Registration):
         me = self._user()
         if query.startswith("#"):
             channel = chat.find_channel(query)
-            pairs: Iterable[tuple[str, User]] = (
+            # In a channel's list the flags carry the member's prefixes.
+            pairs: Iterable[tuple[str, User, str]] = (
                 []
                 if channel is None
-                else [(channel.name, m) for m in self._visible(channel)]
+                else [
+                    (channel.name, m.user, self._prefix(m))
+                    for m in policy.visible_members(channel, me)
+                ]
             )
         else:
             pattern = fold(query)
@@ -59,10 +63,10 @@ class Queries(Registration):
                 ):
                     # No channel context for a nick or mask (as UnrealIRCd):
                     # a channel named here would claim a membership status.
-                    found.append(("*", u))
+                    found.append(("*", u, ""))
             pairs = found
-        for channel_name, u in pairs:
-            flags = "G" if u.away is not None else "H"
+        for channel_name, u, prefix in pairs:
+            flags = ("G" if u.away is not None else "H") + prefix
             self.write(
                 self.numeric(
                     rfc.RPL_WHOREPLY,
@@ -97,7 +101,10 @@ class Queries(Registration):
                 u.realname or u.nick,
             )
         )
-        channels = [c.name for c, _ in policy.visible_channels(u, self._user())]
+        channels = [
+            self._prefix(m) + c.name
+            for c, m in self.factory.chat.channels_of(u, self._user())
+        ]
         if channels:
             self.write(self.numeric(rfc.RPL_WHOISCHANNELS, u.nick, " ".join(channels)))
         self.write(

@@ -22,6 +22,8 @@ from chatd.irc.message import (
     build,
     mask,
 )
+from chatd.irc.moderation import CHANNEL_MODES, CHANNEL_MODES_WITH_PARAM
+from chatd.irc.modes import USER_MODES
 from chatd.irc.numerics import (
     ERR_INVALIDCAPCMD,
     RPL_GLOBALUSERS,
@@ -36,6 +38,7 @@ CAPS = (
     "batch",
     "cap-notify",
     "echo-message",
+    "invite-notify",
     "labeled-response",
     "message-tags",
     "multi-prefix",
@@ -43,6 +46,8 @@ CAPS = (
     "userhost-in-names",
 )
 USERLEN = 10
+#: Tokens per 005 line: with the nick and the text, 15 parameters at most.
+ISUPPORT_PER_LINE = 13
 REALNAME_MAX = 100
 
 
@@ -187,7 +192,16 @@ class Registration(IRCSession):
         self.write(
             self.numeric(rfc.RPL_CREATED, f"This server was created {f.created_text}")
         )
-        self.write(self.numeric(rfc.RPL_MYINFO, f.server_name, f.version, "i", "n"))
+        self.write(
+            self.numeric(
+                rfc.RPL_MYINFO,
+                f.server_name,
+                f.version,
+                USER_MODES,
+                CHANNEL_MODES,
+                CHANNEL_MODES_WITH_PARAM,
+            )
+        )
         self._isupport()
 
     def _same_for_all(self, name: str, say: Callable[[], None]) -> None:
@@ -212,11 +226,11 @@ class Registration(IRCSession):
 
     def _isupport(self) -> None:
         tokens = self.factory.isupport
-        for i in range(0, len(tokens), 12):
+        for i in range(0, len(tokens), ISUPPORT_PER_LINE):
             self.write(
                 self.numeric(
                     rfc.RPL_ISUPPORT,
-                    *tokens[i : i + 12],
+                    *tokens[i : i + ISUPPORT_PER_LINE],
                     "are supported by this server",
                 )
             )

@@ -20,6 +20,7 @@ from chatd.core import (
     Event,
     Invited,
     Joined,
+    Membership,
     TagMessage,
     User,
     policy,
@@ -228,18 +229,31 @@ class IRCSession(Connection):
         """The members of C{channel} this user may see."""
         return [m.user for m in policy.visible_members(channel, self._user())]
 
+    def _prefix(self, member: Membership) -> str:
+        """
+        C{member}'s prefixes as this client reads them: all of them, highest
+        first, with C{multi-prefix} (C{@+}); else only the highest (C{@}).
+        """
+        prefixes = member.prefixes
+        return prefixes if "multi-prefix" in self.caps else prefixes[:1]
+
     def _fail(self, command: str, code: str, *context: str) -> None:
         self.write(
             build("FAIL", command, code, *context, prefix=self.factory.server_name)
         )
 
     def reply_error(
-        self, command: str, code: str, target: str = "*", message: str = ""
+        self,
+        command: str,
+        code: str,
+        target: str | tuple[str, ...] = "*",
+        message: str = "",
     ) -> None:
         """
         Tell the client C{command} was refused with C{code} (a L{ChatError}
         code, C{message} its words) as L{numerics.ERRORS} says; C{target} is
-        the nick or channel it was about.
+        the nick or channel it was about, or several parameters (C{441
+        <nick> <chan>}).
         """
         said = answer(code, command)
         text = said.text
@@ -247,7 +261,8 @@ class IRCSession(Connection):
             text = text.format(
                 message=message, Message=message[:1].upper() + message[1:]
             )
-        params = (target, text) if said.target else (text,)
+        targets = (target,) if isinstance(target, str) else target
+        params = (*targets, text) if said.target else (text,)
         if said.numeric == "FAIL":
             self._fail(command, said.fail or code.upper(), *params)
         elif said.numeric == "ERROR":

@@ -126,6 +126,11 @@ class PrivilegeTests(ModCase):
         )
         self.assertEqual(applied, [Change("m", True)])
         self.assertEqual([e.code for e in errors], ["unknown_mode", "no_such_nick"])
+        # Each refusal says which change it refused (IRC's replies name it).
+        self.assertEqual(
+            [e.change for e in errors],
+            [Change("x", True), Change("o", True, "ghost")],
+        )
 
     def test_key_and_limit(self) -> None:
         alice, bob = self.room("alice", "bob")
