@@ -12,7 +12,7 @@ the rules, with no sockets, reactors or wire formats (see chatd/core/*.py).
   - L{chat}: L{Chat}, the rules
 """
 
-from chatd.core.chat import STATUS_PREFIXES, ChannelSummary, Chat, Clock
+from chatd.core.chat import STATUS_PREFIXES, Chat
 from chatd.core.errors import CODES, ChatError
 from chatd.core.events import (
     CTCP,
@@ -32,7 +32,16 @@ from chatd.core.events import (
     TopicChanged,
     hostmask,
 )
-from chatd.core.model import GONE, Channel, Departed, Membership, Session, User
+from chatd.core.model import (
+    GONE,
+    Channel,
+    ChannelSummary,
+    Clock,
+    Departed,
+    Membership,
+    Session,
+    User,
+)
 from chatd.core.modes import Change, ListEntry
 from chatd.core.names import (
     AWAY_MAX,

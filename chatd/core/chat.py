@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from chatd import log as _log
 from chatd.core import policy
@@ -34,19 +33,23 @@ from chatd.core.events import (
     TagMessage,
     TopicChanged,
 )
-from chatd.core.model import GONE, Channel, Departed, Membership, Session, User
+from chatd.core.model import (
+    GONE,
+    Channel,
+    ChannelSummary,
+    Clock,
+    Departed,
+    Membership,
+    Session,
+    User,
+    WallClock,
+)
 from chatd.core.modes import (
-    FLAGS,
-    LIST_MAX,
     LISTS,
-    PRIVILEGES,
     Change,
     ListEntry,
-    check_key,
-    check_limit,
-    compile_mask,
+    ModePlan,
     mode_letter,
-    normalize_mask,
 )
 from chatd.core.names import (
     _BAD_CTCP,
@@ -75,26 +78,6 @@ log = logger(__name__)
 STATUS_PREFIXES = "@+"
 
 
-class Clock(Protocol):
-    def seconds(self) -> float: ...
-
-
-class _WallClock:
-    def seconds(self) -> float:
-        return time.time()
-
-
-class ChannelSummary:
-    """A channel as someone listing channels sees it."""
-
-    __slots__ = ("channel", "users")
-
-    def __init__(self, channel: Channel, users: int) -> None:
-        self.channel = channel
-        #: how many members the viewer may see
-        self.users = users
-
-
 class Chat:
     """
     All users and channels of one server, and the rules for changing them.
@@ -113,7 +96,7 @@ class Chat:
         router: Router | None = None,
     ) -> None:
         self.max_users = max_users
-        self.clock: Clock = clock if clock is not None else _WallClock()
+        self.clock: Clock = clock if clock is not None else WallClock()
         self.router: Router = router if router is not None else LocalRouter()
         self.users: set[User] = set()
         self.nicks: dict[str, User] = {}
@@ -440,101 +423,20 @@ class Chat:
                 raise ChatError("no_such_channel", f"there is no channel {name}")
             raise refusal
         now = self._now(now)
-        planned: list[Change] = []
+        plan = ModePlan(channel.name, channel.modes, user.mask, now)
         errors: list[ChatError] = []
-        modes = channel.modes
-        flags = set(modes.flags)
-        key, limit = modes.key, modes.limit
-        lists = {letter: list(entries) for letter, entries in modes.lists.items()}
-        privileges: dict[tuple[User, str], bool] = {}
         for change in changes:
             try:
-                letter = mode_letter(change.mode)
-                adding = change.adding
-                param = change.param
-                if letter in FLAGS:
-                    if (letter in flags) != adding:
-                        (flags.add if adding else flags.discard)(letter)
-                        planned.append(Change(letter, adding))
-                elif letter == "k":
-                    if adding:
-                        if param is None:
-                            raise ChatError("bad_mode_param", "+k needs a key")
-                        param = check_key(param)
-                        if key is not None and key != param:
-                            raise ChatError(
-                                "key_set",
-                                f"{channel.name} has a key already: unset it first",
-                            )
-                        if key != param:
-                            key = param
-                            planned.append(Change("k", True, param))
-                    elif key is not None:
-                        planned.append(Change("k", False, key))
-                        key = None
-                elif letter == "l":
-                    if adding:
-                        if param is None:
-                            raise ChatError("bad_mode_param", "+l needs a limit")
-                        value = check_limit(param)
-                        if value != limit:
-                            limit = value
-                            planned.append(Change("l", True, str(value)))
-                    elif limit is not None:
-                        limit = None
-                        planned.append(Change("l", False))
-                elif letter in LISTS:
-                    if param is None:
-                        raise ChatError("bad_mask", f"+{letter} needs a mask")
-                    mask = normalize_mask(param)
-                    entries = lists[letter]
-                    folded = fold(mask)
-                    found = next((e for e in entries if fold(e.mask) == folded), None)
-                    if adding and found is None:
-                        if len(entries) >= LIST_MAX:
-                            raise ChatError(
-                                "list_full",
-                                f"the {LISTS[letter]} list of {channel.name} is "
-                                f"full ({LIST_MAX} entries)",
-                            )
-                        entries.append(
-                            ListEntry(mask, user.mask, now, compile_mask(mask))
-                        )
-                        planned.append(Change(letter, True, mask))
-                    elif not adding and found is not None:
-                        entries.remove(found)
-                        planned.append(Change(letter, False, found.mask))
-                elif letter in PRIVILEGES:
-                    if param is None:
-                        raise ChatError("bad_mode_param", f"+{letter} needs a nick")
-                    target = self._member_named(channel, param)
-                    held = privileges.get(
-                        (target.user, letter),
-                        target.op if letter == "o" else target.voice,
-                    )
-                    if held != adding:
-                        privileges[(target.user, letter)] = adding
-                        planned.append(
-                            Change(letter, adding, target.user.nick or param)
-                        )
-                else:  # pragma: no cover - mode_letter knows only these
-                    raise ChatError("unknown_mode", f"no channel mode {letter!r}")
+                plan.add(change, lambda nick: self._member_named(channel, nick))
             except ChatError as e:
                 if not partial:
                     raise
                 e.change = change
                 errors.append(e)
+        planned = plan.planned
         if not planned:
             return planned, errors
-        modes.flags = flags
-        modes.key, modes.limit = key, limit
-        modes.lists = lists
-        for (target_user, letter), value in privileges.items():
-            member = channel.members[target_user]
-            if letter == "o":
-                member.op = value
-            else:
-                member.voice = value
+        plan.apply(channel.modes, channel.members)
         self._refresh_speech(channel)
         event = ModeChanged(
             user.origin, self.next_id(), now, channel.name, tuple(planned)

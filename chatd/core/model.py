@@ -8,6 +8,7 @@ and the decisions about them L{chatd.core.policy}'s.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
 from chatd.core.events import Event, Origin, hostmask
@@ -244,3 +245,25 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} ({len(self.members)} members)>"
+
+
+class Clock(Protocol):
+    def seconds(self) -> float: ...
+
+
+class WallClock:
+    """The time of day, for a Chat given no clock."""
+
+    def seconds(self) -> float:
+        return time.time()
+
+
+class ChannelSummary:
+    """A channel as someone listing channels sees it."""
+
+    __slots__ = ("channel", "users")
+
+    def __init__(self, channel: Channel, users: int) -> None:
+        self.channel = channel
+        #: how many members the viewer may see
+        self.users = users

@@ -11,10 +11,13 @@ change means and whether its parameter is valid.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from chatd.core.errors import ChatError
 from chatd.core.names import fold
+
+if TYPE_CHECKING:
+    from chatd.core.model import Membership, User
 
 #: Modes without a parameter: letter -> name.
 FLAGS = {
@@ -194,3 +197,111 @@ def takes_param(letter: str, adding: bool) -> bool:
         or letter == "k"
         or (letter == "l" and adding)
     )
+
+
+class ModePlan:
+    """
+    What a series of changes would make of a channel's modes, worked out
+    on copies so that nothing changes until L{apply}: C{planned} holds the
+    changes that change something, with their parameters as stored (a
+    full mask, a nick as its owner spells it, the old key for C{-k}).
+    """
+
+    def __init__(self, channel: str, modes: ChannelModes, setter: str, now: float):
+        self.channel = channel
+        self.setter = setter
+        self.now = now
+        self.flags = set(modes.flags)
+        self.key, self.limit = modes.key, modes.limit
+        self.lists = {letter: list(entries) for letter, entries in modes.lists.items()}
+        self.privileges: dict[tuple[User, str], bool] = {}
+        self.planned: list[Change] = []
+
+    def add(self, change: Change, member_named: Callable[[str], Membership]) -> None:
+        """
+        Plan C{change}, or raise the L{ChatError} that refuses it (and plan
+        nothing for it).  C{member_named} finds a member by nick, or raises.
+        """
+        letter = mode_letter(change.mode)
+        adding, param = change.adding, change.param
+        if letter in FLAGS:
+            if (letter in self.flags) != adding:
+                (self.flags.add if adding else self.flags.discard)(letter)
+                self.planned.append(Change(letter, adding))
+        elif letter == "k":
+            self._key(adding, param)
+        elif letter == "l":
+            self._limit(adding, param)
+        elif letter in LISTS:
+            self._list(letter, adding, param)
+        else:
+            if param is None:
+                raise ChatError("bad_mode_param", f"+{letter} needs a nick")
+            target = member_named(param)
+            held = self.privileges.get(
+                (target.user, letter), target.op if letter == "o" else target.voice
+            )
+            if held != adding:
+                self.privileges[(target.user, letter)] = adding
+                self.planned.append(Change(letter, adding, target.user.nick or param))
+
+    def _key(self, adding: bool, param: str | None) -> None:
+        if not adding:
+            if self.key is not None:
+                self.planned.append(Change("k", False, self.key))
+                self.key = None
+            return
+        if param is None:
+            raise ChatError("bad_mode_param", "+k needs a key")
+        param = check_key(param)
+        if self.key is not None and self.key != param:
+            raise ChatError(
+                "key_set", f"{self.channel} has a key already: unset it first"
+            )
+        if self.key != param:
+            self.key = param
+            self.planned.append(Change("k", True, param))
+
+    def _limit(self, adding: bool, param: str | None) -> None:
+        if not adding:
+            if self.limit is not None:
+                self.limit = None
+                self.planned.append(Change("l", False))
+            return
+        if param is None:
+            raise ChatError("bad_mode_param", "+l needs a limit")
+        value = check_limit(param)
+        if value != self.limit:
+            self.limit = value
+            self.planned.append(Change("l", True, str(value)))
+
+    def _list(self, letter: str, adding: bool, param: str | None) -> None:
+        if param is None:
+            raise ChatError("bad_mask", f"+{letter} needs a mask")
+        mask = normalize_mask(param)
+        entries = self.lists[letter]
+        folded = fold(mask)
+        found = next((e for e in entries if fold(e.mask) == folded), None)
+        if adding and found is None:
+            if len(entries) >= LIST_MAX:
+                raise ChatError(
+                    "list_full",
+                    f"the {LISTS[letter]} list of {self.channel} is full "
+                    f"({LIST_MAX} entries)",
+                )
+            entries.append(ListEntry(mask, self.setter, self.now, compile_mask(mask)))
+            self.planned.append(Change(letter, True, mask))
+        elif not adding and found is not None:
+            entries.remove(found)
+            self.planned.append(Change(letter, False, found.mask))
+
+    def apply(self, modes: ChannelModes, members: dict[User, Membership]) -> None:
+        """Make the plan the channel's modes and its members' privileges."""
+        modes.flags = self.flags
+        modes.key, modes.limit = self.key, self.limit
+        modes.lists = self.lists
+        for (user, letter), value in self.privileges.items():
+            if letter == "o":
+                members[user].op = value
+            else:
+                members[user].voice = value
