@@ -2075,11 +2075,11 @@ class LoopbackTests(TestCase):
                 [
                     f"* connected to chatd {chatd.__version__} (protocol 1)",
                     "HH:MM * you are now known as alice",
-                    "HH:MM * you joined #general (no topic; members: alice)",
+                    "HH:MM * you joined #general (no topic; members: @alice)",
                     "HH:MM #general <alice> hello",
                     "HH:MM #general * alice waves",
                     "HH:MM * you set the topic of #general to: chat",
-                    "* #general has 1 member: alice",
+                    "* #general has 1 member: @alice",
                     "HH:MM * you left #general",
                     "* you have quit",
                 ],
@@ -2151,7 +2151,7 @@ class LoopbackTests(TestCase):
             self.assertIn("HH:MM #general * alice waves hi", lines)
             self.assertNotIn("<alice>", "\n".join(lines))
 
-        d = when(bob_shown, "members: bob)")
+        d = when(bob_shown, "members: @bob)")
         d.addCallback(alice_acts)
         d.addCallback(check_alice)
         d.addCallback(bob_quits)

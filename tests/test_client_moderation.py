@@ -148,6 +148,15 @@ class ParseTests(SynchronousTestCase):
             self.parse("/mode +kl-m sesame 25"),
             mode(set={"key": "sesame", "limit": 25}, unset=["moderated"]),
         )
+        # The server unsets first: -k+k changes the key in one request.
+        self.assertEqual(
+            self.parse("/mode -k+k new"), mode(set={"key": "new"}, unset=["key"])
+        )
+        self.assertEqual(
+            self.parse("/mode -k+k old new"), mode(set={"key": "new"}, unset=["key"])
+        )
+        self.assertEqual(self.parse("/mode +k-k new"), mode(unset=["key"]))
+        self.assertEqual(self.parse("/mode -m+m"), mode(set={"moderated": True}))
 
     def test_mode_lists_and_privileges(self) -> None:
         self.assertEqual(
@@ -867,3 +876,55 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(
             h.take(), ["10:05 * you joined #club (no topic; members: @alice, bob)"]
         )
+
+    def test_moderation_through_at_once_ends_a_slowdown(self) -> None:
+        """
+        The operators' commands cost flood-control tokens too: one let
+        through at its first try means the server no longer slows us down,
+        so the next slowdown is told again.  Reading the modes proves nothing.
+        """
+        h = Harness().connected()
+        h.nick("alice")
+        h.join("#c")
+
+        def refuse(request: dict[str, Any]) -> None:
+            h.server(
+                {
+                    "type": "error",
+                    "cmd": request["cmd"],
+                    "id": request["id"],
+                    "code": "rate_limited",
+                    "message": "slow down",
+                    "retry_after": 0.5,
+                }
+            )
+
+        notice = (
+            "* the server asks us to slow down: sending at its pace"
+            " (the next line in 0.5 s)"
+        )
+        h.type("one")
+        [one] = h.sent()
+        refuse(one)
+        self.assertEqual(h.take(), [notice])
+        h.reactor.advance(1)
+        [again] = h.sent()
+        h.reply_ok(again, to="#c", ts=NOON_TS)
+        h.type("/mode")
+        [read] = h.sent()
+        h.reply_ok(read, channel="#c", modes={})
+        h.type("two")
+        [two] = h.sent()
+        refuse(two)
+        self.assertNotIn(notice, h.take())  # still the same slowdown
+        h.reactor.advance(1)
+        [again] = h.sent()
+        h.reply_ok(again, to="#c", ts=NOON_TS)
+        h.type("/kick bob")
+        [kick] = h.sent()
+        h.reply_ok(kick, channel="#c", nick="bob", reason="")
+        h.take()
+        h.type("three")
+        [three] = h.sent()
+        refuse(three)
+        self.assertEqual(h.take(), [notice])

@@ -104,6 +104,7 @@ class CommandTests(SynchronousTestCase):
                 "channel": "#General",
                 "topic": "",
                 "members": ["alice"],
+                "privileges": {"alice": ["op"]},
             },
         )
         bob = self.server.user("bob")
@@ -115,6 +116,7 @@ class CommandTests(SynchronousTestCase):
                 "channel": "#General",
                 "topic": "",
                 "members": ["alice", "bob"],
+                "privileges": {"alice": ["op"]},
             },
         )
         self.assertEqual(
@@ -248,6 +250,7 @@ class CommandTests(SynchronousTestCase):
                 "cmd": "who",
                 "channel": "#Room",
                 "members": ["alice", "bob"],
+                "privileges": {"alice": ["op"]},
                 "away": {},
             },
         )

@@ -527,7 +527,9 @@ def _parse_mode(name: str, rest: str, current: str | None) -> Action:
             mode_at = len(requests)
         if on:
             set_[mode_name] = value
-            if mode_name in unset:
+            # The server unsets before it sets: -k+k NEW changes the key
+            # (a key cannot be set over another); other modes need no -.
+            if mode_name in unset and mode_name != "key":
                 unset.remove(mode_name)
         else:
             set_.pop(mode_name, None)

@@ -79,7 +79,34 @@ _END = object()  # marks the end of input in the inbox
 
 #: Commands that cost the sender flood-control tokens (see docs/security.md):
 #: one of them let through at once means the server no longer slows us down.
-_COSTLY = frozenset({"msg", "join", "leave", "nick", "topic"})
+#: (C{mode} costs only when it changes modes; see L{_costly}.)
+_COSTLY = frozenset(
+    {
+        "msg",
+        "join",
+        "leave",
+        "nick",
+        "topic",
+        "away",
+        "op",
+        "deop",
+        "voice",
+        "devoice",
+        "kick",
+        "ban",
+        "unban",
+        "invite",
+    }
+)
+
+
+def _costly(request: dict[str, Any]) -> bool:
+    """Whether C{request} costs flood-control tokens."""
+    cmd = request.get("cmd")
+    if cmd == "mode":
+        return "set" in request or "unset" in request
+    return cmd in _COSTLY
+
 
 #: The start of an IRC line: optional tags and prefix, then a command or a
 #: numeric (``ERROR :Closing Link``, ``:irc.example NOTICE * :hi``).
@@ -802,7 +829,7 @@ class ChatClient:
         if out is not None:
             if self._slowed_down(obj, out):
                 return
-            if out.request.get("cmd") in _COSTLY and not out.retried:
+            if _costly(out.request) and not out.retried:
                 self._slowed = False  # let through at once: the slowdown is over
             if out.then is not None and out.then(obj, out):
                 self._pump()

@@ -7,6 +7,7 @@ the core, and writes replies and events, whatever the framing
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -23,6 +24,8 @@ from chatd.core import (
     check_line,
 )
 from chatd.jsonproto import codec
+from chatd.jsonproto.args import arg, flag
+from chatd.jsonproto.moderation import Moderation, privileges
 from chatd.log import logger
 from chatd.net.connection import Connection
 
@@ -36,14 +39,19 @@ PROTOCOL_VERSION = 1
 # name: (usage, needs a nick)
 COMMANDS: dict[str, tuple[str, bool]] = {
     "nick": ('{"cmd":"nick","nick":NAME} - take or change your nick', False),
-    "join": ('{"cmd":"join","channel":"#NAME"} - join a channel, creating it', True),
+    "join": (
+        '{"cmd":"join","channel":"#NAME","key":KEY?} - join a channel, creating it'
+        " (KEY: the channel's key, if it has one)",
+        True,
+    ),
     "leave": (
         '{"cmd":"leave","channel":"#NAME","reason":TEXT?} - leave a channel',
         True,
     ),
     "msg": (
-        '{"cmd":"msg","to":"#CHANNEL" or NICK,"text":TEXT,"action":BOOL?}'
-        " - say something (an action is /me)",
+        '{"cmd":"msg","to":"#CHANNEL" or "@#CHANNEL" or NICK,"text":TEXT,'
+        '"action":BOOL?} - say something (an action is /me; @#CHANNEL reaches'
+        " the channel's operators only)",
         True,
     ),
     "list": ('{"cmd":"list"} - every channel with its member count and topic', False),
@@ -56,6 +64,56 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         '{"cmd":"away","message":TEXT?} - mark yourself away, or back without one',
         True,
     ),
+    "mode": (
+        '{"cmd":"mode","channel":"#NAME","set":{MODE:VALUE,...}?,"unset":[MODE,...]?}'
+        " - read a channel's modes, or change them (operators): no_external,"
+        " topic_ops, moderated, invite_only, secret (true), key (a string),"
+        " limit (a number)",
+        True,
+    ),
+    "op": (
+        '{"cmd":"op","channel":"#NAME","nick":NICK} - make NICK a channel operator',
+        True,
+    ),
+    "deop": (
+        '{"cmd":"deop","channel":"#NAME","nick":NICK} - take operator status away',
+        True,
+    ),
+    "voice": (
+        '{"cmd":"voice","channel":"#NAME","nick":NICK} - let NICK speak under'
+        " moderated",
+        True,
+    ),
+    "devoice": (
+        '{"cmd":"devoice","channel":"#NAME","nick":NICK} - take voice away',
+        True,
+    ),
+    "kick": (
+        '{"cmd":"kick","channel":"#NAME","nick":NICK,"reason":TEXT?}'
+        " - put NICK out of a channel (operators)",
+        True,
+    ),
+    "ban": (
+        '{"cmd":"ban","channel":"#NAME","mask":MASK,"list":LIST?} - keep MASK'
+        " (a nick, or nick!user@host with * and ?) out; LIST: ban (default),"
+        " except or invite_except",
+        True,
+    ),
+    "unban": (
+        '{"cmd":"unban","channel":"#NAME","mask":MASK,"list":LIST?}'
+        " - lift a ban (or an exception)",
+        True,
+    ),
+    "bans": (
+        '{"cmd":"bans","channel":"#NAME","list":LIST?} - a channel\'s bans (or'
+        " exceptions, for operators)",
+        True,
+    ),
+    "invite": (
+        '{"cmd":"invite","channel":"#NAME","nick":NICK} - invite NICK into a'
+        " channel, past invite_only, key and limit",
+        True,
+    ),
     "ping": ('{"cmd":"ping"} - check the connection (counts as activity)', False),
     "help": ('{"cmd":"help"} - this list', False),
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
@@ -63,15 +121,47 @@ COMMANDS: dict[str, tuple[str, bool]] = {
 
 
 #: Commands that cost flood-control tokens (nick and topic only when they
-#: change something; see L{ChatProtocol._cost}).
-COSTLY = frozenset({"join", "leave", "msg", "away"})
+#: change something, mode when it has set or unset; see
+#: L{JSONSession._cost}): what other people see.
+COSTLY = frozenset(
+    {
+        "join",
+        "leave",
+        "msg",
+        "away",
+        "op",
+        "deop",
+        "voice",
+        "devoice",
+        "kick",
+        "ban",
+        "unban",
+        "invite",
+    }
+)
 
 #: What to do about an error, in this protocol's words: the core's messages
 #: speak no wire format, so the hint that names a JSON request is added here.
-HINTS = {"nick_required": 'send {"cmd":"nick","nick":NAME}'}
+#: C{CHANNEL} stands for the request's channel, as JSON (these codes all come
+#: after the channel's name was checked), C{YOUR_NICK} for the client's nick.
+HINTS = {
+    "nick_required": 'send {"cmd":"nick","nick":NAME}',
+    "bad_key": 'send {"cmd":"join","channel":CHANNEL,"key":KEY}',
+    "invite_only": (
+        'an operator can let you in with {"cmd":"invite","channel":CHANNEL,'
+        '"nick":YOUR_NICK}'
+    ),
+    "not_channel_operator": (
+        'the operators have "op" in the privileges of {"cmd":"who","channel":CHANNEL}'
+    ),
+    "key_set": (
+        'to change it, send {"cmd":"mode","channel":CHANNEL,"unset":["key"],'
+        '"set":{"key":NEW_KEY}}'
+    ),
+}
 
 
-class JSONSession(Connection):
+class JSONSession(Moderation, Connection):
     """
     One JSON client: its commands and replies.  A framing subclass feeds
     it one request at a time (L{received}) and may hold input
@@ -177,6 +267,9 @@ class JSONSession(Connection):
             return 0 if self.user is None or self.user.nick is None else 1
         if cmd == "topic":
             return 0 if request.args.get("topic") is None else 1
+        if cmd == "mode":
+            args = request.args
+            return 0 if args.get("set") is None and args.get("unset") is None else 1
         return 0
 
     def _allowed(self, cmd: str | None, rid: codec.RequestId | None, cost: int) -> bool:
@@ -231,7 +324,7 @@ class JSONSession(Connection):
                 self.factory.chat.require_nick(self.user)  # type: ignore[arg-type]
             reply = handler(request)
         except ChatError as e:
-            self._error(cmd, rid, e.code, e.message)
+            self._error(cmd, rid, e.code, e.message, request.args.get("channel"))
             return
         except Exception:
             self.crashed(repr(cmd), (cmd, rid))
@@ -260,10 +353,26 @@ class JSONSession(Connection):
         )
 
     def _error(
-        self, cmd: str | None, rid: codec.RequestId | None, code: str, message: str
+        self,
+        cmd: str | None,
+        rid: codec.RequestId | None,
+        code: str,
+        message: str,
+        channel: object = None,
     ) -> None:
+        """Reply with an error; C{channel} is the request's, for the hint."""
         hint = HINTS.get(code)
         if hint is not None:
+            if "CHANNEL" in hint:
+                named = (
+                    json.dumps(channel, ensure_ascii=False)
+                    if isinstance(channel, str)
+                    else '"#NAME"'
+                )
+                hint = hint.replace("CHANNEL", named)
+            nick = None if self.user is None else self.user.nick
+            if nick is not None:
+                hint = hint.replace("YOUR_NICK", json.dumps(nick))
             message = f"{message}: {hint}"
         # At debug only: one log line per bad request would let a client
         # write the server's log for it.
@@ -277,33 +386,35 @@ class JSONSession(Connection):
     # or raises ChatError
 
     def do_nick(self, request: codec.Request) -> bytes:
-        nick = _arg(request, "nick")
+        nick = arg(request, "nick")
         stored = self.factory.chat.set_nick(self.user, nick)  # type: ignore[arg-type]
         self.factory.registration_done(self)
         return codec.ok("nick", request.request_id, nick=stored)
 
     def do_join(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel")
+        name = arg(request, "channel")
+        key = arg(request, "key", None)
         now = self.factory.clock.seconds()
-        channel = self.factory.chat.join(self.user, name, now)  # type: ignore[arg-type]
+        channel = self.factory.chat.join(self.user, name, now, key)  # type: ignore[arg-type]
         return codec.ok(
             "join",
             request.request_id,
             channel=channel.name,
             topic=channel.topic,
             members=channel.nicks(),
+            privileges=privileges(channel.members.values()),
         )
 
     def do_leave(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel")
-        reason = _arg(request, "reason", "")
+        name = arg(request, "channel")
+        reason = arg(request, "reason", "")
         channel = self.factory.chat.leave(self.user, name, reason)  # type: ignore[arg-type]
         return codec.ok("leave", request.request_id, channel=channel.name)
 
     def do_msg(self, request: codec.Request) -> bytes:
-        to = _arg(request, "to")
-        text = _arg(request, "text")
-        action = _flag(request, "action")
+        to = arg(request, "to")
+        text = arg(request, "text")
+        action = flag(request, "action")
         now = self.factory.clock.seconds()
         message = self.factory.chat.send(
             self.user,  # type: ignore[arg-type]
@@ -312,7 +423,11 @@ class JSONSession(Connection):
             now,
             action=action,
         )
-        away = None if to.startswith("#") else self.factory.chat.away_message(to)
+        away = (
+            None
+            if message.to.startswith(("#", "@", "+"))
+            else self.factory.chat.away_message(to)
+        )
         extra = {} if away is None else {"away": away}
         return codec.ok(
             "msg",
@@ -323,7 +438,7 @@ class JSONSession(Connection):
         )
 
     def do_away(self, request: codec.Request) -> bytes:
-        message = _arg(request, "message", None)
+        message = arg(request, "message", None)
         user = self.user
         assert user is not None
         self.factory.chat.set_away(user, message)
@@ -337,7 +452,7 @@ class JSONSession(Connection):
         return codec.ok("list", request.request_id, channels=channels)
 
     def do_who(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel")
+        name = arg(request, "channel")
         channel, members = self.factory.chat.who(self.user, name)  # type: ignore[arg-type]
         away = {
             m.user.nick: m.user.away
@@ -349,12 +464,13 @@ class JSONSession(Connection):
             request.request_id,
             channel=channel.name,
             members=[m.user.nick for m in members],
+            privileges=privileges(members),
             away=away,
         )
 
     def do_topic(self, request: codec.Request) -> bytes:
-        name = _arg(request, "channel")
-        topic = _arg(request, "topic", None)
+        name = arg(request, "channel")
+        topic = arg(request, "topic", None)
         now = self.factory.clock.seconds()
         channel = self.factory.chat.topic(self.user, name, topic, now)  # type: ignore[arg-type]
         return codec.ok(
@@ -372,39 +488,7 @@ class JSONSession(Connection):
         )
 
     def do_quit(self, request: codec.Request) -> None:
-        reason = _arg(request, "reason", "")
+        reason = arg(request, "reason", "")
         check_line(reason, "reason", REASON_MAX)
         self._send(codec.ok("quit", request.request_id))
         self.close("quit", reason, reason)
-
-
-_MISSING: Any = object()
-
-
-def _arg(request: codec.Request, field: str, default: Any = _MISSING) -> Any:
-    """
-    The string argument C{field} of C{request}.  Absent or null is missing:
-    an error unless a C{default} is given.
-    """
-    value = request.args.get(field)
-    if value is None:
-        if default is _MISSING:
-            raise ChatError("bad_args", f"missing field {field!r}")
-        return default
-    if not isinstance(value, str):
-        raise ChatError("bad_args", f"field {field!r} must be a string")
-    if codec.has_lone_surrogate(value):
-        raise ChatError(
-            "bad_args", f"field {field!r} is not valid Unicode (a lone surrogate)"
-        )
-    return value
-
-
-def _flag(request: codec.Request, field: str) -> bool:
-    """The optional boolean argument C{field} of C{request} (absent: false)."""
-    value = request.args.get(field)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise ChatError("bad_args", f"field {field!r} must be true or false")
-    return value
