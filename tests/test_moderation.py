@@ -66,7 +66,7 @@ class AcrossProtocolsTests(IRCCase):
         [kick] = bob.lines()
         self.assertEqual(kick.command, "KICK")
         self.assertEqual(kick.params, ["#ops", "bob", "off topic"])
-        self.assertTrue(kick.source.startswith("carol!"))
+        self.assertTrue(kick.prefix.startswith("carol!"))
         [seen] = alice.lines()
         self.assertEqual(seen.params, ["#ops", "bob", "off topic"])
         # bob is out: he cannot talk there
@@ -108,10 +108,10 @@ class AcrossProtocolsTests(IRCCase):
         self.assertIn("JOIN", bob.codes("JOIN #ops"))  # no key needed
         alice.ask("MODE #ops -i")
         dave = self.server.user("dave")
-        refusal = dave.request("join", channel="#ops")
+        self.assertEqual(dave.request("join", channel="#ops")["code"], "bad_key")
+        refusal = dave.request("join", channel="#ops", key="secret")
         self.assertEqual(refusal["code"], "channel_full")
         alice.ask("MODE #ops +l 10")
-        self.assertEqual(dave.request("join", channel="#ops")["code"], "bad_key")
         ok = dave.request("join", channel="#ops", key="secret")
         self.assertEqual(ok["type"], "ok")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from chatd import log as _log
 from chatd.core import policy
@@ -305,7 +305,7 @@ class Chat:
         channel = self._existing(name)
         actor = channel.members.get(user)
         if actor is None:
-            raise ChatError("not_in_channel", f"you are not in {channel.name}")
+            self._outsider(channel, name)
         refusal = policy.operator_refusal(channel, actor)
         if refusal is not None:
             raise refusal
@@ -343,6 +343,8 @@ class Chat:
         if target is None or target.nick is None:
             raise ChatError("no_such_nick", f"no user is called {nick}")
         channel = self._existing(name)
+        if user not in channel.members:
+            self._outsider(channel, name)
         refusal = policy.invite_refusal(channel, channel.members.get(user))
         if refusal is not None:
             raise refusal
@@ -734,6 +736,12 @@ class Chat:
         if not policy.can_see(channel, user):
             raise ChatError("no_such_channel", f"there is no channel {name}")
         return channel
+
+    def _outsider(self, channel: Channel, name: str) -> NoReturn:
+        """Refuse an outsider's act on C{channel}, not revealing a secret one."""
+        if channel.secret:
+            raise ChatError("no_such_channel", f"there is no channel {name}")
+        raise ChatError("not_in_channel", f"you are not in {channel.name}")
 
     def _member_of(self, user: User, name: str) -> Channel:
         channel = self._existing(name)

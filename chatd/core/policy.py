@@ -89,7 +89,9 @@ def join_refusal(channel: Channel, user: User, key: str | None) -> ChatError | N
         )
     if modes.limit is not None and len(channel.members) >= modes.limit:
         return ChatError(
-            "channel_full", f"{name} is full: it takes {modes.limit} members (+l)"
+            "channel_full",
+            f"{name} is full: it takes {modes.limit} "
+            f"member{'' if modes.limit == 1 else 's'} (+l)",
         )
     return None
 

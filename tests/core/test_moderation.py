@@ -350,6 +350,8 @@ class VisibilityTests(ModCase):
             (self.chat.topic, (eve, "#room", None)),
             (self.chat.modes, (eve, "#room")),
             (self.chat.send, (eve, "#room", "hi", 1.0)),
+            (self.chat.kick, (eve, "#room", "bob")),
+            (self.chat.invite, (eve, "#room", "bob")),
         ]:
             self.assertRefused("no_such_channel", f, *args)
         self.assertEqual(self.chat.channels_of(bob, eve), [])
