@@ -11,10 +11,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatd.client import modes as client_modes
 from chatd.client.commands import HELP_LINES, Problem, Send, SendAll, parse_input
 from chatd.client.render import render
-from chatd.core import modes as core_modes
 from tests.test_client import NOON_TS, NOW, UTC, Harness
 
 
@@ -279,14 +277,6 @@ class ParseTests(SynchronousTestCase):
             Problem(
                 "you are not in a channel (usage: /mode [#chan] [+MODES-MODES [ARGS]])"
             ),
-        )
-
-    def test_letters_agree_with_the_server(self) -> None:
-        """The client's mode letters and names are the server's."""
-        self.assertEqual(client_modes.NAMES, core_modes.NAMES)
-        self.assertEqual(
-            {n: p for n, p in client_modes.PREFIXES.items()},
-            {core_modes.PRIVILEGES[k]: p for k, p in core_modes.PREFIXES.items()},
         )
 
     def test_help_lists_them(self) -> None:

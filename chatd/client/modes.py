@@ -10,25 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Modes without a parameter: letter -> the protocol's name.
-FLAGS = {
-    "n": "no_external",
-    "t": "topic_ops",
-    "m": "moderated",
-    "i": "invite_only",
-    "s": "secret",
-}
-#: Modes with a parameter when set (C{-k} may repeat the key, as in IRC).
-SETTINGS = {"k": "key", "l": "limit"}
-#: List modes: letter -> the list's name (C{ban}'s C{list} argument).
-LISTS = {"b": "ban", "e": "except", "I": "invite_except"}
-#: Member privileges: letter -> name.
-PRIVILEGES = {"o": "op", "v": "voice"}
-#: The prefix a member list shows for each privilege, highest first.
-PREFIXES = {"op": "@", "voice": "+"}
+from chatd.core import modes as core_modes
 
-NAMES = {**FLAGS, **SETTINGS, **LISTS, **PRIVILEGES}
-LETTERS = {name: letter for letter, name in NAMES.items()}
+# The tables are the server's own (chatd.core.modes: plain data, no
+# server code comes with them): letter -> the protocol's name for the
+# flags, the settings, the lists and the member privileges.
+FLAGS = core_modes.FLAGS
+SETTINGS = core_modes.SETTINGS
+LISTS = core_modes.LISTS
+PRIVILEGES = core_modes.PRIVILEGES
+NAMES = core_modes.NAMES
+LETTERS = core_modes.LETTERS
+#: The prefix a member list shows for each privilege, highest first.
+PREFIXES = {PRIVILEGES[letter]: p for letter, p in core_modes.PREFIXES.items()}
 
 #: What each flag means, for C{/mode} without changes.
 MEANINGS = {
