@@ -44,6 +44,7 @@ from chatd.client.connection import (
     describe_failure,
     encode_request,
 )
+from chatd.client.following import Following
 from chatd.client.formatting import printable, strip_formatting
 from chatd.client.render import bad_line, plural, render
 from chatd.client.tls import TLS, check_identity, describe_tls_failure
@@ -160,7 +161,7 @@ class _Out:
         self.sent_at = 0.0
 
 
-class ChatClient:
+class ChatClient(Following):
     """
     A chat session: typed lines in, server lines out to C{output}.
 
@@ -939,91 +940,6 @@ class ChatClient:
         if self.connection is not None and self.welcomed and not self._done:
             self._transmit(out)
         self._pump()
-
-    def _update(self, reply: dict[str, Any], out: _Out) -> None:
-        """Follow the state an ok reply tells of."""
-        cmd = reply.get("cmd")
-        if cmd == "nick":
-            had = self.nick
-            self.nick = reply["nick"]
-            if not out.alternate:
-                self.want_nick = self.nick
-            if had is None:
-                # Our channels again, before anything typed meanwhile.
-                waiting = [c for c in self.channels if c.lower() not in self._joined]
-                again: list[Action] = [
-                    Rejoin(c, self.keys.get(c.lower())) for c in waiting
-                ]
-                if self.away is not None:
-                    again.append(Reaway(self.away))
-                self._inbox.extendleft(reversed(again))
-        elif cmd == "join":
-            channel = reply["channel"]
-            folded = channel.lower()
-            self._joined.add(folded)
-            key = out.request.get("key")
-            if isinstance(key, str):
-                self.keys[folded] = key
-            if out.restore:  # where it was, as the server spells it
-                self.channels = [
-                    channel if c.lower() == folded else c for c in self.channels
-                ]
-            else:  # it becomes the current one
-                self.channels = [c for c in self.channels if c.lower() != folded]
-                self.channels.append(channel)
-                self.query = None
-        elif cmd == "leave":
-            self._gone_from(reply["channel"])
-        elif cmd == "away":
-            message = reply.get("message")
-            self.away = message if isinstance(message, str) else None
-        elif cmd == "mode":
-            self._follow_modes(out.request.get("channel"), reply.get("changes"))
-            return
-        else:
-            return
-        self.changed()
-
-    def _gone_from(self, channel: str) -> None:
-        """We are out of C{channel}: not current, not joined again."""
-        folded = channel.lower()
-        self.channels = [c for c in self.channels if c.lower() != folded]
-        self._joined.discard(folded)
-        self.keys.pop(folded, None)
-
-    def _follow_event(self, event: dict[str, Any]) -> None:
-        """Follow the state an event tells of: a kick, a new key."""
-        kind = event.get("type")
-        channel = event.get("channel")
-        if not isinstance(channel, str):
-            return
-        if kind == "kick":
-            kicked = event.get("nick")
-            if (
-                isinstance(kicked, str)
-                and self.nick is not None
-                and kicked.lower() == self.nick.lower()
-            ):
-                self._gone_from(channel)
-                self.changed()
-        elif kind == "mode":
-            self._follow_modes(channel, event.get("changes"))
-
-    def _follow_modes(self, channel: object, changes: object) -> None:
-        """Remember a channel's key as it changes, to join it again with."""
-        if not isinstance(channel, str) or not isinstance(changes, list):
-            return
-        folded = channel.lower()
-        if folded not in self._joined:
-            return
-        for change in changes:
-            if not isinstance(change, dict) or change.get("mode") != "key":
-                continue
-            key = change.get("param")
-            if change.get("set") is not True:
-                self.keys.pop(folded, None)
-            elif isinstance(key, str) and key != "*":
-                self.keys[folded] = key
 
     def _start_keepalive(self, idle_timeout: object) -> None:
         """
