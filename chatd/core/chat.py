@@ -73,6 +73,9 @@ if TYPE_CHECKING:
 
 log = logger(__name__)
 
+#: The modes whose change may change who may speak in a channel.
+SPEECH_MODES = frozenset("mbeov")
+
 #: What a channel name may start with to address only its operators (C{@})
 #: or its voiced members and operators (C{+}): IRC's STATUSMSG.
 STATUS_PREFIXES = "@+"
@@ -439,7 +442,10 @@ class Chat:
         if not planned:
             return planned, errors
         plan.apply(channel.modes, channel.members)
-        self._refresh_speech(channel)
+        if any(c.mode in SPEECH_MODES for c in planned):
+            # Who may speak depends on these alone: worked out again now,
+            # so that no message has to (see Membership.may_speak).
+            self._refresh_speech(channel)
         event = ModeChanged(
             user.origin, self.next_id(), now, channel.name, tuple(planned)
         )
