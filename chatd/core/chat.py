@@ -21,6 +21,7 @@ from chatd.core import policy
 from chatd.core.errors import ChatError
 from chatd.core.events import (
     CTCP,
+    SERVER,
     AwayChanged,
     Invited,
     Joined,
@@ -33,6 +34,7 @@ from chatd.core.events import (
     TagMessage,
     TopicChanged,
 )
+from chatd.core.identity import Identity
 from chatd.core.model import (
     GONE,
     Channel,
@@ -65,6 +67,7 @@ from chatd.core.names import (
     check_text,
     fold,
 )
+from chatd.core.registration import ChannelRegistration
 from chatd.core.router import LocalRouter, Router
 from chatd.log import logger
 
@@ -81,7 +84,7 @@ SPEECH_MODES = frozenset("mbeov")
 STATUS_PREFIXES = "@+"
 
 
-class Chat:
+class Chat(Identity, ChannelRegistration):
     """
     All users and channels of one server, and the rules for changing them.
 
@@ -114,6 +117,8 @@ class Chat:
         # Message ids: unique within this server's run, opaque to clients.
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
+        self._init_identity()
+        self._init_registration()
 
     def next_id(self) -> str:
         """A new message id (IRCv3 C{msgid}), never given before by this core."""
@@ -163,7 +168,7 @@ class Chat:
         for channel in user.channels.values():
             del channel.members[user]
             channel.changed()
-            if not channel.members:
+            if not channel.members and channel.founder is None:
                 del self.channels[channel.key]
         user.channels.clear()
         del self.nicks[fold(nick)]
@@ -187,6 +192,8 @@ class Chat:
             raise ChatError("nick_in_use", f"the nick {holder.nick} is already in use")
         if old == nick:
             return nick
+        if old is None or fold(old) != key:
+            self._check_owned(user, nick)
         origin = user.origin
         user.nick = nick
         user.renamed()
@@ -253,10 +260,23 @@ class Chat:
             refusal = policy.join_refusal(channel, user, key)
             if refusal is not None:
                 raise refusal
-            member = Membership(user)
+            level = self.access_on_join(channel, user)
+            member = Membership(user, op=level == "o")
+            member.voice = level == "v"
             member.may_speak = policy.may_speak(channel, member)
             event = Joined(user.origin, self.next_id(), now, channel.name, user.away)
             self.router.to_users(channel.members, event)
+            if level is not None and user.nick is not None:
+                # The access list gave a privilege: everyone, the joiner
+                # too, sees the server give it, as services do.
+                given = ModeChanged(
+                    SERVER,
+                    self.next_id(),
+                    now,
+                    channel.name,
+                    (Change(level, True, user.nick),),
+                )
+                self.router.to_users([*channel.members, user], given)
         user.invites.pop(ckey, None)
         channel.members[user] = member
         channel.changed()
@@ -286,7 +306,7 @@ class Chat:
         del channel.members[user]
         channel.changed()
         del user.channels[channel.key]
-        if not channel.members:
+        if not channel.members and channel.founder is None:
             del self.channels[channel.key]
 
     def kick(
@@ -307,11 +327,12 @@ class Chat:
         check_line(reason, "reason", REASON_MAX)
         channel = self._existing(name)
         actor = channel.members.get(user)
-        if actor is None:
-            self._outsider(channel, name)
-        refusal = policy.operator_refusal(channel, actor)
-        if refusal is not None:
-            raise refusal
+        if user.oper is None:
+            if actor is None:
+                self._outsider(channel, name)
+            refusal = policy.operator_refusal(channel, actor)
+            if refusal is not None:
+                raise refusal
         target = self._member_named(channel, nick)
         event = Kicked(
             user.origin,
@@ -421,7 +442,7 @@ class Chat:
         channel = self._existing(name)
         actor = channel.members.get(user)
         refusal = policy.operator_refusal(channel, actor)
-        if refusal is not None:
+        if refusal is not None and user.oper is None:
             if actor is None and not channel.secret:
                 raise ChatError("not_in_channel", f"you are not in {channel.name}")
             if actor is None:
@@ -446,6 +467,7 @@ class Chat:
             # Who may speak depends on these alone: worked out again now,
             # so that no message has to (see Membership.may_speak).
             self._refresh_speech(channel)
+        self.kept(channel)
         event = ModeChanged(
             user.origin, self.next_id(), now, channel.name, tuple(planned)
         )
@@ -674,12 +696,13 @@ class Chat:
         if member is None and channel.secret:
             raise ChatError("no_such_channel", f"there is no channel {name}")
         refusal = policy.topic_refusal(channel, member)
-        if refusal is not None:
+        if refusal is not None and user.oper is None:
             raise refusal
         now = self._now(now)
         channel.topic = topic
         channel.topic_by = nick
         channel.topic_ts = now
+        self.kept(channel)
         event = TopicChanged(user.origin, self.next_id(), now, channel.name, topic)
         self.router.to_users([u for u in channel.members if u is not user], event)
         log.info("{nick} set the topic of {channel}", nick=nick, channel=channel.name)
@@ -790,7 +813,7 @@ class Chat:
         for key, channel in self.channels.items():
             if channel.key != key or channel_key(channel.name) != key:
                 yield f"channel key {key!r} maps to {channel!r}"
-            if not channel.members:
+            if not channel.members and channel.founder is None:
                 yield f"{channel!r} is empty"
             for member, record in channel.members.items():
                 if record.user is not member:

@@ -54,4 +54,10 @@ CODES: dict[str, str] = {
     "key_set": "the channel has a key already; unset it first",
     "list_full": "a ban, exception or invite-exception list is full",
     "bad_mask": "a mask is not a valid nick!user@host pattern",
+    "nick_reserved": "the nick is a registered account's: log in to use it",
+    "not_logged_in": "the command needs you to be logged in to an account",
+    "not_oper": "the command needs server operator privileges",
+    "not_registered": "the channel is not registered",
+    "already_registered": "the channel is registered already",
+    "not_founder": "only the channel's founder (or a server operator) may do it",
 }

@@ -295,3 +295,50 @@ class AwayChanged(Event):
         Event.__init__(self, origin, msgid, ts)
         self.nick = origin.nick
         self.message = message
+
+
+class AccountChanged(Event):
+    """
+    C{nick} logged in to C{account}, or logged out (C{account} is None):
+    IRC's C{account-notify}.
+    """
+
+    __slots__ = ("account", "nick")
+    kind = "account"
+
+    def __init__(
+        self, origin: Origin, msgid: str, ts: float, account: str | None
+    ) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.nick = origin.nick
+        self.account = account
+
+
+class Killed(Event):
+    """
+    The server operator C{by} (the origin's nick) disconnected C{nick} with
+    C{reason}: delivered to the killed user's session, which closes.
+    """
+
+    __slots__ = ("by", "nick", "reason")
+    kind = "kill"
+
+    def __init__(
+        self, origin: Origin, msgid: str, ts: float, nick: str, reason: str
+    ) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.by = origin.nick
+        self.nick = nick
+        self.reason = reason
+
+
+class Wallops(Event):
+    """A server operator's C{text} to every operator (and IRC's C{+w} users)."""
+
+    __slots__ = ("by", "text")
+    kind = "wallops"
+
+    def __init__(self, origin: Origin, msgid: str, ts: float, text: str) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.by = origin.nick
+        self.text = text

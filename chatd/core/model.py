@@ -86,24 +86,30 @@ class User:
     away message, or None.  C{invisible} users are left out of channel
     listings for people outside the channel.  C{signon} and C{last_spoke}
     are times, as C{now}.  C{invites} holds the channels the user was
-    invited into and has not joined yet, by key.
+    invited into and has not joined yet, by key.  C{account} is the name of
+    the account the user is logged in to, or None; C{oper} the name of the
+    server-operator block they hold, or None.
     """
 
     __slots__ = (
+        "account",
         "away",
         "channels",
+        "folded_account",
         "folded_mask",
         "host",
         "invisible",
         "invites",
         "last_spoke",
         "nick",
+        "oper",
         "origin",
         "peer",
         "realname",
         "session",
         "signon",
         "username",
+        "wallops",
     )
 
     def __init__(
@@ -121,17 +127,25 @@ class User:
         self.signon = now
         self.last_spoke = now
         self.invites: dict[str, Channel] = {}
+        self.account: str | None = None
+        self.oper: str | None = None
+        #: whether the user reads server operators' WALLOPS (IRC's +w)
+        self.wallops = False
         #: who this user is, as events record it (kept up to date by
         #: L{renamed}, so that no event has to build it)
         self.origin = Origin("", "", self.host)
         #: the folded C{nick!user@host} that bans are matched against
         self.folded_mask = ""
+        #: the folded C{$a:account} that account bans are matched against
+        #: (empty when logged out)
+        self.folded_account = ""
 
     def renamed(self) -> None:
-        """Take a new nick, user name or host into L{origin}."""
+        """Take a new nick, user name, host or account into L{origin}."""
         nick = self.nick or ""
-        self.origin = Origin(nick, self.username, self.host)
+        self.origin = Origin(nick, self.username, self.host, self.account)
         self.folded_mask = fold(hostmask(nick, self.username, self.host))
+        self.folded_account = fold(f"$a:{self.account}") if self.account else ""
 
     @property
     def mask(self) -> str:
@@ -175,15 +189,23 @@ class Channel:
     """
     A channel: its name as its creator spelled it, its topic, its modes and
     its members in the order they joined.
+
+    A registered channel has a C{founder} (the folded name of the account
+    that registered it) and an C{access} list (folded account names to
+    C{o} or C{v}: what they get on joining); it stays when its last member
+    leaves, and the server keeps it across restarts.
     """
 
     __slots__ = (
         "_fanout",
+        "access",
         "created",
+        "founder",
         "key",
         "members",
         "modes",
         "name",
+        "registered_at",
         "topic",
         "topic_by",
         "topic_ts",
@@ -201,6 +223,9 @@ class Channel:
         self.modes = ChannelModes()
         self.members: dict[User, Membership] = {}
         self._fanout: Fanout | None = None
+        self.founder: str | None = None
+        self.registered_at = 0.0
+        self.access: dict[str, str] = {}
 
     def fanout(self) -> Fanout:
         """
@@ -242,6 +267,10 @@ class Channel:
     @property
     def secret(self) -> bool:
         return "s" in self.modes.flags
+
+    @property
+    def registered(self) -> bool:
+        return self.founder is not None
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} ({len(self.members)} members)>"

@@ -148,6 +148,8 @@ def normalize_mask(text: str) -> str:
     C{text} as a full C{nick!user@host} glob: C{bob} is C{bob!*@*},
     C{~b@host} is C{*!~b@host}, C{bob!~b} is C{bob!~b@*}, and a bare host
     (with a dot or a colon) is C{*!*@host}.  C{*} and C{?} are wildcards.
+    C{$a:name} (a glob too) covers whoever is logged in to the account
+    C{name}, on any nick or host.
     """
     if not text or len(text) > MASK_MAX or _BAD_MASK.search(text):
         raise ChatError(
@@ -155,6 +157,13 @@ def normalize_mask(text: str) -> str:
             f"{text!r} is not a mask: nick!user@host, 1 to {MASK_MAX} characters "
             "without spaces, commas or control characters (* and ? are wildcards)",
         )
+    if text.startswith("$a:"):
+        account = text[3:]
+        if not account or any(c in "!@$" for c in account):
+            raise ChatError(
+                "bad_mask", f"{text!r} is not an account mask: $a:accountname"
+            )
+        return text
     nick, bang, rest = text.partition("!")
     if bang:
         user, at, host = rest.partition("@")
@@ -180,8 +189,19 @@ def compile_mask(mask: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def matches(entries: list[ListEntry], folded_mask: str) -> bool:
-    """Whether any entry covers C{folded_mask} (a user's folded mask)."""
+def matches(
+    entries: list[ListEntry], folded_mask: str, folded_account: str = ""
+) -> bool:
+    """
+    Whether any entry covers C{folded_mask} (a user's folded mask) or, for
+    an account mask (C{$a:name}), C{folded_account} (C{$a:} and the folded
+    account name of a logged-in user).
+    """
+    if folded_account:
+        return any(
+            e.pattern.fullmatch(folded_mask) or e.pattern.fullmatch(folded_account)
+            for e in entries
+        )
     return any(entry.pattern.fullmatch(folded_mask) for entry in entries)
 
 

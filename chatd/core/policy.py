@@ -23,7 +23,10 @@ def is_banned(channel: Channel, user: User) -> bool:
     """Whether a ban covers C{user} and no exception (+e) does."""
     lists = channel.modes.lists
     folded = user.folded_mask
-    return matches(lists["b"], folded) and not matches(lists["e"], folded)
+    account = user.folded_account
+    return matches(lists["b"], folded, account) and not matches(
+        lists["e"], folded, account
+    )
 
 
 def speech_refusal(
@@ -74,7 +77,7 @@ def join_refusal(channel: Channel, user: User, key: str | None) -> ChatError | N
     if (
         "i" in modes.flags
         and not invited
-        and not matches(modes.lists["I"], user.folded_mask)
+        and not matches(modes.lists["I"], user.folded_mask, user.folded_account)
     ):
         return ChatError(
             "invite_only", f"{name} is invite only (+i): ask for an invite"
@@ -136,14 +139,19 @@ def may_see_list(channel: Channel, viewer: User, letter: str) -> bool:
     operators only.
     """
     member = channel.members.get(viewer)
+    if viewer.oper is not None:
+        return True
     if letter == "b":
         return member is not None or not channel.secret
     return member is not None and member.op
 
 
 def can_see(channel: Channel, viewer: User) -> bool:
-    """Whether C{viewer} may know C{channel} exists: not secret, or a member."""
-    return not channel.secret or viewer in channel.members
+    """
+    Whether C{viewer} may know C{channel} exists: not secret, or a member,
+    or a server operator.
+    """
+    return not channel.secret or viewer in channel.members or viewer.oper is not None
 
 
 def visible_members(channel: Channel, viewer: User) -> list[Membership]:
@@ -152,7 +160,7 @@ def visible_members(channel: Channel, viewer: User) -> list[Membership]:
     outsider none of a secret channel's, and of others all but the
     invisible (+i) users.
     """
-    if viewer in channel.members:
+    if viewer in channel.members or viewer.oper is not None:
         return list(channel.members.values())
     if channel.secret:
         return []
@@ -168,8 +176,11 @@ def visible_channels(user: User, viewer: User) -> list[tuple[Channel, Membership
     shown = []
     for channel in user.channels.values():
         member = channel.members[user]
-        if viewer in channel.members or (
-            viewer is user or (not user.invisible and not channel.secret)
+        if (
+            viewer in channel.members
+            or viewer is user
+            or viewer.oper is not None
+            or (not user.invisible and not channel.secret)
         ):
             shown.append((channel, member))
     return shown
@@ -180,6 +191,6 @@ def may_see_user(user: User, viewer: User) -> bool:
     Whether a wildcard search (IRC's C{WHO *}) by C{viewer} may show
     C{user}: not invisible, or sharing a channel, or themselves.
     """
-    if not user.invisible or user is viewer:
+    if not user.invisible or user is viewer or viewer.oper is not None:
         return True
     return any(viewer in c.members for c in user.channels.values())
