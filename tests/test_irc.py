@@ -188,7 +188,7 @@ class RegistrationTests(IRCCase):
         )
         self.assertEqual(
             lines[3].params,
-            ["alice", SERVER, lines[3].params[2], "i", "beIiklmnostv", "beIklov"],
+            ["alice", SERVER, lines[3].params[2], "iow", "beIiklmnostv", "beIklov"],
         )
         tokens = [
             t for line in lines if line.command == "005" for t in line.params[1:-1]
@@ -502,7 +502,11 @@ class ChannelTests(IRCCase):
         self.assertEqual((mode.command, mode.params), ("MODE", ["alice", "+i"]))
         self.assertEqual(alice.ask("MODE alice +i"), [])  # no change
         self.assertEqual(alice.ask("MODE alice")[0].params, ["alice", "+i"])
-        self.assertEqual(alice.codes("MODE alice +w"), ["501"])
+        [mode] = alice.ask("MODE alice +w-i")
+        self.assertEqual(mode.params, ["alice", "+w-i"])
+        self.assertEqual(alice.ask("MODE alice +o"), [])  # only OPER gives +o
+        self.assertEqual(alice.ask("MODE alice")[0].params, ["alice", "+w"])
+        self.assertEqual(alice.codes("MODE alice +x"), ["501"])
         self.assertEqual(alice.codes("MODE bob +i"), ["502"])
         self.assertEqual(alice.codes("MODE nobody"), ["401"])
 

@@ -264,7 +264,14 @@ class Chat(Identity, ChannelRegistration):
             member = Membership(user, op=level == "o")
             member.voice = level == "v"
             member.may_speak = policy.may_speak(channel, member)
-            event = Joined(user.origin, self.next_id(), now, channel.name, user.away)
+            event = Joined(
+                user.origin,
+                self.next_id(),
+                now,
+                channel.name,
+                user.away,
+                user.realname,
+            )
             self.router.to_users(channel.members, event)
             if level is not None and user.nick is not None:
                 # The access list gave a privilege: everyone, the joiner

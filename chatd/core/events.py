@@ -156,9 +156,12 @@ class CTCP(Event):
 
 
 class Joined(Event):
-    """C{nick} joined C{channel}; C{away} is their away message, if any."""
+    """
+    C{nick} joined C{channel}; C{away} is their away message, if any, and
+    C{realname} what they call themselves (IRC's C{extended-join} shows it).
+    """
 
-    __slots__ = ("away", "channel", "nick")
+    __slots__ = ("away", "channel", "nick", "realname")
     kind = "join"
 
     def __init__(
@@ -168,11 +171,13 @@ class Joined(Event):
         ts: float,
         channel: str,
         away: str | None = None,
+        realname: str = "",
     ) -> None:
         Event.__init__(self, origin, msgid, ts)
         self.channel = channel
         self.nick = origin.nick
         self.away = away
+        self.realname = realname
 
 
 class Left(Event):

@@ -34,6 +34,7 @@ from chatd.core import (
     TagMessage,
     TopicChanged,
 )
+from chatd.core.events import AccountChanged, Wallops
 from chatd.core.modes import CHANMODES, ISUPPORT_PREFIX, KEY_MAX, LIST_MAX, LISTS
 from chatd.irc.message import (
     LINE_MAX,
@@ -162,9 +163,18 @@ class IRCFactory(Listener):
 
     # events, encoded once per kind of recipient
 
-    def encode(self, event: Event, server_time: bool, message_tags: bool) -> bytes:
+    def encode(
+        self,
+        event: Event,
+        server_time: bool,
+        message_tags: bool,
+        extended_join: bool = False,
+        account_tag: bool = False,
+    ) -> bytes:
         """The bytes that show C{event} to a client with these capabilities."""
         tags: dict[str, str] = {}
+        if account_tag and event.origin.account is not None:
+            tags["account"] = event.origin.account
         if isinstance(event, (Message, TagMessage, CTCP)):
             if message_tags:
                 if not isinstance(event, CTCP) and event.tags:
@@ -176,8 +186,21 @@ class IRCFactory(Listener):
         if server_time:
             tags["time"] = format_time(ts)
         head = b"@" + format_tags(tags).encode("utf-8") + b" " if tags else b""
-        return b"".join(
-            head + line.encode("utf-8") + b"\r\n" for line in self.event_lines(event)
+        if extended_join and isinstance(event, Joined):
+            lines = [self.extended_join(event)]
+        else:
+            lines = self.event_lines(event)
+        return b"".join(head + line.encode("utf-8") + b"\r\n" for line in lines)
+
+    def extended_join(self, event: Joined) -> str:
+        """IRCv3 C{extended-join}: the account (or C{*}) and the real name."""
+        return build(
+            "JOIN",
+            event.channel,
+            event.origin.account or "*",
+            event.realname or event.nick,
+            prefix=mask(event.nick, event.origin),
+            text=True,
         )
 
     def event_lines(self, event: Event) -> list[str]:
@@ -223,7 +246,9 @@ class IRCFactory(Listener):
             ]
         if isinstance(event, ModeChanged):
             modes = mode_params(event.changes)
-            by = mask(event.by, source)
+            # The server itself (a registered channel's access list) has
+            # no nick: its name is the source.
+            by = mask(event.by, source) if event.by else self.server_name
             return [build("MODE", event.channel, *modes, prefix=by)]
         if isinstance(event, Kicked):
             return [
@@ -245,6 +270,12 @@ class IRCFactory(Listener):
             return [
                 build("AWAY", event.message, prefix=mask(event.nick, source), text=True)
             ]
+        if isinstance(event, AccountChanged):
+            account = event.account or "*"
+            return [build("ACCOUNT", account, prefix=mask(event.nick, source))]
+        if isinstance(event, Wallops):
+            by = mask(event.by, source)
+            return [build("WALLOPS", event.text, prefix=by, text=True)]
         raise TypeError(f"no IRC form for {event!r}")
 
     def ctcp_line(self, message: CTCP) -> str:

@@ -22,6 +22,19 @@ ERR_BADCHANMASK = "476"
 RPL_INVITELIST = "336"
 RPL_ENDOFINVITELIST = "337"
 ERR_INVALIDMODEPARAM = "696"
+# Accounts (IRCv3 SASL and account-notify) and server operators.
+RPL_WHOISACCOUNT = "330"
+RPL_WHOSPCRPL = "354"
+RPL_REHASHING = "382"
+RPL_LOGGEDIN = "900"
+RPL_LOGGEDOUT = "901"
+ERR_NICKLOCKED = "902"
+RPL_SASLSUCCESS = "903"
+ERR_SASLFAIL = "904"
+ERR_SASLTOOLONG = "905"
+ERR_SASLABORTED = "906"
+ERR_SASLALREADY = "907"
+RPL_SASLMECHS = "908"
 
 
 class Reply(Exception):
@@ -119,6 +132,20 @@ ERRORS: dict[str, dict[str, Answer]] = {
     "list_full": {"*": Answer(rfc.ERR_BANLISTFULL, "Channel list is full")},
     "bad_mode_param": {"*": Answer(ERR_INVALIDMODEPARAM, "{Message}")},
     "bad_mask": {"*": Answer(ERR_INVALIDMODEPARAM, "{Message}")},
+    # accounts and server operators
+    "nick_reserved": {
+        "*": Answer(
+            rfc.ERR_NICKNAMEINUSE,
+            "Nickname is reserved by a registered account: {message}",
+        )
+    },
+    "not_oper": {
+        "*": Answer(
+            rfc.ERR_NOPRIVILEGES,
+            "Permission Denied- You're not an IRC operator",
+            target=False,
+        )
+    },
     "nick_required": {
         "*": Answer(rfc.ERR_NOTREGISTERED, "You have not registered", target=False)
     },

@@ -24,6 +24,8 @@ from chatd.irc.message import (
     irc_host,
 )
 from chatd.irc.numerics import (
+    RPL_WHOISACCOUNT,
+    RPL_WHOSPCRPL,
     Reply,
 )
 from chatd.irc.registration import Registration
@@ -40,6 +42,9 @@ class Queries(Registration):
         chat = self.factory.chat
         query = line.params[0] if line.params else "*"
         server = self.factory.server_name
+        whox = None
+        if len(line.params) > 1 and line.params[1].startswith("%"):
+            whox = line.params[1][1:]
         me = self._user()
         if query.startswith("#"):
             channel = chat.find_channel(query)
@@ -67,6 +72,11 @@ class Queries(Registration):
             pairs = found
         for channel_name, u, prefix in pairs:
             flags = ("G" if u.away is not None else "H") + prefix
+            if u.oper is not None:
+                flags = flags[0] + "*" + flags[1:]
+            if whox is not None:
+                self._whox(whox, channel_name, u, flags)
+                continue
             self.write(
                 self.numeric(
                     rfc.RPL_WHOREPLY,
@@ -80,6 +90,31 @@ class Queries(Registration):
                 )
             )
         self.write(self.numeric(rfc.RPL_ENDOFWHO, query, "End of /WHO list"))
+
+    def _whox(self, spec: str, channel_name: str, u: User, flags: str) -> None:
+        """
+        One WHOX reply (354): the fields C{spec} asks for, in WHOX's fixed
+        order (C{tcuihsnfdlaor}); C{spec} may end in C{,token}.
+        """
+        fields, _, token = spec.partition(",")
+        now = self.factory.clock.seconds()
+        values = {
+            "t": token or "0",
+            "c": channel_name,
+            "u": u.username or "unknown",
+            "i": "255.255.255.255",
+            "h": irc_host(u.host),
+            "s": self.factory.server_name,
+            "n": u.nick or "*",
+            "f": flags,
+            "d": "0",
+            "l": str(max(0, int(now - u.last_spoke))),
+            "a": u.account or "0",
+            "o": "n/a",
+            "r": u.realname or u.nick or "",
+        }
+        params = [values[f] for f in "tcuihsnfdlaor" if f in fields]
+        self.write(self.numeric(RPL_WHOSPCRPL, *params))
 
     def irc_WHOIS(self, line: Line) -> None:
         if not line.params or not line.params[-1]:
@@ -114,6 +149,14 @@ class Queries(Registration):
         )
         if u.away is not None:
             self.write(self.numeric(rfc.RPL_AWAY, u.nick, u.away))
+        if u.oper is not None:
+            self.write(
+                self.numeric(rfc.RPL_WHOISOPERATOR, u.nick, "is an IRC operator")
+            )
+        if u.account is not None:
+            self.write(
+                self.numeric(RPL_WHOISACCOUNT, u.nick, u.account, "is logged in as")
+            )
         now = f.clock.seconds()
         idle = max(0, int(now - u.last_spoke))
         self.write(

@@ -82,13 +82,7 @@ class Registration(IRCSession):
                         self.caps.discard(cap[1:])
                     else:
                         self.caps.add(cap)
-                self._variant = (
-                    "server-time" in self.caps,
-                    "message-tags" in self.caps,
-                )
-                self.wire_key = f"irc{self._variant[0]:d}{self._variant[1]:d}"
-                if self.user is not None:
-                    self.factory.chat.session_changed(self.user)
+                self.caps_changed()
                 self.write(build("CAP", self.me, "ACK", args[0], prefix=server))
             else:
                 self.write(build("CAP", self.me, "NAK", args[0], prefix=server))

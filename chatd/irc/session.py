@@ -25,6 +25,7 @@ from chatd.core import (
     User,
     policy,
 )
+from chatd.core.events import AccountChanged, Killed
 from chatd.irc.message import (
     LINE_MAX,
     Line,
@@ -66,8 +67,8 @@ class IRCSession(Connection):
         self.negotiating = False
         self.caps: set[str] = set()
         # What events look like for these caps; changes only with CAP REQ.
-        self._variant = (False, False)
-        self.wire_key = "irc00"
+        self._variant = (False, False, False, False)
+        self.wire_key = "irc0000"
         self.pinged = False
         self._label: str | None = None
         self._labelled: list[tuple[dict[str, str], str]] | None = None
@@ -186,10 +187,19 @@ class IRCSession(Connection):
             and "invite-notify" not in caps
         ):
             return
-        if isinstance(event, (TagMessage, AwayChanged)):
-            wanted = "message-tags" if isinstance(event, TagMessage) else "away-notify"
+        if isinstance(event, (TagMessage, AwayChanged, AccountChanged)):
+            wanted = (
+                "message-tags"
+                if isinstance(event, TagMessage)
+                else "away-notify"
+                if isinstance(event, AwayChanged)
+                else "account-notify"
+            )
             if wanted not in caps:
                 return
+        if isinstance(event, Killed):
+            self.killed(event)
+            return
         data = self.wire_encode(event)
         if self._cork is not None:
             self._cork.append(data)
@@ -206,6 +216,19 @@ class IRCSession(Connection):
                 self._cork.append(data)
             else:
                 self._send(data)
+
+    def caps_changed(self) -> None:
+        """The capabilities that change how events look changed."""
+        caps = self.caps
+        self._variant = (
+            "server-time" in caps,
+            "message-tags" in caps,
+            "extended-join" in caps,
+            "account-tag" in caps,
+        )
+        self.wire_key = "irc" + "".join(str(int(v)) for v in self._variant)
+        if self.user is not None:
+            self.factory.chat.session_changed(self.user)
 
     def wire_encode(self, event: Event) -> bytes:
         """

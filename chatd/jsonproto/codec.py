@@ -28,6 +28,7 @@ from chatd.core import (
     Quit,
     TopicChanged,
 )
+from chatd.core.events import AccountChanged, Wallops
 from chatd.net.times import format_time
 
 RequestId = Union[str, int]
@@ -230,6 +231,14 @@ def bye(code: str, reason: str) -> bytes:
 
 
 def _event_fields(event: Event) -> dict[str, Any] | None:
+    fields = _fields_of(event)
+    if fields is not None and event.origin.account is not None:
+        # The account of whoever acted (the sender, the joiner...).
+        fields.setdefault("account", event.origin.account)
+    return fields
+
+
+def _fields_of(event: Event) -> dict[str, Any] | None:
     if isinstance(event, Message):
         fields: dict[str, Any] = {
             "type": "message",
@@ -282,6 +291,10 @@ def _event_fields(event: Event) -> dict[str, Any] | None:
         }
     if isinstance(event, Invited):
         return {"type": "invite", "channel": event.channel, "by": event.by}
+    if isinstance(event, AccountChanged):
+        return {"type": "account", "nick": event.nick, "account": event.account}
+    if isinstance(event, Wallops):
+        return {"type": "wallops", "by": event.by, "text": event.text}
     # Tag-only messages have no JSON form (yet).
     return None
 

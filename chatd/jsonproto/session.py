@@ -23,6 +23,7 @@ from chatd.core import (
     Invited,
     check_line,
 )
+from chatd.core.events import Killed
 from chatd.jsonproto import codec
 from chatd.jsonproto.args import arg, flag
 from chatd.jsonproto.moderation import Moderation, privileges
@@ -204,6 +205,9 @@ class JSONSession(Moderation, Connection):
         if not self.closing:
             if isinstance(event, Invited) and event.nick != self.user.nick:  # type: ignore[union-attr]
                 return  # invite-notify is for IRC operators' clients
+            if isinstance(event, Killed):
+                self.killed(event)
+                return
             data = codec.encode_event(event)
             if data:
                 self._send(data)

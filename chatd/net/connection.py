@@ -34,6 +34,7 @@ from chatd.net.sendq import KernelQueue, unsent
 
 if TYPE_CHECKING:
     from chatd.core import Event, User
+    from chatd.core.events import Killed
     from chatd.net.listener import Listener
 
 log = logger(__name__)
@@ -244,6 +245,14 @@ class Connection(Protocol):
         self.say_goodbye(code, reason)
         if self.user is not None and quit_reason is not None:
             self.factory.chat.disconnect(self.user, quit_reason)
+
+    def killed(self, event: Killed) -> None:
+        """
+        A server operator killed this user (L{chatd.core.Chat.kill}): say
+        who and why, and close; the others see the same as the quit reason.
+        """
+        reason = f"Killed ({event.by} ({event.reason or 'no reason'}))"
+        self.close("killed", reason, reason)
 
     def say_goodbye(self, code: str, reason: str) -> None:
         """Set C{closing}, write the adapter's last words, then L{end}."""

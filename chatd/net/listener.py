@@ -11,7 +11,7 @@ L{chatd.net.connection.Connection}; they never import each other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -23,6 +23,8 @@ from chatd.net.connection import Connection
 from chatd.net.limits import DEFAULT_FLOOD, FloodLimit, Gate, Refusal
 
 if TYPE_CHECKING:
+    from chatd.accounts.opers import Opers
+    from chatd.accounts.registry import Accounts
     from chatd.core import Chat
 
 log = logger(__name__)
@@ -44,6 +46,12 @@ class Listener(ServerFactory):
     noisy = False  # chatd logs its own listening and connection lines
     #: The wire format, for logs.
     kind = "?"
+    #: The server's accounts and operator blocks (None: the server has no
+    #: accounts, as in most unit tests); the service sets them.
+    accounts: Accounts | None = None
+    opers: Opers | None = None
+    #: Reload the config file (REHASH): the service sets it when it has one.
+    rehash: Callable[[], Deferred[str]] | None = None
 
     def __init__(
         self,
