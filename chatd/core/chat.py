@@ -201,6 +201,7 @@ class Chat(Identity, ChannelRegistration):
             self.nicks[key] = user
             self.peak_users = max(self.peak_users, len(self.nicks))
             log.info("{peer} is now known as {nick}", peer=user.peer, nick=nick)
+            self._nick_taken(user)
             return nick
         old_key = fold(old)
         self._remember(user, old)
@@ -214,6 +215,7 @@ class Chat(Identity, ChannelRegistration):
         event = NickChanged(origin, self.next_id(), self._now(now), nick)
         self.router.to_users(self._peers(user), event)
         log.info("{old} is now known as {new}", old=old, new=nick)
+        self._nick_taken(user)
         return nick
 
     def set_invisible(self, user: User, invisible: bool) -> None:

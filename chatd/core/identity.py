@@ -11,10 +11,10 @@ L{chatd.accounts} and then calls L{Identity.log_in}.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from chatd.core.errors import ChatError
-from chatd.core.events import AccountChanged, Killed, Wallops
+from chatd.core.events import AccountChanged, Killed, NickChanged, Wallops
 from chatd.core.names import REASON_MAX, TEXT_MAX, check_line, check_nick, fold
 from chatd.log import logger
 
@@ -31,6 +31,10 @@ log = logger(__name__)
 #: service renames them unless they log in), or nothing (C{off}).
 NICK_PROTECTION = ("refuse", "timeout", "off")
 
+#: The nicks of the built-in services (IRC's NickServ and ChanServ), folded:
+#: nobody may take them, on any protocol, nor register them as accounts.
+SERVICE_NICKS = {"nickserv": "NickServ", "chanserv": "ChanServ"}
+
 
 class Identity:
     """Accounts, owned nicks and server operators: L{Chat}'s rules for them."""
@@ -44,6 +48,7 @@ class Identity:
         def _now(self, now: float | None) -> float: ...
         def _peers(self, user: User) -> Iterator[User]: ...
         def require_nick(self, user: User) -> str: ...
+        def set_nick(self, user: User, nick: str, now: float | None = None) -> str: ...
         def find_user(self, nick: str) -> User | None: ...
         def _refresh_speech(self, channel: Channel) -> None: ...
 
@@ -51,6 +56,9 @@ class Identity:
         #: folded account names (the nicks they own) to the names as spelled
         self.reserved: dict[str, str] = {}
         self.nick_protection = "refuse"
+        #: under the C{timeout} policy, called with a user who took a nick
+        #: an account owns (the service renames them later unless they log in)
+        self.nick_claimed: Callable[[User], None] | None = None
 
     # nicks that accounts own
 
@@ -75,8 +83,35 @@ class Identity:
             user.account is None or fold(user.account) != fold(owner)
         )
 
+    def _nick_taken(self, user: User) -> None:
+        """C{user} has a new nick: watch it if it is an account's."""
+        claimed = self.nick_claimed
+        if (
+            claimed is not None
+            and self.nick_protection == "timeout"
+            and self.wears_owned_nick(user)
+        ):
+            claimed(user)
+
+    def rename(self, user: User, nick: str, now: float | None = None) -> None:
+        """
+        The server changes C{user}'s nick (nick protection's timeout): as
+        L{Chat.set_nick}, and the user is told too, having not asked.
+        """
+        if user.nick is None:
+            return
+        origin = user.origin
+        self.set_nick(user, nick, now)
+        event = NickChanged(origin, self.next_id(), self._now(now), nick)
+        user.session.deliver(event)
+
     def _check_owned(self, user: User, nick: str) -> None:
         """Refuse C{nick} to C{user} if an account they are not in owns it."""
+        key = fold(nick)
+        if key in SERVICE_NICKS:
+            raise ChatError(
+                "nick_in_use", f"{SERVICE_NICKS[key]} is one of the server's services"
+            )
         if self.nick_protection != "refuse":
             return
         owner = self.reserved.get(fold(nick))

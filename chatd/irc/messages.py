@@ -5,6 +5,8 @@ Messages: PRIVMSG, NOTICE (with CTCP) and TAGMSG.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from twisted.words.protocols import irc as rfc
 
 from chatd.core import (
@@ -14,6 +16,7 @@ from chatd.core import (
     TagMessage,
     fold,
 )
+from chatd.core.identity import SERVICE_NICKS
 from chatd.irc.message import (
     Line,
     build,
@@ -22,6 +25,9 @@ from chatd.irc.message import (
 )
 from chatd.irc.session import Command, IRCSession
 
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
 #: Most targets of one PRIVMSG, NOTICE, or one JOIN/PART list.
 MAX_TARGETS = 4
 
@@ -29,25 +35,27 @@ MAX_TARGETS = 4
 class Messages(IRCSession):
     """Messages to channels and nicks, CTCP and tag-only messages."""
 
-    def irc_PRIVMSG(self, line: Line) -> None:
-        self._message(line, notice=False)
+    def irc_PRIVMSG(self, line: Line) -> Deferred[Any] | None:
+        return self._message(line, notice=False)
 
-    def irc_NOTICE(self, line: Line) -> None:
-        self._message(line, notice=True)
+    def irc_NOTICE(self, line: Line) -> Deferred[Any] | None:
+        return self._message(line, notice=True)
 
-    def _message(self, line: Line, notice: bool) -> None:
+    def _message(self, line: Line, notice: bool) -> Deferred[Any] | None:
         command = line.command
         if not line.params or not line.params[0]:
             if not notice:
                 self.write(
                     self.numeric(rfc.ERR_NORECIPIENT, f"No recipient given ({command})")
                 )
-            return
+            return None
         if len(line.params) < 2 or not line.params[1]:
             if not notice:
                 self.write(self.numeric(rfc.ERR_NOTEXTTOSEND, "No text to send"))
-            return
+            return None
         targets = [t for t in line.params[0].split(",") if t]
+        if len(targets) == 1 and fold(targets[0]) in SERVICE_NICKS:
+            return None if notice else self.service(targets[0], line.params[1])
         if len(targets) > MAX_TARGETS:
             if not notice:
                 self.write(
@@ -57,7 +65,7 @@ class Messages(IRCSession):
                         f"Too many targets (at most {MAX_TARGETS})",
                     )
                 )
-            return
+            return None
         tags = self._client_tags(line)
         text = line.params[1]
         action = False
@@ -69,10 +77,11 @@ class Messages(IRCSession):
                 body = text[1:].rstrip("\x01")
                 for target in targets:
                     self._send_ctcp(target, body, notice)
-                return
+                return None
             text, action = inner, True
         for target in targets:
             self._send_one(command, target, text, notice, action, tags)
+        return None
 
     @staticmethod
     def _client_tags(line: Line) -> dict[str, str]:

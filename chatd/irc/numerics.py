@@ -146,6 +146,12 @@ ERRORS: dict[str, dict[str, Answer]] = {
             target=False,
         )
     },
+    "oper_no_host": {
+        "*": Answer(rfc.ERR_NOOPERHOST, "No O-lines for your host", target=False)
+    },
+    "oper_bad_password": {
+        "*": Answer(rfc.ERR_PASSWDMISMATCH, "Password incorrect", target=False)
+    },
     "nick_required": {
         "*": Answer(rfc.ERR_NOTREGISTERED, "You have not registered", target=False)
     },

@@ -12,6 +12,7 @@ from typing import Any
 from twisted.words.protocols import irc as rfc
 
 from chatd.core import ChatError
+from chatd.irc.accounts import ACCOUNTS, AccountCommands
 from chatd.irc.channels import CHANNELS, Channels
 from chatd.irc.message import (
     CLIENT_TAGS_MAX,
@@ -27,8 +28,10 @@ from chatd.irc.numerics import (
     ERR_INPUTTOOLONG,
     Reply,
 )
+from chatd.irc.opers import OPERS, OperCommands
 from chatd.irc.queries import QUERIES, Queries
 from chatd.irc.registration import REGISTRATION
+from chatd.irc.services import SERVICES, Services
 from chatd.irc.session import Command
 from chatd.log import logger
 from chatd.net.connection import Connection
@@ -50,10 +53,15 @@ COMMANDS: dict[str, Command] = {
     **MESSAGES,
     **QUERIES,
     **MODERATION,
+    **ACCOUNTS,
+    **OPERS,
+    **SERVICES,
 }
 
 
-class IRCProtocol(Queries, Channels, Messages, Moderation):
+class IRCProtocol(
+    Queries, Channels, Messages, Moderation, AccountCommands, OperCommands, Services
+):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC
     allows is answered with 417 and skipped.

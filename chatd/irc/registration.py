@@ -32,12 +32,17 @@ from chatd.irc.numerics import (
 )
 from chatd.irc.session import Command, IRCSession
 
-#: The IRCv3 capabilities chatd supports, all of them fully.
+#: The IRCv3 capabilities chatd supports, all of them fully (and, where
+#: the server has accounts, C{sasl} and C{draft/account-registration}:
+#: L{chatd.irc.accounts}).
 CAPS = (
+    "account-notify",
+    "account-tag",
     "away-notify",
     "batch",
     "cap-notify",
     "echo-message",
+    "extended-join",
     "invite-notify",
     "labeled-response",
     "message-tags",
@@ -61,9 +66,12 @@ class Registration(IRCSession):
         if sub == "LS":
             if not self.registered:
                 self.negotiating = True
+            values = self.cap_values()
+            offered = sorted([*CAPS, *values])
             if args and args[0].isdigit() and int(args[0]) >= 302:
                 self.caps.add("cap-notify")
-            self.write(build("CAP", self.me, "LS", " ".join(CAPS), prefix=server))
+                offered = [f"{c}={values[c]}" if values.get(c) else c for c in offered]
+            self.write(build("CAP", self.me, "LS", " ".join(offered), prefix=server))
         elif sub == "LIST":
             self.write(
                 build(
@@ -76,7 +84,8 @@ class Registration(IRCSession):
             if not self.registered:
                 self.negotiating = True
             wanted = args[0].split()
-            if wanted and all(c.lstrip("-") in CAPS for c in wanted):
+            known = {*CAPS, *self.cap_values()}
+            if wanted and all(c.lstrip("-") in known for c in wanted):
                 for cap in wanted:
                     if cap.startswith("-"):
                         self.caps.discard(cap[1:])
@@ -87,6 +96,7 @@ class Registration(IRCSession):
             else:
                 self.write(build("CAP", self.me, "NAK", args[0], prefix=server))
         elif sub == "END":
+            self.sasl_interrupted()
             if self.negotiating:
                 self.negotiating = False
                 self._try_register()
@@ -103,6 +113,8 @@ class Registration(IRCSession):
             raise Reply(rfc.ERR_NONICKNAMEGIVEN, "No nickname given")
         nick = line.params[0]
         assert self.user is not None
+        if not self.registered:
+            self.wanted_nick = nick
         # Asked before registration too, when the core has not seen the nick.
         if not is_valid_nick(nick):
             self.reply_error("NICK", "bad_nick", nick)

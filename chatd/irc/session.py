@@ -62,6 +62,8 @@ class IRCSession(Connection):
         self._buffer = b""
         self._discarding = False
         self.nick: str | None = None  # asked for before registration
+        #: the last nick asked for before registration, even one refused
+        self.wanted_nick: str | None = None
         self.username: str | None = None
         self.realname = ""
         self.negotiating = False
@@ -216,6 +218,17 @@ class IRCSession(Connection):
                 self._cork.append(data)
             else:
                 self._send(data)
+
+    def service(self, target: str, text: str) -> Deferred[Any] | None:
+        """A message to NickServ or ChanServ (L{chatd.irc.services})."""
+        return None
+
+    def cap_values(self) -> dict[str, str]:
+        """The capabilities a server with accounts adds, with their values."""
+        return {}
+
+    def sasl_interrupted(self) -> None:
+        """CAP END came during a SASL exchange (see L{chatd.irc.accounts})."""
 
     def caps_changed(self) -> None:
         """The capabilities that change how events look changed."""

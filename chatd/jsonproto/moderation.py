@@ -196,6 +196,15 @@ class Moderation:
         )
 
 
+def accounts_of(members: Iterable[Membership]) -> dict[str, str]:
+    """The accounts of the members logged in to one, by nick."""
+    return {
+        m.user.nick: m.user.account
+        for m in members
+        if m.user.account is not None and m.user.nick is not None
+    }
+
+
 def privileges(members: Iterable[Membership]) -> dict[str, list[str]]:
     """The privileges of the members that hold any, by nick."""
     return {

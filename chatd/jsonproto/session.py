@@ -25,8 +25,9 @@ from chatd.core import (
 )
 from chatd.core.events import Killed
 from chatd.jsonproto import codec
+from chatd.jsonproto.accounts import AccountRequests
 from chatd.jsonproto.args import arg, flag
-from chatd.jsonproto.moderation import Moderation, privileges
+from chatd.jsonproto.moderation import Moderation, accounts_of, privileges
 from chatd.log import logger
 from chatd.net.connection import Connection
 
@@ -115,6 +116,60 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         " channel, past invite_only, key and limit",
         True,
     ),
+    "register": (
+        '{"cmd":"register","password":PASSWORD,"account":NAME?,"email":EMAIL?}'
+        " - register your nick (or NAME, before taking a nick) as an account;"
+        " you are logged in to it",
+        False,
+    ),
+    "login": (
+        '{"cmd":"login","account":NAME?,"password":PASSWORD} - log in (NAME:'
+        ' your nick if left out); or {"cmd":"login","mechanism":"SCRAM-SHA-256",'
+        '"data":BASE64} and then {"cmd":"login","data":BASE64} to log in'
+        " without sending the password",
+        False,
+    ),
+    "logout": ('{"cmd":"logout"} - log out of your account', False),
+    "passwd": (
+        '{"cmd":"passwd","current":PASSWORD,"password":NEW} - change your password',
+        False,
+    ),
+    "drop_account": (
+        '{"cmd":"drop_account","password":PASSWORD} - delete your account',
+        False,
+    ),
+    "register_channel": (
+        '{"cmd":"register_channel","channel":"#NAME"} - register a channel you'
+        " operate to your account: it keeps its modes, topic and bans",
+        True,
+    ),
+    "drop_channel": (
+        '{"cmd":"drop_channel","channel":"#NAME"} - unregister a channel (its founder)',
+        True,
+    ),
+    "access": (
+        '{"cmd":"access","channel":"#NAME","account":NAME?,"level":"op"|"voice"|null}'
+        " - read a registered channel's access list, or say what an account"
+        " gets on joining (its founder)",
+        True,
+    ),
+    "oper": (
+        '{"cmd":"oper","name":NAME,"password":PASSWORD} - become a server operator',
+        True,
+    ),
+    "kill": (
+        '{"cmd":"kill","nick":NICK,"reason":TEXT?} - disconnect a user (server'
+        " operators)",
+        True,
+    ),
+    "wallops": (
+        '{"cmd":"wallops","text":TEXT} - tell every server operator (server operators)',
+        True,
+    ),
+    "rehash": (
+        '{"cmd":"rehash"} - reload the config file (server operators)',
+        True,
+    ),
     "ping": ('{"cmd":"ping"} - check the connection (counts as activity)', False),
     "help": ('{"cmd":"help"} - this list', False),
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
@@ -138,6 +193,12 @@ COSTLY = frozenset(
         "ban",
         "unban",
         "invite",
+        # a password check costs the server far more than a message
+        "register",
+        "login",
+        "passwd",
+        "drop_account",
+        "oper",
     }
 )
 
@@ -147,6 +208,7 @@ COSTLY = frozenset(
 #: after the channel's name was checked), C{YOUR_NICK} for the client's nick.
 HINTS = {
     "nick_required": 'send {"cmd":"nick","nick":NAME}',
+    "nick_reserved": 'send {"cmd":"login","account":NAME,"password":PASSWORD} first',
     "bad_key": 'send {"cmd":"join","channel":CHANNEL,"key":KEY}',
     "invite_only": (
         'an operator can let you in with {"cmd":"invite","channel":CHANNEL,'
@@ -162,7 +224,7 @@ HINTS = {
 }
 
 
-class JSONSession(Moderation, Connection):
+class JSONSession(Moderation, AccountRequests, Connection):
     """
     One JSON client: its commands and replies.  A framing subclass feeds
     it one request at a time (L{received}) and may hold input
@@ -407,6 +469,7 @@ class JSONSession(Moderation, Connection):
             topic=channel.topic,
             members=channel.nicks(),
             privileges=privileges(channel.members.values()),
+            accounts=accounts_of(channel.members.values()),
         )
 
     def do_leave(self, request: codec.Request) -> bytes:
@@ -469,6 +532,7 @@ class JSONSession(Moderation, Connection):
             channel=channel.name,
             members=[m.user.nick for m in members],
             privileges=privileges(members),
+            accounts=accounts_of(members),
             away=away,
         )
 

@@ -1,0 +1,293 @@
+# -*- test-case-name: tests.test_protocol_accounts -*-
+"""
+The JSON protocol's accounts, server operators and registered channels:
+C{register}, C{login} (a password, or SCRAM-SHA-256 for clients that do not
+want to send it), C{logout}, C{passwd}, C{drop_account}, C{oper}, C{kill},
+C{wallops}, C{rehash}, C{register_channel}, C{drop_channel} and C{access}.
+Proving who someone is belongs to L{chatd.accounts}; the rules to the core.
+"""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode, b64encode
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
+
+from chatd.accounts.sasl import Challenge, Success
+from chatd.core import ChatError, User
+from chatd.jsonproto import codec
+from chatd.jsonproto.args import arg
+
+if TYPE_CHECKING:
+    from chatd.accounts.registry import Accounts
+    from chatd.accounts.sasl import Mechanism, Step
+    from chatd.jsonproto.lines import ChatFactory
+
+#: The levels of the C{access} command, as the core names them.
+ACCESS_LEVELS = {"op": "o", "voice": "v"}
+
+
+class AccountRequests:
+    """The account commands of L{chatd.jsonproto.session.JSONSession}."""
+
+    if TYPE_CHECKING:
+        factory: ChatFactory
+        user: User | None
+        host: str
+
+    _scram: Mechanism | None = None
+
+    def _me(self) -> User:
+        assert self.user is not None
+        return self.user
+
+    def _accounts(self) -> Accounts:
+        accounts = self.factory.accounts
+        if accounts is None:
+            raise ChatError("unavailable", "this server has no accounts")
+        return accounts
+
+    def do_register(self, request: codec.Request) -> Deferred[bytes]:
+        accounts = self._accounts()
+        user = self._me()
+        name = arg(request, "account", None) or user.nick
+        if name is None:
+            raise ChatError(
+                "bad_args",
+                'give the account\'s name ("account") or take a nick first: '
+                "an account's name is a nick",
+            )
+        if user.nick is not None and name.lower() != user.nick.lower():
+            raise ChatError(
+                "bad_account_name",
+                f"register the nick you are using ({user.nick}): "
+                "an account's name is a nick it owns",
+            )
+        password = arg(request, "password")
+        email = arg(request, "email", None)
+        d: Deferred[Any] = accounts.register(user, name, password, self.host, email)
+        return d.addCallback(
+            lambda record: codec.ok("register", request.request_id, account=record.name)
+        )
+
+    def do_login(self, request: codec.Request) -> Deferred[bytes] | bytes:
+        accounts = self._accounts()
+        user = self._me()
+        mechanism = arg(request, "mechanism", None)
+        data = arg(request, "data", None)
+        if mechanism is not None or data is not None:
+            return self._scram_step(request, accounts, mechanism, data)
+        if user.account is not None:
+            raise ChatError(
+                "already_logged_in", f"you are logged in to {user.account} already"
+            )
+        name = arg(request, "account", None) or user.nick
+        if name is None:
+            raise ChatError("bad_args", "missing field 'account'")
+        password = arg(request, "password")
+
+        def checked(account: str | None) -> bytes:
+            if account is None:
+                raise ChatError("bad_credentials", "wrong account name or password")
+            if user.account != account:
+                self.factory.chat.log_in(user, account)
+            return codec.ok("login", request.request_id, account=account)
+
+        d: Deferred[Any] = accounts.authenticate(name, password, self.host)
+        return d.addCallback(checked)
+
+    def _scram_step(
+        self,
+        request: codec.Request,
+        accounts: Accounts,
+        mechanism: str | None,
+        data: str | None,
+    ) -> Deferred[bytes]:
+        user = self._me()
+        if mechanism is not None:
+            if user.account is not None:
+                raise ChatError(
+                    "already_logged_in",
+                    f"you are logged in to {user.account} already",
+                )
+            if mechanism.upper() != "SCRAM-SHA-256":
+                raise ChatError(
+                    "bad_args",
+                    'the login mechanism is "SCRAM-SHA-256" (or send a "password")',
+                )
+            if self._scram is not None:
+                self._scram.abort()
+            self._scram = accounts.mechanism("SCRAM-SHA-256", self.host)
+        exchange = self._scram
+        if exchange is None:
+            raise ChatError(
+                "bad_args", 'start with {"cmd":"login","mechanism":"SCRAM-SHA-256",...}'
+            )
+        if data is None:
+            raise ChatError("bad_args", "missing field 'data' (base64)")
+        try:
+            payload = b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            self._scram = None
+            raise ChatError("bad_args", "field 'data' is not base64") from None
+
+        def stepped(step: Step) -> bytes:
+            if self._scram is not exchange:
+                raise ChatError("aborted", "another login started meanwhile")
+            if isinstance(step, Challenge):
+                return codec.ok(
+                    "login",
+                    request.request_id,
+                    challenge=b64encode(step.data).decode("ascii"),
+                )
+            self._scram = None
+            if isinstance(step, Success):
+                self.factory.chat.log_in(user, step.account)
+                return codec.ok(
+                    "login",
+                    request.request_id,
+                    account=step.account,
+                    final=b64encode(step.final).decode("ascii"),
+                )
+            if step.reason == "bad_credentials" and step.account is not None:
+                accounts.login_failed(step.account, self.host)
+            if step.reason == "throttled":
+                raise ChatError("throttled", "too many failed logins; try later")
+            if step.reason == "malformed":
+                raise ChatError("bad_args", "that is not a SCRAM-SHA-256 message")
+            raise ChatError("bad_credentials", "wrong account name or password")
+
+        return exchange.step(payload).addCallback(stepped)
+
+    def do_logout(self, request: codec.Request) -> bytes:
+        user = self._me()
+        if user.account is None:
+            raise ChatError("not_logged_in", "you are not logged in")
+        self.factory.chat.log_out(user)
+        return codec.ok("logout", request.request_id)
+
+    def do_passwd(self, request: codec.Request) -> Deferred[bytes]:
+        accounts = self._accounts()
+        user = self._me()
+        account = user.account
+        if account is None:
+            raise ChatError("not_logged_in", "log in to change your password")
+        current = arg(request, "current")
+        new = arg(request, "password")
+
+        def checked(name: str | None) -> Deferred[Any]:
+            if name is None:
+                raise ChatError("bad_credentials", "your current password is wrong")
+            return accounts.change_password(name, new)
+
+        d: Deferred[Any] = accounts.authenticate(account, current, self.host)
+        d.addCallback(checked)
+        return d.addCallback(lambda _: codec.ok("passwd", request.request_id))
+
+    def do_drop_account(self, request: codec.Request) -> Deferred[bytes]:
+        accounts = self._accounts()
+        user = self._me()
+        account = user.account
+        if account is None:
+            raise ChatError("not_logged_in", "log in to the account to drop it")
+        password = arg(request, "password")
+
+        def checked(name: str | None) -> Deferred[Any]:
+            if name is None:
+                raise ChatError("bad_credentials", "wrong password")
+            return accounts.drop(name)
+
+        d: Deferred[Any] = accounts.authenticate(account, password, self.host)
+        d.addCallback(checked)
+        return d.addCallback(
+            lambda _: codec.ok("drop_account", request.request_id, account=account)
+        )
+
+    # server operators
+
+    def do_oper(self, request: codec.Request) -> Deferred[bytes]:
+        name = arg(request, "name")
+        password = arg(request, "password")
+        opers = self.factory.opers
+        user = self._me()
+        if opers is None or not len(opers):
+            raise ChatError("oper_no_host", "this server has no operators")
+
+        def done(block: str) -> bytes:
+            self.factory.chat.set_oper(user, block)
+            return codec.ok("oper", request.request_id, oper=block)
+
+        return opers.check(user, name, password).addCallback(done)
+
+    def do_kill(self, request: codec.Request) -> bytes:
+        nick = arg(request, "nick")
+        reason = arg(request, "reason", "")
+        event = self.factory.chat.kill(self._me(), nick, reason)
+        return codec.ok("kill", request.request_id, nick=event.nick)
+
+    def do_wallops(self, request: codec.Request) -> bytes:
+        self.factory.chat.wallops(self._me(), arg(request, "text"))
+        return codec.ok("wallops", request.request_id)
+
+    def do_rehash(self, request: codec.Request) -> Deferred[bytes]:
+        self.factory.chat.require_oper(self._me())
+        rehash = self.factory.rehash
+        if rehash is None:
+            raise ChatError(
+                "no_config",
+                "chatd was started without --config: there is no file to reload",
+            )
+
+        def failed(failure: Any) -> None:
+            raise ChatError("invalid_config", failure.getErrorMessage())
+
+        d = rehash().addCallbacks(
+            lambda summary: codec.ok("rehash", request.request_id, summary=summary),
+            failed,
+        )
+        return d
+
+    # registered channels
+
+    def do_register_channel(self, request: codec.Request) -> bytes:
+        channel = self.factory.chat.register_channel(
+            self._me(), arg(request, "channel")
+        )
+        return codec.ok(
+            "register_channel",
+            request.request_id,
+            channel=channel.name,
+            founder=channel.founder,
+        )
+
+    def do_drop_channel(self, request: codec.Request) -> bytes:
+        channel = self.factory.chat.unregister_channel(
+            self._me(), arg(request, "channel")
+        )
+        return codec.ok("drop_channel", request.request_id, channel=channel.name)
+
+    def do_access(self, request: codec.Request) -> bytes:
+        chat = self.factory.chat
+        name = arg(request, "channel")
+        account = arg(request, "account", None)
+        if account is not None:
+            level = request.args.get("level")
+            if level is not None and level not in ACCESS_LEVELS:
+                raise ChatError("bad_args", 'field \'level\' is "op", "voice" or null')
+            channel = chat.set_access(
+                self._me(), name, account, ACCESS_LEVELS.get(level or "")
+            )
+        else:
+            channel = chat.find_channel(name)
+            if channel is None or channel.founder is None:
+                raise ChatError("not_registered", f"{name} is not registered")
+        names = {v: k for k, v in ACCESS_LEVELS.items()}
+        return codec.ok(
+            "access",
+            request.request_id,
+            channel=channel.name,
+            founder=channel.founder,
+            access={a: names[level] for a, level in sorted(channel.access.items())},
+        )
