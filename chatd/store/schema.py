@@ -68,6 +68,7 @@ def load_steps(directory: Path, dialect: str) -> list[Step]:
         raise ValueError(f"unknown SQL dialect {dialect!r}: use one of {DIALECTS}")
     shared: dict[int, Path] = {}
     own: dict[int, Path] = {}
+    latest = 0
     try:
         paths = sorted(directory.iterdir())
     except OSError as e:
@@ -82,19 +83,23 @@ def load_steps(directory: Path, dialect: str) -> list[Step]:
                 f"(dialects: {', '.join(DIALECTS)})"
             )
         version = int(match["version"])
+        latest = max(latest, version)
         if match["dialect"] is None:
             shared[version] = path
         elif match["dialect"] == dialect:
             own[version] = path
-    chosen = {**shared, **own}
+    # Every dialect has every version: a step written for one dialect only
+    # leaves a gap in the other.
     steps = []
-    for version in range(1, max(chosen, default=0) + 1):
-        if version not in chosen:
-            raise StoreError(f"{directory}: no schema step for version {version}")
-        text = chosen[version].read_text("utf-8")
-        steps.append(
-            Step(version, chosen[version], split_statements(text, str(chosen[version])))
-        )
+    for version in range(1, latest + 1):
+        step = own.get(version) or shared.get(version)
+        if step is None:
+            raise StoreError(
+                f"{directory}: no schema step for version {version} in {dialect}"
+                f" (neither {version}.sql nor {version}.{dialect}.sql)"
+            )
+        text = step.read_text("utf-8")
+        steps.append(Step(version, step, split_statements(text, str(step))))
     return steps
 
 

@@ -110,7 +110,12 @@ class SQLStore:
 
     def _reason(self, error: BaseException) -> str:
         """Why the database could not be opened, in a few words."""
-        return str(error) or type(error).__name__
+        reason = str(error) or type(error).__name__
+        if isinstance(error.__cause__, OSError):
+            # "cannot connect" says little without "Connection refused"
+            cause = error.__cause__.strerror or error.__cause__
+            reason = f"{reason.rstrip('.')}: {cause}"
+        return reason
 
     # Running transactions.
 
