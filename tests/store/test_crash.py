@@ -36,13 +36,16 @@ def acknowledged_then_killed(path: str, count: int, deadline: float) -> list[int
     Run the writer on C{path}, read the numbers it acknowledges until there
     are C{count}, kill it with SIGKILL, and return them.
     """
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.store.crash_child", path],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    pythonpath = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
+    errors_path = f"{path}.stderr"
+    with open(errors_path, "wb") as errors:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.store.crash_child", path],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+        )
     assert child.stdout is not None
     seen: list[int] = []
     buffer = b""
@@ -60,9 +63,11 @@ def acknowledged_then_killed(path: str, count: int, deadline: float) -> list[int
                 data = os.read(child.stdout.fileno(), 65536)
                 if not data:
                     child.wait(5)
+                    with open(errors_path, "rb") as errors:
+                        said = errors.read()
                     raise AssertionError(
                         f"the writer exited ({child.returncode}) after "
-                        f"{len(seen)} accounts: {child.stderr.read()!r}"  # type: ignore[union-attr]
+                        f"{len(seen)} accounts: {said!r}"
                     )
                 *lines, buffer = (buffer + data).split(b"\n")
                 seen.extend(int(line) for line in lines)
@@ -70,7 +75,6 @@ def acknowledged_then_killed(path: str, count: int, deadline: float) -> list[int
         child.send_signal(signal.SIGKILL)
         child.wait(5)
         child.stdout.close()
-        child.stderr.close()  # type: ignore[union-attr]
     return seen
 
 
