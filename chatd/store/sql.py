@@ -86,6 +86,9 @@ class SQLStore:
         self._reactor = reactor
         self._schema_dir = schema_dir
         self._pool: adbapi.ConnectionPool | None = None
+        # Set once open() has finished: a failed open closes the pool, and
+        # work queued behind it would never run.
+        self._ready = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where}>"
@@ -128,7 +131,7 @@ class SQLStore:
         @param what: what is being done, for a failure's message.
         """
         pool = self._pool
-        if pool is None:
+        if pool is None or not self._ready:
             return fail(StoreError(f"cannot {what}: {self._name()} is not open"))
         d: Deferred[T] = pool.runWithConnection(self._transaction, work, write, args)
         d.addErrback(self._wrap, what)
@@ -190,6 +193,7 @@ class SQLStore:
             self._pool = None
             pool.close()  # its one thread is idle: the join is immediate
             raise
+        self._ready = True
         if before == 0:
             log.info(
                 "created {database} at schema version {version}",
@@ -253,6 +257,7 @@ class SQLStore:
         if pool is None:
             return succeed(None)
         self._pool = None
+        self._ready = False
         # The pool's one thread runs its work in order: this runs after every
         # transaction already called.
         done: Deferred[None] = threads.deferToThreadPool(

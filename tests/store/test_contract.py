@@ -355,6 +355,17 @@ class SQLContractTests(ContractTests):
             self.assertEqual((yield run_sql(store, count.format(table))), [(0,)])
 
     @inlineCallbacks
+    def test_refused_until_opened(self) -> Steps:
+        # Were it queued behind a failing open, it would never fire.
+        store = self.new_store()
+        opening = store.open()
+        self.addCleanup(store.close)
+        early = store.load_accounts()
+        self.assertIn("not open", str(self.failureResultOf(early, StoreError).value))
+        yield opening
+        self.assertEqual((yield store.load_accounts()), [])
+
+    @inlineCallbacks
     def test_a_database_error_is_a_store_error(self) -> Steps:
         store = yield self.opened()
         # The schema refuses a NULL scram; the driver's error comes wrapped.
