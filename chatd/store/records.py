@@ -1,0 +1,60 @@
+# -*- test-case-name: tests.store.test_contract -*-
+"""
+What the store keeps, as immutable values.
+
+The store copies these in and out and interprets none of their text
+(hashes, SCRAM credentials and masks are opaque to it), so every engine
+gives back exactly what it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A registered account."""
+
+    name: str  # as registered (display form), e.g. "Alice"
+    folded: str  # unique lookup key (case-folded name), e.g. "alice"
+    password_hash: str  # "$scrypt$ln=14,r=8,p=1$<b64 salt>$<b64 key>"
+    scram: str  # SCRAM-SHA-256 credentials serialised as text
+    created_at: float  # unix time
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class ListRecord:
+    """One entry of a registered channel's ban, exception or invite list."""
+
+    mode: str  # "b", "e" or "I"
+    mask: str  # "nick!user@host" glob, or "$a:account"
+    set_by: str
+    set_at: float
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """An account that gets +o or +v when it joins a registered channel."""
+
+    account: str  # folded account name
+    level: str  # "o" or "v"
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """A registered channel: what it keeps across restarts."""
+
+    name: str  # "#Chatd"
+    folded: str  # "#chatd", unique
+    founder: str  # folded account name
+    registered_at: float
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: float = 0.0
+    flags: str = "nt"  # mode letters set, e.g. "imnst"
+    mode_key: str | None = None  # +k
+    limit: int | None = None  # +l
+    lists: tuple[ListRecord, ...] = ()  # in the order set
+    access: tuple[AccessRecord, ...] = ()  # in the order given

@@ -1,0 +1,432 @@
+# -*- test-case-name: tests.store.test_contract -*-
+"""
+What the SQLite and PostgreSQL engines share: the queries, the schema
+upgrade, and the one worker thread that keeps writes in order.
+
+Each engine runs every transaction in an L{adbapi.ConnectionPool} of one
+thread and one connection, so the reactor never waits on the database and
+the transactions run one after another in the order they were called.  A
+transaction's Deferred fires after adbapi committed it.  The queries are
+written with C{?} markers; an engine whose driver wants others rewrites
+them (L{SQLStore._q}).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from twisted.enterprise import adbapi
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
+
+from ..log import logger
+from .errors import (
+    AccountExists,
+    NoSuchAccount,
+    NoSuchChannel,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+)
+from .records import AccessRecord, AccountRecord, ChannelRecord, ListRecord
+from .schema import SCHEMA_DIR, load_steps, too_new
+
+log = logger(__name__)
+
+T = TypeVar("T")
+
+#: A DB-API cursor: the engines' drivers are untyped.
+Cursor = Any
+
+_ACCOUNT_COLUMNS = "name, folded, password_hash, scram, created_at, email"
+_CHANNEL_COLUMNS = (
+    "name, folded, founder, registered_at, topic, topic_by, topic_at, flags, "
+    "mode_key, user_limit"
+)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _by_folded(record: AccountRecord | ChannelRecord) -> str:
+    return record.folded
+
+
+def _account_row(account: AccountRecord) -> tuple[Any, ...]:
+    return (
+        account.name,
+        account.folded,
+        account.password_hash,
+        account.scram,
+        account.created_at,
+        account.email,
+    )
+
+
+class SQLStore:
+    """
+    A L{Store} on a DB-API driver; subclasses say how to connect and what
+    their dialect needs.
+    """
+
+    kind = "sql"
+
+    def __init__(
+        self, where: str, reactor: Any = None, schema_dir: Path = SCHEMA_DIR
+    ) -> None:
+        """
+        @param where: the database as messages name it: a path, or a URL
+            without its password.
+        @param schema_dir: where the schema steps are (L{chatd.store.schema}).
+        """
+        self.where = where
+        self._reactor = reactor
+        self._schema_dir = schema_dir
+        self._pool: adbapi.ConnectionPool | None = None
+        # Set once open() has finished: a failed open closes the pool, and
+        # work queued behind it would never run.
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.where}>"
+
+    # What an engine provides.
+
+    def _prepare(self) -> None:
+        """Make ready what the connection needs (in the reactor's thread)."""
+
+    def _make_pool(self) -> adbapi.ConnectionPool:
+        raise NotImplementedError
+
+    def _begin(self, cursor: Cursor, write: bool) -> None:
+        """Start a transaction, if the driver does not on its own."""
+
+    def _lock_schema(self, cursor: Cursor) -> None:
+        """Keep other processes from upgrading the schema at the same time."""
+
+    def _q(self, sql: str) -> str:
+        """C{sql} with the driver's parameter markers."""
+        return sql
+
+    def _reason(self, error: BaseException) -> str:
+        """Why the database could not be opened, in a few words."""
+        reason = str(error) or type(error).__name__
+        if isinstance(error.__cause__, OSError):
+            # "cannot connect" says little without "Connection refused"
+            cause = error.__cause__.strerror or error.__cause__
+            reason = f"{reason.rstrip('.')}: {cause}"
+        return reason
+
+    # Running transactions.
+
+    def _run(
+        self, what: str, work: Callable[..., T], *args: Any, write: bool = True
+    ) -> Deferred[T]:
+        """
+        Run C{work(cursor, *args)} in a transaction in the pool's thread.
+
+        @param what: what is being done, for a failure's message.
+        """
+        pool = self._pool
+        if pool is None or not self._ready:
+            return fail(StoreError(f"cannot {what}: {self._name()} is not open"))
+        d: Deferred[T] = pool.runWithConnection(self._transaction, work, write, args)
+        d.addErrback(self._wrap, what)
+        return d
+
+    def _transaction(
+        self, connection: Any, work: Callable[..., T], write: bool, args: Any
+    ) -> T:
+        # In the pool's thread; adbapi commits when this returns and rolls
+        # back when it raises.
+        cursor = connection.cursor()
+        try:
+            self._begin(cursor, write)
+            return work(cursor, *args)
+        finally:
+            cursor.close()
+
+    def _wrap(self, failure: Failure, what: str) -> Failure:
+        if failure.check(StoreError):
+            return failure
+        error = StoreError(f"cannot {what} in {self._name()}: {failure.value}")
+        error.__cause__ = failure.value
+        return Failure(error)
+
+    def _name(self) -> str:
+        return f"the {self.kind} database at {self.where}"
+
+    # Opening and closing.
+
+    def open(self) -> Deferred[None]:
+        if self._pool is not None:
+            return fail(StoreError(f"{self._name()} is already open"))
+        try:
+            self._prepare()
+        except OSError as e:
+            return fail(
+                StoreUnavailable(f"cannot open {self._name()}: {self._reason(e)}")
+            )
+        pool = self._pool = self._make_pool()
+        return Deferred.fromCoroutine(self._open(pool))
+
+    async def _open(self, pool: adbapi.ConnectionPool) -> None:
+        try:
+            try:
+                await pool.runWithConnection(lambda connection: None)
+            except Exception as e:
+                raise StoreUnavailable(
+                    f"cannot open {self._name()}: {self._reason(e)}"
+                ) from e
+            try:
+                before, after = await pool.runWithConnection(self._migrate)
+            except StoreError:
+                raise
+            except Exception as e:
+                raise StoreError(
+                    f"cannot upgrade the schema of {self._name()}: {e}"
+                ) from e
+        except BaseException:
+            self._pool = None
+            pool.close()  # its one thread is idle: the join is immediate
+            raise
+        self._ready = True
+        if before == 0:
+            log.info(
+                "created {database} at schema version {version}",
+                database=self._name(),
+                version=after,
+            )
+        elif before != after:
+            log.info(
+                "upgraded {database} from schema version {before} to {after}",
+                database=self._name(),
+                before=before,
+                after=after,
+            )
+
+    def _migrate(self, connection: Any) -> tuple[int, int]:
+        """
+        Apply the missing schema steps, one transaction each, in the pool's
+        thread; the versions before and after.
+        """
+        steps = load_steps(self._schema_dir, self.kind)
+        latest = len(steps)
+        cursor = connection.cursor()
+        try:
+            self._begin(cursor, True)
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            connection.commit()
+            before: int | None = None
+            while True:
+                self._begin(cursor, True)
+                self._lock_schema(cursor)
+                cursor.execute("SELECT MAX(version) FROM schema_version")
+                version = cursor.fetchone()[0] or 0
+                if before is None:
+                    before = version
+                if version > latest:
+                    raise SchemaTooNew(too_new(self.where, version, latest))
+                if version == latest:
+                    connection.commit()
+                    return before, version
+                step = steps[version]
+                try:
+                    for statement in step.statements:
+                        cursor.execute(statement)
+                except Exception as e:
+                    raise StoreError(
+                        f"schema step {step.path} failed on {self._name()}: {e}"
+                    ) from e
+                cursor.execute("DELETE FROM schema_version")
+                cursor.execute(
+                    self._q("INSERT INTO schema_version (version) VALUES (?)"),
+                    (step.version,),
+                )
+                connection.commit()
+        finally:
+            cursor.close()
+
+    def close(self) -> Deferred[None]:
+        pool = self._pool
+        if pool is None:
+            return succeed(None)
+        self._pool = None
+        self._ready = False
+        # The pool's one thread runs its work in order: this runs after every
+        # transaction already called.
+        done: Deferred[None] = threads.deferToThreadPool(
+            pool._reactor, pool.threadpool, _nothing
+        )
+
+        def closed(result: object) -> object:
+            pool.close()
+            return None if not isinstance(result, Failure) else result
+
+        return done.addBoth(closed)
+
+    # The store's operations.
+
+    def schema_version(self) -> Deferred[int]:
+        return self._run("read the schema version", self._schema_version, write=False)
+
+    def _schema_version(self, cursor: Cursor) -> int:
+        cursor.execute("SELECT MAX(version) FROM schema_version")
+        return int(cursor.fetchone()[0] or 0)
+
+    def load_accounts(self) -> Deferred[list[AccountRecord]]:
+        return self._run("load the accounts", self._load_accounts, write=False)
+
+    def _load_accounts(self, cursor: Cursor) -> list[AccountRecord]:
+        cursor.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")
+        # Sorted here: PostgreSQL's ORDER BY follows the database's locale.
+        return sorted(
+            (AccountRecord(*row) for row in cursor.fetchall()), key=_by_folded
+        )
+
+    def create_account(self, account: AccountRecord) -> Deferred[None]:
+        return self._run("create an account", self._create_account, account)
+
+    def _create_account(self, cursor: Cursor, account: AccountRecord) -> None:
+        cursor.execute(
+            self._q(
+                f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (folded) DO NOTHING"
+            ),
+            _account_row(account),
+        )
+        if cursor.rowcount != 1:
+            raise AccountExists(f"an account named {account.folded!r} exists")
+
+    def update_account(self, account: AccountRecord) -> Deferred[None]:
+        return self._run("update an account", self._update_account, account)
+
+    def _update_account(self, cursor: Cursor, account: AccountRecord) -> None:
+        cursor.execute(
+            self._q(
+                "UPDATE accounts SET name = ?, password_hash = ?, scram = ?,"
+                " created_at = ?, email = ? WHERE folded = ?"
+            ),
+            (
+                account.name,
+                account.password_hash,
+                account.scram,
+                account.created_at,
+                account.email,
+                account.folded,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise NoSuchAccount(f"no account named {account.folded!r}")
+
+    def delete_account(self, folded: str) -> Deferred[None]:
+        return self._run("delete an account", self._delete_account, folded)
+
+    def _delete_account(self, cursor: Cursor, folded: str) -> None:
+        cursor.execute(self._q("DELETE FROM accounts WHERE folded = ?"), (folded,))
+        if cursor.rowcount != 1:
+            raise NoSuchAccount(f"no account named {folded!r}")
+
+    def load_channels(self) -> Deferred[list[ChannelRecord]]:
+        return self._run("load the channels", self._load_channels, write=False)
+
+    def _load_channels(self, cursor: Cursor) -> list[ChannelRecord]:
+        lists: dict[str, list[ListRecord]] = {}
+        cursor.execute(
+            "SELECT channel, mode, mask, set_by, set_at FROM channel_lists"
+            " ORDER BY channel, position"
+        )
+        for channel, *entry in cursor.fetchall():
+            lists.setdefault(channel, []).append(ListRecord(*entry))
+        access: dict[str, list[AccessRecord]] = {}
+        cursor.execute(
+            "SELECT channel, account, level FROM channel_access"
+            " ORDER BY channel, position"
+        )
+        for channel, *entry in cursor.fetchall():
+            access.setdefault(channel, []).append(AccessRecord(*entry))
+        cursor.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels")
+        channels = []
+        for row in cursor.fetchall():
+            name, folded, founder, registered_at, *rest = row
+            topic, topic_by, topic_at, flags, mode_key, limit = rest
+            channels.append(
+                ChannelRecord(
+                    name,
+                    folded,
+                    founder,
+                    registered_at,
+                    topic,
+                    topic_by,
+                    topic_at,
+                    flags,
+                    mode_key,
+                    limit,
+                    tuple(lists.get(folded, ())),
+                    tuple(access.get(folded, ())),
+                )
+            )
+        return sorted(channels, key=_by_folded)
+
+    def save_channel(self, channel: ChannelRecord) -> Deferred[None]:
+        return self._run("save a channel", self._save_channel, channel)
+
+    def _save_channel(self, cursor: Cursor, channel: ChannelRecord) -> None:
+        # The channel's lists and access go with it (ON DELETE CASCADE).
+        cursor.execute(
+            self._q("DELETE FROM channels WHERE folded = ?"), (channel.folded,)
+        )
+        cursor.execute(
+            self._q(
+                f"INSERT INTO channels ({_CHANNEL_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (
+                channel.name,
+                channel.folded,
+                channel.founder,
+                channel.registered_at,
+                channel.topic,
+                channel.topic_by,
+                channel.topic_at,
+                channel.flags,
+                channel.mode_key,
+                channel.limit,
+            ),
+        )
+        if channel.lists:
+            cursor.executemany(
+                self._q(
+                    "INSERT INTO channel_lists"
+                    " (channel, position, mode, mask, set_by, set_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                [
+                    (channel.folded, i, e.mode, e.mask, e.set_by, e.set_at)
+                    for i, e in enumerate(channel.lists)
+                ],
+            )
+        if channel.access:
+            cursor.executemany(
+                self._q(
+                    "INSERT INTO channel_access (channel, position, account, level)"
+                    " VALUES (?, ?, ?, ?)"
+                ),
+                [
+                    (channel.folded, i, e.account, e.level)
+                    for i, e in enumerate(channel.access)
+                ],
+            )
+
+    def delete_channel(self, folded: str) -> Deferred[None]:
+        return self._run("delete a channel", self._delete_channel, folded)
+
+    def _delete_channel(self, cursor: Cursor, folded: str) -> None:
+        cursor.execute(self._q("DELETE FROM channels WHERE folded = ?"), (folded,))
+        if cursor.rowcount != 1:
+            raise NoSuchChannel(f"no registered channel named {folded!r}")

@@ -1,0 +1,1 @@
+"""Tests of chatd.store: the storage engines and their one contract."""
