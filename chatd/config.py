@@ -101,6 +101,8 @@ class Kind(Generic[T]):
     toml: Callable[[Any], T]
     #: the help text ends with "Must be RULE."
     numeric: bool = False
+    #: a URL that may hold a password: errors show it through L{redact}
+    url: bool = False
 
 
 def _int(value: object) -> int:
@@ -247,6 +249,7 @@ def _database(url: str) -> str:
 
 def redact(url: str) -> str:
     """C{url} with any password in it replaced by C{***}, fit for a log."""
+    url = re.sub(r"(password=)[^&]*", r"\1***", url)
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -278,11 +281,9 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     return check
 
 
-def _kind(
-    rule: str, read: Callable[[str], T], toml: Callable[[Any], Any] = _string
-) -> Kind[T]:
-    """A kind whose file value is a C{toml} (a string unless told) read by C{read}."""
-    return Kind(rule, read, lambda value: read(toml(value)))
+def _kind(rule: str, read: Callable[[str], T], url: bool = False) -> Kind[T]:
+    """A kind whose file value is a string, read as C{read} reads text."""
+    return Kind(rule, read, lambda value: read(_string(value)), url=url)
 
 
 WHOLE: Kind[int] = Kind(
@@ -328,6 +329,7 @@ DATABASE = _kind(
     "a database URL: sqlite, sqlite:///PATH, memory: or "
     "postgresql://USER@HOST:PORT/DATABASE",
     _database,
+    url=True,
 )
 BOOLEAN = Kind("true or false", _boolean_text, _boolean)
 NICK_PROTECTION = _kind("refuse, timeout or off", _one_of("refuse", "timeout", "off"))
@@ -379,8 +381,9 @@ class Option:
         except ValueError as e:
             detail = e.detail if isinstance(e, Invalid) else None
             extra = f" ({detail})" if detail else ""
+            shown = redact(text) if self.kind.url else text
             raise ConfigError(
-                f"--{self.flag} {shlex.quote(text)}",
+                f"--{self.flag} {shlex.quote(shown)}",
                 f"must be {self.kind.rule}{extra}",
                 key=self.key,
             ) from None
@@ -403,6 +406,8 @@ class Option:
             return self.kind.toml(value)
         except ValueError as e:
             detail = e.detail if isinstance(e, Invalid) else None
+            if self.kind.url and isinstance(value, str):
+                value = redact(value)
             raise _bad(file, key, f"must be {self.kind.rule}", value, detail) from None
 
 
@@ -886,7 +891,9 @@ def _unknown(
     table: str | None = None,
 ) -> ConfigError:
     """An unknown key or table, with the closest known ones."""
-    close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+    spelt = name.replace("-", "_").lower()
+    close = [spelt] if spelt in names else []
+    close = close or difflib.get_close_matches(name, names, n=2, cutoff=0.6)
     guesses = [f"{table}.{c}" if table else c for c in close]
     if not guesses:  # the right name in the wrong table?
         guesses = [o.key for o in OPTIONS if o.name == name.replace("-", "_")]
