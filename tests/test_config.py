@@ -630,3 +630,16 @@ class ExampleFileTests(SynchronousTestCase):
         path.write_text(re.sub(r"^# ", "", oper, flags=re.M), "utf-8")
         e = self.assertRaises(ConfigError, ConfigSource.of(str(path), {}).load)
         self.assertEqual(e.key, "oper[0].password")
+
+
+class DocsTests(SynchronousTestCase):
+    def test_every_key_and_flag_is_in_the_docs(self) -> None:
+        docs = (ROOT / "docs" / "config.md").read_text("utf-8")
+        readme = (ROOT / "README.md").read_text("utf-8")
+        for option in OPTIONS:
+            self.assertIn(f"`{option.key}`", docs)
+            if option.flag is not None:
+                self.assertIn(f"`--{option.flag}", docs)
+                self.assertIn(f"`--{option.flag}", readme)
+            restart = "restart" in docs.split(f"`{option.key}`")[1].split("\n")[0]
+            self.assertEqual(restart, option.restart, option.key)
