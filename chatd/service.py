@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -133,6 +133,9 @@ class ChatService(Service):
         self.source = source
         #: the server operators, from the config file's [[oper]] tables
         self.opers: tuple[OperSpec, ...] = () if settings is None else settings.opers
+        #: called with the new settings after each reload has applied them,
+        #: for what keeps its own copy (the operator blocks, account rules)
+        self.on_reload: list[Callable[[Settings], object]] = []
         self._reloads = DeferredLock()
         #: while our SIGHUP handler is installed: the one it replaced
         self._sighup_before: Any = None
@@ -248,6 +251,10 @@ class ChatService(Service):
     def _reload_failed(self, failure: Failure) -> None:
         if not failure.check(ConfigError):  # which reload() has logged
             log.failure("config reload failed", failure)
+
+    def rehash(self) -> Deferred[str]:
+        """L{reload}, with its result as the one line to show an operator."""
+        return self.reload().addCallback(str)
 
     def reload(self) -> Deferred[ReloadResult]:
         """
@@ -431,6 +438,11 @@ class ChatService(Service):
             if not key.startswith(("json.", "irc."))
         ]
         result = ReloadResult(new, tuple(changed), restart)
+        for follow in self.on_reload:
+            try:
+                follow(new)
+            except Exception:
+                log.failure("{follow} failed on a config reload", follow=follow)
         log.info("config reloaded from {file}: {result}", file=file, result=str(result))
         for key in restart:
             log.warn(

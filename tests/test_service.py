@@ -674,6 +674,25 @@ class ReloadTests(SynchronousTestCase):
         self.assertEqual(get_level(), LogLevel.info)
         self.assertFalse([e for e in self.events if hash_ in formatEvent(e)])
 
+    def test_rehash_and_what_follows_a_reload(self) -> None:
+        """REHASH gets one line; what keeps a copy of the settings is told."""
+        service = self.start("")
+        seen: list[float] = []
+        service.on_reload.append(lambda settings: 1 / 0)
+        service.on_reload.append(lambda settings: seen.append(settings.flood.rate))
+        self.path.write_text("[flood]\nrate = 3\n", "utf-8")
+        line = self.successResultOf(service.rehash())
+        self.assertEqual(line, "flood.rate: 2.0 -> 3.0")
+        self.assertEqual(seen, [3.0])  # a broken follower stops nobody
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.path.write_text("[flood]\nrate = 0\n", "utf-8")
+        failure = self.failureResultOf(service.rehash(), ConfigError)
+        self.assertEqual(
+            failure.getErrorMessage(),
+            f"{self.path}: flood.rate: must be a number above 0 (got 0)",
+        )
+        self.assertEqual(seen, [3.0])
+
     def test_without_a_config_file(self) -> None:
         message = "no config file to reload: chatd was started without --config"
         options = Options()
