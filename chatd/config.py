@@ -22,7 +22,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Generic, TypeVar, Union
-from urllib.parse import urlsplit, urlunsplit
 
 from chatd.log import LEVELS
 from chatd.net.limits import AddressLimit, FloodLimit, Network
@@ -232,10 +231,6 @@ def _directory(path: str) -> str:
     return path
 
 
-#: The storage engines a URL may name (the store checks the rest).
-STORAGE_SCHEMES = ("sqlite", "memory", "postgresql", "postgres")
-
-
 def _database(url: str) -> str:
     if url in ("sqlite", "memory:"):
         return url
@@ -250,17 +245,12 @@ def _database(url: str) -> str:
 def redact(url: str) -> str:
     """C{url} with any password in it replaced by C{***}, fit for a log."""
     url = re.sub(r"(password=)[^&]*", r"\1***", url)
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    # (by pattern, not urlsplit, which raises on a URL it cannot parse)
+    return re.sub(r"^(\w+://[^/@:]*):[^/]*@", r"\1:***@", url)
 
 
 def _boolean_text(text: str) -> bool:
-    words = {"true": True, "yes": True, "1": True, "false": False, "no": False}
-    words["0"] = False
+    words = {"true": True, "false": False}
     if text.lower() not in words:
         raise Invalid()
     return words[text.lower()]
@@ -659,7 +649,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
-BY_FLAG: dict[str, Option] = {o.flag: o for o in OPTIONS if o.flag is not None}
 
 
 # -- settings ----------------------------------------------------------------
@@ -1024,6 +1013,7 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_PORT",
     "OPTIONS",
+    "PASSWORD_HASH",
     "AccountSettings",
     "ConfigError",
     "ConfigSource",

@@ -217,6 +217,10 @@ class ParseTests(FileTests):
             redact("postgresql://db/chatd?password=hunter2&sslmode=require"),
             "postgresql://db/chatd?password=***&sslmode=require",
         )
+        for url in ("postgresql://[::1", "postgresql://u:p@ss@db/x", "sqlite"):
+            self.assertNotIn("p@ss", redact(url))
+        self.assertEqual(redact("postgresql://u@db:5432/x"), "postgresql://u@db:5432/x")
+        self.assertEqual(redact("postgresql://u:p@ss@db/x"), "postgresql://u:***@db/x")
 
 
 class ErrorTests(FileTests):
