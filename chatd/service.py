@@ -1,23 +1,53 @@
 # -*- test-case-name: tests.test_service -*-
 """
-The running server: listeners on endpoint strings, the idle reaper, and an
-orderly shutdown that says goodbye to every client.
+The running server: listeners on endpoint strings, the idle reaper, an
+orderly shutdown that says goodbye to every client, and config reloads
+(C{SIGHUP}, and later the operators' REHASH) that change limits, the MOTD,
+operators, listeners and the log level without dropping anyone.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, TimeoutError
+from twisted.internet.base import ReactorBase
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    DeferredLock,
+    TimeoutError,
+    inlineCallbacks,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 import chatd
-from chatd.log import logger
+from chatd.config import (
+    BY_KEY,
+    ConfigError,
+    ConfigSource,
+    NoConfigFile,
+    OperSpec,
+    Settings,
+    changes,
+    redact,
+    show,
+)
+from chatd.core import Chat
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
+from chatd.log import LEVELS, logger, set_level
 from chatd.memory import MemoryTrim, malloc_trim
 from chatd.net.connection import Connection, format_peer
+from chatd.net.limits import Gate
 from chatd.net.listener import Listener
 
 log = logger(__name__)
@@ -48,6 +78,25 @@ class ListenFailed(Exception):
     """
 
 
+@dataclass(frozen=True)
+class ReloadResult:
+    """
+    What a reload did: a line for each change applied (C{changed}) and the
+    keys that changed but wait for a restart (C{restart}); C{str()} says
+    both in one line.
+    """
+
+    settings: Settings
+    changed: tuple[str, ...]
+    restart: tuple[str, ...]
+
+    def __str__(self) -> str:
+        text = "; ".join(self.changed) or "nothing changed"
+        if self.restart:
+            text += f" ({', '.join(self.restart)}: only at a restart)"
+        return text
+
+
 class ChatService(Service):
     """
     Serves each adapter's L{Listener} on its endpoints: C{listeners} pairs
@@ -57,6 +106,9 @@ class ChatService(Service):
     Listening happens in L{privilegedStartService}, so twistd can bind low
     ports before it drops privileges, and a port that cannot be had stops
     the daemon at once with a clear message instead of leaving it half up.
+
+    Made by L{from_settings}, it also knows its L{Settings} and where they
+    came from (C{source}), and L{reload}s them on C{SIGHUP}.
     """
 
     name = "chatd"
@@ -66,17 +118,57 @@ class ChatService(Service):
         reactor: Any,
         listeners: list[tuple[Listener, list[str]]],
         daemon: bool = False,
+        *,
+        settings: Settings | None = None,
+        source: ConfigSource | None = None,
     ) -> None:
         self.reactor = reactor
         #: twistd forked us (it was run without -n): see L{ListenFailed}
         self.daemon = daemon
         self.listeners = [(factory, list(listen)) for factory, listen in listeners]
-        self.ports: list[IListeningPort] = []
+        self._ports: dict[tuple[Listener, str], IListeningPort] = {}
         self.memory: MemoryTrim | None = None
+        #: the settings in force (those that need a restart as started)
+        self.settings = settings
+        self.source = source
+        #: the server operators, from the config file's [[oper]] tables
+        self.opers: tuple[OperSpec, ...] = () if settings is None else settings.opers
+        #: called with the new settings after each reload has applied them,
+        #: for what keeps its own copy (the operator blocks, account rules)
+        self.on_reload: list[Callable[[Settings], object]] = []
+        self._reloads = DeferredLock()
+        #: while our SIGHUP handler is installed: the one it replaced
+        self._sighup_before: Any = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        reactor: Any,
+        *,
+        source: ConfigSource | None = None,
+        daemon: bool = False,
+    ) -> ChatService:
+        """The service that C{settings} describe, read from C{source}."""
+        set_level(LEVELS[settings.server.log_level])
+        service = cls(reactor, [], daemon, settings=settings, source=source)
+        chat = Chat(max_users=settings.limits.max_clients)
+        # one gate for every listener: the limits are per address, not port
+        gate = Gate(settings.limits.address_limit)
+        for table, endpoints in settings.endpoints.items():
+            if endpoints or table == "json":
+                factory = _factory(table, settings, chat, gate, reactor)
+                service.listeners.append((factory, list(endpoints)))
+        return service
 
     @property
     def factories(self) -> list[Listener]:
         return [factory for factory, _ in self.listeners]
+
+    @property
+    def ports(self) -> list[IListeningPort]:
+        """The ports listened on, in the order they were opened."""
+        return list(self._ports.values())
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -103,17 +195,18 @@ class ChatService(Service):
 
     def _listening(
         self, port: IListeningPort, factory: Listener, description: str
-    ) -> None:
-        self.ports.append(port)
+    ) -> IListeningPort:
+        self._ports[factory, description] = port
         log.info(
             "chatd listening for {kind} on {address} ({description})",
             kind=factory.kind,
             address=format_peer(port.getHost()),
             description=description,
         )
+        return port
 
     def startService(self) -> None:
-        if not self.ports and any(listen for _, listen in self.listeners):
+        if not self._ports and any(listen for _, listen in self.listeners):
             self.privilegedStartService()
         super().startService()
         for factory in self.factories:
@@ -124,18 +217,255 @@ class ChatService(Service):
                 self.connection_count, trim, self.factories[0].clock
             )
             self.memory.start()
+        self._catch_sighup()
         log.info("chatd {version} started", version=chatd.__version__)
+
+    # reloading
+
+    def _catch_sighup(self) -> None:
+        """
+        Reload on SIGHUP, under a real reactor in the main thread (not
+        under a test's Clock or MemoryReactor, where no signal comes).
+        """
+        if not hasattr(signal, "SIGHUP") or not isinstance(self.reactor, ReactorBase):
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        before = signal.signal(signal.SIGHUP, self._sighup)
+        self._sighup_before = signal.SIG_DFL if before is None else before
+
+    def _release_sighup(self) -> None:
+        if self._sighup_before is not None:
+            signal.signal(signal.SIGHUP, self._sighup_before)
+            self._sighup_before = None
+
+    def _sighup(self, signum: int, frame: object) -> None:
+        # A handler runs between any two bytecodes, perhaps inside the
+        # reactor's own code: the reload waits for the reactor's loop.
+        self.reactor.callFromThread(self._reload_on_signal)
+
+    def _reload_on_signal(self) -> None:
+        log.info("SIGHUP: reloading {file}", file=self.source and self.source.path)
+        self.reload().addErrback(self._reload_failed)
+
+    def _reload_failed(self, failure: Failure) -> None:
+        if not failure.check(ConfigError):  # which reload() has logged
+            log.failure("config reload failed", failure)
+
+    def rehash(self) -> Deferred[str]:
+        """L{reload}, with its result as the one line to show an operator."""
+        return self.reload().addCallback(str)
+
+    def reload(self) -> Deferred[ReloadResult]:
+        """
+        Read the config file again (and the MOTD) and, if all of it is
+        valid and every new endpoint can be listened on, apply all of it at
+        once: limits, MOTD, operators, listeners added or closed (their
+        clients stay connected), log level.  Options given on the command
+        line still win.  The result, or the L{ConfigError} (a
+        L{NoConfigFile} without C{--config}) after which nothing changed,
+        is logged too.  Keys that need a restart are kept as they are, with
+        a warning.  Reloads run one at a time.
+        """
+        return self._reloads.run(self._reload)
+
+    @inlineCallbacks
+    def _reload(self) -> Generator[Deferred[Any], Any, ReloadResult]:
+        old, source = self.settings, self.source
+        if old is None or source is None or source.path is None:
+            error = NoConfigFile()
+            log.warn("{error}", error=str(error))
+            raise error
+        try:
+            loaded = source.load()
+            restart = tuple(
+                key
+                for key, _, _ in changes(old, loaded)
+                if key in BY_KEY and BY_KEY[key].restart
+            )
+            # What needs a restart stays as it started.
+            new = replace(
+                loaded,
+                server=replace(
+                    loaded.server, name=old.server.name, network=old.server.network
+                ),
+                storage=old.storage,
+            )
+            listening = yield self._relisten(new, source.path)
+        except ConfigError as e:
+            log.error("config not reloaded, nothing changed: {error}", error=str(e))
+            raise
+        return self._apply(listening, new, restart, source.path)
+
+    @inlineCallbacks
+    def _relisten(
+        self, new: Settings, file: str
+    ) -> Generator[Deferred[Any], Any, list[str]]:
+        """
+        Close the listeners C{new} no longer has and open those it adds
+        (with a new factory for a wire format not served yet).  If one
+        cannot be opened, put back the ones closed and fail with a
+        L{ConfigError}.  The lines say what changed.
+        """
+        factories = {factory.kind.lower(): factory for factory in self.factories}
+        first = self.factories[0]
+        for table, endpoints in new.endpoints.items():
+            if endpoints and table not in factories:
+                factories[table] = _factory(
+                    table, new, first.chat, first.gate, first.clock
+                )
+        wanted = {(t, d) for t, endpoints in new.endpoints.items() for d in endpoints}
+        closing = [
+            (key, port)
+            for key, port in self._ports.items()
+            if (key[0].kind.lower(), key[1]) not in wanted
+        ]
+        have = {(factory.kind.lower(), d) for factory, d in self._ports}
+        opening = [
+            (factories[table], d)
+            for table, endpoints in new.endpoints.items()
+            for d in endpoints
+            if (table, d) not in have
+        ]
+        if not self.running:  # startService listens on the new lists
+            return self._commit(factories, new, [], [])
+        for key, _ in closing:
+            del self._ports[key]
+        # Closed first, so that an endpoint string changed for the same
+        # port can have it.
+        yield _all([port.stopListening() for _, port in closing])
+        results = yield _all([self._try_listen(f, e) for f, e in opening])
+        opened = [value for ok, value in results if ok]
+        failed = [(at, value) for (ok, value), at in zip(results, opening) if not ok]
+        if not failed:
+            return self._commit(factories, new, [k for k, _ in closing], opened)
+        (factory, description), why = failed[0]
+        table = factory.kind.lower()
+        port = new.value(f"{table}.port")
+        tcp = description.startswith(f"tcp:{port}:")
+        where = f"{table}.port" if tcp else f"{table}.listen"
+        error = ConfigError(
+            f"{file}: {where}",
+            f"cannot listen on {description!r}: {why.getErrorMessage()}",
+            file=file,
+            key=where,
+        )
+        yield _all([p.stopListening() for _, _, p in opened])
+        again = yield _all([self._try_listen(f, e) for (f, e), _ in closing])
+        self._put_back(again)
+        raise error
+
+    def _try_listen(
+        self, factory: Listener, description: str
+    ) -> Deferred[tuple[Listener, str, IListeningPort]]:
+        d = maybeDeferred(serverFromString, self.reactor, description)
+        d.addCallback(lambda endpoint: endpoint.listen(factory))
+        d.addCallback(lambda port: (factory, description, port))
+        return d
+
+    def _put_back(self, results: list[tuple[bool, Any]]) -> None:
+        for ok, value in results:
+            if ok:
+                factory, description, port = value
+                self._ports[factory, description] = port
+            else:
+                log.critical(
+                    "could not listen again after a failed reload: {why}",
+                    why=value.getErrorMessage(),
+                )
+
+    def _commit(
+        self,
+        factories: dict[str, Listener],
+        new: Settings,
+        closed: list[tuple[Listener, str]],
+        opened: list[tuple[Listener, str, IListeningPort]],
+    ) -> list[str]:
+        """Take on the new listeners; say what changed."""
+        lines = []
+        for factory, description in closed:
+            lines.append(f"stopped listening for {factory.kind} on {description}")
+            log.info(
+                "chatd stopped listening for {kind} on {description}; "
+                "its clients stay connected",
+                kind=factory.kind,
+                description=description,
+            )
+        for factory, description, port in opened:
+            self._listening(port, factory, description)
+            lines.append(f"listening for {factory.kind} on {description}")
+        served = self.factories
+        for factory in factories.values():
+            if factory not in served:
+                self.listeners.append((factory, []))
+                if self.running:
+                    factory.start_reaping()
+        self.listeners = [
+            (factory, list(new.endpoints[factory.kind.lower()]))
+            for factory, _ in self.listeners
+        ]
+        return lines
+
+    def _apply(
+        self, listening: list[str], new: Settings, restart: tuple[str, ...], file: str
+    ) -> ReloadResult:
+        """Apply C{new}, whose listeners are open already, all at once."""
+        old = self.settings
+        assert old is not None
+        found = changes(old, new)
+        limits = new.limits
+        for factory in self.factories:
+            factory.apply_limits(
+                max_line=limits.max_line,
+                idle_timeout=limits.idle_timeout,
+                flood=new.flood.limit,
+                max_sendq=limits.max_sendq,
+                register_timeout=limits.register_timeout,
+            )
+            if isinstance(factory, IRCFactory) and new.server.motd != old.server.motd:
+                motd = new.server.motd
+                factory.set_motd(None if motd is None else list(motd.lines))
+        first = self.factories[0]
+        first.chat.max_users = limits.max_clients
+        if first.gate is not None:
+            first.gate.set_limit(limits.address_limit, first.clock.seconds())
+        set_level(LEVELS[new.server.log_level])
+        self.opers = new.opers
+        self.settings = new
+        changed = listening + [
+            _describe(key, before, after)
+            for key, before, after in found
+            if not key.startswith(("json.", "irc."))
+        ]
+        result = ReloadResult(new, tuple(changed), restart)
+        for follow in self.on_reload:
+            try:
+                follow(new)
+            except Exception:
+                log.failure("{follow} failed on a config reload", follow=follow)
+        log.info("config reloaded from {file}: {result}", file=file, result=str(result))
+        for key in restart:
+            log.warn(
+                "{key} changed in {file}, but only a restart changes it "
+                "(it stays {value})",
+                key=key,
+                file=file,
+                value=_show(key, old.value(key)),
+            )
+        return result
 
     def connection_count(self) -> int:
         """How many connections are open, on every listener."""
         return sum(len(factory.connections) for factory in self.factories)
 
     def _stop_listening(self) -> list[Deferred[Any]]:
-        ports, self.ports = self.ports, []
+        ports = self.ports
+        self._ports.clear()
         return [d for d in (p.stopListening() for p in ports) if d is not None]
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
+        self._release_sighup()
         factories = self.factories
         self.check_state()
         for factory in factories:
@@ -186,4 +516,57 @@ class ChatService(Service):
             proto.transport.abortConnection()
 
 
-__all__ = ["ChatService", "ListenError", "ListenFailed"]
+def _factory(
+    table: str, settings: Settings, chat: Chat, gate: Gate | None, clock: Any
+) -> Listener:
+    """The listener for a table of endpoints (C{json}, C{irc})."""
+    limits = settings.limits
+    common: dict[str, Any] = {
+        "max_line": limits.max_line,
+        "idle_timeout": limits.idle_timeout,
+        "flood": settings.flood.limit,
+        "max_sendq": limits.max_sendq,
+        "register_timeout": limits.register_timeout,
+        "gate": gate,
+    }
+    if table == "irc":
+        motd = settings.server.motd
+        return IRCFactory(
+            chat,
+            clock,
+            server_name=settings.server.name,
+            network=settings.server.network,
+            motd=None if motd is None else list(motd.lines),
+            **common,
+        )
+    return ChatFactory(chat, clock, **common)
+
+
+def _all(ds: list[Deferred[Any] | None]) -> Deferred[list[tuple[bool, Any]]]:
+    """Wait for every one of C{ds} (None: done already); their outcomes."""
+    return DeferredList([d or succeed(None) for d in ds], consumeErrors=True)
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "storage.url":
+        return redact(value)
+    if key == "server.motd":
+        return "none" if value is None else value.path
+    return show(value)
+
+
+def _describe(key: str, before: Any, after: Any) -> str:
+    """One line for a change applied by a reload."""
+    if key == "oper":
+        old = {oper.name: oper for oper in before}
+        new = {oper.name: oper for oper in after}
+        words = [f"{name} added" for name in new if name not in old]
+        words += [f"{name} removed" for name in old if name not in new]
+        words += [f"{n} changed" for n in new if n in old and new[n] != old[n]]
+        return "oper: " + (", ".join(words) or "reordered")
+    if key == "server.motd" and after is not None:
+        return f"server.motd: read {after.path} ({len(after.lines)} lines)"
+    return f"{key}: {_show(key, before)} -> {_show(key, after)}"
+
+
+__all__ = ["ChatService", "ListenError", "ListenFailed", "ReloadResult"]

@@ -1,30 +1,46 @@
 """
 The service over real loopback sockets: several clients talking, listening
-errors, and shutdown that says goodbye.
+errors, and shutdown that says goodbye; and config reloads (on a memory
+reactor), by call and by SIGHUP.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import platform
+import signal
 import socket
+from pathlib import Path
 from typing import Any, Callable
 
 from twisted.internet import reactor, threads
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock, deferLater
-from twisted.internet.testing import EventLoggingObserver, StringTransport
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import service as service_module
+from chatd.config import ConfigError, NoConfigFile, OperSpec
 from chatd.core import Channel, Chat
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
+from chatd.log import get_level, set_level
 from chatd.memory import MIN_DROP, TRIM_INTERVAL, MemoryTrim, malloc_trim
-from chatd.service import ChatService, ListenError
+from chatd.net.limits import FloodLimit
+from chatd.net.listener import Listener
+from chatd.service import DRAIN_TIMEOUT, ChatService, ListenError, ReloadResult
+from chatd.tap import Options, makeService
 
 
 class LineClient(LineReceiver):
@@ -339,3 +355,421 @@ class StateCheckTests(SynchronousTestCase):
             self.stop(chat),
             ["inconsistent state: <Channel #ghost (0 members)> is empty"],
         )
+
+
+class ListeningReactor(MemoryReactorClock):
+    """
+    A MemoryReactorClock whose TCP ports are open until stopListening,
+    which refuses a port open already and the ports in C{taken}.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: set[int] = set()
+        self.open: dict[int, _Port] = {}
+
+    def listenTCP(  # type: ignore[override]
+        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
+    ) -> _Port:
+        if port in self.taken or port in self.open:
+            raise CannotListenError(interface, port, OSError(98, "in use"))
+        self.open[port] = _Port(self, port, factory)
+        return self.open[port]
+
+
+class _Port:
+    def __init__(self, reactor: ListeningReactor, port: int, factory: Any) -> None:
+        self.reactor, self.port, self.factory = reactor, port, factory
+
+    def stopListening(self) -> None:
+        del self.reactor.open[self.port]
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("TCP", "0.0.0.0", self.port)
+
+
+def fake_hash() -> str:
+    """Something shaped like chatd-admin hash-password's output, made now."""
+    salt = base64.b64encode(os.urandom(16)).decode()
+    return f"$scrypt$ln=15,r=8,p=1${salt}${salt}"
+
+
+class ReloadTests(SynchronousTestCase):
+    """ChatService.reload: the whole file, checked, applied at once."""
+
+    def setUp(self) -> None:
+        self.addCleanup(set_level, get_level())
+        self.reactor = ListeningReactor()
+        self.directory = Path(self.mktemp()).resolve()
+        self.directory.mkdir()
+        self.path = self.directory / "chatd.toml"
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def start(self, text: str, *args: str) -> ChatService:
+        """chatd started as twistd would with C{--config} a file of C{text}."""
+        self.path.write_text(text, "utf-8")
+        options = Options()
+        options.parseOptions(["--config", str(self.path), *args])
+        service = makeService(options, self.reactor)
+        service.startService()
+        self.addCleanup(self.stop, service)
+        return service
+
+    def stop(self, service: ChatService) -> None:
+        if service.running:
+            service.stopService()
+            self.reactor.advance(DRAIN_TIMEOUT)
+
+    def reload(self, service: ChatService, text: str) -> ReloadResult:
+        self.path.write_text(text, "utf-8")
+        return self.successResultOf(service.reload())
+
+    def fails(self, service: ChatService, text: str) -> ConfigError:
+        self.path.write_text(text, "utf-8")
+        return self.failureResultOf(service.reload(), ConfigError).value
+
+    def connect(self, factory: Listener, host: str = "192.0.2.1") -> Any:
+        proto = factory.buildProtocol(IPv4Address("TCP", host, 1234))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", host, 1234))
+        proto.makeConnection(transport)
+        return proto
+
+    def logged(self, level: LogLevel) -> list[str]:
+        return [formatEvent(e) for e in self.events if e["log_level"] == level]
+
+    def test_limits(self) -> None:
+        service = self.start("[json]\nlisten = ['tcp:7001']\n")
+        [factory] = service.factories
+        proto = self.connect(factory)
+        assert proto.bucket is not None and factory.gate is not None
+        result = self.reload(
+            service,
+            "[json]\nlisten = ['tcp:7001']\n"
+            "[limits]\nmax_clients = 9\nidle_timeout = 10\nmax_line = 512\n"
+            "register_timeout = 0\nmax_sendq = '64K'\nmax_per_ip = 3\n"
+            "connects_per_minute = 0\nexempt_ip = ['10.0.0.0/8']\n"
+            "exempt_loopback = false\n"
+            "[flood]\nburst = 4\nrate = 0.5\nexcess = 7\n",
+        )
+        self.assertEqual(factory.chat.max_users, 9)
+        self.assertEqual((factory.idle_timeout, factory.max_line), (10, 512))
+        self.assertEqual((factory.register_timeout, factory.max_sendq), (0, 64 << 10))
+        self.assertEqual(factory.flood, FloodLimit(4, 0.5, 7))
+        limit = factory.gate.limit
+        self.assertEqual((limit.per_address, limit.connects), (3, 0))
+        self.assertEqual([str(n) for n in limit.exempt], ["10.0.0.0/8"])
+        self.assertFalse(limit.exempt_loopback)
+        self.assertEqual(factory.gate.connections("192.0.2.1"), 1)  # still counted
+        # the open connection goes on under the new flood limit...
+        self.assertEqual((proto.bucket.burst, proto.bucket.rate), (4, 0.5))
+        self.assertFalse(proto.transport.disconnecting)
+        # ...and the new idle timeout, its timer restarted
+        self.reactor.advance(9)
+        self.assertFalse(proto.transport.disconnecting)
+        self.reactor.advance(3)
+        self.assertIn(b'"code":"idle_timeout"', proto.transport.value())
+        self.assertIn("flood.rate: 2.0 -> 0.5", result.changed)
+        self.assertIn("limits.max_sendq: 1048576 -> 65536", result.changed)
+        self.assertEqual(len(result.changed), 12)
+        self.assertEqual(result.restart, ())
+        self.assertIs(service.settings, result.settings)
+        self.assertIn(
+            f"config reloaded from {self.path}: limits.max_clients: 1000 -> 9; ",
+            "\n".join(self.logged(LogLevel.info)),
+        )
+
+    def test_nothing_changed(self) -> None:
+        service = self.start("[flood]\nrate = 3\n")
+        result = self.reload(service, "[flood]\nrate = 3.0  # the same\n")
+        self.assertEqual((result.changed, str(result)), ((), "nothing changed"))
+
+    def test_motd_is_read_again(self) -> None:
+        motd = self.directory / "motd.txt"
+        motd.write_text("old news\n", "utf-8")
+        config = "[irc]\nlisten = ['tcp:6667']\n[server]\nmotd = 'motd.txt'\n"
+        service = self.start(config)
+        irc = service.factories[1]
+        first = self.connect(irc)
+        first.dataReceived(b"NICK a\r\nUSER a 0 * :A\r\n")
+        self.assertIn(b"372 a :- old news\r\n", first.transport.value())
+        motd.write_text("new news\nline two\n", "utf-8")
+        result = self.reload(service, config)
+        self.assertEqual(result.changed, (f"server.motd: read {motd} (2 lines)",))
+        second = self.connect(irc)
+        second.dataReceived(b"NICK b\r\nUSER b 0 * :B\r\n")
+        self.assertIn(b"372 b :- new news\r\n", second.transport.value())
+        self.assertNotIn(b"old news", second.transport.value())
+        # and without one
+        result = self.reload(service, "[irc]\nlisten = ['tcp:6667']\n")
+        self.assertEqual(result.changed, (f"server.motd: {motd} -> none",))
+        third = self.connect(irc)
+        third.dataReceived(b"NICK c\r\nUSER c 0 * :C\r\n")
+        self.assertIn(b"422 c :MOTD File is missing", third.transport.value())
+
+    def test_listeners_added_and_closed(self) -> None:
+        service = self.start("[json]\nlisten = ['tcp:7001', 'tcp:7002']\n")
+        [json_factory] = service.factories
+        self.assertEqual(sorted(self.reactor.open), [7001, 7002])
+        staying = self.connect(json_factory)
+        result = self.reload(
+            service,
+            "[json]\nlisten = ['tcp:7002', 'tcp:7003']\n"
+            "[irc]\nport = 6667\nlisten = ['tcp:6697']\n",
+        )
+        self.assertEqual(sorted(self.reactor.open), [6667, 6697, 7002, 7003])
+        self.assertEqual(
+            result.changed,
+            (
+                "stopped listening for JSON on tcp:7001",
+                "listening for JSON on tcp:7003",
+                "listening for IRC on tcp:6667:backlog=1024",
+                "listening for IRC on tcp:6697",
+            ),
+        )
+        json_again, irc = service.factories
+        self.assertIs(json_again, json_factory)
+        self.assertIsInstance(irc, IRCFactory)
+        self.assertIs(irc.chat, json_factory.chat)
+        self.assertIs(irc.gate, json_factory.gate)
+        self.assertIs(self.reactor.open[6667].factory, irc)
+        self.assertEqual(service.listeners[1][1], ["tcp:6667:backlog=1024", "tcp:6697"])
+        self.assertFalse(staying.transport.disconnecting)
+        self.assertIn(staying, json_factory.connections)
+        # the new listener's timers run: a silent IRC client is pinged
+        client = self.connect(irc)
+        client.dataReceived(b"NICK a\r\nUSER a 0 * :A\r\n")
+        self.reactor.advance(100)
+        self.assertIn(b"PING", client.transport.value())
+        # IRC closed again: its clients stay, its factory too
+        self.reload(service, "[json]\nlisten = ['tcp:7002', 'tcp:7003']\n")
+        self.assertEqual(sorted(self.reactor.open), [7002, 7003])
+        self.assertEqual(service.listeners[1], (irc, []))
+        self.assertIn(client, irc.connections)
+        # stopping says goodbye to everyone, on every listener
+        service.stopService()
+        self.assertIn(b"ERROR :Closing Link", client.transport.value())
+        self.assertEqual(self.reactor.open, {})
+
+    def test_an_endpoint_rewritten_for_the_same_port(self) -> None:
+        service = self.start("[json]\nport = 7001\n")
+        self.reload(service, "[json]\nlisten = ['tcp:7001:interface=0.0.0.0']\n")
+        self.assertEqual(list(self.reactor.open), [7001])
+        self.assertEqual(service.listeners[0][1], ["tcp:7001:interface=0.0.0.0"])
+
+    def test_a_port_that_cannot_be_had_changes_nothing(self) -> None:
+        service = self.start("[json]\nlisten = ['tcp:7001', 'tcp:7002']\n")
+        [factory] = service.factories
+        self.reactor.taken.add(7005)
+        before = service.settings
+        error = self.fails(
+            service,
+            "[json]\nlisten = ['tcp:7001', 'tcp:7003', 'tcp:7005']\n"
+            "[irc]\nlisten = ['tcp:6667']\n[flood]\nrate = 9\n",
+        )
+        self.assertEqual(error.key, "json.listen")
+        self.assertEqual(
+            str(error),
+            f"{self.path}: json.listen: cannot listen on 'tcp:7005': "
+            "Couldn't listen on any:7005: [Errno 98] in use.",
+        )
+        self.assertEqual(sorted(self.reactor.open), [7001, 7002])
+        self.assertEqual(len(service.ports), 2)
+        self.assertEqual(service.factories, [factory])
+        self.assertEqual(factory.flood.rate, 2)
+        self.assertIs(service.settings, before)
+        [line] = self.logged(LogLevel.error)
+        self.assertEqual(line, f"config not reloaded, nothing changed: {error}")
+
+    def test_an_invalid_file_changes_nothing(self) -> None:
+        service = self.start("[flood]\nrate = 3\n")
+        [factory] = service.factories
+        before = service.settings
+        error = self.fails(service, "[flood]\nrate = 9\n[limits]\nmax_clients = 0\n")
+        self.assertEqual(
+            str(error),
+            f"{self.path}: limits.max_clients: must be a whole number, 1 or more (got 0)",
+        )
+        self.assertEqual(factory.flood.rate, 3)
+        self.assertIs(service.settings, before)
+        self.assertEqual(
+            self.logged(LogLevel.error),
+            [f"config not reloaded, nothing changed: {error}"],
+        )
+        # nor does a file that is gone, or is not TOML
+        self.path.unlink()
+        self.failureResultOf(service.reload(), ConfigError)
+        self.fails(service, "[flood\n")
+        self.assertEqual(factory.flood.rate, 3)
+
+    def test_the_command_line_still_wins(self) -> None:
+        service = self.start("[flood]\nrate = 3\n", "--flood-rate", "5")
+        [factory] = service.factories
+        result = self.reload(service, "[flood]\nrate = 9\nburst = 4\n")
+        self.assertEqual(factory.flood, FloodLimit(4, 5, 20))
+        self.assertEqual(result.changed, ("flood.burst: 10 -> 4",))
+
+    def test_what_needs_a_restart(self) -> None:
+        service = self.start("[irc]\nport = 6667\n")
+        irc = service.factories[1]
+        result = self.reload(
+            service,
+            "[irc]\nport = 6667\n"
+            "[server]\nname = 'irc.example.org'\n"
+            "[storage]\nurl = 'postgresql://chatd:hunter2@db/chatd'\n"
+            "[flood]\nrate = 3\n",
+        )
+        self.assertEqual(result.restart, ("server.name", "storage.url"))
+        self.assertEqual(result.changed, ("flood.rate: 2.0 -> 3.0",))
+        self.assertEqual(
+            str(result),
+            "flood.rate: 2.0 -> 3.0 (server.name, storage.url: only at a restart)",
+        )
+        self.assertEqual(irc.server_name, "chatd.local")  # type: ignore[attr-defined]
+        assert service.settings is not None
+        self.assertEqual(service.settings.server.name, "chatd.local")
+        self.assertEqual(service.settings.storage.url, "sqlite")
+        self.assertEqual(service.settings.flood.rate, 3)
+        warnings = self.logged(LogLevel.warn)
+        self.assertEqual(
+            warnings,
+            [
+                f"server.name changed in {self.path}, but only a restart changes "
+                'it (it stays "chatd.local")',
+                f"storage.url changed in {self.path}, but only a restart changes "
+                "it (it stays sqlite)",
+            ],
+        )
+        # Said again on the next reload: the file still differs.
+        self.reload(service, self.path.read_text("utf-8"))
+        self.assertEqual(len(self.logged(LogLevel.warn)), 4)
+        self.assertFalse([e for e in self.events if "hunter2" in formatEvent(e)])
+
+    def test_operators_and_log_level(self) -> None:
+        service = self.start("")
+        self.assertEqual(service.opers, ())
+        hash_ = fake_hash()
+        result = self.reload(
+            service,
+            "[server]\nlog_level = 'debug'\n"
+            f"[[oper]]\nname = 'alice'\npassword = '{hash_}'\n"
+            f"[[oper]]\nname = 'bob'\npassword = '{hash_}'\nhostmask = 'bob!*@*'\n",
+        )
+        self.assertEqual(
+            service.opers,
+            (OperSpec("alice", hash_), OperSpec("bob", hash_, "bob!*@*")),
+        )
+        self.assertEqual(get_level(), LogLevel.debug)
+        self.assertEqual(
+            result.changed,
+            ('server.log_level: "info" -> "debug"', "oper: alice added, bob added"),
+        )
+        result = self.reload(
+            service,
+            f"[[oper]]\nname = 'bob'\npassword = '{hash_}'\n"
+            f"[[oper]]\nname = 'carol'\npassword = '{hash_}'\n",
+        )
+        self.assertEqual(
+            result.changed[1], "oper: carol added, alice removed, bob changed"
+        )
+        self.assertEqual(get_level(), LogLevel.info)
+        self.assertFalse([e for e in self.events if hash_ in formatEvent(e)])
+
+    def test_rehash_and_what_follows_a_reload(self) -> None:
+        """REHASH gets one line; what keeps a copy of the settings is told."""
+        service = self.start("")
+        seen: list[float] = []
+        service.on_reload.append(lambda settings: 1 / 0)
+        service.on_reload.append(lambda settings: seen.append(settings.flood.rate))
+        self.path.write_text("[flood]\nrate = 3\n", "utf-8")
+        line = self.successResultOf(service.rehash())
+        self.assertEqual(line, "flood.rate: 2.0 -> 3.0")
+        self.assertEqual(seen, [3.0])  # a broken follower stops nobody
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.path.write_text("[flood]\nrate = 0\n", "utf-8")
+        failure = self.failureResultOf(service.rehash(), ConfigError)
+        self.assertEqual(
+            failure.getErrorMessage(),
+            f"{self.path}: flood.rate: must be a number above 0 (got 0)",
+        )
+        self.assertEqual(seen, [3.0])
+
+    def test_without_a_config_file(self) -> None:
+        message = "no config file to reload: chatd was started without --config"
+        options = Options()
+        options.parseOptions([])
+        service = makeService(options, self.reactor)
+        for chat in (service, ChatService(Clock(), [])):
+            error = self.failureResultOf(chat.reload(), NoConfigFile).value
+            self.assertEqual(str(error), message)
+            self.assertIsInstance(error, ConfigError)
+        self.assertEqual(self.logged(LogLevel.warn), [message, message])
+
+    def test_one_reload_at_a_time(self) -> None:
+        service = self.start("[json]\nlisten = ['tcp:7001']\n")
+        stopping: Deferred[None] = Deferred()
+        port = self.reactor.open[7001]
+        self.patch(port, "stopListening", lambda: stopping)
+        self.path.write_text("[json]\nlisten = ['tcp:7002']\n", "utf-8")
+        first_d = service.reload()
+        second_d = service.reload()
+        self.assertNoResult(first_d)
+        self.assertNoResult(second_d)
+        del self.reactor.open[7001]
+        stopping.callback(None)
+        self.assertEqual(
+            self.successResultOf(first_d).changed,
+            (
+                "stopped listening for JSON on tcp:7001",
+                "listening for JSON on tcp:7002",
+            ),
+        )
+        self.assertEqual(self.successResultOf(second_d).changed, ())
+
+
+class SighupTests(SynchronousTestCase):
+    """SIGHUP reloads, under a real reactor; the handler before is put back."""
+
+    def test_sighup_reloads(self) -> None:
+        self.addCleanup(set_level, get_level())
+        path = Path(self.mktemp()).resolve()
+        path.write_text("[flood]\nrate = 3\n", "utf-8")
+        options = Options()
+        options.parseOptions(["--config", str(path)])
+        factory = ChatFactory(Chat(), reactor, flood=FloodLimit(10, 3, 20))
+        service = ChatService(
+            reactor, [(factory, [])], settings=options.settings, source=options.source
+        )
+        before = signal.getsignal(signal.SIGHUP)
+        service.startService()
+        self.addCleanup(lambda: service.running and service.stopService())
+        handler = signal.getsignal(signal.SIGHUP)
+        self.assertNotEqual(handler, before)
+        assert callable(handler)
+        calls: list[Callable[[], object]] = []
+        self.patch(reactor, "callFromThread", calls.append)
+        path.write_text("[flood]\nrate = 7\n", "utf-8")
+        handler(signal.SIGHUP, None)
+        self.assertEqual(factory.flood.rate, 3)  # not inside the handler...
+        [reload_now] = calls
+        reload_now()  # ...but from the reactor's loop
+        self.assertEqual(factory.flood.rate, 7)
+        # a bad file is logged, not raised into the reactor
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        path.write_text("[flood]\nrate = 0\n", "utf-8")
+        handler(signal.SIGHUP, None)
+        calls[-1]()
+        self.assertIn(
+            f"config not reloaded, nothing changed: {path}: flood.rate",
+            "\n".join(formatEvent(e) for e in events),
+        )
+        self.assertEqual(factory.flood.rate, 7)
+        service.stopService()
+        self.assertEqual(signal.getsignal(signal.SIGHUP), before)
+
+    def test_no_handler_under_a_test_clock(self) -> None:
+        before = signal.getsignal(signal.SIGHUP)
+        clock = Clock()
+        service = ChatService(clock, [(ChatFactory(Chat(), clock), [])])
+        service.startService()
+        self.assertEqual(signal.getsignal(signal.SIGHUP), before)
+        service.stopService()

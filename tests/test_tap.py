@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from twisted.application.service import IService, loadApplication
 from twisted.internet.task import Clock
@@ -51,6 +52,9 @@ SERVER_OPTIONS = (
     "--connects-per-minute",
     "--exempt-ip",
     "--no-exempt-loopback",
+    "--config",
+    "--database",
+    "--state-dir",
 )
 
 
@@ -182,6 +186,28 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertEqual(
             e.code, "twistd chatd: --max-clients 0: must be a whole number, 1 or more"
+        )
+
+    def test_config_file_errors_are_one_line_too(self) -> None:
+        from twisted.scripts.twistd import ServerOptions
+
+        self.patch(sys, "argv", ["/venv/bin/twistd", "-n", "chatd"])
+        path = self.mktemp()
+        e = self.assertRaises(
+            SystemExit, ServerOptions().parseOptions, ["chatd", "--config", path]
+        )
+        self.assertEqual(
+            e.code,
+            f"twistd chatd: {path}: cannot be read (No such file or directory)",
+        )
+        Path(path).write_text("[limits]\nmax_clients = 0\n", "utf-8")
+        e = self.assertRaises(
+            SystemExit, ServerOptions().parseOptions, ["chatd", "--config", path]
+        )
+        self.assertEqual(
+            e.code,
+            f"twistd chatd: {path}: limits.max_clients: must be a whole number, "
+            "1 or more (got 0)",
         )
 
     def test_help_has_no_gaps(self) -> None:
@@ -390,12 +416,24 @@ class DaemonTests(SynchronousTestCase):
             text=True,
         )
         self.addCleanup(self._kill, proc)
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
         self.output: list[str] = []
         self.ports: dict[str, int] = {}
+        self._pending = b""
+        if self.read_until(proc, lambda: all(kind in self.ports for kind in kinds)):
+            return proc, self.ports.get("JSON", 0)
+        self.fail("twistd did not start listening:\n" + "".join(self.output))
+
+    def read_until(
+        self, proc: subprocess.Popen[str], done: Callable[[], bool], timeout: float = 30
+    ) -> bool:
+        """
+        Read the daemon's output into C{self.output} (and the ports it
+        listens on into C{self.ports}) until C{done()}; False if it is not
+        done within C{timeout} seconds or the output ends.
+        """
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
         fd = proc.stdout.fileno()
-        pending = b""
         while time.monotonic() < deadline:
             # Raw reads: a buffered readline could sit on lines select
             # cannot see.
@@ -405,7 +443,7 @@ class DaemonTests(SynchronousTestCase):
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
-            *lines, pending = (pending + chunk).split(b"\n")
+            *lines, self._pending = (self._pending + chunk).split(b"\n")
             for raw in lines:
                 line = raw.decode("utf-8", "replace") + "\n"
                 self.output.append(line)
@@ -414,9 +452,9 @@ class DaemonTests(SynchronousTestCase):
                 )
                 if found:
                     self.ports[found.group(1)] = int(found.group(2))
-            if all(kind in self.ports for kind in kinds):
-                return proc, self.ports.get("JSON", 0)
-        self.fail("twistd did not start listening:\n" + "".join(self.output))
+            if done():
+                return True
+        return False
 
     def _kill(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
@@ -484,6 +522,59 @@ class DaemonTests(SynchronousTestCase):
         self.assertIn(proc.returncode, (0, -signal.SIGTERM), log)
         self.assertIn("chatd stopped", log)
         self.assertIn("is now known as alice", log)
+        self.assertNotIn("Traceback", log)
+
+    def test_sighup_reloads_the_config_file(self) -> None:
+        """
+        kill -HUP: an edited --config file (relative to where twistd was
+        started) opens an IRC listener with a new MOTD; a bad one changes
+        nothing and the log says why.
+        """
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        config = Path(workdir, "chatd.toml")
+        loopback = '["tcp:0:interface=127.0.0.1"]'
+        config.write_text(f"[json]\nlisten = {loopback}\n", "utf-8")
+        proc, port = self.start("--config", "chatd.toml", workdir=workdir)
+        Path(workdir, "motd.txt").write_text("read on SIGHUP\n", "utf-8")
+        config.write_text(
+            f"[json]\nlisten = {loopback}\n[irc]\nlisten = {loopback}\n"
+            '[server]\nmotd = "motd.txt"\n',
+            "utf-8",
+        )
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(
+            self.read_until(proc, lambda: "IRC" in self.ports), "".join(self.output)
+        )
+        irc = socket.create_connection(("127.0.0.1", self.ports["IRC"]), timeout=10)
+        self.addCleanup(irc.close)
+        lines = irc.makefile("rb")
+        self.addCleanup(lines.close)
+        irc.sendall(b"NICK alice\r\nUSER alice 0 * :Alice\r\n")
+        motd = [lines.readline()]
+        while motd[-1] and not re.search(rb" (376|422) ", motd[-1]):
+            motd.append(lines.readline())
+        self.assertIn(b"372 alice :- read on SIGHUP\r\n", b"".join(motd))
+        config.write_text("[flood]\nrate = 0\n", "utf-8")
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(
+            self.read_until(proc, lambda: "not reloaded" in self.output[-1]),
+            "".join(self.output),
+        )
+        self.assertIn(
+            "config not reloaded, nothing changed: chatd.toml: flood.rate: "
+            "must be a number above 0 (got 0)",
+            self.output[-1],
+        )
+        # Still serving both, with the listeners it had.
+        self.assertIsNone(proc.poll())
+        j = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(j.close)
+        self.assertIn(b'"welcome"', j.makefile("rb").readline())
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=20)
+        log = "".join(self.output) + rest
+        self.assertIn("config reloaded from chatd.toml: listening for IRC", log)
         self.assertNotIn("Traceback", log)
 
     def test_daemon_serves_irc_beside_json(self) -> None:

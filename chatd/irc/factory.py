@@ -123,6 +123,15 @@ class IRCFactory(Listener):
             "UTF8ONLY",
         ]
 
+    def apply_limits(self, **limits: Any) -> None:
+        super().apply_limits(**limits)
+        self.body_max = min(LINE_MAX - 2, self.max_line)
+
+    def set_motd(self, motd: list[str] | None) -> None:
+        """A new message of the day (a config reload), shown from now on."""
+        self.motd = motd
+        self.templates.pop("motd", None)
+
     @property
     def reap_interval(self) -> float:
         """Often enough to ping at half the timeout and reap at all of it."""

@@ -71,6 +71,13 @@ class Bucket:
             self.stamp = now
         return self.tokens
 
+    def retune(self, limit: FloodLimit, now: float) -> None:
+        """Go on at C{limit}'s burst and rate, keeping the tokens left."""
+        self._refill(now)
+        self.burst = float(limit.burst)
+        self.rate = limit.rate
+        self.tokens = min(self.tokens, self.burst)
+
     def cost(self, targets: int) -> float:
         """What a command with C{targets} targets costs: one each, at most a burst."""
         return float(min(max(targets, 1), self.burst))
@@ -212,11 +219,28 @@ class Gate:
     def __init__(self, limit: AddressLimit) -> None:
         self.limit = limit
         self._addresses: dict[str, _Address] = {}
-        self._rate_limit = (
-            FloodLimit(limit.connects, limit.connects / limit.period, 0)
-            if limit.connects > 0 and limit.period > 0
-            else None
-        )
+        self._rate_limit = self._rate(limit)
+
+    @staticmethod
+    def _rate(limit: AddressLimit) -> FloodLimit | None:
+        if limit.connects > 0 and limit.period > 0:
+            return FloodLimit(limit.connects, limit.connects / limit.period, 0)
+        return None
+
+    def set_limit(self, limit: AddressLimit, now: float) -> None:
+        """
+        Go on under C{limit} (a config reload), keeping the connections
+        counted and each address's place in its connection rate.
+        """
+        self.limit = limit
+        rate = self._rate_limit = self._rate(limit)
+        for state in self._addresses.values():
+            if rate is None:
+                state.bucket = None
+            elif state.bucket is None:
+                state.bucket = Bucket(rate, now)
+            else:
+                state.bucket.retune(rate, now)
 
     def exempt(self, host: str) -> bool:
         """Whether the per-address limits skip C{host}."""

@@ -79,6 +79,7 @@ class Listener(ServerFactory):
         self.registering: dict[Connection, float] = {}
         self._reaper: LoopingCall | None = None
         self._ticker: LoopingCall | None = None
+        self._reaping = False
         #: refusals by the core (server full) in the current burst
         self._refused = 0
         self._last_refused = 0.0
@@ -105,6 +106,7 @@ class Listener(ServerFactory):
         Start the timers: the idle reaper, and the once-a-second tick when
         there are registration timeouts or refusal bursts to look after.
         """
+        self._reaping = True
         if self._ticker is None and (
             self.register_timeout > 0 or self.gate is not None
         ):
@@ -118,10 +120,44 @@ class Listener(ServerFactory):
         self._reaper.start(self.reap_interval, now=False)
 
     def stop_reaping(self) -> None:
+        self._reaping = False
         for timer in (self._reaper, self._ticker):
             if timer is not None and timer.running:
                 timer.stop()
         self._reaper = self._ticker = None
+
+    def apply_limits(
+        self,
+        *,
+        max_line: int,
+        idle_timeout: float,
+        flood: FloodLimit,
+        max_sendq: int,
+        register_timeout: float,
+    ) -> None:
+        """
+        Take new limits while serving (a config reload).  Open connections
+        get the new idle and registration timeouts, SendQ cap, flood burst,
+        rate and excess at once; the line length they were told, and
+        whether flood control or the SendQ watch is on at all, stay as they
+        were when they connected.
+        """
+        reaping = self._reaping
+        self.stop_reaping()
+        if flood.enabled and self.flood.enabled:
+            now = self.clock.seconds()
+            for proto in self.connections:
+                if proto.bucket is not None:
+                    proto.bucket.retune(flood, now)
+        self.flood = flood
+        self.max_line = max_line
+        self.idle_timeout = idle_timeout
+        self.max_sendq = max_sendq
+        if register_timeout <= 0:
+            self.registering.clear()
+        self.register_timeout = register_timeout
+        if reaping:
+            self.start_reaping()
 
     # admission and registration
 
