@@ -1,0 +1,128 @@
+# -*- test-case-name: tests.accounts.test_hasher -*-
+"""
+Password hashing off the reactor thread, bounded: a scrypt hash takes tens
+of milliseconds and 16 MiB, so a storm of logins must neither stall the chat
+nor queue unbounded work.  L{Hasher} runs each hash through an injected
+C{run(fn, *args) -> Deferred} (a small thread pool in production, a
+synchronous call in tests) and refuses at once, with L{HasherBusy}, when
+C{max_pending} hashes are already waiting or running.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from chatd.accounts.passwords import DEFAULT_LN, hash_password, verify_password
+from chatd.accounts.scram import DEFAULT_ITERATIONS, ScramCredentials, make_credentials
+
+#: C{run(fn, *args)}: call C{fn(*args)} somewhere and fire with its result.
+Run = Callable[..., "Deferred[Any]"]
+
+_T = TypeVar("_T")
+
+#: Threads hashing at once: each scrypt hash takes a core and 16 MiB.
+MAX_THREADS = 2
+MAX_PENDING = 64
+
+
+class HasherBusy(Exception):
+    """Too many hashes are waiting already: the caller should refuse, not queue."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(
+            f"{pending} password hashes are already waiting: try again later"
+        )
+        self.pending = pending
+
+
+class Hasher:
+    """
+    Hash and verify passwords and make SCRAM credentials through C{run},
+    at most C{max_pending} at a time (waiting and running together).
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        max_pending: int = MAX_PENDING,
+        *,
+        ln: int = DEFAULT_LN,
+        iterations: int = DEFAULT_ITERATIONS,
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError("a Hasher needs room for at least one hash")
+        self._run = run
+        self.max_pending = max_pending
+        self.ln = ln
+        self.iterations = iterations
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        """Hashes handed to C{run} that have not finished."""
+        return self._pending
+
+    def _submit(self, fn: Callable[..., _T], *args: object) -> Deferred[_T]:
+        if self._pending >= self.max_pending:
+            return fail(HasherBusy(self._pending))
+        self._pending += 1
+        try:
+            d: Deferred[_T] = self._run(fn, *args)
+        except BaseException:
+            self._pending -= 1
+            return fail()
+        d.addBoth(self._finished)
+        return d
+
+    def _finished(self, result: _T) -> _T:
+        self._pending -= 1
+        return result
+
+    def hash(self, password: str) -> Deferred[str]:
+        """A new C{$scrypt$} hash of C{password}."""
+        return self._submit(functools.partial(hash_password, ln=self.ln), password)
+
+    def verify(self, password: str, stored: str) -> Deferred[bool]:
+        """Whether C{password} matches the C{$scrypt$} hash C{stored}."""
+        return self._submit(verify_password, password, stored)
+
+    def credentials(self, password: str) -> Deferred[ScramCredentials]:
+        """New SCRAM-SHA-256 credentials for C{password}."""
+        return self._submit(make_credentials, password, self.iterations)
+
+
+def thread_pool_runner(
+    reactor: IReactorFromThreads, max_threads: int = MAX_THREADS
+) -> tuple[Run, ThreadPool]:
+    """
+    A C{run} for L{Hasher} on a thread pool of its own (not the reactor's,
+    which name resolution and others share), and that pool.  The pool is
+    not started: whoever builds the server starts and stops it, e.g. with
+    L{ThreadPoolService} under the server's MultiService.
+    """
+    pool = ThreadPool(minthreads=0, maxthreads=max_threads, name="chatd-hash")
+    return functools.partial(deferToThreadPool, reactor, pool), pool
+
+
+class ThreadPoolService(Service):
+    """Starts a thread pool with the service and stops (joins) it with it."""
+
+    def __init__(self, pool: ThreadPool) -> None:
+        self.pool = pool
+
+    def startService(self) -> None:
+        super().startService()
+        self.pool.start()
+
+    def stopService(self) -> Deferred[None] | None:
+        # Waits for the hashes under way (a few tens of ms each) to finish.
+        self.pool.stop()
+        super().stopService()
+        return None
