@@ -3,16 +3,24 @@
 Password hashing off the reactor thread, bounded: a scrypt hash takes tens
 of milliseconds and 16 MiB, so a storm of logins must neither stall the chat
 nor queue unbounded work.  L{Hasher} runs each hash through an injected
-C{run(fn, *args) -> Deferred} (a small thread pool in production, a
-synchronous call in tests) and refuses at once, with L{HasherBusy}, when
+C{run(fn, *args) -> Deferred} and refuses at once, with L{HasherBusy}, when
 C{max_pending} hashes are already waiting or running.
+
+Two runs for production: L{thread_pool_runner}, where scrypt lets go of the
+GIL (C{cryptography} 50 and later), and L{ProcessPoolRunner}, where it does
+not (older releases, so PyPy 3.9 on 43: 20 hashes in threads stopped the
+reactor for 0.6 s at a time, in processes for 14 ms at most).  See
+L{scrypt_releases_gil}.  Tests pass a synchronous call.
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import multiprocessing.pool
 from typing import Any, Callable, TypeVar
 
+import cryptography
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorFromThreads
@@ -98,6 +106,17 @@ class Hasher:
         return self._submit(make_credentials, password, self.iterations)
 
 
+def scrypt_releases_gil() -> bool:
+    """
+    Whether this C{cryptography} lets other threads run while it derives
+    a scrypt key (measured: 50.0 does, 43 to 49 do not), i.e. whether
+    L{thread_pool_runner} keeps the reactor free, or L{ProcessPoolRunner}
+    is needed.
+    """
+    major = cryptography.__version__.split(".", 1)[0]
+    return major.isdigit() and int(major) >= 50
+
+
 def thread_pool_runner(
     reactor: IReactorFromThreads, max_threads: int = MAX_THREADS
 ) -> tuple[Run, ThreadPool]:
@@ -124,5 +143,52 @@ class ThreadPoolService(Service):
     def stopService(self) -> Deferred[None] | None:
         # Waits for the hashes under way (a few tens of ms each) to finish.
         self.pool.stop()
+        super().stopService()
+        return None
+
+
+class ProcessPoolRunner(Service):
+    """
+    A C{run} for L{Hasher} on worker processes, and the Service that stops
+    them.  For where scrypt holds the GIL: C{cryptography} before 50 (and
+    so PyPy 3.9, which stays on 43) keeps it for the whole derivation, so a
+    hash in a thread stops the reactor as long as one on the reactor would.
+
+    The workers start with the first hash, by C{spawn} (no fork of a process
+    that has threads; the main module must not start a server on import, as
+    twistd's does not).  C{multiprocessing.Pool} rather than
+    C{concurrent.futures}: Debian's PyPy 3.9 has a ProcessPoolExecutor that
+    fails with C{spawn}.  A hash whose worker dies never answers.
+    """
+
+    def __init__(self, reactor: IReactorFromThreads, processes: int = MAX_THREADS):
+        self._reactor = reactor
+        self.processes = processes
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._closed = False
+
+    def __call__(self, fn: Callable[..., _T], *args: object) -> Deferred[_T]:
+        if self._closed:
+            raise RuntimeError("the hashing processes are shut down")
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(self.processes)
+        d: Deferred[_T] = Deferred()
+        call = self._reactor.callFromThread
+        self._pool.apply_async(
+            fn,
+            args,
+            callback=lambda result: call(d.callback, result),
+            error_callback=lambda error: call(d.errback, error),
+        )
+        return d
+
+    def stopService(self) -> Deferred[None] | None:
+        # Hashes still under way or queued are dropped: the server is stopping.
+        self._closed = True
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
         super().stopService()
         return None

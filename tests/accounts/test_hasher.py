@@ -5,10 +5,12 @@ runner, with a runner the test fires by hand, and once on a real thread pool.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from typing import Any, Callable
 
+import cryptography
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -16,7 +18,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from chatd.accounts.hasher import (
     Hasher,
     HasherBusy,
+    ProcessPoolRunner,
     ThreadPoolService,
+    scrypt_releases_gil,
     thread_pool_runner,
 )
 from chatd.accounts.passwords import is_password_hash, verify_password
@@ -182,3 +186,59 @@ class ThreadPoolTests(TestCase):
         service.stopService()
         self.assertFalse(service.pool.started)
         self.assertFalse(service.running)
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+class ProcessPoolTests(TestCase):
+    """Worker processes, for where scrypt holds the GIL (cryptography < 50)."""
+
+    def setUp(self) -> None:
+        self.runner = ProcessPoolRunner(reactor, processes=1)
+        self.runner.startService()
+        self.addCleanup(self.runner.stopService)
+
+    def test_hash_in_another_process(self) -> Deferred[None]:
+        hasher = Hasher(self.runner, ln=LN)
+        password = made_up()
+
+        def hashed(stored: str) -> Deferred[bool]:
+            self.assertTrue(is_password_hash(stored))
+            return hasher.verify(password, stored)
+
+        def verified(ok: bool) -> Deferred[int]:
+            self.assertTrue(ok)
+            self.assertEqual(hasher.pending, 0)
+            return self.runner(worker_pid)
+
+        def ran_in(pid: int) -> None:
+            self.assertNotEqual(pid, os.getpid())
+
+        d = hasher.hash(password)
+        return d.addCallback(hashed).addCallback(verified).addCallback(ran_in)
+
+    def test_errors_come_back(self) -> Deferred[None]:
+        d = Hasher(self.runner).hash("bad \udc80 text")
+        return self.assertFailure(d, UnicodeEncodeError).addCallback(lambda _: None)
+
+    def test_stopped(self) -> None:
+        runner = ProcessPoolRunner(reactor)
+        runner.startService()
+        runner.stopService()
+        self.failureResultOf(Hasher(runner).hash(made_up()), RuntimeError)
+
+
+class ReleasesGilTests(SynchronousTestCase):
+    def test_by_version(self) -> None:
+        for version, expected in [
+            ("43.0.3", False),
+            ("49.0.0", False),
+            ("50.0.0", True),
+            ("51.0.1", True),
+            ("3.4.8", False),
+            ("dev", False),
+        ]:
+            self.patch(cryptography, "__version__", version)
+            self.assertEqual(scrypt_releases_gil(), expected, version)
