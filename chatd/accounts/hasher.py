@@ -27,7 +27,12 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from chatd.accounts.passwords import DEFAULT_LN, hash_password, verify_password
+from chatd.accounts.passwords import (
+    DEFAULT_LN,
+    dummy_hash,
+    hash_password,
+    verify_password,
+)
 from chatd.accounts.scram import DEFAULT_ITERATIONS, ScramCredentials, make_credentials
 
 #: C{run(fn, *args)}: call C{fn(*args)} somewhere and fire with its result.
@@ -97,8 +102,16 @@ class Hasher:
         """A new C{$scrypt$} hash of C{password}."""
         return self._submit(functools.partial(hash_password, ln=self.ln), password)
 
-    def verify(self, password: str, stored: str) -> Deferred[bool]:
-        """Whether C{password} matches the C{$scrypt$} hash C{stored}."""
+    def verify(self, password: str, stored: str | None) -> Deferred[bool]:
+        """
+        Whether C{password} matches the C{$scrypt$} hash C{stored}.  With
+        None (no such account) a hash of the same cost is spent all the
+        same, and the answer is False: timing tells no stranger which
+        accounts exist.
+        """
+        if stored is None:
+            d = self._submit(verify_password, password, dummy_hash(self.ln))
+            return d.addCallback(lambda _: False)
         return self._submit(verify_password, password, stored)
 
     def credentials(self, password: str) -> Deferred[ScramCredentials]:

@@ -126,6 +126,17 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, key)
 
 
+def dummy_hash(ln: int = DEFAULT_LN) -> str:
+    """
+    A well-formed hash that no password matches (its salt and key are all
+    zero bytes), to verify against when the account does not exist, so
+    that the answer takes as long as for one that does.
+    """
+    _check_cost(ln, BLOCK_SIZE, PARALLELISM)
+    zeros = _b64(bytes(SALT_BYTES)), _b64(bytes(KEY_BYTES))
+    return f"$scrypt$ln={ln},r={BLOCK_SIZE},p={PARALLELISM}${zeros[0]}${zeros[1]}"
+
+
 def needs_rehash(stored: str, *, ln: int = DEFAULT_LN) -> bool:
     """
     Whether C{stored} should be replaced by a new hash at the next

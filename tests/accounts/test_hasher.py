@@ -23,7 +23,7 @@ from chatd.accounts.hasher import (
     scrypt_releases_gil,
     thread_pool_runner,
 )
-from chatd.accounts.passwords import is_password_hash, verify_password
+from chatd.accounts.passwords import dummy_hash, is_password_hash, verify_password
 from chatd.accounts.scram import ScramCredentials, make_credentials
 
 LN = 4
@@ -73,6 +73,18 @@ class SynchronousHasherTests(SynchronousTestCase):
         self.assertTrue(self.successResultOf(self.hasher.verify(password, stored)))
         self.assertFalse(self.successResultOf(self.hasher.verify(made_up(), stored)))
         self.assertEqual(self.hasher.pending, 0)
+
+    def test_verify_without_an_account(self) -> None:
+        held = Held()
+        hasher = Hasher(held, ln=LN)
+        d = hasher.verify(made_up(), None)
+        self.assertEqual(hasher.pending, 1)
+        [(fn, args, _)] = held.calls
+        self.assertIs(fn, verify_password)
+        self.assertEqual(args[1], dummy_hash(LN))
+        held.run_one()
+        self.assertFalse(self.successResultOf(d))
+        self.assertEqual(hasher.pending, 0)
 
     def test_credentials(self) -> None:
         password = made_up()

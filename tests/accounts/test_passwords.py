@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatd.accounts.passwords import (
     DEFAULT_LN,
     PasswordHashError,
+    dummy_hash,
     hash_password,
     is_password_hash,
     needs_rehash,
@@ -86,6 +87,19 @@ class HashTests(SynchronousTestCase):
         self.assertFalse(verify_password("pass\udc80word", stored))
         with self.assertRaises(UnicodeEncodeError):
             hash_password("pass\udc80word", ln=LN)
+
+
+class DummyHashTests(SynchronousTestCase):
+    def test_well_formed_and_matches_nothing(self) -> None:
+        for ln in (LN, DEFAULT_LN):
+            dummy = dummy_hash(ln)
+            self.assertTrue(is_password_hash(dummy))
+            self.assertIn(f"$scrypt$ln={ln},r=8,p=1$", dummy)
+            self.assertFalse(needs_rehash(dummy, ln=ln))
+        self.assertFalse(verify_password(made_up(), dummy_hash(LN)))
+        self.assertFalse(verify_password("", dummy_hash(LN)))
+        with self.assertRaises(PasswordHashError):
+            dummy_hash(30)
 
 
 class MalformedTests(SynchronousTestCase):
