@@ -1,0 +1,68 @@
+# -*- test-case-name: tests.accounts.test_validation -*-
+"""
+What an account name and a password may be.  An account's name is a nick
+reserved for it, so it follows the nick rules of L{chatd.core.names}; a
+password has bounds so that hashing it costs what we planned.
+"""
+
+from __future__ import annotations
+
+from chatd.core.names import NICK_MAX, fold, is_valid_nick
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 300
+_FORBIDDEN = {"\0": "NUL", "\r": "CR", "\n": "LF"}
+
+
+class AccountNameError(ValueError):
+    """A name that cannot be an account's; C{reason} says why, for people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PasswordError(ValueError):
+    """A password that may not be set; C{reason} says why, for people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_account_name(name: str) -> str:
+    """
+    The key C{name} is stored and compared by (nick folding: ASCII lower
+    case), if it is a valid nick.
+
+    @raise AccountNameError: if it is not.
+    """
+    if not is_valid_nick(name):
+        raise AccountNameError(
+            f"an account name is a nick: 1 to {NICK_MAX} ASCII letters, digits "
+            "or -_[]{}|^`\\, not starting with a digit or -"
+        )
+    return fold(name)
+
+
+def check_password(password: str, account: str | None = None) -> None:
+    """
+    Refuse a password shorter than 8 or longer than 300 characters, one with
+    NUL, CR or LF (no wire could carry it), one that is not valid Unicode,
+    and one equal to the C{account} name, whatever its case.
+
+    @raise PasswordError: saying which rule it breaks.
+    """
+    if len(password) < PASSWORD_MIN:
+        raise PasswordError(f"a password has at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise PasswordError(f"a password has at most {PASSWORD_MAX} characters")
+    for char, name in _FORBIDDEN.items():
+        if char in password:
+            raise PasswordError(f"a password may not contain {name}")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PasswordError("a password must be valid Unicode text") from None
+    if account is not None and password.casefold() == account.casefold():
+        raise PasswordError("a password may not be the account's name")

@@ -1,0 +1,1 @@
+"""Tests for chatd.accounts and chatd-admin."""
