@@ -105,6 +105,7 @@ class CommandTests(SynchronousTestCase):
                 "topic": "",
                 "members": ["alice"],
                 "privileges": {"alice": ["op"]},
+                "accounts": {},
             },
         )
         bob = self.server.user("bob")
@@ -117,6 +118,7 @@ class CommandTests(SynchronousTestCase):
                 "topic": "",
                 "members": ["alice", "bob"],
                 "privileges": {"alice": ["op"]},
+                "accounts": {},
             },
         )
         self.assertEqual(
@@ -251,6 +253,7 @@ class CommandTests(SynchronousTestCase):
                 "channel": "#Room",
                 "members": ["alice", "bob"],
                 "privileges": {"alice": ["op"]},
+                "accounts": {},
                 "away": {},
             },
         )

@@ -381,6 +381,7 @@ class PrivilegeTests(ModerationCase):
                 "topic": "",
                 "members": ["alice"],
                 "privileges": {"alice": ["op"]},
+                "accounts": {},
             },
         )
         bob = self.server.user("bob", "#c")
@@ -402,6 +403,7 @@ class PrivilegeTests(ModerationCase):
                     "bob": ["voice"],
                     "carol": ["op", "voice"],
                 },
+                "accounts": {},
             },
         )
         alice.request("deop", channel="#c", nick="alice")
@@ -413,6 +415,7 @@ class PrivilegeTests(ModerationCase):
                 "channel": "#c",
                 "members": ["alice", "bob", "carol", "dave"],
                 "privileges": {"bob": ["voice"], "carol": ["op", "voice"]},
+                "accounts": {},
                 "away": {},
             },
         )

@@ -13,7 +13,6 @@ runs in the L{Hasher}'s bounded thread pool, never on the reactor thread.
 from __future__ import annotations
 
 import functools
-import hmac
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -23,7 +22,7 @@ from twisted.python.failure import Failure
 from chatd.accounts.hasher import HasherBusy
 from chatd.accounts.sasl import new_mechanism
 from chatd.accounts.scram import ScramCredentials
-from chatd.accounts.throttle import LoginThrottle, RegistrationLimit
+from chatd.accounts.throttle import LoginThrottle, LoginThrottled, RegistrationLimit
 from chatd.accounts.validation import (
     AccountNameError,
     PasswordError,
@@ -85,13 +84,11 @@ class Accounts:
         self.now = now
         self.registration = registration
         self.records: dict[str, AccountRecord] = {}
-        self.throttle = LoginThrottle(failures=login_failures)
+        self.login_failures = login_failures
+        self.throttle = LoginThrottle(login_failures)
         self.limit = RegistrationLimit(per_hour=registrations_per_hour)
         self.secret = secret if secret is not None else os.urandom(32)
         self._pending: set[str] = set()
-        # A hash to check a password against when the account does not
-        # exist, so that a stranger cannot time the difference.
-        self._decoy: str | None = None
 
     def configure(
         self, registration: bool, registrations_per_hour: int, login_failures: int
@@ -99,7 +96,9 @@ class Accounts:
         """Take new limits (a config reload); counters so far are kept."""
         self.registration = registration
         self.limit.per_hour = registrations_per_hour
-        self.throttle.failures = login_failures
+        if login_failures != self.login_failures:
+            self.login_failures = login_failures
+            self.throttle = LoginThrottle(login_failures)
 
     def load(self) -> Deferred[None]:
         """Read every account from the store; their names become owned nicks."""
@@ -138,7 +137,7 @@ class Accounts:
             return fail(e)
         self._pending.add(folded)
 
-        def store(results: tuple[str, ScramCredentials]) -> Deferred[None]:
+        def store(results: tuple[str, ScramCredentials]) -> Deferred[AccountRecord]:
             password_hash, credentials = results
             record = AccountRecord(
                 name=name,
@@ -148,8 +147,8 @@ class Accounts:
                 created_at=self.now(),
                 email=email,
             )
-            d = self.store.create_account(record)
-            return d.addCallback(lambda _: record)  # type: ignore[return-value]
+            d: Deferred[Any] = self.store.create_account(record)
+            return d.addCallback(lambda _: record)
 
         def created(record: AccountRecord) -> AccountRecord:
             self.records[folded] = record
@@ -171,7 +170,7 @@ class Accounts:
             self._pending.discard(folded)
             return result
 
-        d = self._hash_both(password)
+        d: Deferred[Any] = self._hash_both(password)
         d.addCallback(store)
         d.addCallback(created)
         d.addErrback(exists)
@@ -198,7 +197,11 @@ class Accounts:
             check_password(password, name)
         except PasswordError as e:
             raise ChatError("weak_password", str(e)) from None
-        if folded in self.records or folded in self._pending:
+        if (
+            folded in self.records
+            or folded in self._pending
+            or self.chat.nick_owner(name) is not None
+        ):
             raise ChatError("account_exists", f"the account {name} exists already")
         holder = self.chat.find_user(name)
         if holder is not None and holder is not user:
@@ -225,7 +228,7 @@ class Accounts:
             return value
 
         hashed.addCallback(both)
-        return hashed.addCallback(lambda _: credentials).addCallback(  # type: ignore[return-value]
+        return hashed.addCallback(lambda _: credentials).addCallback(
             lambda creds: (results[0], creds)
         )
 
@@ -242,18 +245,8 @@ class Accounts:
         folded = fold(name)
         wait = self.throttle.check(folded, address, self.now())
         if wait > 0:
-            return fail(
-                ChatError(
-                    "throttled",
-                    f"too many failed logins; try again in {int(wait) + 1} seconds",
-                )
-            )
+            return fail(_throttled(wait))
         record = self.records.get(folded)
-        stored = record.password_hash if record is not None else self._decoy_hash()
-        if stored is None:
-            # No decoy yet (the very first check): answer without one.
-            self.throttle.failed(folded, address, self.now())
-            return succeed(None)
 
         def checked(ok: bool) -> str | None:
             current = self.records.get(folded)
@@ -266,22 +259,29 @@ class Accounts:
             )
             return None
 
-        d = self.hasher.verify(password, stored)
+        stored = None if record is None else record.password_hash
+        d: Deferred[Any] = self.hasher.verify(password, stored)
         d.addCallback(checked)
         d.addErrback(_busy)
         return d
 
-    def _decoy_hash(self) -> str | None:
-        if self._decoy is None:
-            # Made once, off the reactor; until then a missing account fails
-            # fast, which tells nothing a register attempt would not.
-            def keep(value: str) -> None:
-                self._decoy = value
+    def _sasl_plain(
+        self, name: str, password: str, address: str
+    ) -> Deferred[str | None]:
+        def throttled(failure: Failure) -> Failure:
+            error = failure.check(ChatError)
+            if error is not None and failure.value.code == "throttled":  # type: ignore[union-attr]
+                raise LoginThrottled(self.login_allowed(name, address))
+            return failure
 
-            self.hasher.hash(os.urandom(16).hex()).addCallbacks(keep, lambda _: None)
-        return self._decoy
+        return self.authenticate(name, password, address).addErrback(throttled)
 
-    def scram_lookup(self, name: str) -> Deferred[tuple[str, ScramCredentials] | None]:
+    def _scram_lookup(
+        self, name: str, address: str
+    ) -> Deferred[tuple[str, ScramCredentials] | None]:
+        wait = self.login_allowed(name, address)
+        if wait > 0:
+            return fail(LoginThrottled(wait))
         record = self.records.get(fold(name))
         if record is None:
             return succeed(None)
@@ -292,14 +292,9 @@ class Accounts:
         return new_mechanism(
             name,
             authenticate=functools.partial(self._sasl_plain, address=address),
-            lookup=self.scram_lookup,
+            lookup=functools.partial(self._scram_lookup, address=address),
             secret=self.secret,
         )
-
-    def _sasl_plain(
-        self, name: str, password: str, address: str
-    ) -> Deferred[str | None]:
-        return self.authenticate(name, password, address)
 
     def login_failed(self, name: str, address: str) -> None:
         """A login other than by password (SCRAM) failed: count it."""
@@ -321,7 +316,7 @@ class Accounts:
         except PasswordError as e:
             return fail(ChatError("weak_password", str(e)))
 
-        def store(results: tuple[str, ScramCredentials]) -> Deferred[None]:
+        def store(results: tuple[str, ScramCredentials]) -> Deferred[Any]:
             password_hash, credentials = results
             updated = AccountRecord(
                 name=record.name,
@@ -336,9 +331,10 @@ class Accounts:
                 self.records[record.folded] = updated
                 log.info("account {name} changed its password", name=record.name)
 
-            return self.store.update_account(updated).addCallback(stored)
+            d: Deferred[Any] = self.store.update_account(updated)
+            return d.addCallback(stored)
 
-        d = self._hash_both(password).addCallback(store)
+        d: Deferred[Any] = self._hash_both(password).addCallback(store)
         d.addErrback(_busy)
         return d
 
@@ -371,5 +367,7 @@ class Accounts:
         return d
 
 
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+def _throttled(wait: float) -> ChatError:
+    return ChatError(
+        "throttled", f"too many failed logins; try again in {int(wait) + 1} seconds"
+    )

@@ -243,7 +243,7 @@ class AccountRequests:
         def failed(failure: Any) -> None:
             raise ChatError("invalid_config", failure.getErrorMessage())
 
-        d = rehash().addCallbacks(
+        d: Deferred[Any] = rehash().addCallbacks(
             lambda summary: codec.ok("rehash", request.request_id, summary=summary),
             failed,
         )
@@ -280,9 +280,10 @@ class AccountRequests:
                 self._me(), name, account, ACCESS_LEVELS.get(level or "")
             )
         else:
-            channel = chat.find_channel(name)
-            if channel is None or channel.founder is None:
+            found = chat.find_channel(name)
+            if found is None or found.founder is None:
                 raise ChatError("not_registered", f"{name} is not registered")
+            channel = found
         names = {v: k for k, v in ACCESS_LEVELS.items()}
         return codec.ok(
             "access",
