@@ -8,6 +8,7 @@ operators, listeners and the log level without dropping anyone.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Generator
@@ -30,6 +31,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 import chatd
+from chatd.accounts.service import AccountsService
 from chatd.config import (
     BY_KEY,
     ConfigError,
@@ -49,6 +51,7 @@ from chatd.memory import MemoryTrim, malloc_trim
 from chatd.net.connection import Connection, format_peer
 from chatd.net.limits import Gate
 from chatd.net.listener import Listener
+from chatd.store.errors import StoreError
 
 log = logger(__name__)
 
@@ -128,6 +131,10 @@ class ChatService(Service):
         self.listeners = [(factory, list(listen)) for factory, listen in listeners]
         self._ports: dict[tuple[Listener, str], IListeningPort] = {}
         self.memory: MemoryTrim | None = None
+        #: fires when the server lets clients in (its accounts are read)
+        self.ready: Deferred[None] = succeed(None)
+        #: the accounts could not be read: the server is stopping
+        self.failed = False
         #: the settings in force (those that need a restart as started)
         self.settings = settings
         self.source = source
@@ -139,6 +146,9 @@ class ChatService(Service):
         self._reloads = DeferredLock()
         #: while our SIGHUP handler is installed: the one it replaced
         self._sighup_before: Any = None
+        #: the accounts, operators, store and registered channels (None in
+        #: tests that build a bare service)
+        self.accounts: AccountsService | None = None
 
     @classmethod
     def from_settings(
@@ -153,13 +163,25 @@ class ChatService(Service):
         set_level(LEVELS[settings.server.log_level])
         service = cls(reactor, [], daemon, settings=settings, source=source)
         chat = Chat(max_users=settings.limits.max_clients)
+        service.accounts = AccountsService(chat, settings, reactor)
+        service.on_reload.append(service.accounts.reloaded)
         # one gate for every listener: the limits are per address, not port
         gate = Gate(settings.limits.address_limit)
         for table, endpoints in settings.endpoints.items():
             if endpoints or table == "json":
                 factory = _factory(table, settings, chat, gate, reactor)
-                service.listeners.append((factory, list(endpoints)))
+                service.listeners.append((service._equip(factory), list(endpoints)))
         return service
+
+    def _equip(self, factory: Listener) -> Listener:
+        """Give a listener the server's accounts, operators and REHASH."""
+        accounts = self.accounts
+        if accounts is not None:
+            factory.accounts = accounts.accounts
+            factory.opers = accounts.opers
+        if self.source is not None and self.source.path is not None:
+            factory.rehash = self.rehash
+        return factory
 
     @property
     def factories(self) -> list[Listener]:
@@ -175,6 +197,13 @@ class ChatService(Service):
         for factory, listen in self.listeners:
             for description in listen:
                 self._listen(factory, description)
+        if self.accounts is not None and not self.accounts.started:
+            # Bound (a port in use stops the server now), but nobody is let
+            # in before the accounts are read: the kernel queues them.
+            for port in self._ports.values():
+                pause = getattr(port, "stopReading", None)
+                if pause is not None:
+                    pause()
 
     def _listen(self, factory: Listener, description: str) -> None:
         failures: list[Failure] = []
@@ -218,7 +247,30 @@ class ChatService(Service):
             )
             self.memory.start()
         self._catch_sighup()
+        if self.accounts is not None and not self.accounts.started:
+            self.ready = self.accounts.start()
+            self.ready.addCallbacks(self._accounts_ready, self._accounts_failed)
         log.info("chatd {version} started", version=chatd.__version__)
+
+    def _accounts_ready(self, _: Any) -> None:
+        for port in self._ports.values():
+            resume = getattr(port, "startReading", None)
+            if resume is not None:
+                resume()
+        log.info("chatd is ready: accounts and registered channels are loaded")
+
+    def _accounts_failed(self, failure: Failure) -> None:
+        """The store cannot be used: say why and stop, with status 1."""
+        log.critical("chatd cannot start: {error}", error=failure.getErrorMessage())
+        if failure.check(StoreError) is None:
+            log.failure("while reading the accounts", failure)
+        self.failed = True
+        reactor = self.reactor
+        if hasattr(reactor, "addSystemEventTrigger") and reactor.running:
+            # twistd has no exit status of its own to set: leave with 1
+            # once the shutdown (and its goodbyes) are done.
+            reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+            reactor.stop()
 
     # reloading
 
@@ -311,8 +363,8 @@ class ChatService(Service):
         first = self.factories[0]
         for table, endpoints in new.endpoints.items():
             if endpoints and table not in factories:
-                factories[table] = _factory(
-                    table, new, first.chat, first.gate, first.clock
+                factories[table] = self._equip(
+                    _factory(table, new, first.chat, first.gate, first.clock)
                 )
         wanted = {(t, d) for t, endpoints in new.endpoints.items() for d in endpoints}
         closing = [
@@ -487,9 +539,13 @@ class ChatService(Service):
             clock: IReactorTime = factories[0].clock
             drained.addTimeout(DRAIN_TIMEOUT, clock)
         drained.addErrback(self._drain_timed_out)
-        done = DeferredList([*stopped, drained], consumeErrors=True)
+        done: Deferred[Any] = DeferredList([*stopped, drained], consumeErrors=True)
+        accounts = self.accounts
+        if accounts is not None:
+            done.addCallback(lambda _: accounts.stop())
+            done.addErrback(lambda f: log.failure("while closing the account store", f))
         done.addCallback(lambda _: log.info("chatd stopped"))
-        return done  # type: ignore[return-value]
+        return done
 
     def check_state(self) -> None:
         """
