@@ -5,16 +5,22 @@ Test fixtures: a JSON-lines server on StringTransports driven by a Clock.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
+from chatd.accounts.hasher import Hasher
+from chatd.accounts.opers import Opers
+from chatd.accounts.passwords import hash_password
+from chatd.accounts.registry import Accounts
 from chatd.core import Chat
 from chatd.jsonproto.lines import ChatFactory, ChatProtocol
 from chatd.net.limits import FloodLimit
+from chatd.store.memory import MemoryStore
 
 
 class FakeConnection:
@@ -98,3 +104,37 @@ class Server:
             reply = client.request("join", channel=channel)
             assert reply["type"] == "ok", reply
         return client
+
+
+class OperBlock(NamedTuple):
+    name: str
+    password: str
+    hostmask: str = "*!*@*"
+
+
+#: scrypt's cost in tests: 2**4 rounds, so a hash takes microseconds.
+TEST_LN = 4
+
+
+def give_accounts(
+    factories: list[Any], chat: Chat, clock: Clock, **options: Any
+) -> Accounts:
+    """
+    Accounts (on a memory store, hashing at once on the reactor thread and
+    cheaply) and operator blocks for C{factories} over C{chat}.  C{opers}
+    maps operator names to their passwords; the rest goes to L{Accounts}.
+    """
+    store = MemoryStore()
+    store.open()
+    hasher = Hasher(lambda fn, *args: maybeDeferred(fn, *args), ln=TEST_LN)
+    opers = options.pop("opers", {})
+    accounts = Accounts(chat, store, hasher, clock.seconds, **options)
+    blocks = [
+        OperBlock(name, hash_password(password, ln=TEST_LN))
+        for name, password in opers.items()
+    ]
+    oper_blocks = Opers(blocks, hasher.verify)
+    for factory in factories:
+        factory.accounts = accounts
+        factory.opers = oper_blocks
+    return accounts

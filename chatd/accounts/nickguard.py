@@ -47,12 +47,21 @@ class NickGuard:
             f"The nick {user.nick} belongs to the account {owner}: log in to it"
             f" within {self.timeout:g} seconds or you will be renamed"
         )
-        now = self.clock.seconds()
-        user.session.deliver(
-            Message(
-                NICKSERV, self.chat.next_id(), now, user.nick or "*", text, notice=True
-            )
+        warning = Message(
+            NICKSERV,
+            self.chat.next_id(),
+            self.clock.seconds(),
+            user.nick or "*",
+            text,
+            notice=True,
         )
+        # Told once the nick is theirs (an IRC client is still registering
+        # when its first nick is set, and would not be shown it yet).
+        self.clock.callLater(0, self._warn, user, warning)
+
+    def _warn(self, user: User, warning: Message) -> None:
+        if user in self.chat.users and user.nick == warning.to:
+            user.session.deliver(warning)
 
     def _expired(self, user: User, nick: str | None) -> None:
         self._timers.pop(user, None)

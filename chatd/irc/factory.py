@@ -121,6 +121,7 @@ class IRCFactory(Listener):
             f"TOPICLEN={TOPIC_MAX}",
             f"USERLEN={USERLEN}",
             "UTF8ONLY",
+            "WHOX",
         ]
 
     def apply_limits(self, **limits: Any) -> None:
