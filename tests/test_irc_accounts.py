@@ -354,7 +354,7 @@ class ServicesTests(AccountCase):
         self.assertEqual(channel.topic, "kept")
         bob = self.irc("bob", "#room")
         self.assertNotIn(
-            "@bob", [line.params[-1] for line in bob.ask("NAMES #room")][0]
+            "@bob", next(line.params[-1] for line in bob.ask("NAMES #room"))
         )
         alice.send("JOIN #room")
         self.assertIn(f":{SERVER} MODE #room +o alice", bob.raw())
