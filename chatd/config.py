@@ -621,6 +621,21 @@ OPTIONS: tuple[Option, ...] = (
         "Whether users may register accounts.",
     ),
     Option(
+        "accounts.register_before_connect",
+        BOOLEAN,
+        True,
+        "Whether an IRC client may register an account before its "
+        "connection is complete (IRCv3 account-registration's before-connect), "
+        "as clients that register at their first connection do.",
+    ),
+    Option(
+        "accounts.email_required",
+        BOOLEAN,
+        False,
+        "Whether registering an account needs an email address (it is kept "
+        "with the account; chatd sends no mail).",
+    ),
+    Option(
         "accounts.nick_protection",
         NICK_PROTECTION,
         "refuse",
@@ -721,6 +736,8 @@ class StorageSettings:
 @dataclass(frozen=True)
 class AccountSettings:
     registration: bool
+    register_before_connect: bool
+    email_required: bool
     nick_protection: str
     nick_timeout: float
     registrations_per_hour: int

@@ -74,6 +74,8 @@ class Accounts:
         now: Callable[[], float],
         *,
         registration: bool = True,
+        register_before_connect: bool = True,
+        email_required: bool = False,
         registrations_per_hour: int = 3,
         login_failures: int = 5,
         secret: bytes | None = None,
@@ -83,19 +85,31 @@ class Accounts:
         self.hasher = hasher
         self.now = now
         self.registration = registration
+        self.register_before_connect = register_before_connect
+        self.email_required = email_required
         self.records: dict[str, AccountRecord] = {}
         self.login_failures = login_failures
         self.throttle = LoginThrottle(login_failures)
-        self.limit = RegistrationLimit(per_hour=registrations_per_hour)
+        #: accounts an address may register an hour (0: no limit)
+        self.per_hour = registrations_per_hour
+        self.limit = RegistrationLimit(per_hour=max(1, registrations_per_hour))
         self.secret = secret if secret is not None else os.urandom(32)
         self._pending: set[str] = set()
 
     def configure(
-        self, registration: bool, registrations_per_hour: int, login_failures: int
+        self,
+        registration: bool,
+        registrations_per_hour: int,
+        login_failures: int,
+        register_before_connect: bool = True,
+        email_required: bool = False,
     ) -> None:
         """Take new limits (a config reload); counters so far are kept."""
         self.registration = registration
-        self.limit.per_hour = registrations_per_hour
+        self.register_before_connect = register_before_connect
+        self.email_required = email_required
+        self.per_hour = registrations_per_hour
+        self.limit.per_hour = max(1, registrations_per_hour)
         if login_failures != self.login_failures:
             self.login_failures = login_failures
             self.throttle = LoginThrottle(login_failures)
@@ -132,6 +146,10 @@ class Accounts:
         C{already_logged_in} or C{unavailable}.
         """
         try:
+            if email is None and self.email_required:
+                raise ChatError(
+                    "email_required", "this server needs an email address to register"
+                )
             folded = self._check_new(user, name, password, address)
         except ChatError as e:
             return fail(e)
@@ -209,7 +227,7 @@ class Accounts:
                 "account_exists",
                 f"{name} is someone else's nick: register the nick you are using",
             )
-        wait = self.limit.check(address, self.now())
+        wait = self.limit.check(address, self.now()) if self.per_hour else 0.0
         if wait > 0:
             raise ChatError(
                 "registration_limit",

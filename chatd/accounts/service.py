@@ -97,6 +97,8 @@ class AccountsService:
             self.hasher,
             reactor.seconds,
             registration=a.registration,
+            register_before_connect=a.register_before_connect,
+            email_required=a.email_required,
             registrations_per_hour=a.registrations_per_hour,
             login_failures=a.login_failures,
         )
@@ -132,7 +134,11 @@ class AccountsService:
         """A config reload: take the new account rules and operator blocks."""
         a = settings.accounts
         self.accounts.configure(
-            a.registration, a.registrations_per_hour, a.login_failures
+            a.registration,
+            a.registrations_per_hour,
+            a.login_failures,
+            a.register_before_connect,
+            a.email_required,
         )
         self.opers.replace(settings.opers)
         self.chat.nick_protection = a.nick_protection

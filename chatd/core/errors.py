@@ -60,4 +60,5 @@ CODES: dict[str, str] = {
     "not_registered": "the channel is not registered",
     "already_registered": "the channel is registered already",
     "not_founder": "only the channel's founder (or a server operator) may do it",
+    "email_required": "registering an account on this server needs an email",
 }

@@ -44,6 +44,7 @@ REGISTER_FAILS = {
     "weak_password": "WEAK_PASSWORD",
     "already_logged_in": "ALREADY_AUTHENTICATED",
     "registration_closed": "TEMPORARILY_UNAVAILABLE",
+    "email_required": "INVALID_EMAIL",
     "registration_limit": "TEMPORARILY_UNAVAILABLE",
     "unavailable": "TEMPORARILY_UNAVAILABLE",
 }
@@ -74,7 +75,12 @@ class AccountCommands(IRCSession):
             return {}
         values = {"sasl": ",".join(MECHANISMS)}
         if accounts.registration:
-            values["draft/account-registration"] = "before-connect"
+            flags = []
+            if accounts.register_before_connect:
+                flags.append("before-connect")
+            if accounts.email_required:
+                flags.append("email-required")
+            values["draft/account-registration"] = ",".join(flags)
         return values
 
     # SASL
@@ -246,6 +252,19 @@ class AccountCommands(IRCSession):
                 "ACCOUNT_NAME_MUST_BE_NICK",
                 name,
                 "Register the nick you are using: the account's name is your nick",
+            )
+            return None
+        if not self.registered and not accounts.register_before_connect:
+            self._fail(
+                "REGISTER",
+                "COMPLETE_CONNECTION_REQUIRED",
+                name,
+                "Finish connecting (NICK, USER, CAP END) before registering",
+            )
+            return None
+        if email == "*" and accounts.email_required:
+            self._fail(
+                "REGISTER", "INVALID_EMAIL", name, "This server needs an email address"
             )
             return None
         if email == "*":
