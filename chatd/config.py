@@ -621,6 +621,14 @@ OPTIONS: tuple[Option, ...] = (
         "Whether users may register accounts.",
     ),
     Option(
+        "accounts.min_password_length",
+        WHOLE,
+        1,
+        "The shortest password an account may have, in characters (any "
+        "non-empty password by default, as ergo; 8 or more is wiser on a "
+        "public server: failed logins are slowed down either way).",
+    ),
+    Option(
         "accounts.register_before_connect",
         BOOLEAN,
         True,
@@ -736,6 +744,7 @@ class StorageSettings:
 @dataclass(frozen=True)
 class AccountSettings:
     registration: bool
+    min_password_length: int
     register_before_connect: bool
     email_required: bool
     nick_protection: str

@@ -154,7 +154,8 @@ class ParseTests(FileTests):
         )
         self.assertEqual(settings.storage.state_dir, "/var/lib/chatd")
         self.assertEqual(
-            dataclasses.astuple(settings.accounts), (False, True, False, "timeout", 10.0, 0, 2)
+            dataclasses.astuple(settings.accounts),
+            (False, 1, True, False, "timeout", 10.0, 0, 2),
         )
         self.assertEqual(
             settings.opers,
@@ -171,7 +172,8 @@ class ParseTests(FileTests):
             (DEFAULTS.storage.url, DEFAULTS.storage.state_dir), ("sqlite", ".")
         )
         self.assertEqual(
-            dataclasses.astuple(DEFAULTS.accounts), (True, True, False, "refuse", 30.0, 3, 5)
+            dataclasses.astuple(DEFAULTS.accounts),
+            (True, 1, True, False, "refuse", 30.0, 3, 5),
         )
         self.assertEqual(DEFAULTS.opers, ())
         self.assertEqual(DEFAULTS.limits.max_sendq, 1 << 20)

@@ -105,8 +105,11 @@ class RegisterTests(AccountCase):
         self.assertEqual(
             fail.params[:3], ["REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", "foo"]
         )
+        self.accounts.min_password_length = 8
         [fail] = bar.ask("REGISTER * * short")
         self.assertEqual(fail.params[:2], ["REGISTER", "WEAK_PASSWORD"])
+        self.assertIn("at least 8", fail.params[-1])
+        self.accounts.min_password_length = 1
         [fail] = bar.ask("REGISTER * nonsense sesame123")
         self.assertEqual(fail.params[:2], ["REGISTER", "INVALID_EMAIL"])
         bar.ask("REGISTER * * sesame123")

@@ -74,6 +74,7 @@ class Accounts:
         now: Callable[[], float],
         *,
         registration: bool = True,
+        min_password_length: int = 1,
         register_before_connect: bool = True,
         email_required: bool = False,
         registrations_per_hour: int = 3,
@@ -85,6 +86,7 @@ class Accounts:
         self.hasher = hasher
         self.now = now
         self.registration = registration
+        self.min_password_length = min_password_length
         self.register_before_connect = register_before_connect
         self.email_required = email_required
         self.records: dict[str, AccountRecord] = {}
@@ -103,8 +105,10 @@ class Accounts:
         login_failures: int,
         register_before_connect: bool = True,
         email_required: bool = False,
+        min_password_length: int = 1,
     ) -> None:
         """Take new limits (a config reload); counters so far are kept."""
+        self.min_password_length = min_password_length
         self.registration = registration
         self.register_before_connect = register_before_connect
         self.email_required = email_required
@@ -212,7 +216,7 @@ class Accounts:
         except AccountNameError as e:
             raise ChatError("bad_account_name", str(e)) from None
         try:
-            check_password(password, name)
+            check_password(password, name, self.min_password_length)
         except PasswordError as e:
             raise ChatError("weak_password", str(e)) from None
         if (
@@ -330,7 +334,7 @@ class Accounts:
         if record is None:
             return fail(ChatError("not_logged_in", "log in first"))
         try:
-            check_password(password, record.name)
+            check_password(password, record.name, self.min_password_length)
         except PasswordError as e:
             return fail(ChatError("weak_password", str(e)))
 

@@ -97,6 +97,7 @@ class AccountsService:
             self.hasher,
             reactor.seconds,
             registration=a.registration,
+            min_password_length=a.min_password_length,
             register_before_connect=a.register_before_connect,
             email_required=a.email_required,
             registrations_per_hour=a.registrations_per_hour,
@@ -139,6 +140,7 @@ class AccountsService:
             a.login_failures,
             a.register_before_connect,
             a.email_required,
+            a.min_password_length,
         )
         self.opers.replace(settings.opers)
         self.chat.nick_protection = a.nick_protection

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from chatd.core.names import NICK_MAX, fold, is_valid_nick
 
+#: The shortest password chatd-admin takes for an operator; accounts take
+#: what the config's accounts.min_password_length says (at least 1).
 PASSWORD_MIN = 8
-PASSWORD_MAX = 300
+#: The longest password (what hashing one may cost is bounded by it).
+PASSWORD_MAX = 600
 _FORBIDDEN = {"\0": "NUL", "\r": "CR", "\n": "LF"}
 
 
@@ -45,16 +48,24 @@ def check_account_name(name: str) -> str:
     return fold(name)
 
 
-def check_password(password: str, account: str | None = None) -> None:
+def check_password(
+    password: str, account: str | None = None, min_length: int = PASSWORD_MIN
+) -> None:
     """
-    Refuse a password shorter than 8 or longer than 300 characters, one with
-    NUL, CR or LF (no wire could carry it), one that is not valid Unicode,
-    and one equal to the C{account} name, whatever its case.
+    Refuse a password shorter than C{min_length} (and empty, whatever it
+    is) or longer than L{PASSWORD_MAX} characters, one with NUL, CR or LF
+    (no wire could carry it), one that is not valid Unicode, and one equal
+    to the C{account} name, whatever its case.
 
     @raise PasswordError: saying which rule it breaks.
     """
-    if len(password) < PASSWORD_MIN:
-        raise PasswordError(f"a password has at least {PASSWORD_MIN} characters")
+    least = max(1, min_length)
+    if len(password) < least:
+        raise PasswordError(
+            "a password may not be empty"
+            if least == 1
+            else f"a password has at least {least} characters"
+        )
     if len(password) > PASSWORD_MAX:
         raise PasswordError(f"a password has at most {PASSWORD_MAX} characters")
     for char, name in _FORBIDDEN.items():

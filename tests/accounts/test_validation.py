@@ -56,11 +56,19 @@ class PasswordTests(SynchronousTestCase):
             check_password(password)
             check_password(password, "alice")
 
+    def test_configured_minimum(self) -> None:
+        check_password("bar", "foo", min_length=1)
+        with self.assertRaises(PasswordError) as caught:
+            check_password("", "foo", min_length=0)
+        self.assertEqual(caught.exception.reason, "a password may not be empty")
+        with self.assertRaises(PasswordError):
+            check_password("bar", "foo", min_length=4)
+
     def test_length_in_characters(self) -> None:
         self.assertRefused("", "at least 8")
         self.assertRefused("7 chars", "at least 8")
-        self.assertRefused("x" * 301, "at most 300")
-        self.assertRefused("\U0001f600" * 301, "at most 300")
+        self.assertRefused("x" * 601, "at most 600")
+        self.assertRefused("\U0001f600" * 601, "at most 600")
 
     def test_line_breaks_and_nul(self) -> None:
         self.assertRefused("pass\0word", "NUL")
