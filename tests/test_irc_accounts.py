@@ -385,3 +385,12 @@ class NickTimeoutTests(AccountCase):
         [nick] = client.lines()
         self.assertEqual(nick.command, "NICK")
         self.assertTrue(nick.params[0].startswith("Guest"))
+
+
+class LongPasswordTests(AccountCase):
+    def test_a_600_character_password_fits_but_other_lines_do_not(self) -> None:
+        foo = self.irc("foo")
+        lines = foo.ask("NS REGISTER " + "x" * 592)
+        self.assertEqual(lines[0].params, ["foo", "Account created"])
+        self.assertEqual(foo.codes("PRIVMSG foo :" + "y" * 520), ["417"])
+        self.assertEqual(foo.codes("NS REGISTER " + "x" * 2100), ["417"])

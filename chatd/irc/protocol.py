@@ -139,7 +139,7 @@ class IRCProtocol(
                 self._too_long()
                 return
             body = data[space + 1 :]
-        if len(body) > self.factory.body_max:
+        if len(body) > self.factory.body_max and not _carries_password(body):
             self._too_long()
             return
         try:
@@ -306,6 +306,23 @@ class IRCProtocol(
         """A command that finished later: its label's replies go out now."""
         if self._labelled is not None:
             self._finish_label()
+
+
+#: Commands that carry a password, which may be 600 characters
+#: (L{chatd.accounts.validation.PASSWORD_MAX}): their lines may pass IRC's
+#: 512 bytes, up to L{PASSWORD_LINE_MAX}, as ergo allows.
+PASSWORD_COMMANDS = (b"REGISTER ", b"NS ", b"NICKSERV ", b"OPER ", b"PASS ")
+PASSWORD_LINE_MAX = 2048
+
+
+def _carries_password(body: bytes) -> bool:
+    """Whether a line over 512 bytes is one that may be: it sets a password."""
+    if len(body) > PASSWORD_LINE_MAX:
+        return False
+    head = body[:32].upper()
+    if head.startswith(PASSWORD_COMMANDS):
+        return True
+    return head.startswith((b"PRIVMSG NICKSERV ", b"PRIVMSG NICKSERV@"))
 
 
 __all__ = ["COMMANDS", "IRCProtocol"]
