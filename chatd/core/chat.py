@@ -156,6 +156,7 @@ class Chat(Identity, ChannelRegistration):
         if user not in self.users:
             return
         self.users.discard(user)
+        self.opers.discard(user)
         user.session = GONE
         user.invites.clear()
         nick = user.nick
@@ -276,8 +277,9 @@ class Chat(Identity, ChannelRegistration):
             )
             self.router.to_users(channel.members, event)
             if level is not None and user.nick is not None:
-                # The access list gave a privilege: everyone, the joiner
-                # too, sees the server give it, as services do.
+                # The access list gave a privilege: the members see the
+                # server give it, as services do (the joiner's own reply
+                # shows it: IRC's NAMES, JSON's privileges).
                 given = ModeChanged(
                     SERVER,
                     self.next_id(),
@@ -285,7 +287,7 @@ class Chat(Identity, ChannelRegistration):
                     channel.name,
                     (Change(level, True, user.nick),),
                 )
-                self.router.to_users([*channel.members, user], given)
+                self.router.to_users(channel.members, given)
         user.invites.pop(ckey, None)
         channel.members[user] = member
         channel.changed()

@@ -56,6 +56,8 @@ class Identity:
         #: folded account names (the nicks they own) to the names as spelled
         self.reserved: dict[str, str] = {}
         self.nick_protection = "refuse"
+        #: the server operators online
+        self.opers: set[User] = set()
         #: under the C{timeout} policy, called with a user who took a nick
         #: an account owns (the service renames them later unless they log in)
         self.nick_claimed: Callable[[User], None] | None = None
@@ -170,7 +172,10 @@ class Identity:
     def set_oper(self, user: User, name: str | None) -> None:
         """Make C{user} a server operator by the block C{name}, or not (None)."""
         user.oper = name
-        if name is not None:
+        if name is None:
+            self.opers.discard(user)
+        else:
+            self.opers.add(user)
             user.wallops = True
             log.info(
                 "{nick} ({mask}) is now a server operator ({name})",

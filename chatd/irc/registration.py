@@ -253,7 +253,9 @@ class Registration(IRCSession):
                 "on 1 servers",
             )
         )
-        self.write(self.numeric(rfc.RPL_LUSEROP, "0", "operator(s) online"))
+        self.write(
+            self.numeric(rfc.RPL_LUSEROP, str(len(chat.opers)), "operator(s) online")
+        )
         if unknown:
             self.write(
                 self.numeric(
