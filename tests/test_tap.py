@@ -683,6 +683,41 @@ class DaemonTests(SynchronousTestCase):
             )
         return workdir, result
 
+    def test_a_store_from_a_newer_chatd_stops_it_with_status_1(self) -> None:
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        import sqlite3
+
+        db = sqlite3.connect(os.path.join(workdir, "chatd.sqlite3"))
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (99)")
+        db.commit()
+        db.close()
+        result = subprocess.run(
+            [
+                twistd(),
+                "-n",
+                "--pidfile=",
+                "chatd",
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+            ],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 1, output)
+        self.assertIn("chatd cannot start: database at", output)
+        self.assertIn("has schema version 99", output)
+        self.assertNotIn("Traceback", output)
+        db = sqlite3.connect(os.path.join(workdir, "chatd.sqlite3"))
+        self.assertEqual(
+            db.execute("SELECT version FROM schema_version").fetchall(), [(99,)]
+        )
+        db.close()
+
     def test_port_in_use_is_a_clear_error(self) -> None:
         _, result = self.run_on_a_taken_port("-n", "--pidfile=")
         self.assertEqual(result.returncode, 1)
