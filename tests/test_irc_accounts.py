@@ -394,3 +394,11 @@ class LongPasswordTests(AccountCase):
         self.assertEqual(lines[0].params, ["foo", "Account created"])
         self.assertEqual(foo.codes("PRIVMSG foo :" + "y" * 520), ["417"])
         self.assertEqual(foo.codes("NS REGISTER " + "x" * 2100), ["417"])
+
+
+class InfoTests(AccountCase):
+    def test_info(self) -> None:
+        alice = self.irc("alice")
+        codes = alice.codes("INFO")
+        self.assertEqual(codes[-1], "374")
+        self.assertEqual(set(codes[:-1]), {"371"})

@@ -6,10 +6,12 @@ and TIME.
 
 from __future__ import annotations
 
+import platform
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from twisted.copyright import version as twisted_version
 from twisted.words.protocols import irc as rfc
 
 import chatd
@@ -252,6 +254,17 @@ class Queries(Registration):
         )
         self._isupport()
 
+    def irc_INFO(self, line: Line) -> None:
+        for text in (
+            f"chatd {chatd.__version__}: a chat server on Twisted, speaking JSON"
+            " lines and IRC over one chat",
+            f"Twisted {twisted_version}, {platform.python_implementation()}"
+            f" {platform.python_version()}",
+            f"Started {self.factory.created_text}",
+        ):
+            self.write(self.numeric(rfc.RPL_INFO, text))
+        self.write(self.numeric(rfc.RPL_ENDOFINFO, "End of /INFO list"))
+
     def irc_TIME(self, line: Line) -> None:
         now = self.factory.clock.seconds()
         text = datetime.fromtimestamp(now, timezone.utc).strftime(
@@ -272,4 +285,5 @@ QUERIES: dict[str, Command] = {
     "MOTD": (Queries.irc_MOTD, 0, True),
     "VERSION": (Queries.irc_VERSION, 0, True),
     "TIME": (Queries.irc_TIME, 0, True),
+    "INFO": (Queries.irc_INFO, 0, True),
 }
