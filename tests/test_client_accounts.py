@@ -338,6 +338,18 @@ class RenderTests(SynchronousTestCase):
             ),
             ["* a server operator disconnected you (Killed (root (spam)))"],
         )
+        # a registered channel's access list: the server gives
+        self.assertEqual(
+            self.render(
+                {
+                    "type": "mode",
+                    "channel": "#a",
+                    "by": "",
+                    "changes": [{"mode": "op", "set": True, "param": "me"}],
+                }
+            ),
+            ["10:05 * the server gave you operator status on #a"],
+        )
         # an event's account (of who acted) changes nothing of how it reads
         self.assertEqual(
             self.render(
@@ -464,6 +476,9 @@ class RenderTests(SynchronousTestCase):
                 "* #a has 3 members: @alice, Bob, cy",
                 "*   logged in: alice, Bob (as robert)",
             ],
+        )
+        self.assertEqual(
+            self.ok("who", None, channel="#a", members=[]), ["* #a has no members"]
         )
         reply["accounts"] = {}
         self.assertEqual(
@@ -690,6 +705,43 @@ class SessionTests(SynchronousTestCase):
         self.log_in(h, "alice", WORD)
         [nick] = h.sent()
         self.assertEqual(nick["nick"], "alice")
+
+    def test_a_script_whose_login_fails_stops(self) -> None:
+        """Piped, nothing is said as someone else: the client quits with 1."""
+        h = Harness()
+        h.client.want_nick = "alice"
+        h.client.credentials = ("alice", "wrong-password")
+        h.client.connect("127.0.0.1", 8123)
+        h.accept()
+        h.type("/join #a", "hello")
+        h.client.input_ended()
+        h.welcome()
+        h.take()
+        first = scram_first(self, h, "alice")
+        server = FakeScramServer(WORD)
+        server.challenge(h, first)
+        [final] = h.sent()
+        h.server(
+            {
+                "type": "error",
+                "cmd": "login",
+                "id": final["id"],
+                "code": "bad_credentials",
+                "message": "wrong account name or password",
+            }
+        )
+        self.assertEqual(
+            h.take(),
+            [
+                "! bad_credentials: wrong account name or password",
+                "! not logged in: the script's lines are not sent",
+            ],
+        )
+        [quit] = h.sent()
+        self.assertEqual(quit["cmd"], "quit")
+        h.server({"type": "bye", "code": "quit", "reason": ""})
+        h.close()
+        self.assertEqual(h.status, [1])
 
     def test_reconnection_logs_in_again(self) -> None:
         h = Harness(interactive=True).connected()

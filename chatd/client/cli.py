@@ -71,7 +71,8 @@ def parse_args(
         " password is not sent), before taking the nick, which is NAME unless"
         " --nick says otherwise; the password comes from --password-file, else"
         f" from the {PASSWORD_VARIABLE} environment variable, else it is asked"
-        " for on the terminal",
+        " for on the terminal; with piped input, a failed login ends the"
+        " client with status 1 before any line is sent",
     )
     parser.add_argument(
         "--password-file",

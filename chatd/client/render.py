@@ -290,7 +290,8 @@ def _render(
             return [f"{clock} * {by} set the topic of {channel} to: {topic}"]
         return [f"{clock} * {by} cleared the topic of {channel}"]
     if kind == "mode":
-        channel, by = _str(obj, "channel"), _str(obj, "by")
+        # No one: the server itself (a registered channel's access list).
+        channel, by = _str(obj, "channel"), _str(obj, "by") or "the server"
         return [
             f"{clock} * {line}" for line in _describe(by, channel, _changes(obj), nick)
         ]
@@ -392,6 +393,8 @@ def _render_ok(
         return lines
     if cmd == "who":
         members = _str_list(obj, "members")
+        if not members:  # a registered channel stays when empty
+            return [f"* {_str(obj, 'channel')} has no members"]
         shown = _members(obj)
         away = obj.get("away")
         away = away if isinstance(away, dict) else {}

@@ -890,9 +890,22 @@ class ChatClient(AccountSession, Following):
         self.changed()
         if self.credentials is not None:
             # Before the nick: it may be the account's own.
-            self._log_in(*self.credentials, lambda logged_in: self._take_nick())
+            self._log_in(*self.credentials, self._logged_in_on_connecting)
         else:
             self._take_nick()
+
+    def _logged_in_on_connecting(self, logged_in: bool) -> None:
+        """
+        Take the nick after logging in; a script whose login failed stops
+        rather than run as someone else (a person can still /login).
+        """
+        if logged_in or self.interactive:
+            self._take_nick()
+            return
+        self._print("! not logged in: the script's lines are not sent")
+        self._failed = True
+        self._inbox.clear()
+        self._quit("")
 
     def _take_nick(self) -> None:
         if self.want_nick is not None:
