@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_client,tests.test_tls -*-
 """
 The console client of chatd:
-C{chatd-client [--nick NAME] [--tls [--ca FILE | --insecure]] [HOST [PORT]]}.
+C{chatd-client [--nick NAME] [--account NAME [--password-file PATH]]
+[--tls [--ca FILE | --insecure]] [HOST [PORT]]}.
 
 Its layers, each testable on its own:
 
@@ -17,6 +18,11 @@ Its layers, each testable on its own:
     queues typed lines until the server's C{welcome} (and then feeds them one
     reply at a time, so a piped script reads in order), keeps the nick, the
     joined channels and the current channel, and reconnects.
+  - L{accounts}: the account, operator and registered channel commands,
+    logging in with SCRAM-SHA-256 (L{scram}: the password is not sent, and
+    the server's signature is checked) before the nick is taken, also with
+    C{--account NAME} on connecting; passwords are drawn as C{*} and kept
+    out of the input history.
   - L{tls}: with C{--tls} every connection, C{/connect}'s too, is made with
     TLS (L{TLS}).  The server's certificate is checked by default: it must
     chain to an authority the system trusts, or to one of the certificates of

@@ -9,13 +9,45 @@ L{split_text} cuts a message too long for one request into several.
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, NamedTuple, Union
+from typing import Any
 
+from chatd.client.accounts import ACCOUNT_COMMANDS, ACCOUNT_HELP_LINES
+from chatd.client.actions import (
+    Action,
+    Connect,
+    Help,
+    Ping,
+    Problem,
+    Query,
+    Quit,
+    Send,
+    SendAll,
+    Whois,
+    split_channel,
+    split_words,
+)
 from chatd.client.connection import DEFAULT_PORT
 from chatd.client.formatting import strip_codes
 from chatd.client.modes import LISTS, NAMES, PRIVILEGES
 from chatd.core import AWAY_MAX, REASON_MAX, TOPIC_MAX
+
+# The actions are chatd.client.actions'; they are named here too, where
+# parse_input is.
+__all__ = [
+    "HELP_LINES",
+    "Action",
+    "Connect",
+    "Help",
+    "Ping",
+    "Problem",
+    "Query",
+    "Quit",
+    "Send",
+    "SendAll",
+    "Whois",
+    "parse_input",
+    "split_text",
+]
 
 HELP_LINES = [
     "* commands:",
@@ -60,6 +92,7 @@ HELP_LINES = [
     "*                              /mode +b alone lists the bans, +e and +I"
     " the exceptions",
     "*   these act on the current channel, or on a #chan given first: /kick #chan NICK",
+    *ACCOUNT_HELP_LINES,
     "* anything else is said in the current channel (start it with // to say"
     " a line beginning with /)",
     "* in a terminal, Ctrl-W deletes a word, Ctrl-U the line; Ctrl-B types"
@@ -68,112 +101,8 @@ HELP_LINES = [
 ]
 
 
-# Actions parse_input returns.
-
-
-class Send(NamedTuple):
-    """A request for the server, without its C{id}."""
-
-    request: dict[str, Any]
-
-
-class SendAll(NamedTuple):
-    """
-    Several requests for one typed line (C{/mode +o-v bob carol}), sent one
-    after the other, each once the one before has its reply.
-    """
-
-    requests: tuple[dict[str, Any], ...]
-
-
-class Connect(NamedTuple):
-    """(Re)connect; C{host} None means the last server again."""
-
-    host: str | None
-    port: int
-
-
-class Quit(NamedTuple):
-    reason: str
-
-
-class Help(NamedTuple):
-    pass
-
-
-class Query(NamedTuple):
-    """
-    Make C{target} (a nick, or a channel one is in) where plain lines go,
-    then say C{text} to it if any; a C{target} of None ends a query.
-    """
-
-    target: str | None
-    text: str = ""
-
-
-class Whois(NamedTuple):
-    """Find the channels C{nick} is in."""
-
-    nick: str
-
-
-class Ping(NamedTuple):
-    """Ping the server and show the round-trip time."""
-
-
-class Rejoin(NamedTuple):
-    """
-    Join a channel again after a reconnection (queued by the session), with
-    the key it was last known to have, if any.
-    """
-
-    channel: str
-    key: str | None = None
-
-
-class Reaway(NamedTuple):
-    """Be away again after a reconnection (queued by the session)."""
-
-    message: str
-
-
-class Problem(NamedTuple):
-    """Something wrong with what was typed; shown as C{! message}."""
-
-    message: str
-
-
-Action = Union[
-    Send, SendAll, Connect, Quit, Help, Query, Whois, Ping, Rejoin, Reaway, Problem
-]
-
-
-_SPACES = re.compile("[ \t]+")
-
-
-def _split(text: str, maxsplit: int = 0) -> list[str]:
-    """
-    The words of C{text}, separated by spaces and tabs only: Python's
-    C{str.split} also splits on (and C{strip} removes) the formatting codes
-    C{\\x1d}, C{\\x1e} and C{\\x1f}, which belong to the text.
-    """
-    text = text.strip(" \t")
-    return _SPACES.split(text, maxsplit) if text else []
-
-
 def _channel_name(word: str) -> str:
     return word if word.startswith("#") else "#" + word
-
-
-def _split_channel(rest: str, current: str | None) -> tuple[str | None, str]:
-    """
-    Read C{[#chan] [text]}: the channel when the first word is one, else the
-    current channel, and the rest.
-    """
-    if rest.startswith("#"):
-        words = _split(rest, 1)
-        return words[0], words[1] if len(words) > 1 else ""
-    return current, rest
 
 
 def _blank(text: str) -> bool:
@@ -211,7 +140,7 @@ def parse_input(
     if not line:
         return None
     if line.startswith("/") and not line.startswith("//"):
-        words = _split(line[1:], 1)
+        words = split_words(line[1:], 1)
         if not words:
             return Problem("an empty command; /help lists them")
         name = words[0].lower()
@@ -232,7 +161,7 @@ def parse_input(
 def _parse_command(
     name: str, rest: str, current: str | None, query: str | None
 ) -> Action:
-    args = _split(rest)
+    args = split_words(rest)
     if name == "connect":
         if len(args) > 2:
             return Problem("usage: /connect HOST PORT")
@@ -263,7 +192,7 @@ def _parse_command(
             request["key"] = args[1]
         return Send(request)
     if name in ("leave", "part"):
-        channel, reason = _split_channel(rest, current)
+        channel, reason = split_channel(rest, current)
         if channel is None:
             return Problem(
                 f"you are not in a channel (usage: /{name} [#chan] [reason])"
@@ -276,14 +205,14 @@ def _parse_command(
             request["reason"] = reason
         return Send(request)
     if name == "msg":
-        words = _split(rest, 1)
+        words = split_words(rest, 1)
         if len(words) < 2:
             return Problem("usage: /msg TARGET TEXT")
         if _blank(words[1]):
             return Problem(ONLY_SPACES)
         return Send({"cmd": "msg", "to": words[0], "text": words[1]})
     if name == "query":
-        words = _split(rest, 1)
+        words = split_words(rest, 1)
         if not words:
             return Query(None)
         text = words[1] if len(words) > 1 else ""
@@ -317,7 +246,7 @@ def _parse_command(
             return Problem("usage: /whois NICK")
         return Whois(args[0])
     if name == "topic":
-        channel, text = _split_channel(rest, current)
+        channel, text = split_channel(rest, current)
         if channel is None:
             return Problem("you are not in a channel (usage: /topic [#chan] [text])")
         request = {"cmd": "topic", "channel": channel}
@@ -343,6 +272,8 @@ def _parse_command(
         return Help()
     if name in _MODERATION:
         return _MODERATION[name](name, rest, current)
+    if name in ACCOUNT_COMMANDS:
+        return ACCOUNT_COMMANDS[name](name, rest, current)
     return Problem(f"unknown command /{name} (/help lists them)")
 
 
@@ -357,8 +288,8 @@ def _not_in_channel(usage: str) -> Problem:
 def _parse_privilege(name: str, rest: str, current: str | None) -> Action:
     """C{/op}, C{/deop}, C{/voice}, C{/devoice}: C{[#chan] NICK}."""
     usage = f"/{name} [#chan] NICK"
-    channel, text = _split_channel(rest, current)
-    args = _split(text)
+    channel, text = split_channel(rest, current)
+    args = split_words(text)
     if len(args) != 1:
         return Problem(f"usage: {usage}")
     if channel is None:
@@ -369,8 +300,8 @@ def _parse_privilege(name: str, rest: str, current: str | None) -> Action:
 def _parse_kick(name: str, rest: str, current: str | None) -> Action:
     """C{/kick [#chan] NICK [reason]}."""
     usage = "/kick [#chan] NICK [reason]"
-    channel, text = _split_channel(rest, current)
-    words = _split(text, 1)
+    channel, text = split_channel(rest, current)
+    words = split_words(text, 1)
     if not words:
         return Problem(f"usage: {usage}")
     if channel is None:
@@ -388,8 +319,8 @@ def _parse_kick(name: str, rest: str, current: str | None) -> Action:
 def _parse_ban(name: str, rest: str, current: str | None) -> Action:
     """C{/ban} and C{/unban}: C{[#chan] MASK}."""
     usage = f"/{name} [#chan] MASK"
-    channel, text = _split_channel(rest, current)
-    args = _split(text)
+    channel, text = split_channel(rest, current)
+    args = split_words(text)
     if len(args) != 1:
         return Problem(f"usage: {usage} (a nick, or nick!user@host with * and ?)")
     if channel is None:
@@ -399,7 +330,7 @@ def _parse_ban(name: str, rest: str, current: str | None) -> Action:
 
 def _parse_bans(name: str, rest: str, current: str | None) -> Action:
     """C{/bans [#chan]}."""
-    args = _split(rest)
+    args = split_words(rest)
     if len(args) > 1 or (args and not args[0].startswith("#")):
         return Problem("usage: /bans [#chan]")
     channel = args[0] if args else current
@@ -411,7 +342,7 @@ def _parse_bans(name: str, rest: str, current: str | None) -> Action:
 def _parse_invite(name: str, rest: str, current: str | None) -> Action:
     """C{/invite NICK [#chan]} (or C{/invite #chan NICK})."""
     usage = "/invite NICK [#chan]"
-    args = _split(rest)
+    args = split_words(rest)
     if len(args) == 2 and args[0].startswith("#"):
         args.reverse()
     if not 1 <= len(args) <= 2 or args[0].startswith("#"):
@@ -447,10 +378,10 @@ def _parse_mode(name: str, rest: str, current: str | None) -> Action:
     C{deop}, C{voice} or C{devoice} request.  A list letter alone
     (C{/mode +b}) lists that list.
     """
-    channel, text = _split_channel(rest, current)
+    channel, text = split_channel(rest, current)
     if channel is None:
         return _not_in_channel(_MODE_USAGE)
-    words = _split(text)
+    words = split_words(text)
     if not words:
         return Send({"cmd": "mode", "channel": channel})
     modes, params = words[0], words[1:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from chatd.client.commands import Action, Reaway, Rejoin
+from chatd.client.actions import Action, Reaway, Rejoin
 
 if TYPE_CHECKING:
     from collections import deque

@@ -63,6 +63,7 @@ def run_piped(
     stop: Callable[[], None],
     tls: TLS | None = None,
     nick: str | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> int:
     """Run the client on piped standard input and output."""
     status: list[int] = []
@@ -80,6 +81,7 @@ def run_piped(
         finished=finished,
         tls=tls,
         nick=nick,
+        credentials=credentials,
     )
     ui.client = client
     stdio.StandardIO(ui, reactor=reactor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from typing import Any, Callable, Union
 
 from chatd.client.formatting import FORMAT_CODE, RESET, printable
 from chatd.client.modes import LETTERS, MEANINGS, mode_string, prefixed
@@ -89,6 +89,7 @@ def bad_line(line: object) -> str:
 _CLIENT_WORDING = {
     "nick_required": "choose a nick first: /nick NAME",
     "unknown_command": "the server does not know this command",
+    "not_oper": "only server operators can do that (/oper NAME PASSWORD)",
 }
 #: Errors about a channel that the client words with the command that
 #: helps, when it knows the channel (from the request): {channel} is it.
@@ -104,6 +105,12 @@ _CHANNEL_WORDING = {
 
 
 def _error_wording(code: str, request: dict[str, Any]) -> str | None:
+    nick = request.get("nick")
+    if code == "nick_reserved" and isinstance(nick, str):
+        return (
+            f"{nick} belongs to an account: log in to it first (/login {nick}"
+            " PASSWORD), or choose another nick"
+        )
     wording = _CLIENT_WORDING.get(code)
     channel = request.get("channel")
     if wording is None and isinstance(channel, str) and code in _CHANNEL_WORDING:
@@ -283,7 +290,8 @@ def _render(
             return [f"{clock} * {by} set the topic of {channel} to: {topic}"]
         return [f"{clock} * {by} cleared the topic of {channel}"]
     if kind == "mode":
-        channel, by = _str(obj, "channel"), _str(obj, "by")
+        # No one: the server itself (a registered channel's access list).
+        channel, by = _str(obj, "channel"), _str(obj, "by") or "the server"
         return [
             f"{clock} * {line}" for line in _describe(by, channel, _changes(obj), nick)
         ]
@@ -297,10 +305,21 @@ def _render(
     if kind == "invite":
         channel, by = _str(obj, "channel"), _str(obj, "by")
         return [f"{clock} * {by} invites you to {channel} (/join {channel})"]
+    if kind == "account":
+        who, account = _str(obj, "nick"), obj.get("account")
+        if account is None:
+            return [f"{clock} * {who} logged out"]
+        if not isinstance(account, str):
+            raise _Malformed("account")
+        return [f"{clock} * {who} is now logged in as {account}"]
+    if kind == "wallops":
+        return [f"{clock} [wallops] {_str(obj, 'by')}: {_str(obj, 'text')}"]
     if kind == "bye":
         code, reason = _str(obj, "code"), _str(obj, "reason")
         if code == "quit":
             return [f"* you have quit{_reason(reason)}"]
+        if code == "killed":
+            return [f"* a server operator disconnected you{_reason(reason)}"]
         return [f"* server closed the connection: {code}{_reason(reason)}"]
     if kind == "welcome":
         server = _str(obj, "server")
@@ -374,6 +393,8 @@ def _render_ok(
         return lines
     if cmd == "who":
         members = _str_list(obj, "members")
+        if not members:  # a registered channel stays when empty
+            return [f"* {_str(obj, 'channel')} has no members"]
         shown = _members(obj)
         away = obj.get("away")
         away = away if isinstance(away, dict) else {}
@@ -388,6 +409,15 @@ def _render_ok(
             for m in members
             if isinstance(away.get(m), str)
         )
+        accounts = obj.get("accounts")
+        if isinstance(accounts, dict):
+            logged_in = [
+                m if accounts[m].lower() == m.lower() else f"{m} (as {accounts[m]})"
+                for m in members
+                if isinstance(accounts.get(m), str)
+            ]
+            if logged_in:
+                lines.append(f"*   logged in: {', '.join(logged_in)}")
         return lines
     if cmd == "away":
         message = obj.get("message")
@@ -428,6 +458,8 @@ def _render_ok(
         return [f"{clock} * you invited {invited} to {channel}"]
     if cmd == "bans":
         return _bans(obj, request, tz)
+    if cmd in _ACCOUNT_REPLIES:
+        return _ACCOUNT_REPLIES[cmd](obj, request, clock, nick)
     if cmd == "ping":
         return ["* pong"]
     if cmd == "quit":
@@ -466,3 +498,136 @@ def _bans(obj: dict[str, Any], request: dict[str, Any], tz: tzinfo | None) -> li
             line += f" on {_day_and_time(ts, tz)}"
         lines.append(line)
     return lines
+
+
+# Accounts, server operators and registered channels.
+
+_Reply = Callable[[dict[str, Any], dict[str, Any], str, Union[str, None]], list[str]]
+
+
+def _registered(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    account = _str(obj, "account")
+    return [f"{clock} * you registered the account {account}, and are logged in to it"]
+
+
+def _logged_in(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    if "challenge" in obj:  # the first step of a SCRAM login
+        return []
+    return [f"{clock} * you are logged in as {_str(obj, 'account')}"]
+
+
+def _logged_out(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    return [f"{clock} * you are logged out"]
+
+
+def _passwd(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    return ["* your password is changed"]
+
+
+def _dropped(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    account = _str(obj, "account")
+    return [
+        f"{clock} * the account {account} is deleted: you are logged out, and"
+        " its nick is free"
+    ]
+
+
+def _oper(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    return [f"{clock} * you are a server operator ({_str(obj, 'oper')})"]
+
+
+def _killed(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    reason = request.get("reason")
+    why = _reason(reason) if isinstance(reason, str) else ""
+    return [f"{clock} * you disconnected {_about(obj, request, 'nick')}{why}"]
+
+
+def _wallops(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    text = request.get("text")
+    if not isinstance(text, str):
+        return [f"{clock} [wallops] (sent)"]
+    return [f"{clock} [wallops] {nick or 'you'}: {text}"]
+
+
+def _rehashed(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    summary = obj.get("summary")
+    said = f": {_field(summary)}" if isinstance(summary, str) and summary else ""
+    return [f"{clock} * the server reloaded its config file{said}"]
+
+
+def _channel_registered(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    channel, founder = _about(obj, request, "channel"), _str(obj, "founder")
+    return [
+        f"{clock} * {channel} is registered to {founder}: its topic, modes and"
+        " bans stay, even when it is empty"
+    ]
+
+
+def _channel_dropped(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    return [f"{clock} * {_about(obj, request, 'channel')} is no longer registered"]
+
+
+def _access(
+    obj: dict[str, Any], request: dict[str, Any], clock: str, nick: str | None
+) -> list[str]:
+    channel = _about(obj, request, "channel")
+    access = obj.get("access")
+    if not isinstance(access, dict) or not all(
+        isinstance(v, str) for v in access.values()
+    ):
+        raise _Malformed("access")
+    account = request.get("account")
+    if isinstance(account, str):
+        level = access.get(account)
+        for name, value in access.items():  # as the server spells the account
+            if name.lower() == account.lower():
+                account, level = name, value
+        if level is None:
+            return [f"{clock} * {account} gets nothing on joining {channel}"]
+        what = "operator status" if level == "op" else level
+        return [f"{clock} * {account} gets {what} on joining {channel}"]
+    founder = obj.get("founder")
+    of = f" (founder {founder})" if isinstance(founder, str) else ""
+    if not access:
+        return [f"* the access list of {channel}{of} is empty"]
+    lines = [f"* the access list of {channel}{of}:"]
+    lines.extend(f"*   {name}: {level}" for name, level in access.items())
+    return lines
+
+
+_ACCOUNT_REPLIES: dict[str, _Reply] = {
+    "register": _registered,
+    "login": _logged_in,
+    "logout": _logged_out,
+    "passwd": _passwd,
+    "drop_account": _dropped,
+    "oper": _oper,
+    "kill": _killed,
+    "wallops": _wallops,
+    "rehash": _rehashed,
+    "register_channel": _channel_registered,
+    "drop_channel": _channel_dropped,
+    "access": _access,
+}

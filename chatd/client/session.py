@@ -19,11 +19,12 @@ from twisted.internet.interfaces import IDelayedCall, IReactorSSL, IReactorTCP
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from chatd.client.commands import (
-    HELP_LINES,
+from chatd.client.accounts import AccountSession
+from chatd.client.actions import (
     Action,
     Connect,
     Help,
+    Login,
     Ping,
     Problem,
     Query,
@@ -33,9 +34,8 @@ from chatd.client.commands import (
     Send,
     SendAll,
     Whois,
-    parse_input,
-    split_text,
 )
+from chatd.client.commands import HELP_LINES, parse_input, split_text
 from chatd.client.connection import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -70,8 +70,8 @@ RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 30.0
 #: bye codes after which reconnecting by itself would not help: the server
 #: hung up because the client had no nick, which a new connection has not
-#: either.
-NO_RECONNECT = frozenset({"quit", "register_timeout"})
+#: either; or must not: a server operator disconnected us on purpose.
+NO_RECONNECT = frozenset({"quit", "register_timeout", "killed"})
 #: /whois asks at most this many channels who is in them.
 WHOIS_CHANNELS = 100
 
@@ -97,6 +97,11 @@ _COSTLY = frozenset(
         "ban",
         "unban",
         "invite",
+        "register",
+        "login",
+        "passwd",
+        "drop_account",
+        "oper",
     }
 )
 
@@ -161,7 +166,7 @@ class _Out:
         self.sent_at = 0.0
 
 
-class ChatClient(Following):
+class ChatClient(AccountSession, Following):
     """
     A chat session: typed lines in, server lines out to C{output}.
 
@@ -184,6 +189,9 @@ class ChatClient(Following):
         once connected, in the order they became current (the last one is).
     @ivar keys: the keys of those channels that have one (by folded name).
     @ivar query: the nick plain lines go to (C{/query}), or None.
+    @ivar credentials: the account and password to log in with on every
+        connection, before the nick is taken (C{--account}, then the last
+        login), or None.
     """
 
     def __init__(
@@ -198,8 +206,10 @@ class ChatClient(Following):
         finished: Callable[[int], None] = lambda status: None,
         tls: TLS | None = None,
         nick: str | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.reactor = reactor
+        self.credentials = credentials
         self.tls = tls
         self.clock: Any = reactor  # IReactorTime too
         self.interactive = interactive
@@ -242,7 +252,9 @@ class ChatClient(Following):
         self._keepalive: LoopingCall | None = None
         self._welcome_timer: IDelayedCall | None = None
         self._bye: str | None = None  # the code of this connection's bye
-        self._not_chatd = False  # this connection is to something else
+        #: this connection is to something else than chatd, or to a server
+        #: that failed to prove it knows our account: no reconnecting
+        self._abandoned = False
         #: reconnecting by itself after the connection was lost
         self._reconnecting = False
         self._reconnect_call: IDelayedCall | None = None
@@ -366,6 +378,8 @@ class ChatClient(Following):
                 self._send({"cmd": "away", "message": action.message})
         elif not self.welcomed:
             self._not_connected_now()
+        elif isinstance(action, Login):
+            self._typed_login(action)
         elif isinstance(action, Ping):
             self._send({"cmd": "ping"}, then=self._pong)
         elif isinstance(action, Whois):
@@ -652,7 +666,8 @@ class ChatClient(Following):
         self._slowed = False
         self._quit_sent = False
         self._bye = None
-        self._not_chatd = False
+        self._abandoned = False
+        self.account = None
         self._cancel_welcome_timer()
         self._stop_keepalive()
 
@@ -681,10 +696,6 @@ class ChatClient(Following):
         The server's first line (or its silence) shows it does not speak
         chatd's protocol: say so, and hang up without reconnecting.
         """
-        self._cancel_welcome_timer()
-        self._not_chatd = True
-        self._failed = True
-        self._stop_reconnecting()
         if line is None:
             why = (
                 f"it said nothing within {WELCOME_TIMEOUT:g} s, as IRC servers"
@@ -697,14 +708,23 @@ class ChatClient(Following):
                 why = f"it sent IRC: {shown}; is this the IRC port?"
             else:
                 why = f"it sent: {shown}"
-        self._print(
-            f"! not connected: {self._where()} does not speak chatd's JSON"
+        self._abandon(
+            f"not connected: {self._where()} does not speak chatd's JSON"
             f" protocol ({why})"
         )
+
+    def _abandon(self, why: str) -> None:
+        """Say C{why} and hang up, without reconnecting by ourselves."""
+        self._cancel_welcome_timer()
+        self._abandoned = True
+        self._failed = True
+        self._stop_reconnecting()
+        self._print(f"! {why}")
         if self.interactive:
             self._print("! /connect HOST PORT tries another")
-        assert connection.transport is not None
-        connection.transport.loseConnection()
+        connection = self.connection
+        if connection is not None and connection.transport is not None:
+            connection.transport.loseConnection()
 
     def _handshake_completed(self, connection: ChatConnection) -> None:
         """The TLS handshake is done: check the certificate's host again."""
@@ -760,13 +780,13 @@ class ChatClient(Following):
             return
         self.connection = None
         self._attempt = None
-        welcomed, bye, not_chatd = self.welcomed, self._bye, self._not_chatd
+        welcomed, bye, abandoned = self.welcomed, self._bye, self._abandoned
         self._reset()
         self.changed()
         if self._quitting or self._done:
             self._finish()
             return
-        if not_chatd:
+        if abandoned:
             self._after_close()
             return
         if self.tls is not None and not connection.secured:
@@ -844,6 +864,7 @@ class ChatClient(Following):
             lines = [bad_line(line)]  # as it came, not as parsed
         if kind == "ok" and out is not None and not malformed:
             self._update(obj, out)
+            self._follow_account(obj, out)
         elif out is None and not malformed and kind in ("kick", "mode"):
             self._follow_event(obj)
         if kind == "bye":
@@ -867,6 +888,26 @@ class ChatClient(Following):
         if isinstance(max_line, int) and not isinstance(max_line, bool):
             self.max_line = max(max_line, 0)
         self.changed()
+        if self.credentials is not None:
+            # Before the nick: it may be the account's own.
+            self._log_in(*self.credentials, self._logged_in_on_connecting)
+        else:
+            self._take_nick()
+
+    def _logged_in_on_connecting(self, logged_in: bool) -> None:
+        """
+        Take the nick after logging in; a script whose login failed stops
+        rather than run as someone else (a person can still /login).
+        """
+        if logged_in or self.interactive:
+            self._take_nick()
+            return
+        self._print("! not logged in: the script's lines are not sent")
+        self._failed = True
+        self._inbox.clear()
+        self._quit("")
+
+    def _take_nick(self) -> None:
         if self.want_nick is not None:
             self._send({"cmd": "nick", "nick": self.want_nick}, then=self._nick_refused)
         elif self.interactive:
@@ -899,7 +940,10 @@ class ChatClient(Following):
             self._print(text)
         waiting = [c for c in self.channels if c.lower() not in self._joined]
         then = f"; then {', '.join(waiting)} are joined again" if waiting else ""
-        self._print(f"! choose a nick with /nick NAME{then}")
+        if reply.get("code") == "nick_reserved":
+            self._print(f"! /login PASSWORD logs in and takes {nick}{then}")
+        else:
+            self._print(f"! choose a nick with /nick NAME{then}")
         return True
 
     def _rejoin_failed(self, reply: dict[str, Any], out: _Out) -> bool:

@@ -19,6 +19,7 @@ from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet import stdio
 from twisted.python.failure import Failure
 
+from chatd.client.accounts import history_form, secret_spans
 from chatd.client.formatting import (
     BOLD,
     ITALIC,
@@ -68,6 +69,24 @@ def _cells(chars: list[bytes]) -> bytes:
     )
 
 
+def _masked(chars: list[bytes]) -> list[bytes]:
+    """Typed characters with the passwords' replaced by C{*}."""
+    spans = secret_spans(b"".join(chars).decode("utf-8", "replace"))
+    if not spans:
+        return chars
+    shown = list(chars)
+    for start, end in spans:
+        shown[start:end] = [b"*"] * (end - start)
+    return shown
+
+
+def _history_form(line: bytes) -> bytes:
+    """A typed line as the history keeps it: without its passwords."""
+    text = line.decode("utf-8", "replace")
+    kept = history_form(text)
+    return line if kept == text else kept.encode("utf-8")
+
+
 def _prompt(client: ChatClient) -> bytes:
     return printable(client.prompt()).encode("utf-8", "backslashreplace")
 
@@ -75,7 +94,8 @@ def _prompt(client: ChatClient) -> bytes:
 class TerminalUI(HistoricRecvLine):
     """
     The input line at the bottom of a terminal, with the client's output
-    scrolling above it.
+    scrolling above it.  Passwords typed in it are drawn as C{*}, and the
+    history keeps the lines that had them without them.
 
     C{show} erases the input line, writes the output line, and draws the
     prompt and the half-typed input again with the cursor where it was, so
@@ -157,7 +177,7 @@ class TerminalUI(HistoricRecvLine):
 
     def _draw_input(self) -> None:
         """Draw prompt and input, and put the cursor where the index is."""
-        self.terminal.write(self.ps[self.pn] + _cells(self.lineBuffer))
+        self.terminal.write(self.ps[self.pn] + _cells(_masked(self.lineBuffer)))
         if self.lineBufferIndex == len(self.lineBuffer):
             return
         width = max(self.width, 1)
@@ -224,8 +244,14 @@ class TerminalUI(HistoricRecvLine):
         # Anything else (function keys, Alt combinations) is ignored.
 
     def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
-        if self.lineBufferIndex == len(self.lineBuffer):
-            # Typing at the end, the usual case: the terminal echoes it.
+        typed = b"".join(self.lineBuffer)
+        if (
+            self.lineBufferIndex == len(self.lineBuffer)
+            and not secret_spans(typed.decode("utf-8", "replace"))
+            and not secret_spans((typed + ch).decode("utf-8", "replace"))
+        ):
+            # Typing at the end, the usual case: the terminal echoes it (but
+            # a password is drawn again as it changes).
             self.lineBuffer.append(ch)
             self.lineBufferIndex += 1
             self.terminal.write(_cells([ch]))
@@ -278,8 +304,8 @@ class TerminalUI(HistoricRecvLine):
         if self.historyPosition == 0:
             return
         if self.historyPosition == len(self.historyLines) and self.lineBuffer:
-            # Keep the draft, as HistoricRecvLine does.
-            self.historyLines.append(b"".join(self.lineBuffer))
+            # Keep the draft, as HistoricRecvLine does (but not its passwords).
+            self.historyLines.append(_history_form(b"".join(self.lineBuffer)))
 
         def change() -> None:
             self.historyPosition -= 1
@@ -301,7 +327,7 @@ class TerminalUI(HistoricRecvLine):
     def handle_RETURN(self) -> None:
         line = b"".join(self.lineBuffer)
         if line:
-            self.historyLines.append(line)
+            self.historyLines.append(_history_form(line))
         self.historyPosition = len(self.historyLines)
         self._erase_input()
         self.lineBuffer = []
@@ -364,13 +390,21 @@ def run_terminal(
     stop: Callable[[], None],
     tls: TLS | None = None,
     nick: str | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> int:
     """Run the client in the terminal of standard input and output."""
     import termios
     import tty
 
     status: list[int] = []
-    client = ChatClient(reactor, interactive=True, display=display, tls=tls, nick=nick)
+    client = ChatClient(
+        reactor,
+        interactive=True,
+        display=display,
+        tls=tls,
+        nick=nick,
+        credentials=credentials,
+    )
     terminal = insults.ServerProtocol(TerminalUI, client, stop)
 
     def finished(code: int) -> None:
