@@ -18,6 +18,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.accounts.hasher import Hasher
+from chatd.accounts.nickguard import NickGuard
 from chatd.config import ConfigError, NoConfigFile
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.session import COMMANDS
@@ -440,6 +441,11 @@ class ScramTests(AccountCase):
                 'the login mechanism is "SCRAM-SHA-256" (or send a "password")',
             ),
             ({"mechanism": "SCRAM-SHA-256"}, "missing field 'data' (base64)"),
+            # an error ends the exchange: nothing is under way now
+            (
+                {"data": b64("n,,n=a,r=abc")},
+                'start with {"cmd":"login","mechanism":"SCRAM-SHA-256",...}',
+            ),
             (
                 {"mechanism": "SCRAM-SHA-256", "data": "!!"},
                 "field 'data' is not base64",
@@ -573,6 +579,50 @@ class DropAccountTests(AccountCase):
         )
 
 
+class NickTimeoutTests(AccountCase):
+    """Nick protection's timeout policy, as a JSON client sees it."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.account("alice")
+        chat = self.server.chat
+        chat.nick_protection = "timeout"
+        self.guard = NickGuard(chat, self.server.clock, 30)
+        chat.nick_claimed = self.guard.claimed
+        self.addCleanup(self.guard.stop)
+
+    def test_renamed_unless_logged_in_in_time(self) -> None:
+        client = self.anonymous()
+        self.assertEqual(client.request("nick", nick="alice")["nick"], "alice")
+        self.server.clock.advance(0)
+        [warning] = client.lines()
+        self.assertEqual(
+            (warning["type"], warning["from"], warning["notice"], warning["text"]),
+            (
+                "message",
+                "NickServ",
+                True,
+                "The nick alice belongs to the account alice: log in to it within"
+                " 30 seconds or you will be renamed",
+            ),
+        )
+        self.server.clock.advance(31)
+        [renamed] = client.lines()
+        self.assertEqual((renamed["type"], renamed["old"]), ("nick", "alice"))
+        self.assertTrue(renamed["new"].startswith("Guest"))
+        self.assertEqual(client.proto.user.nick, renamed["new"])  # type: ignore[union-attr]
+
+    def test_logging_in_keeps_the_nick(self) -> None:
+        client = self.anonymous()
+        client.request("nick", nick="alice")
+        self.server.clock.advance(10)
+        client.lines()
+        self.assertEqual(client.request("login", password=PASSWORD)["account"], "alice")
+        self.server.clock.advance(30)
+        self.assertEqual(client.lines(), [])
+        self.assertEqual(client.proto.user.nick, "alice")  # type: ignore[union-attr]
+
+
 class DisplayTests(AccountCase):
     def test_join_and_who_name_the_accounts(self) -> None:
         alice = self.registered("alice", "#c")
@@ -689,6 +739,31 @@ class OperTests(AccountCase):
         ircop.request("kill", nick="bob")
         self.assertEqual(bob.lines()[-1]["reason"], "Killed (ircop (no reason))")
         self.assertTrue(ircop.connected)
+
+    def test_an_operator_acts_in_any_channel(self) -> None:
+        bob = self.member("bob", "#hush")
+        bob.request("mode", channel="#hush", set={"secret": True})
+        ircop = self.member("ircop")
+        self.assertEqual(ircop.request("list")["channels"], [])
+        ircop.request("oper", name="admin", password="operpassword")
+        self.assertEqual(
+            ircop.request("list")["channels"],
+            [{"channel": "#hush", "members": 1, "topic": ""}],
+        )
+        reply = ircop.request("kick", channel="#hush", nick="bob", reason="out")
+        self.assertEqual(reply["nick"], "bob")
+        self.assertEqual(
+            bob.lines(),
+            [
+                {
+                    "type": "kick",
+                    "channel": "#hush",
+                    "nick": "bob",
+                    "by": "ircop",
+                    "reason": "out",
+                }
+            ],
+        )
 
     def test_killing_yourself_ends_with_the_bye(self) -> None:
         ircop = self.oper("ircop")

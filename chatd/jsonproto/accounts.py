@@ -145,6 +145,7 @@ class AccountRequests:
     ) -> Deferred[bytes]:
         user = self._me()
         if mechanism is not None:
+            self._scram_over()  # a first message starts over
             if user.account is not None:
                 raise ChatError(
                     "already_logged_in",
@@ -155,22 +156,23 @@ class AccountRequests:
                     "bad_args",
                     'the login mechanism is "SCRAM-SHA-256" (or send a "password")',
                 )
-            if self._scram is not None:
-                self._scram.abort()
-            self._scram = accounts.mechanism("SCRAM-SHA-256", self.host)
-        exchange = self._scram
-        if exchange is None:
+        elif self._scram is None:
             raise ChatError(
                 "bad_args", 'start with {"cmd":"login","mechanism":"SCRAM-SHA-256",...}'
             )
+        # Any error from here on ends the exchange.
         if data is None:
+            self._scram_over()
             raise ChatError("bad_args", "missing field 'data' (base64)")
         try:
             payload = b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            exchange.abort()
-            self._scram = None
+            self._scram_over()
             raise ChatError("bad_args", "field 'data' is not base64") from None
+        if mechanism is not None:
+            self._scram = accounts.mechanism("SCRAM-SHA-256", self.host)
+        exchange = self._scram
+        assert exchange is not None
 
         # The connection's input is held until a step has fired (wait_for),
         # so no other login can start meanwhile.
@@ -204,6 +206,11 @@ class AccountRequests:
             raise ChatError("bad_credentials", "wrong account name or password")
 
         return exchange.step(payload).addCallback(stepped)
+
+    def _scram_over(self) -> None:
+        if self._scram is not None:
+            self._scram.abort()
+            self._scram = None
 
     def do_logout(self, request: codec.Request) -> bytes:
         user = self._me()
