@@ -16,14 +16,38 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 
 from chatd.accounts.sasl import Challenge, Success
-from chatd.core import ChatError, User
+from chatd.config import ConfigError, NoConfigFile
+from chatd.core import ChatError, User, check_channel, policy
+from chatd.core.names import fold
 from chatd.jsonproto import codec
 from chatd.jsonproto.args import arg
+from chatd.log import logger
 
 if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
     from chatd.accounts.registry import Accounts
     from chatd.accounts.sasl import Mechanism, Step
     from chatd.jsonproto.lines import ChatFactory
+
+log = logger(__name__)
+
+#: The longest email address (RFC 5321's path limit), as IRC's REGISTER takes.
+EMAIL_MAX = 254
+
+
+def is_email(text: str) -> bool:
+    """
+    Whether C{text} may be kept as an account's email: IRC C{REGISTER}'s
+    rule (an C{@}, no space, at most 254 characters), and no control
+    character or other whitespace.
+    """
+    return (
+        "@" in text
+        and len(text) <= EMAIL_MAX
+        and not any(c.isspace() or c < " " or c == "\x7f" for c in text)
+    )
+
 
 #: The levels of the C{access} command, as the core names them.
 ACCESS_LEVELS = {"op": "o", "voice": "v"}
@@ -36,12 +60,20 @@ class AccountRequests:
         factory: ChatFactory
         user: User | None
         host: str
+        closing: bool
 
     _scram: Mechanism | None = None
 
     def _me(self) -> User:
         assert self.user is not None
         return self.user
+
+    def _here(self, user: User) -> bool:
+        """
+        Whether C{user} is still connected: a password check finishes
+        later, and whoever left meanwhile is logged in to nothing.
+        """
+        return user in self.factory.chat.users
 
     def _accounts(self) -> Accounts:
         accounts = self.factory.accounts
@@ -52,6 +84,8 @@ class AccountRequests:
     def do_register(self, request: codec.Request) -> Deferred[bytes]:
         accounts = self._accounts()
         user = self._me()
+        password = arg(request, "password")
+        email = arg(request, "email", None)
         name = arg(request, "account", None) or user.nick
         if name is None:
             raise ChatError(
@@ -59,14 +93,18 @@ class AccountRequests:
                 'give the account\'s name ("account") or take a nick first: '
                 "an account's name is a nick",
             )
-        if user.nick is not None and name.lower() != user.nick.lower():
+        if user.nick is not None and fold(name) != fold(user.nick):
             raise ChatError(
                 "bad_account_name",
                 f"register the nick you are using ({user.nick}): "
                 "an account's name is a nick it owns",
             )
-        password = arg(request, "password")
-        email = arg(request, "email", None)
+        if email is not None and not is_email(email):
+            raise ChatError(
+                "bad_args",
+                f"field 'email' is not an email address (name@domain, at most "
+                f"{EMAIL_MAX} characters)",
+            )
         d: Deferred[Any] = accounts.register(user, name, password, self.host, email)
         return d.addCallback(
             lambda record: codec.ok("register", request.request_id, account=record.name)
@@ -91,7 +129,7 @@ class AccountRequests:
         def checked(account: str | None) -> bytes:
             if account is None:
                 raise ChatError("bad_credentials", "wrong account name or password")
-            if user.account != account:
+            if user.account != account and self._here(user):
                 self.factory.chat.log_in(user, account)
             return codec.ok("login", request.request_id, account=account)
 
@@ -107,6 +145,7 @@ class AccountRequests:
     ) -> Deferred[bytes]:
         user = self._me()
         if mechanism is not None:
+            self._scram_over()  # a first message starts over
             if user.account is not None:
                 raise ChatError(
                     "already_logged_in",
@@ -117,25 +156,27 @@ class AccountRequests:
                     "bad_args",
                     'the login mechanism is "SCRAM-SHA-256" (or send a "password")',
                 )
-            if self._scram is not None:
-                self._scram.abort()
-            self._scram = accounts.mechanism("SCRAM-SHA-256", self.host)
-        exchange = self._scram
-        if exchange is None:
+        elif self._scram is None:
             raise ChatError(
                 "bad_args", 'start with {"cmd":"login","mechanism":"SCRAM-SHA-256",...}'
             )
+        # Any error from here on ends the exchange.
         if data is None:
+            self._scram_over()
             raise ChatError("bad_args", "missing field 'data' (base64)")
         try:
             payload = b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            self._scram = None
+            self._scram_over()
             raise ChatError("bad_args", "field 'data' is not base64") from None
+        if mechanism is not None:
+            self._scram = accounts.mechanism("SCRAM-SHA-256", self.host)
+        exchange = self._scram
+        assert exchange is not None
 
+        # The connection's input is held until a step has fired (wait_for),
+        # so no other login can start meanwhile.
         def stepped(step: Step) -> bytes:
-            if self._scram is not exchange:
-                raise ChatError("aborted", "another login started meanwhile")
             if isinstance(step, Challenge):
                 return codec.ok(
                     "login",
@@ -144,7 +185,8 @@ class AccountRequests:
                 )
             self._scram = None
             if isinstance(step, Success):
-                self.factory.chat.log_in(user, step.account)
+                if self._here(user):
+                    self.factory.chat.log_in(user, step.account)
                 return codec.ok(
                     "login",
                     request.request_id,
@@ -154,12 +196,21 @@ class AccountRequests:
             if step.reason == "bad_credentials" and step.account is not None:
                 accounts.login_failed(step.account, self.host)
             if step.reason == "throttled":
-                raise ChatError("throttled", "too many failed logins; try later")
+                wait = 0.0
+                if step.account is not None:
+                    wait = accounts.login_allowed(step.account, self.host)
+                later = f"again in {int(wait) + 1} seconds" if wait > 0 else "later"
+                raise ChatError("throttled", f"too many failed logins; try {later}")
             if step.reason == "malformed":
                 raise ChatError("bad_args", "that is not a SCRAM-SHA-256 message")
             raise ChatError("bad_credentials", "wrong account name or password")
 
         return exchange.step(payload).addCallback(stepped)
+
+    def _scram_over(self) -> None:
+        if self._scram is not None:
+            self._scram.abort()
+            self._scram = None
 
     def do_logout(self, request: codec.Request) -> bytes:
         user = self._me()
@@ -216,15 +267,18 @@ class AccountRequests:
             raise ChatError("oper_no_host", "this server has no operators")
 
         def done(block: str) -> bytes:
-            self.factory.chat.set_oper(user, block)
+            if self._here(user):
+                self.factory.chat.set_oper(user, block)
             return codec.ok("oper", request.request_id, oper=block)
 
         return opers.check(user, name, password).addCallback(done)
 
-    def do_kill(self, request: codec.Request) -> bytes:
+    def do_kill(self, request: codec.Request) -> bytes | None:
         nick = arg(request, "nick")
         reason = arg(request, "reason", "")
         event = self.factory.chat.kill(self._me(), nick, reason)
+        if self.closing:
+            return None  # an operator killed themselves: their bye was the last line
         return codec.ok("kill", request.request_id, nick=event.nick)
 
     def do_wallops(self, request: codec.Request) -> bytes:
@@ -232,15 +286,25 @@ class AccountRequests:
         return codec.ok("wallops", request.request_id)
 
     def do_rehash(self, request: codec.Request) -> Deferred[bytes]:
-        self.factory.chat.require_oper(self._me())
+        user = self._me()
+        self.factory.chat.require_oper(user)
         rehash = self.factory.rehash
         if rehash is None:
             raise ChatError(
                 "no_config",
                 "chatd was started without --config: there is no file to reload",
             )
+        log.warn(
+            "server operator {oper} ({nick}) asked for a REHASH",
+            oper=user.oper,
+            nick=user.nick,
+        )
 
-        def failed(failure: Any) -> None:
+        def failed(failure: Failure) -> None:
+            if failure.check(NoConfigFile):
+                raise ChatError("no_config", failure.getErrorMessage())
+            # Anything but a config error is a bug: internal_error, logged.
+            failure.trap(ConfigError)
             raise ChatError("invalid_config", failure.getErrorMessage())
 
         d: Deferred[Any] = rehash().addCallbacks(
@@ -259,7 +323,7 @@ class AccountRequests:
             "register_channel",
             request.request_id,
             channel=channel.name,
-            founder=channel.founder,
+            founder=self._me().account,
         )
 
     def do_drop_channel(self, request: codec.Request) -> bytes:
@@ -273,22 +337,45 @@ class AccountRequests:
         name = arg(request, "channel")
         account = arg(request, "account", None)
         if account is not None:
-            level = request.args.get("level")
-            if level is not None and level not in ACCESS_LEVELS:
+            if "level" not in request.args:
+                raise ChatError(
+                    "bad_args", 'missing field \'level\' ("op", "voice" or null)'
+                )
+            level = request.args["level"]
+            if level is not None and (
+                not isinstance(level, str) or level not in ACCESS_LEVELS
+            ):
                 raise ChatError("bad_args", 'field \'level\' is "op", "voice" or null')
             channel = chat.set_access(
-                self._me(), name, account, ACCESS_LEVELS.get(level or "")
+                self._me(),
+                name,
+                account,
+                None if level is None else ACCESS_LEVELS[level],
             )
         else:
+            check_channel(name)
             found = chat.find_channel(name)
-            if found is None or found.founder is None:
-                raise ChatError("not_registered", f"{name} is not registered")
+            if found is None or not policy.can_see(found, self._me()):
+                raise ChatError("no_such_channel", f"there is no channel {name}")
+            if found.founder is None:
+                raise ChatError("not_registered", f"{found.name} is not registered")
             channel = found
         names = {v: k for k, v in ACCESS_LEVELS.items()}
+        founder = channel.founder
+        assert founder is not None
         return codec.ok(
             "access",
             request.request_id,
             channel=channel.name,
-            founder=channel.founder,
-            access={a: names[level] for a, level in sorted(channel.access.items())},
+            founder=self._account_name(founder),
+            access={
+                self._account_name(key): names[level]
+                for key, level in sorted(channel.access.items())
+            },
         )
+
+    def _account_name(self, key: str) -> str:
+        """The account whose folded name is C{key}, as it was registered."""
+        accounts = self.factory.accounts
+        record = None if accounts is None else accounts.find(key)
+        return key if record is None else record.name

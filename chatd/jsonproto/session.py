@@ -148,9 +148,10 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         True,
     ),
     "access": (
-        '{"cmd":"access","channel":"#NAME","account":NAME?,"level":"op"|"voice"|null}'
-        " - read a registered channel's access list, or say what an account"
-        " gets on joining (its founder)",
+        '{"cmd":"access","channel":"#NAME"} - read a registered channel\'s access'
+        ' list; {"cmd":"access","channel":"#NAME","account":NAME,"level":"op"|'
+        '"voice"|null} - say what an account gets on joining (its founder; null:'
+        " nothing)",
         True,
     ),
     "oper": (
@@ -209,6 +210,9 @@ COSTLY = frozenset(
 HINTS = {
     "nick_required": 'send {"cmd":"nick","nick":NAME}',
     "nick_reserved": 'send {"cmd":"login","account":NAME,"password":PASSWORD} first',
+    "not_registered": (
+        'its operators register it with {"cmd":"register_channel","channel":CHANNEL}'
+    ),
     "bad_key": 'send {"cmd":"join","channel":CHANNEL,"key":KEY}',
     "invite_only": (
         'an operator can let you in with {"cmd":"invite","channel":CHANNEL,'
