@@ -30,6 +30,7 @@ from chatd.accounts.validation import (
     check_password,
 )
 from chatd.core.errors import ChatError
+from chatd.core.identity import SERVICE_NICKS
 from chatd.core.names import fold
 from chatd.log import logger
 from chatd.store.errors import AccountExists, NoSuchAccount, StoreError
@@ -215,6 +216,11 @@ class Accounts:
             folded = check_account_name(name)
         except AccountNameError as e:
             raise ChatError("bad_account_name", str(e)) from None
+        if folded in SERVICE_NICKS:
+            raise ChatError(
+                "bad_account_name",
+                f"{SERVICE_NICKS[folded]} is one of the server's services",
+            )
         try:
             check_password(password, name, self.min_password_length)
         except PasswordError as e:
@@ -322,6 +328,10 @@ class Accounts:
         """A login other than by password (SCRAM) failed: count it."""
         self.throttle.failed(fold(name), address, self.now())
 
+    def login_succeeded(self, name: str, address: str) -> None:
+        """A login other than by password (SCRAM) succeeded."""
+        self.throttle.succeeded(fold(name), address, self.now())
+
     def login_allowed(self, name: str, address: str) -> float:
         """Seconds until C{address} may try C{name} again (0: now)."""
         return self.throttle.check(fold(name), address, self.now())
@@ -373,6 +383,8 @@ class Accounts:
         def dropped(_: None) -> None:
             self.records.pop(folded, None)
             self.chat.unreserve(record.name)
+            # or whoever registers the name next would be their founder
+            self.chat.forget_founder(folded)
             for user in list(self.chat.users):
                 if user.account is not None and fold(user.account) == folded:
                     self.chat.log_out(user)

@@ -111,7 +111,7 @@ class AccountsService:
         self.started = False
 
     def _verify(self, password: str, stored: str) -> Deferred[bool]:
-        return self.hasher.verify(password, stored)
+        return self.accounts.verify_password(stored, password)
 
     def start(self) -> Deferred[None]:
         """Open the store and read the accounts and registered channels."""

@@ -125,6 +125,20 @@ class ChannelRegistration:
         self.kept(channel, dropped=True)
         return channel
 
+    def forget_founder(self, account: str) -> None:
+        """The account C{account} (folded) is gone: unregister its channels."""
+        for channel in list(self.channels.values()):
+            if channel.founder == account:
+                channel.founder = None
+                channel.access.clear()
+                if not channel.members:
+                    del self.channels[channel.key]
+                log.info(
+                    "{channel} unregistered: its founder's account was dropped",
+                    channel=channel.name,
+                )
+                self.kept(channel, dropped=True)
+
     def set_access(
         self, user: User, name: str, account: str, level: str | None
     ) -> Channel:

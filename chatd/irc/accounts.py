@@ -153,6 +153,9 @@ class AccountCommands(IRCSession):
         if isinstance(step, Challenge):
             self._sasl_challenge(step.data)
         elif isinstance(step, Success):
+            accounts = self.factory.accounts
+            if accounts is not None and mechanism.name != "PLAIN":
+                accounts.login_succeeded(step.account, self.host)
             if step.final:
                 self._sasl_success = step
                 self._sasl_challenge(step.final)

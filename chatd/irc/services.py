@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred
 
-from chatd.core import ChatError
+from chatd.core import ChatError, policy
 from chatd.core.names import fold
 from chatd.irc.message import Line, build
 from chatd.irc.session import Command, IRCSession
@@ -214,7 +214,11 @@ class Services(IRCSession):
         name, verb = args[0], args[1].upper()
         if verb == "LIST":
             channel = chat.find_channel(name)
-            if channel is None or channel.founder is None:
+            if (
+                channel is None
+                or channel.founder is None
+                or not policy.can_see(channel, self._user())
+            ):
                 raise ChatError("not_registered", f"{name} is not registered")
             self.service_notice("ChanServ", f"Access list of {channel.name}:")
             self.service_notice("ChanServ", f"  {channel.founder}  founder")

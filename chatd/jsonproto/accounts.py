@@ -185,6 +185,7 @@ class AccountRequests:
                 )
             self._scram = None
             if isinstance(step, Success):
+                accounts.login_succeeded(step.account, self.host)
                 if self._here(user):
                     self.factory.chat.log_in(user, step.account)
                 return codec.ok(
