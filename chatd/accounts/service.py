@@ -12,6 +12,7 @@ read yet) and stops it after the last goodbye (so every change is written).
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
@@ -59,6 +60,29 @@ def load_secret(state_dir: str) -> bytes:
     with os.fdopen(fd, "wb") as f:
         f.write(secret)
     return secret
+
+
+def start_resource_tracker(tracker: Any = None) -> None:
+    """
+    Start C{multiprocessing}'s resource tracker (C{tracker}, by default the
+    process's), which the hashing processes need, with the real standard
+    error.
+
+    The tracker hands C{sys.stderr.fileno()} to its process.  Under twistd,
+    C{sys.stderr} is a L{twisted.logger.LoggingFile}, whose C{fileno()} is
+    -1 before Twisted 26 (PyPy 3.9 has 25.5): the spawn then failed with
+    "bad value(s) in fds_to_keep", and no password could be hashed.
+    """
+    if tracker is None:
+        from multiprocessing import resource_tracker
+
+        tracker = resource_tracker._resource_tracker
+    logging_file = sys.stderr
+    sys.stderr = sys.__stderr__  # None without one: the tracker then skips it
+    try:
+        tracker.ensure_running()
+    finally:
+        sys.stderr = logging_file
 
 
 class AccountsService:
@@ -117,6 +141,8 @@ class AccountsService:
         """Open the store and read the accounts and registered channels."""
         if self._pool is not None:
             self._pool.start()
+        if self._processes is not None:
+            start_resource_tracker()
         if self.store.kind != "memory":
             # Kept, so that SCRAM's made-up answers for accounts that do not
             # exist stay the same across restarts, as real ones do.
