@@ -402,7 +402,7 @@ class DaemonTests(SynchronousTestCase):
         """
         Start the daemon (C{twistd -n --pidfile= chatd ARGS}, or C{argv})
         and wait (30 s at most) until it listens for every wire format in
-        C{kinds}; return it and its JSON port.  The ports of all kinds are
+        C{kinds} and is ready; return it and its JSON port.  The ports of all kinds are
         left in C{self.ports}.
         """
         if workdir is None:
@@ -419,7 +419,15 @@ class DaemonTests(SynchronousTestCase):
         self.output: list[str] = []
         self.ports: dict[str, int] = {}
         self._pending = b""
-        if self.read_until(proc, lambda: all(kind in self.ports for kind in kinds)):
+        # Ready means listening, the SIGHUP handler in place and the
+        # accounts read (only then are clients let in).
+        if self.read_until(
+            proc,
+            lambda: (
+                all(kind in self.ports for kind in kinds)
+                and any("chatd is ready" in line for line in self.output)
+            ),
+        ):
             return proc, self.ports.get("JSON", 0)
         self.fail("twistd did not start listening:\n" + "".join(self.output))
 

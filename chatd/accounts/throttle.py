@@ -209,8 +209,9 @@ class RegistrationLimit:
         """C{address} registered an account at C{now}."""
         key = address_key(address)
         times = self._times.pop(key, None)
-        if times is None:
-            times = deque(maxlen=self.per_hour)
+        if times is None or times.maxlen != self.per_hour:
+            # (a reload may have changed the limit)
+            times = deque(times or (), maxlen=self.per_hour)
         times.append(now)
         self._times[key] = times
         while self._times:

@@ -206,3 +206,15 @@ class RegistrationLimitTests(SynchronousTestCase):
         for i in range(10):
             limit.record(f"198.51.100.{i}", float(i))
         self.assertEqual(len(limit), 3)
+
+
+class RaisedLimitTests(SynchronousTestCase):
+    def test_raising_the_limit_counts_what_came_before(self) -> None:
+        limit = RegistrationLimit(per_hour=2)
+        limit.record("192.0.2.1", 0.0)
+        limit.record("192.0.2.1", 1.0)
+        self.assertGreater(limit.check("192.0.2.1", 2.0), 0)
+        limit.per_hour = 3
+        self.assertEqual(limit.check("192.0.2.1", 2.0), 0.0)
+        limit.record("192.0.2.1", 2.0)
+        self.assertGreater(limit.check("192.0.2.1", 3.0), 0)
