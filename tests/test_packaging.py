@@ -76,6 +76,8 @@ class WheelTests(SynchronousTestCase):
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertNotIn("twisted/__init__.py", names)
         self.assertFalse([n for n in names if n.startswith("tests/")], names)
+        # the store's schema steps are package data
+        self.assertIn("chatd/store/schema/1.sql", names)
 
         env_dir = work / "venv"
         venv.create(env_dir, with_pip=True)
@@ -85,6 +87,7 @@ class WheelTests(SynchronousTestCase):
         for option in SERVER_OPTIONS:
             self.assertIn(option, help_text)
         self.assertIn("usage", run(bindir / "chatd-client", "--help", cwd=work).lower())
+        self.assertIn("hash-password", run(bindir / "chatd-admin", "--help", cwd=work))
         self.assertIn(
             "usage",
             run(bindir / "python", "-m", "chatd.client", "--help", cwd=work).lower(),

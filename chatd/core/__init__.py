@@ -9,7 +9,9 @@ the rules, with no sockets, reactors or wire formats (see chatd/core/*.py).
   - L{modes}: channel modes and masks
   - L{policy}: who may do and see what
   - L{router}: delivery, the seam between the rules and the sessions
-  - L{chat}: L{Chat}, the rules
+  - L{chat}: L{Chat}, the rules, with those for moderation in
+    L{moderation}, for accounts, owned nicks and server operators in
+    L{identity} and for registered channels in L{registration}
 """
 
 from chatd.core.chat import STATUS_PREFIXES, Chat

@@ -29,7 +29,7 @@ NICKSERV_HELP = [
     "LOGOUT  log out",
     "PASSWD <new password>  change your password (log in first)",
     "DROP <password>  delete your account",
-    "INFO [account]  when an account was registered",
+    "INFO  when your account was registered (operators: INFO <account>)",
 ]
 CHANSERV_HELP = [
     "ChanServ keeps registered channels. Commands:",
@@ -178,7 +178,13 @@ class Services(IRCSession):
     def ns_info(self, args: list[str]) -> None:
         accounts = self._accounts("NickServ")
         user = self._user()
-        name = args[0] if args else (user.account or user.nick or "")
+        name = args[0] if args else (user.account or "")
+        mine = user.account is not None and fold(name) == fold(user.account)
+        if not mine and user.oper is None:
+            # Not for strangers: whether an account exists is its owner's.
+            raise ChatError(
+                "not_logged_in", "INFO shows your own account: log in first"
+            )
         record = accounts.find(name)
         if record is None:
             self.service_notice("NickServ", f"{name} is not a registered account")
