@@ -155,6 +155,14 @@ class ChannelRegistration:
             channel.access[key] = level
         else:
             raise ChatError("bad_args", "an access level is o (operator) or v (voice)")
+        log.info(
+            "{nick} ({who}) set the access of {account} in {channel} to {level}",
+            nick=user.nick,
+            who=user.account or user.oper,
+            account=account,
+            channel=channel.name,
+            level=ACCESS_LEVELS.get(level or "", "nothing"),
+        )
         self.kept(channel)
         return channel
 
