@@ -261,6 +261,13 @@ class ChatService(Service):
 
     def _accounts_failed(self, failure: Failure) -> None:
         """The store cannot be used: say why and stop, with status 1."""
+        if not self.running:
+            # Stopped while the accounts were being read: nothing to stop.
+            log.info(
+                "stopped before the accounts were read: {error}",
+                error=failure.getErrorMessage(),
+            )
+            return
         log.critical("chatd cannot start: {error}", error=failure.getErrorMessage())
         if failure.check(StoreError) is None:
             log.failure("while reading the accounts", failure)

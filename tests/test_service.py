@@ -783,3 +783,65 @@ class SighupTests(SynchronousTestCase):
         service.startService()
         self.assertEqual(signal.getsignal(signal.SIGHUP), before)
         service.stopService()
+
+
+class AccountsStartTests(TestCase):
+    """The accounts are read after the service starts, on the real reactor."""
+
+    def serve(self, *args: str) -> ChatService:
+        options = Options()
+        options.parseOptions(
+            [
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+                "--state-dir",
+                self.mktemp(),
+                *list(args),
+            ]
+        )
+        return makeService(options, reactor)
+
+    @inlineCallbacks
+    def test_clients_wait_until_the_accounts_are_read(self) -> Any:
+        service = self.serve()
+        service.startService()
+        self.addCleanup(lambda: service.stopService() if service.running else None)
+        [port] = service.ports
+        # Bound at once, but not accepting: a client is kept in the backlog.
+        self.assertFalse(service.accounts.started)  # type: ignore[union-attr]
+        yield service.ready
+        self.assertTrue(service.accounts.started)  # type: ignore[union-attr]
+        client = LineClient()
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+        yield connectProtocol(endpoint, client)
+        welcome = yield client.wait_for(type="welcome")
+        self.assertEqual(welcome["protocol"], 1)
+        client.transport.loseConnection()
+        yield client.closed
+
+    def test_stopped_while_reading_the_accounts(self) -> None:
+        # A store that fails after the service was stopped (its stop closed
+        # it) must not stop the reactor: under trial that ends the run.
+        from twisted.python.failure import Failure
+
+        from chatd.store.errors import StoreError
+
+        stopped: list[str] = []
+
+        class Running(MemoryReactorClock):
+            def stop(self) -> None:
+                stopped.append("stop")
+
+        running = Running()
+        running.running = True
+        service = ChatService(running, [])
+        service.startService()
+        service.stopService()
+        service._accounts_failed(Failure(StoreError("the store is not open")))
+        self.assertEqual(stopped, [])
+        self.assertFalse(service.failed)
+        # While running, the same failure stops the server.
+        service.startService()
+        service._accounts_failed(Failure(StoreError("cannot open it")))
+        self.assertEqual(stopped, ["stop"])
+        self.assertTrue(service.failed)
