@@ -156,12 +156,12 @@ class ChannelRegistration:
         else:
             raise ChatError("bad_args", "an access level is o (operator) or v (voice)")
         log.info(
-            "{nick} ({who}) set the access of {account} in {channel} to {level}",
+            "{nick} ({who}) set the access of {account} in {channel} to {given}",
             nick=user.nick,
             who=user.account or user.oper,
             account=account,
             channel=channel.name,
-            level=ACCESS_LEVELS.get(level or "", "nothing"),
+            given=ACCESS_LEVELS.get(level or "", "nothing"),
         )
         self.kept(channel)
         return channel
