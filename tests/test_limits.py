@@ -411,6 +411,13 @@ class IRCFloodTests(SynchronousTestCase):
         self.server.clock.advance(0.5)
         self.assertEqual(self.said(), ["late"])
 
+    def test_password_commands_cost(self) -> None:
+        # Each may cost the server a password hash: a burst is delayed.
+        self.send(b"NS IDENTIFY a b\r\nOPER x y\r\nPRIVMSG #a :late\r\n")
+        self.assertEqual(self.said(), [])
+        self.server.clock.advance(1.5)
+        self.assertEqual(self.said(), ["late"])
+
     def test_excess_flood(self) -> None:
         self.send(b"".join(b"PRIVMSG #a :%d\r\n" % n for n in range(20)))
         out = self.transport.value().decode()

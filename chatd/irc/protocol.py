@@ -42,6 +42,22 @@ log = logger(__name__)
 #: Commands whose flood-control cost is one per target (a comma-separated
 #: first parameter); see L{IRCProtocol._cost}.
 PER_TARGET = frozenset({"PRIVMSG", "NOTICE", "TAGMSG", "JOIN", "PART"})
+#: Commands that cost the server a password hash or act as an operator:
+#: one token each after registration (SASL's exchanges are bounded by the
+#: login throttle instead).
+PASSWORD_CHECKS = frozenset(
+    {
+        "REGISTER",
+        "OPER",
+        "NS",
+        "NICKSERV",
+        "CS",
+        "CHANSERV",
+        "KILL",
+        "WALLOPS",
+        "REHASH",
+    }
+)
 #: Tell a delayed client at most this often that it is being delayed.
 FLOOD_NOTICE_INTERVAL = 60.0
 
@@ -176,8 +192,9 @@ class IRCProtocol(
         """
         What C{line} costs in flood-control tokens: one per target for what
         others see (messages, joins, parts, kicks), one for a nick, topic,
-        away or mode change, an invitation and a command the server does
-        not know; nothing for reading (a topic, modes, a ban list),
+        away or mode change, an invitation, a command that checks a password
+        or acts as an operator, and a command the server does not know;
+        nothing for reading (a topic, modes, a ban list),
         registering, PING and QUIT.
         """
         command = line.command
@@ -188,7 +205,7 @@ class IRCProtocol(
         params = line.params
         if command in PER_TARGET:
             return len(params[0].split(",")) if params and params[0] != "0" else 1
-        if command in ("NICK", "AWAY"):
+        if command in ("NICK", "AWAY") or command in PASSWORD_CHECKS:
             return 1
         if command in ("TOPIC", "INVITE"):
             return 1 if len(params) > 1 else 0  # reading: free
