@@ -402,3 +402,13 @@ class InfoTests(AccountCase):
         codes = alice.codes("INFO")
         self.assertEqual(codes[-1], "374")
         self.assertEqual(set(codes[:-1]), {"371"})
+
+
+class EmailTests(AccountCase):
+    def test_nickserv_register_checks_the_email(self) -> None:
+        foo = self.irc("foo")
+        [notice] = foo.ask("NS REGISTER sesame123 not-an-email")
+        self.assertIn("not an email address", notice.params[-1])
+        self.assertIsNone(self.accounts.find("foo"))
+        lines = foo.ask("NS REGISTER sesame123 foo@example.org")
+        self.assertEqual(lines[0].params[-1], "Account created")

@@ -77,3 +77,20 @@ def check_password(
         raise PasswordError("a password must be valid Unicode text") from None
     if account is not None and password.casefold() == account.casefold():
         raise PasswordError("a password may not be the account's name")
+
+
+#: The longest email address (RFC 5321's path limit), as IRC's REGISTER takes.
+EMAIL_MAX = 254
+
+
+def is_email(text: str) -> bool:
+    """
+    Whether C{text} may be kept as an account's email: IRC C{REGISTER}'s
+    rule (an C{@}, no space, at most 254 characters), and no control
+    character or other whitespace.
+    """
+    return (
+        "@" in text
+        and len(text) <= EMAIL_MAX
+        and not any(c.isspace() or c < " " or c == "\x7f" for c in text)
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 
 from chatd.accounts.sasl import MECHANISMS, Challenge, Success
+from chatd.accounts.validation import is_email
 from chatd.core import ChatError
 from chatd.irc.message import Line, build, mask
 from chatd.irc.numerics import (
@@ -272,7 +273,7 @@ class AccountCommands(IRCSession):
             return None
         if email == "*":
             address = None
-        elif "@" in email and " " not in email and len(email) <= 254:
+        elif is_email(email):
             address = email
         else:
             self._fail("REGISTER", "INVALID_EMAIL", email, "That email is not valid")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred
 
+from chatd.accounts.validation import is_email
 from chatd.core import ChatError, policy
 from chatd.core.names import fold
 from chatd.irc.message import Line, build
@@ -102,6 +103,8 @@ class Services(IRCSession):
         user = self._user()
         nick = user.nick or "*"
         email = args[1] if len(args) > 1 else None
+        if email is not None and not is_email(email):
+            raise ChatError("bad_args", f"{email!r} is not an email address")
 
         def done(record: Any) -> None:
             self.service_notice("NickServ", "Account created")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 
 from chatd.accounts.sasl import Challenge, Success
+from chatd.accounts.validation import EMAIL_MAX, is_email
 from chatd.config import ConfigError, NoConfigFile
 from chatd.core import ChatError, User, check_channel, policy
 from chatd.core.names import fold
@@ -31,22 +32,6 @@ if TYPE_CHECKING:
     from chatd.jsonproto.lines import ChatFactory
 
 log = logger(__name__)
-
-#: The longest email address (RFC 5321's path limit), as IRC's REGISTER takes.
-EMAIL_MAX = 254
-
-
-def is_email(text: str) -> bool:
-    """
-    Whether C{text} may be kept as an account's email: IRC C{REGISTER}'s
-    rule (an C{@}, no space, at most 254 characters), and no control
-    character or other whitespace.
-    """
-    return (
-        "@" in text
-        and len(text) <= EMAIL_MAX
-        and not any(c.isspace() or c < " " or c == "\x7f" for c in text)
-    )
 
 
 #: The levels of the C{access} command, as the core names them.
