@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.store.test_open -*-
 """
-Storage for what must survive a restart: accounts and registered channels.
+Storage for what must survive a restart: accounts, registered channels and
+the history of what was said.
 
 L{open_store} picks the engine from a URL; every engine offers the one
 interface L{Store}, and the same contract tests run against each.
@@ -13,6 +14,7 @@ from typing import Any
 
 from .errors import (
     AccountExists,
+    DuplicateMessage,
     NoSuchAccount,
     NoSuchChannel,
     SchemaTooNew,
@@ -22,7 +24,13 @@ from .errors import (
 from .interface import Store
 from .memory import MemoryStore
 from .postgresql import SCHEMES, PostgreSQLStore, parse_url, redact
-from .records import AccessRecord, AccountRecord, ChannelRecord, ListRecord
+from .records import (
+    AccessRecord,
+    AccountRecord,
+    ChannelRecord,
+    HistoryItem,
+    ListRecord,
+)
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -30,6 +38,8 @@ __all__ = [
     "AccountExists",
     "AccountRecord",
     "ChannelRecord",
+    "DuplicateMessage",
+    "HistoryItem",
     "ListRecord",
     "MemoryStore",
     "NoSuchAccount",

@@ -35,3 +35,7 @@ class StoreUnavailable(StoreError):
     The database could not be opened or reached; the message names it (a
     URL without its password, or a path) and says why.
     """
+
+
+class DuplicateMessage(StoreError):
+    """A history item's msgid is already stored; nothing of its batch was."""

@@ -4,22 +4,24 @@ The one interface every storage engine offers.
 
 Accounts and registered channels live in memory while chatd runs; the store
 is where they are written behind, to survive a restart, and read back at
-start-up.  Every method returns a Deferred so that no engine makes the
-reactor wait on a disk or a database.
+start-up.  History is kept here too, and read back a page at a time.
+Every method returns a Deferred so that no engine makes the reactor wait
+on a disk or a database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
-from .records import AccountRecord, ChannelRecord
+from .records import AccountRecord, ChannelRecord, HistoryItem
 
 
 class Store(Protocol):
     """
-    Durable storage for accounts and registered channels.
+    Durable storage for accounts, registered channels and history.
 
     Writes are applied in the order they were called, whether or not the
     caller waited for the earlier ones, and a write's Deferred fires only
@@ -69,3 +71,80 @@ class Store(Protocol):
 
     def delete_channel(self, folded: str) -> Deferred[None]:
         """Remove the channel; L{NoSuchChannel} if it is not registered."""
+
+    # History.  Items are in time order: by ts, then msgid (by code point).
+    # A pivot is a time and the msgid of the item there, or a time alone
+    # (msgid None).  A limit of 0 or less gives nothing.
+
+    def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
+        """
+        Store C{items}, all or none, in one transaction; L{DuplicateMessage}
+        if a msgid is already stored or is twice in C{items}.
+        """
+
+    def history_latest(self, target: str, limit: int) -> Deferred[list[HistoryItem]]:
+        """The newest C{limit} items of C{target}."""
+
+    def history_before(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        """The C{limit} items of C{target} just before the pivot, not it."""
+
+    def history_after(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        """The C{limit} items of C{target} just after the pivot, not it."""
+
+    def history_between(
+        self, target: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        """
+        At most C{limit} items of C{target} strictly between the two times,
+        counted from C{start_ts}: the oldest ones if it is the earlier, the
+        newest if it is the later (as IRCv3 chathistory BETWEEN allows).
+        """
+
+    def history_around(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        """
+        At most C{limit} items of C{target} around the pivot: up to half
+        before it, the rest from it on (the pivot included); a side with
+        fewer leaves more to the other.
+        """
+
+    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
+        """The item with C{msgid}, or None."""
+
+    def history_targets(
+        self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        """
+        Each of C{targets} with items strictly between the two times (in
+        either order), with its latest such ts: newest first, at most
+        C{limit} (for CHATHISTORY TARGETS).
+        """
+
+    def delete_history(self, msgid: str) -> Deferred[bool]:
+        """Delete the item (a redaction); whether there was one."""
+
+    def expire_history(
+        self, older_than: float | None, keep_per_target: int | None
+    ) -> Deferred[int]:
+        """
+        Delete the items older than C{older_than} and those beyond each
+        target's newest C{keep_per_target} (None: no such limit); the count
+        deleted.  The SQL engines delete in chunks of their own transactions,
+        so writes called meanwhile run between them; a store closed meanwhile
+        ends the expiry where it is.
+        """
+
+    def search_history(
+        self, text: str, targets: Sequence[str], limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        """
+        The newest C{limit} items of C{targets} whose text has every word of
+        C{text}: words, not substrings, without regard to case; C{text} is
+        not a query language (quotes, C{-}, C{*}, C{OR} are plain words or
+        separators).  See L{chatd.store.history} for what a word is.
+        """

@@ -6,14 +6,23 @@ tests and the C{memory:} URL.  Nothing survives the process.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from .errors import AccountExists, NoSuchAccount, NoSuchChannel, StoreError
-from .records import AccountRecord, ChannelRecord
+from .errors import (
+    AccountExists,
+    DuplicateMessage,
+    NoSuchAccount,
+    NoSuchChannel,
+    StoreError,
+)
+from .history import around, order, words
+from .records import AccountRecord, ChannelRecord, HistoryItem
 from .schema import SCHEMA_DIR, latest_version
 
 T = TypeVar("T")
@@ -30,6 +39,10 @@ class MemoryStore:
         self._open = False
         self._accounts: dict[str, AccountRecord] = {}
         self._channels: dict[str, ChannelRecord] = {}
+        self._items: dict[str, HistoryItem] = {}  # by msgid
+        # Each target's items, and their (ts, msgid) keys, in time order.
+        self._history: dict[str, list[HistoryItem]] = {}
+        self._keys: dict[str, list[tuple[float, str]]] = {}
 
     def __repr__(self) -> str:
         return "<MemoryStore>"
@@ -103,3 +116,159 @@ class MemoryStore:
         if self._channels.pop(folded, None) is None:
             return fail(NoSuchChannel(f"no registered channel named {folded!r}"))
         return succeed(None)
+
+    # History.
+
+    def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
+        if not self._open:
+            return self._not_open("append to the history")
+        seen: set[str] = set()
+        for item in items:
+            if item.msgid in self._items or item.msgid in seen:
+                return fail(
+                    DuplicateMessage(
+                        f"msgid {item.msgid!r} is already stored;"
+                        " nothing of the batch was stored"
+                    )
+                )
+            seen.add(item.msgid)
+        for item in items:
+            self._items[item.msgid] = item
+            keys = self._keys.setdefault(item.target, [])
+            at = bisect.bisect(keys, order(item))
+            keys.insert(at, order(item))
+            self._history.setdefault(item.target, []).insert(at, item)
+        return succeed(None)
+
+    def _range(
+        self, target: str, low: tuple[float, str] | None, high: tuple[float, str] | None
+    ) -> list[HistoryItem]:
+        """C{target}'s items with keys from C{low} to before C{high}."""
+        keys = self._keys.get(target, [])
+        start = 0 if low is None else bisect.bisect_left(keys, low)
+        end = len(keys) if high is None else bisect.bisect_left(keys, high)
+        return self._history.get(target, [])[start:end]
+
+    def _read(self, items: list[HistoryItem]) -> Deferred[list[HistoryItem]]:
+        if not self._open:
+            return self._not_open("read the history")
+        return succeed(items)
+
+    def history_latest(self, target: str, limit: int) -> Deferred[list[HistoryItem]]:
+        return self._read(_last(self._history.get(target, []), limit))
+
+    def history_before(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        return self._read(_last(self._before(target, ts, msgid), limit))
+
+    def _before(self, target: str, ts: float, msgid: str | None) -> list[HistoryItem]:
+        return self._range(target, None, (ts, "" if msgid is None else msgid))
+
+    def _from(self, target: str, ts: float, msgid: str | None) -> list[HistoryItem]:
+        return self._range(target, (ts, "" if msgid is None else msgid), None)
+
+    def history_after(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        after = [i for i in self._from(target, ts, msgid) if _beyond(i, ts, msgid)]
+        return self._read(after[: max(limit, 0)])
+
+    def history_between(
+        self, target: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        low, high = sorted((start_ts, end_ts))
+        inside = [i for i in self._range(target, None, (high, "")) if i.ts > low]
+        if start_ts > end_ts:
+            return self._read(_last(inside, limit))
+        return self._read(inside[: max(limit, 0)])
+
+    def history_around(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        return self._read(
+            around(
+                self._before(target, ts, msgid), self._from(target, ts, msgid), limit
+            )
+        )
+
+    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
+        if not self._open:
+            return self._not_open("read a history item")
+        return succeed(self._items.get(msgid))
+
+    def history_targets(
+        self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if not self._open:
+            return self._not_open("list the history's targets")
+        low, high = sorted((start_ts, end_ts))
+        found = []
+        for target in dict.fromkeys(targets):
+            inside = [i.ts for i in self._history.get(target, ()) if low < i.ts < high]
+            if inside:
+                found.append((target, max(inside)))
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
+        return succeed(found[: max(limit, 0)])
+
+    def _remove(self, item: HistoryItem) -> None:
+        del self._items[item.msgid]
+        keys = self._keys[item.target]
+        at = bisect.bisect_left(keys, order(item))
+        del keys[at]
+        del self._history[item.target][at]
+        if not keys:
+            del self._keys[item.target], self._history[item.target]
+
+    def delete_history(self, msgid: str) -> Deferred[bool]:
+        if not self._open:
+            return self._not_open("delete a history item")
+        item = self._items.get(msgid)
+        if item is not None:
+            self._remove(item)
+        return succeed(item is not None)
+
+    def expire_history(
+        self, older_than: float | None, keep_per_target: int | None
+    ) -> Deferred[int]:
+        if not self._open:
+            return self._not_open("expire the history")
+        doomed: list[HistoryItem] = []
+        for items in self._history.values():
+            kept = items
+            if keep_per_target is not None:
+                kept = items[len(items) - max(keep_per_target, 0) :]
+                if keep_per_target <= 0:
+                    kept = []
+                doomed.extend(items[: len(items) - len(kept)])
+            if older_than is not None:
+                doomed.extend(i for i in kept if i.ts < older_than)
+        for item in doomed:
+            self._remove(item)
+        return succeed(len(doomed))
+
+    def search_history(
+        self, text: str, targets: Sequence[str], limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        if not self._open:
+            return self._not_open("search the history")
+        query = set(words(text))
+        found: list[HistoryItem] = []
+        if query:
+            for target in dict.fromkeys(targets):
+                found.extend(
+                    i
+                    for i in self._history.get(target, ())
+                    if query.issubset(words(i.text))
+                )
+        found.sort(key=order, reverse=True)
+        return succeed(found[: max(limit, 0)])
+
+
+def _last(items: list[HistoryItem], limit: int) -> list[HistoryItem]:
+    return items[max(len(items) - limit, 0) :] if limit > 0 else []
+
+
+def _beyond(item: HistoryItem, ts: float, msgid: str | None) -> bool:
+    """Whether C{item} is after the pivot (a time alone, or a time and msgid)."""
+    return item.ts > ts if msgid is None else order(item) > (ts, msgid)

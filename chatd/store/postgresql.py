@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from twisted.enterprise import adbapi
 
+from .records import HistoryItem
 from .schema import SCHEMA_DIR
-from .sql import Cursor, SQLStore
+from .sql import HISTORY_COLUMNS, Cursor, SQLStore
 
 SCHEMES = ("postgresql", "postgres")
 SSL_MODES = ("disable", "require", "verify-full")
@@ -177,3 +179,18 @@ class PostgreSQLStore(SQLStore):
             fields = error.args[0]
             return str(fields.get("M", fields))
         return super()._reason(error)
+
+    def _search(
+        self, cursor: Cursor, query: list[str], targets: Sequence[str], limit: int
+    ) -> list[HistoryItem]:
+        # The same expression as the index history_text, so that it is used.
+        cursor.execute(
+            self._q(
+                f"SELECT {HISTORY_COLUMNS} FROM history"
+                " WHERE to_tsvector('simple', text) @@ plainto_tsquery('simple', ?)"
+                f" AND target IN ({', '.join('?' * len(targets))})"
+                " ORDER BY ts DESC, msgid DESC LIMIT ?"
+            ),
+            (" ".join(query), *targets, limit),
+        )
+        return [HistoryItem(*row) for row in cursor.fetchall()]

@@ -58,3 +58,26 @@ class ChannelRecord:
     limit: int | None = None  # +l
     lists: tuple[ListRecord, ...] = ()  # in the order set
     access: tuple[AccessRecord, ...] = ()  # in the order given
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """
+    One event kept in a conversation's history, as it was delivered.
+
+    Items sort by C{(ts, msgid)}: the caller makes msgids that sort by time,
+    and the msgid breaks ties between items of the same C{ts}.
+    """
+
+    msgid: str  # unique
+    target: str  # folded key: "#chat", or a private conversation's key
+    ts: float  # unix time
+    kind: str  # message, notice, action, tagmsg, join, part, kick, quit, ...
+    nick: str
+    username: str
+    host: str
+    account: str | None
+    to: str  # the channel's name as shown, or the recipient
+    text: str  # may be ""
+    tags: str = ""  # JSON text of the client tags
+    extra: str = ""  # JSON text, what the kind needs besides

@@ -13,6 +13,7 @@ them (L{SQLStore._q}).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -24,13 +25,21 @@ from twisted.python.failure import Failure
 from ..log import logger
 from .errors import (
     AccountExists,
+    DuplicateMessage,
     NoSuchAccount,
     NoSuchChannel,
     SchemaTooNew,
     StoreError,
     StoreUnavailable,
 )
-from .records import AccessRecord, AccountRecord, ChannelRecord, ListRecord
+from .history import EXPIRE_CHUNK, around, chunks, order, words
+from .records import (
+    AccessRecord,
+    AccountRecord,
+    ChannelRecord,
+    HistoryItem,
+    ListRecord,
+)
 from .schema import SCHEMA_DIR, load_steps, too_new
 
 log = logger(__name__)
@@ -44,6 +53,12 @@ _ACCOUNT_COLUMNS = "name, folded, password_hash, scram, created_at, email"
 _CHANNEL_COLUMNS = (
     "name, folded, founder, registered_at, topic, topic_by, topic_at, flags, "
     "mode_key, user_limit"
+)
+
+#: A history item's columns, in HistoryItem's field order ("to" is reserved).
+HISTORY_COLUMNS = (
+    "msgid, target, ts, kind, nick, username, host, account, recipient, text,"
+    " tags, extra"
 )
 
 
@@ -64,6 +79,31 @@ def _account_row(account: AccountRecord) -> tuple[Any, ...]:
         account.created_at,
         account.email,
     )
+
+
+def _item_row(item: HistoryItem) -> tuple[Any, ...]:
+    return (
+        item.msgid,
+        item.target,
+        item.ts,
+        item.kind,
+        item.nick,
+        item.username,
+        item.host,
+        item.account,
+        item.to,
+        item.text,
+        item.tags,
+        item.extra,
+    )
+
+
+def _items(rows: Sequence[Sequence[Any]]) -> list[HistoryItem]:
+    return [HistoryItem(*row) for row in rows]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
 
 
 class SQLStore:
@@ -430,3 +470,298 @@ class SQLStore:
         cursor.execute(self._q("DELETE FROM channels WHERE folded = ?"), (folded,))
         if cursor.rowcount != 1:
             raise NoSuchChannel(f"no registered channel named {folded!r}")
+
+    # History.
+
+    def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
+        batch = list(items)
+        if not batch:
+            return self._run("append to the history", lambda cursor: None)
+        return self._run("append to the history", self._append_history, batch)
+
+    def _append_history(self, cursor: Cursor, batch: list[HistoryItem]) -> None:
+        seen: set[str] = set()
+        for item in batch:
+            if item.msgid in seen:
+                raise DuplicateMessage(
+                    f"msgid {item.msgid!r} is twice in one batch;"
+                    " nothing of the batch was stored"
+                )
+            seen.add(item.msgid)
+        cursor.executemany(
+            self._q(
+                f"INSERT INTO history ({HISTORY_COLUMNS})"
+                f" VALUES ({_placeholders(12)}) ON CONFLICT (msgid) DO NOTHING"
+            ),
+            [_item_row(item) for item in batch],
+        )
+        if cursor.rowcount != len(batch):
+            # Raising rolls the whole batch back.
+            which = repr(batch[0].msgid)
+            if len(batch) > 1:
+                which = f"one of the {len(batch)} from {which} to {batch[-1].msgid!r}"
+            raise DuplicateMessage(
+                f"msgid {which} is already stored; nothing of the batch was stored"
+            )
+
+    def _nothing_to(self, what: str) -> Deferred[list[T]]:
+        """An empty answer, once the store is open (or its failure)."""
+        return self._run(what, lambda cursor: [], write=False)
+
+    def _select(
+        self, where: str, args: tuple[Any, ...], newest: bool, limit: int
+    ) -> Callable[[Cursor], list[HistoryItem]]:
+        """
+        What reads the C{limit} items of C{args[0]} that C{where} selects
+        nearest the pivot (the newest when C{newest}), in time order.
+        """
+        direction = "DESC" if newest else "ASC"
+        sql = self._q(
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE target = ? {where}"
+            f" ORDER BY ts {direction}, msgid {direction} LIMIT ?"
+        )
+
+        def select(cursor: Cursor) -> list[HistoryItem]:
+            if limit <= 0:
+                return []
+            cursor.execute(sql, (*args, limit))
+            found = _items(cursor.fetchall())
+            if newest:
+                found.reverse()
+            return found
+
+        return select
+
+    def _read(
+        self, select: Callable[[Cursor], list[HistoryItem]]
+    ) -> Deferred[list[HistoryItem]]:
+        return self._run("read the history", select, write=False)
+
+    def _before(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Callable[[Cursor], list[HistoryItem]]:
+        if msgid is None:
+            return self._select("AND ts < ?", (target, ts), True, limit)
+        return self._select(
+            "AND ts <= ? AND (ts < ? OR msgid < ?)",
+            (target, ts, ts, msgid),
+            True,
+            limit,
+        )
+
+    def history_latest(self, target: str, limit: int) -> Deferred[list[HistoryItem]]:
+        return self._read(self._select("", (target,), True, limit))
+
+    def history_before(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        return self._read(self._before(target, ts, msgid, limit))
+
+    def history_after(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        if msgid is None:
+            return self._read(self._select("AND ts > ?", (target, ts), False, limit))
+        return self._read(
+            self._select(
+                "AND ts >= ? AND (ts > ? OR msgid > ?)",
+                (target, ts, ts, msgid),
+                False,
+                limit,
+            )
+        )
+
+    def history_between(
+        self, target: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        low, high = sorted((start_ts, end_ts))
+        return self._read(
+            self._select(
+                "AND ts > ? AND ts < ?",
+                (target, low, high),
+                start_ts > end_ts,
+                limit if low < high else 0,
+            )
+        )
+
+    def history_around(
+        self, target: str, ts: float, msgid: str | None, limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        before = self._before(target, ts, msgid, limit)
+        if msgid is None:
+            after = self._select("AND ts >= ?", (target, ts), False, limit)
+        else:
+            after = self._select(
+                "AND ts >= ? AND (ts > ? OR msgid >= ?)",
+                (target, ts, ts, msgid),
+                False,
+                limit,
+            )
+
+        def both(cursor: Cursor) -> list[HistoryItem]:
+            return around(before(cursor), after(cursor), limit)
+
+        return self._read(both)
+
+    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
+        return self._run("read a history item", self._history_item, msgid, write=False)
+
+    def _history_item(self, cursor: Cursor, msgid: str) -> HistoryItem | None:
+        cursor.execute(
+            self._q(f"SELECT {HISTORY_COLUMNS} FROM history WHERE msgid = ?"), (msgid,)
+        )
+        row = cursor.fetchone()
+        return None if row is None else HistoryItem(*row)
+
+    def history_targets(
+        self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if limit <= 0 or not targets:
+            return self._nothing_to("list the history's targets")
+        return self._run(
+            "list the history's targets",
+            self._history_targets,
+            list(dict.fromkeys(targets)),
+            *sorted((start_ts, end_ts)),
+            limit,
+            write=False,
+        )
+
+    def _history_targets(
+        self, cursor: Cursor, targets: list[str], low: float, high: float, limit: int
+    ) -> list[tuple[str, float]]:
+        found: list[tuple[str, float]] = []
+        for piece in chunks(targets):
+            cursor.execute(
+                self._q(
+                    "SELECT target, MAX(ts) FROM history"
+                    f" WHERE target IN ({_placeholders(len(piece))})"
+                    " AND ts > ? AND ts < ? GROUP BY target"
+                ),
+                (*piece, low, high),
+            )
+            found.extend((target, ts) for target, ts in cursor.fetchall())
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
+        return found[:limit]
+
+    def delete_history(self, msgid: str) -> Deferred[bool]:
+        return self._run("delete a history item", self._delete_history, msgid)
+
+    def _delete_history(self, cursor: Cursor, msgid: str) -> bool:
+        cursor.execute(self._q("DELETE FROM history WHERE msgid = ?"), (msgid,))
+        return bool(cursor.rowcount == 1)
+
+    def expire_history(
+        self, older_than: float | None, keep_per_target: int | None
+    ) -> Deferred[int]:
+        return Deferred.fromCoroutine(self._expire(older_than, keep_per_target))
+
+    async def _expire(self, older_than: float | None, keep: int | None) -> int:
+        # One chunk per transaction: writes called meanwhile run between
+        # them.  A store closed meanwhile ends the expiry where it is.
+        if not self._ready:
+            # Fails as every other call does.
+            await self._run("expire the history", _nothing)
+        deleted = 0
+        if older_than is not None:
+            while self._ready:
+                count = await self._run(
+                    "expire the history", self._expire_old, older_than
+                )
+                deleted += count
+                if count < EXPIRE_CHUNK:
+                    break
+        if keep is not None:
+            start: str | None = ""
+            while start is not None and self._ready:
+                count, start = await self._run(
+                    "expire the history", self._expire_excess, max(keep, 0), start
+                )
+                deleted += count
+        return deleted
+
+    def _expire_old(self, cursor: Cursor, older_than: float) -> int:
+        cursor.execute(
+            self._q(
+                "DELETE FROM history WHERE msgid IN (SELECT msgid FROM history"
+                " WHERE ts < ? ORDER BY ts LIMIT ?)"
+            ),
+            (older_than, EXPIRE_CHUNK),
+        )
+        return int(cursor.rowcount)
+
+    def _expire_excess(
+        self, cursor: Cursor, keep: int, start: str
+    ) -> tuple[int, str | None]:
+        """
+        Delete what is beyond the newest C{keep} items of the targets from
+        C{start} on, until a chunk's worth is deleted: the count, and the
+        target to go on from (C{None} when every target is done).
+        """
+        deleted = 0
+        operator = ">="
+        while True:
+            cursor.execute(
+                self._q(f"SELECT MIN(target) FROM history WHERE target {operator} ?"),
+                (start,),
+            )
+            target = cursor.fetchone()[0]
+            if target is None:
+                return deleted, None
+            operator = ">"
+            start = target
+            # The newest item beyond the ones kept.
+            cursor.execute(
+                self._q(
+                    "SELECT ts, msgid FROM history WHERE target = ?"
+                    " ORDER BY ts DESC, msgid DESC LIMIT 1 OFFSET ?"
+                ),
+                (target, keep),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            ts, msgid = row
+            budget = EXPIRE_CHUNK - deleted
+            cursor.execute(
+                self._q(
+                    "DELETE FROM history WHERE msgid IN (SELECT msgid FROM history"
+                    " WHERE target = ? AND ts <= ? AND (ts < ? OR msgid <= ?)"
+                    " ORDER BY ts, msgid LIMIT ?)"
+                ),
+                (target, ts, ts, msgid, budget),
+            )
+            deleted += cursor.rowcount
+            if deleted >= EXPIRE_CHUNK:
+                # This target may have more: the next chunk starts with it.
+                return deleted, target
+
+    def search_history(
+        self, text: str, targets: Sequence[str], limit: int
+    ) -> Deferred[list[HistoryItem]]:
+        query = words(text)
+        if limit <= 0 or not targets or not query:
+            return self._nothing_to("search the history")
+        return self._run(
+            "search the history",
+            self._search_history,
+            query,
+            list(dict.fromkeys(targets)),
+            limit,
+            write=False,
+        )
+
+    def _search_history(
+        self, cursor: Cursor, query: list[str], targets: list[str], limit: int
+    ) -> list[HistoryItem]:
+        found: list[HistoryItem] = []
+        for piece in chunks(targets):
+            found.extend(self._search(cursor, query, piece, limit))
+        found.sort(key=order, reverse=True)
+        return found[:limit]
+
+    def _search(
+        self, cursor: Cursor, query: list[str], targets: Sequence[str], limit: int
+    ) -> list[HistoryItem]:
+        """The newest C{limit} items of C{targets} with every word of C{query}."""
+        raise NotImplementedError

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from twisted.enterprise import adbapi
 
 from ..log import logger
+from .history import fts5_query
+from .records import HistoryItem
 from .schema import SCHEMA_DIR
-from .sql import Cursor, SQLStore
+from .sql import HISTORY_COLUMNS, Cursor, SQLStore
 
 log = logger(__name__)
 
@@ -82,3 +85,17 @@ class SQLiteStore(SQLStore):
         # IMMEDIATE takes the write lock at once rather than on the first
         # write, where waiting for it could deadlock with another writer.
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def _search(
+        self, cursor: Cursor, query: list[str], targets: Sequence[str], limit: int
+    ) -> list[HistoryItem]:
+        columns = ", ".join(f"h.{c.strip()}" for c in HISTORY_COLUMNS.split(","))
+        marks = ", ".join("?" * len(targets))
+        cursor.execute(
+            f"SELECT {columns} FROM history_fts JOIN history AS h"
+            " ON h.id = history_fts.rowid"
+            f" WHERE history_fts MATCH ? AND h.target IN ({marks})"
+            " ORDER BY h.ts DESC, h.msgid DESC LIMIT ?",
+            (fts5_query(query), *targets, limit),
+        )
+        return [HistoryItem(*row) for row in cursor.fetchall()]

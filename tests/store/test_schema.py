@@ -51,6 +51,15 @@ def step_dir(case: SynchronousTestCase, *steps: tuple[str, str]) -> Path:
     return directory
 
 
+def newer_dir(case: SynchronousTestCase) -> Path:
+    """The shipped steps and one more: a database of a later chatd."""
+    directory = Path(case.mktemp())
+    shutil.copytree(SCHEMA_DIR, directory)
+    later = latest_version() + 1
+    (directory / f"{later}.sql").write_text("CREATE TABLE later (x TEXT);\n", "utf-8")
+    return directory
+
+
 class StepFileTests(SynchronousTestCase):
     def test_split_statements(self) -> None:
         text = (
@@ -208,20 +217,21 @@ class UpgradeTests(CaseBase):
 
     @inlineCallbacks
     def test_a_newer_database_is_refused(self) -> Steps:
-        store = yield self.opened(step_dir(self, ("2.sql", STEP_2)))
+        store = yield self.opened(newer_dir(self))
         yield store.create_account(account("Alice"))
         yield store.close()
         newer = self.new_store()
         failure = yield self.assertFailure(newer.open(), SchemaTooNew)
+        later = latest_version() + 1
         self.assertEqual(
             str(failure),
-            f"database at {newer.where} has schema version 2; "  # type: ignore[attr-defined]
+            f"database at {newer.where} has schema version {later}; "  # type: ignore[attr-defined]
             f"this chatd knows up to {latest_version()}: upgrade chatd",
         )
         # Refused, it is not open, and the database is as it was.
         self.failureResultOf(newer.load_accounts(), StoreError)
-        store = yield self.opened(step_dir(self, ("2.sql", STEP_2)))
-        self.assertEqual((yield store.schema_version()), 2)
+        store = yield self.opened(newer_dir(self))
+        self.assertEqual((yield store.schema_version()), later)
         self.assertEqual((yield store.load_accounts()), [account("Alice")])
 
 
