@@ -519,7 +519,11 @@ class ConversationTests(ChatdTestCase):
         # the topic (-t)
         owner = self.chat.find_user("alice")
         assert owner is not None
-        self.chat.set_modes(owner, "#general", [Change("t", False)])
+        # In the reactor's thread, as every change to the chat is made: a
+        # write from this thread would wait for the reactor to wake up.
+        threads.blockingCallFromThread(
+            reactor, self.chat.set_modes, owner, "#general", [Change("t", False)]
+        )
         bob.expect("mode", source="alice", target="#general")
         bob.conn.topic("#general", "set on \x02IRC\x02")
         event = alice.expect(type="topic", channel="#general")
