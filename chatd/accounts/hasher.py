@@ -15,9 +15,13 @@ L{scrypt_releases_gil}.  Tests pass a synchronous call.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
 import multiprocessing.pool
+import os
+import signal
+import sys
 from typing import Any, Callable, TypeVar
 
 import cryptography
@@ -34,6 +38,9 @@ from chatd.accounts.passwords import (
     verify_password,
 )
 from chatd.accounts.scram import DEFAULT_ITERATIONS, ScramCredentials, make_credentials
+
+#: From <linux/prctl.h>: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 #: C{run(fn, *args)}: call C{fn(*args)} somewhere and fire with its result.
 Run = Callable[..., "Deferred[Any]"]
@@ -160,6 +167,25 @@ class ThreadPoolService(Service):
         return None
 
 
+def die_with_parent(parent: int) -> None:
+    """
+    Run in each hashing process as it starts: on Linux, ask the kernel to
+    kill it when the server dies, however it dies.  Without this a worker
+    outlives a server that was SIGKILLed, finishes the hash it was given,
+    and prints a C{BrokenPipeError} traceback into the server's log as it
+    tries to hand the result to nobody.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    if os.getppid() != parent:
+        # The server died before the request above took effect.
+        os._exit(0)
+
+
 class ProcessPoolRunner(Service):
     """
     A C{run} for L{Hasher} on worker processes, and the Service that stops
@@ -185,7 +211,9 @@ class ProcessPoolRunner(Service):
             raise RuntimeError("the hashing processes are shut down")
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(self.processes)
+            self._pool = context.Pool(
+                self.processes, initializer=die_with_parent, initargs=(os.getpid(),)
+            )
         d: Deferred[_T] = Deferred()
         call = self._reactor.callFromThread
         self._pool.apply_async(

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
+import time
 from typing import Any, Callable
 
 import cryptography
@@ -204,6 +208,36 @@ def worker_pid() -> int:
     return os.getpid()
 
 
+def busy_worker(pidfile: str) -> None:
+    """Say which process this is, then stay busy far longer than any test."""
+    with open(pidfile + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(pidfile + ".tmp", pidfile)
+    time.sleep(120)
+
+
+#: A server stand-in: hands L{busy_worker} to a hashing process and waits.
+SERVER = """
+import sys, time
+from chatd.accounts.hasher import ProcessPoolRunner
+from tests.accounts.test_hasher import busy_worker
+class Reactor:
+    def callFromThread(self, f, *a):
+        pass
+runner = ProcessPoolRunner(Reactor(), processes=1)
+runner(busy_worker, sys.argv[1])
+time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class ProcessPoolTests(TestCase):
     """Worker processes, for where scrypt holds the GIL (cryptography < 50)."""
 
@@ -240,6 +274,35 @@ class ProcessPoolTests(TestCase):
         runner.startService()
         runner.stopService()
         self.failureResultOf(Hasher(runner).hash(made_up()), RuntimeError)
+
+
+class OrphanTests(SynchronousTestCase):
+    """A hashing process does not outlive a server that was SIGKILLed."""
+
+    if not sys.platform.startswith("linux"):
+        skip = "the kernel's parent-death signal is Linux's"
+
+    def test_worker_dies_with_server(self) -> None:
+        pidfile = os.path.abspath(self.mktemp() + "-worker.pid")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        server = subprocess.Popen([sys.executable, "-c", SERVER, pidfile], cwd=root)
+        self.addCleanup(server.wait)
+        self.addCleanup(server.kill)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            self.assertIsNone(server.poll(), "the stand-in server died")
+            time.sleep(0.05)
+        with open(pidfile) as f:
+            worker = int(f.read())
+        self.addCleanup(lambda: alive(worker) and os.kill(worker, signal.SIGKILL))
+
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Without the parent-death signal it would sleep on for two minutes.
+        self.assertFalse(alive(worker))
 
 
 class ReleasesGilTests(SynchronousTestCase):
