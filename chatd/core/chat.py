@@ -11,8 +11,6 @@ rule takes none, from the clock the L{Chat} was given.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections import deque
 from typing import TYPE_CHECKING, NoReturn
 
@@ -32,6 +30,7 @@ from chatd.core.events import (
     TagMessage,
     TopicChanged,
 )
+from chatd.core.history import HistoryRules
 from chatd.core.identity import Identity
 from chatd.core.model import (
     GONE,
@@ -48,6 +47,7 @@ from chatd.core.moderation import Moderation
 from chatd.core.modes import (
     Change,
 )
+from chatd.core.msgids import MessageIds
 from chatd.core.names import (
     _BAD_CTCP,
     AWAY_MAX,
@@ -76,7 +76,11 @@ log = logger(__name__)
 STATUS_PREFIXES = "@+"
 
 
-class Chat(Moderation, Identity, ChannelRegistration):
+#: Client tags not worth keeping: a TAGMSG with only these is not kept.
+TRANSIENT_TAGS = frozenset({"+typing", "+draft/typing"})
+
+
+class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
     """
     All users and channels of one server, and the rules for changing them.
 
@@ -106,15 +110,16 @@ class Chat(Moderation, Identity, ChannelRegistration):
         self.invisible_users = 0
         #: Nicks given up, newest last (for WHOWAS).
         self.history: deque[Departed] = deque(maxlen=HISTORY_MAX)
-        # Message ids: unique within this server's run, opaque to clients.
-        self._ids = itertools.count(1)
-        self._id_prefix = os.urandom(4).hex()
+        self._ids = MessageIds()
         self._init_identity()
         self._init_registration()
 
-    def next_id(self) -> str:
-        """A new message id (IRCv3 C{msgid}), never given before by this core."""
-        return f"{self._id_prefix}-{next(self._ids):x}"
+    def next_id(self, now: float | None = None) -> str:
+        """
+        A new message id (IRCv3 C{msgid}): unique across runs and nodes,
+        and sorting by the time it was made (C{now}, or the clock's).
+        """
+        return self._ids(self.clock.seconds() if now is None else now)
 
     def _now(self, now: float | None) -> float:
         return self.clock.seconds() if now is None else now
@@ -158,6 +163,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
             self.invisible_users -= 1
         event = Quit(user.origin, self.next_id(), self._now(now), reason)
         self.router.to_users(self._peers(user), event)
+        self.router.record(event, list(user.channels))
         for channel in user.channels.values():
             del channel.members[user]
             channel.changed()
@@ -207,6 +213,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
             member.may_speak = policy.may_speak(channel, member)
         event = NickChanged(origin, self.next_id(), self._now(now), nick)
         self.router.to_users(self._peers(user), event)
+        self.router.record(event, list(user.channels))
         log.info("{old} is now known as {new}", old=old, new=nick)
         self._nick_taken(user)
         return nick
@@ -248,7 +255,15 @@ class Chat(Moderation, Identity, ChannelRegistration):
         now = self._now(now)
         if channel is None:
             channel = self.channels[ckey] = Channel(name, now)
-            member = Membership(user, op=True)
+            member = Membership(user, op=True, since=now)
+            event = Joined(
+                user.origin,
+                self.next_id(now),
+                now,
+                channel.name,
+                user.away,
+                user.realname,
+            )
         elif ckey in user.channels:
             return channel
         else:
@@ -256,12 +271,12 @@ class Chat(Moderation, Identity, ChannelRegistration):
             if refusal is not None:
                 raise refusal
             level = self.access_on_join(channel, user)
-            member = Membership(user, op=level == "o")
+            member = Membership(user, op=level == "o", since=now)
             member.voice = level == "v"
             member.may_speak = policy.may_speak(channel, member)
             event = Joined(
                 user.origin,
-                self.next_id(),
+                self.next_id(now),
                 now,
                 channel.name,
                 user.away,
@@ -280,6 +295,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
                     (Change(level, True, user.nick),),
                 )
                 self.router.to_users(channel.members, given)
+        self.router.record(event, (ckey,))
         user.invites.pop(ckey, None)
         channel.members[user] = member
         channel.changed()
@@ -296,10 +312,9 @@ class Chat(Moderation, Identity, ChannelRegistration):
         check_line(reason, "reason", REASON_MAX)
         channel = self._member_of(user, name)
         self._remove(channel, user)
+        event = Left(user.origin, self.next_id(), self._now(now), channel.name, reason)
+        self.router.record(event, (channel.key,))
         if channel.members:
-            event = Left(
-                user.origin, self.next_id(), self._now(now), channel.name, reason
-            )
             self.router.to_users(channel.members, event)
         if _log.debugging:
             log.debug("{nick} left {channel}", nick=user.nick, channel=channel.name)
@@ -340,7 +355,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
                 self._may_send(channel, user, member)
             message = Message(
                 user.origin,
-                self.next_id(),
+                self.next_id(now),
                 now,
                 channel.name,
                 text,
@@ -355,7 +370,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
             channel, audience = self._status_audience(user, to)
             message = Message(
                 user.origin,
-                self.next_id(),
+                self.next_id(now),
                 now,
                 to[0] + channel.name,
                 text,
@@ -367,9 +382,10 @@ class Chat(Moderation, Identity, ChannelRegistration):
         else:
             name, recipients = self._route(user, to, text)
             message = Message(
-                user.origin, self.next_id(), now, name, text, notice, action, tags
+                user.origin, self.next_id(now), now, name, text, notice, action, tags
             )
             self.router.to_users([r for r in recipients if r is not user], message)
+            self._record_private(user, recipients, message)
         user.last_spoke = now
         if _log.debugging:
             log.debug(
@@ -415,9 +431,23 @@ class Chat(Moderation, Identity, ChannelRegistration):
         """Send C{tags} without text, as L{send} sends text."""
         self.require_nick(user)
         name, recipients = self._route(user, to, None)
-        message = TagMessage(user.origin, self.next_id(), now, name, tags)
+        message = TagMessage(user.origin, self.next_id(now), now, name, tags)
         self.router.to_users([r for r in recipients if r is not user], message)
+        if not TRANSIENT_TAGS.issuperset(tags):
+            # Typing notices pass; reactions and the like are kept.
+            if name.startswith("#"):
+                self.router.record(message, (channel_key(name),))
+            else:
+                self._record_private(user, recipients, message)
         return message
+
+    def _record_private(
+        self, user: User, recipients: Iterable[User], message: Message | TagMessage
+    ) -> None:
+        for recipient in recipients:
+            key = self.private_conversation(user, recipient)
+            if key is not None:
+                self.router.record(message, (key,))
 
     def send_ctcp(
         self, user: User, to: str, body: str, now: float, notice: bool = False
@@ -435,7 +465,7 @@ class Chat(Moderation, Identity, ChannelRegistration):
                 f"a CTCP body is 1 to {CTCP_MAX} characters without line "
                 "breaks, NUL or \\x01",
             )
-        message = CTCP(user.origin, self.next_id(), now, name, body, notice)
+        message = CTCP(user.origin, self.next_id(now), now, name, body, notice)
         self.router.to_users([r for r in recipients if r is not user], message)
         return message
 
@@ -528,8 +558,9 @@ class Chat(Moderation, Identity, ChannelRegistration):
         channel.topic_by = nick
         channel.topic_ts = now
         self.kept(channel)
-        event = TopicChanged(user.origin, self.next_id(), now, channel.name, topic)
+        event = TopicChanged(user.origin, self.next_id(now), now, channel.name, topic)
         self.router.to_users([u for u in channel.members if u is not user], event)
+        self.router.record(event, (channel.key,))
         log.info("{nick} set the topic of {channel}", nick=nick, channel=channel.name)
         return channel
 

@@ -347,3 +347,47 @@ class Wallops(Event):
         Event.__init__(self, origin, msgid, ts)
         self.by = origin.nick
         self.text = text
+
+
+class Redacted(Event):
+    """
+    C{by} (the origin's nick) deleted the message C{redacted} of C{target}
+    (a channel's name, or the nick the message went to or came from) from
+    the history, with C{reason}: IRCv3 C{draft/message-redaction}.
+    """
+
+    __slots__ = ("by", "reason", "redacted", "target")
+    kind = "redact"
+
+    def __init__(
+        self,
+        origin: Origin,
+        msgid: str,
+        ts: float,
+        target: str,
+        redacted: str,
+        reason: str,
+    ) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.by = origin.nick
+        self.target = target
+        self.redacted = redacted
+        self.reason = reason
+
+
+class ReadMarked(Event):
+    """
+    The user (under C{account}) has read C{target} up to C{marker} (a time):
+    sent to each of the account's connections, so that every client agrees
+    (IRCv3 C{draft/read-marker}).
+    """
+
+    __slots__ = ("marker", "target")
+    kind = "read_marker"
+
+    def __init__(
+        self, origin: Origin, msgid: str, ts: float, target: str, marker: float
+    ) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.target = target
+        self.marker = marker

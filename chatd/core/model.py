@@ -163,13 +163,15 @@ class Membership:
     member change (L{chatd.core.policy.may_speak}), never per message.
     """
 
-    __slots__ = ("may_speak", "op", "user", "voice")
+    __slots__ = ("may_speak", "op", "since", "user", "voice")
 
-    def __init__(self, user: User, op: bool = False) -> None:
+    def __init__(self, user: User, op: bool = False, since: float = 0.0) -> None:
         self.user = user
         self.op = op
         self.voice = False
         self.may_speak = True
+        #: when they joined
+        self.since = since
 
     @property
     def prefixes(self) -> str:
@@ -201,6 +203,7 @@ class Channel:
         "access",
         "created",
         "founder",
+        "history_access",
         "key",
         "members",
         "modes",
@@ -226,6 +229,9 @@ class Channel:
         self.founder: str | None = None
         self.registered_at = 0.0
         self.access: dict[str, str] = {}
+        #: who may read its history (L{chatd.core.policy.HISTORY_ACCESS}), or
+        #: None for the server's default
+        self.history_access: str | None = None
 
     def fanout(self) -> Fanout:
         """

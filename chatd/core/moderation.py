@@ -38,7 +38,7 @@ class Moderation:
         router: Router
         channels: dict[str, Channel]
 
-        def next_id(self) -> str: ...
+        def next_id(self, now: float | None = None) -> str: ...
         def _now(self, now: float | None) -> float: ...
         def require_nick(self, user: User) -> str: ...
         def find_user(self, nick: str) -> User | None: ...
@@ -91,6 +91,7 @@ class Moderation:
             reason,
         )
         self.router.to_users([u for u in channel.members if u is not user], event)
+        self.router.record(event, (channel.key,))
         self._remove(channel, target.user)
         log.info(
             "{by} kicked {nick} from {channel}",
@@ -226,6 +227,7 @@ class Moderation:
             user.origin, self.next_id(), now, channel.name, tuple(planned)
         )
         self.router.to_users([u for u in channel.members if u is not user], event)
+        self.router.record(event, (channel.key,))
         log.info(
             "{nick} set modes of {channel}: {changes}",
             nick=user.nick,

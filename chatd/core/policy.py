@@ -194,3 +194,28 @@ def may_see_user(user: User, viewer: User) -> bool:
     if not user.invisible or user is viewer or viewer.oper is not None:
         return True
     return any(viewer in c.members for c in user.channels.values())
+
+
+#: Who may read a channel's history: its members, everything kept
+#: (C{everything}); members, what was said since they joined (C{since-join});
+#: nobody (C{none}).  See docs/history.md for the trade-off.
+HISTORY_ACCESS = ("everything", "since-join", "none")
+
+
+def history_start(
+    channel: Channel, member: Membership | None, default: str
+) -> float | None:
+    """
+    From when C{member} may read C{channel}'s history (a time; 0 for all
+    of it), or None if they may read none: outsiders never may, nor a
+    member a ban covers (without an exception); the channel's own setting,
+    or else C{default}, says the rest.
+    """
+    if member is None or is_banned(channel, member.user):
+        return None
+    access = channel.history_access or default
+    if access == "everything":
+        return 0.0
+    if access == "since-join":
+        return member.since
+    return None

@@ -26,6 +26,14 @@ class Router(Protocol):
     def to_users(self, users: Iterable[User], event: Event) -> None:
         """Deliver C{event} to each of C{users}."""
 
+    def record(self, event: Event, keys: Iterable[str]) -> None:
+        """
+        C{event} belongs to the histories under C{keys} (channels' keys,
+        private conversations' keys; see L{chatd.core.history}).  A channel
+        message given to L{to_channel} belongs to its channel's history
+        without this.
+        """
+
 
 class LocalRouter:
     """
@@ -44,3 +52,6 @@ class LocalRouter:
     def to_users(self, users: Iterable[User], event: Event) -> None:
         for user in users:
             user.session.deliver(event)
+
+    def record(self, event: Event, keys: Iterable[str]) -> None:
+        """Nothing: this router keeps no history."""
