@@ -18,6 +18,10 @@ from chatd.accounts.opers import Opers
 from chatd.accounts.passwords import hash_password
 from chatd.accounts.registry import Accounts
 from chatd.core import Chat
+from chatd.history.log import HistoryLog
+from chatd.history.markers import ReadMarkers
+from chatd.history.reader import History
+from chatd.history.router import HistoryRouter
 from chatd.jsonproto.lines import ChatFactory, ChatProtocol
 from chatd.net.limits import FloodLimit
 from chatd.store.memory import MemoryStore
@@ -114,6 +118,26 @@ class OperBlock(NamedTuple):
 
 #: scrypt's cost in tests: 2**4 rounds, so a hash takes microseconds.
 TEST_LN = 4
+
+
+def give_history(
+    factories: list[Any], chat: Chat, clock: Clock, **options: Any
+) -> History:
+    """
+    History for C{factories} over C{chat}, kept in a memory store and
+    written as C{clock} says (L{HistoryLog}'s interval); C{options} go to
+    L{History}.  Returns it; its C{log} is the L{HistoryLog}.
+    """
+    store = options.pop("store", None)
+    if store is None:
+        store = MemoryStore()
+        store.open()
+    log = HistoryLog(store, clock)
+    chat.router = HistoryRouter(log)
+    history = History(chat, log, ReadMarkers(), **options)
+    for factory in factories:
+        factory.history = history
+    return history
 
 
 def give_accounts(
