@@ -137,6 +137,12 @@ def _seconds(t: float) -> float:
     return t
 
 
+def _flush(t: float) -> float:
+    if not 0 < t <= 10:
+        raise Invalid()
+    return t
+
+
 def _rate(r: float) -> float:
     if not r > 0 or math.isinf(r):
         raise Invalid()
@@ -323,6 +329,15 @@ DATABASE = _kind(
 )
 BOOLEAN = Kind("true or false", _boolean_text, _boolean)
 NICK_PROTECTION = _kind("refuse, timeout or off", _one_of("refuse", "timeout", "off"))
+HISTORY_ACCESS = _kind(
+    "everything, since-join or none", _one_of("everything", "since-join", "none")
+)
+FLUSH: Kind[float] = Kind(
+    "a number of seconds above 0, at most 10",
+    lambda s: _flush(float(s)),
+    lambda v: _flush(_number(v)),
+    numeric=True,
+)
 
 
 # -- the options -------------------------------------------------------------
@@ -669,6 +684,59 @@ OPTIONS: tuple[Option, ...] = (
         "Failed logins (per account and per address) before further tries "
         "are slowed down.",
     ),
+    Option(
+        "history.enabled",
+        BOOLEAN,
+        True,
+        "Whether what is said in channels (and privately between accounts) "
+        "is kept, for replay, paging back and search.",
+        flag="no-history",
+        negate=True,
+        restart=True,
+    ),
+    Option(
+        "history.access",
+        HISTORY_ACCESS,
+        "everything",
+        "Who may read a channel's history, unless the channel says otherwise: "
+        "its members, all of it (everything); its members, what was said "
+        "since they joined (since-join); nobody (none).  See docs/history.md.",
+    ),
+    Option(
+        "history.replay_on_join",
+        COUNT,
+        20,
+        "How many of a channel's last messages an IRC client that does not "
+        "ask for history itself (draft/chathistory) is shown when it joins "
+        "(0: none).",
+    ),
+    Option(
+        "history.max_age",
+        SECONDS,
+        0.0,
+        "Seconds a message is kept (0: no limit by age).",
+    ),
+    Option(
+        "history.max_per_target",
+        COUNT,
+        0,
+        "Messages kept per channel or private conversation, the newest "
+        "(0: no limit by count).",
+    ),
+    Option(
+        "history.expire_interval",
+        WHOLE,
+        3600,
+        "Seconds between the background deletions of what max_age and "
+        "max_per_target no longer keep.",
+    ),
+    Option(
+        "history.flush_interval",
+        FLUSH,
+        0.2,
+        "Seconds a message may wait in memory before it is written: the most "
+        "history a server killed outright (SIGKILL, power loss) loses.",
+    ),
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
@@ -754,6 +822,17 @@ class AccountSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    enabled: bool
+    access: str
+    replay_on_join: int
+    max_age: float
+    max_per_target: int
+    expire_interval: int
+    flush_interval: float
+
+
+@dataclass(frozen=True)
 class OperSpec:
     """A server operator from an C{[[oper]]} table."""
 
@@ -772,6 +851,7 @@ TABLES: dict[str, type] = {
     "flood": FloodSettings,
     "storage": StorageSettings,
     "accounts": AccountSettings,
+    "history": HistorySettings,
 }
 
 
@@ -786,6 +866,7 @@ class Settings:
     flood: FloodSettings
     storage: StorageSettings
     accounts: AccountSettings
+    history: HistorySettings
     opers: tuple[OperSpec, ...]
 
     @property

@@ -44,6 +44,7 @@ from chatd.config import (
     show,
 )
 from chatd.core import Chat
+from chatd.history.service import HistoryKeeper
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.log import LEVELS, logger, set_level
@@ -149,6 +150,8 @@ class ChatService(Service):
         #: the accounts, operators, store and registered channels (None in
         #: tests that build a bare service)
         self.accounts: AccountsService | None = None
+        #: the history (None when it is off, and in bare tests)
+        self.history: HistoryKeeper | None = None
 
     @classmethod
     def from_settings(
@@ -165,6 +168,12 @@ class ChatService(Service):
         chat = Chat(max_users=settings.limits.max_clients)
         service.accounts = AccountsService(chat, settings, reactor)
         service.on_reload.append(service.accounts.reloaded)
+        if settings.history.enabled:
+            service.history = HistoryKeeper(
+                chat, service.accounts.store, settings.history, reactor
+            )
+            keeper = service.history
+            service.on_reload.append(lambda s: keeper.reloaded_history(s.history))
         # one gate for every listener: the limits are per address, not port
         gate = Gate(settings.limits.address_limit)
         for table, endpoints in settings.endpoints.items():
@@ -179,6 +188,7 @@ class ChatService(Service):
         if accounts is not None:
             factory.accounts = accounts.accounts
             factory.opers = accounts.opers
+        factory.history = None if self.history is None else self.history.history
         if self.source is not None and self.source.path is not None:
             factory.rehash = self.rehash
         return factory
@@ -253,6 +263,8 @@ class ChatService(Service):
         log.info("chatd {version} started", version=chatd.__version__)
 
     def _accounts_ready(self, _: Any) -> None:
+        if self.history is not None:
+            self.history.start()
         for port in self._ports.values():
             resume = getattr(port, "startReading", None)
             if resume is not None:
@@ -549,6 +561,12 @@ class ChatService(Service):
         done: Deferred[Any] = DeferredList([*stopped, drained], consumeErrors=True)
         accounts = self.accounts
         if accounts is not None:
+            history = self.history
+            if history is not None:
+                # Everything said, the goodbyes' quits included, is written
+                # before the store closes.
+                done.addCallback(lambda _: history.stop())
+                done.addErrback(lambda f: log.failure("while writing the history", f))
             done.addCallback(lambda _: accounts.stop())
             done.addErrback(lambda f: log.failure("while closing the account store", f))
         done.addCallback(lambda _: log.info("chatd stopped"))

@@ -437,7 +437,9 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
             # Typing notices pass; reactions and the like are kept.
             if name.startswith("#"):
                 self.router.record(message, (channel_key(name),))
-            else:
+            elif name[:1] not in STATUS_PREFIXES:
+                # To a nick (what went to a channel's operators only is not
+                # kept).
                 self._record_private(user, recipients, message)
         return message
 

@@ -13,6 +13,7 @@ then held).  L{HistoryLog.close} writes everything, for a clean stop.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred, succeed
@@ -84,10 +85,15 @@ class HistoryLog:
 
     def add(self, event: Event, keys: Iterable[str]) -> None:
         """Keep C{event} under each of C{keys} (if it is a kind kept)."""
-        for key in keys:
+        for n, key in enumerate(keys):
             item = to_item(event, key)
             if item is None:
                 return
+            if n:
+                # A quit or a nick change is kept in each of the channels it
+                # was seen in; a msgid is kept once, so the copies after the
+                # first have their own.
+                item = replace(item, msgid=f"{item.msgid}-{n}")
             self._pending.append(item)
             unwritten = self._unwritten.get(key)
             if unwritten is None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chatd.accounts.opers import Opers
     from chatd.accounts.registry import Accounts
     from chatd.core import Chat
+    from chatd.history.reader import History
 
 log = logger(__name__)
 
@@ -50,6 +51,9 @@ class Listener(ServerFactory):
     #: accounts, as in most unit tests); the service sets them.
     accounts: Accounts | None = None
     opers: Opers | None = None
+    #: What users may read of the history (None: history is off, as in most
+    #: unit tests); the service sets it.
+    history: History | None = None
     #: Reload the config file (REHASH): the service sets it when it has one.
     rehash: Callable[[], Deferred[str]] | None = None
 

@@ -1,0 +1,138 @@
+"""The write-behind history log (chatd.history.log)."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatd.core.events import Message, Origin, Quit
+from chatd.history.log import HistoryLog
+from chatd.store.memory import MemoryStore
+from chatd.store.records import HistoryItem
+
+ALICE = Origin("alice", "a", "host", "alice")
+
+
+def said(n: int, to: str = "#c") -> Message:
+    return Message(ALICE, f"id{n:04d}", 100.0 + n, to, f"line {n}")
+
+
+class Held(MemoryStore):
+    """A memory store whose appends wait until the test lets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[Deferred[None], list[HistoryItem]]] = []
+
+    def append_history(self, items: object) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+        self.held.append((d, list(items)))  # type: ignore[call-overload]
+        return d
+
+    def release(self) -> None:
+        while self.held:
+            d, items = self.held.pop(0)
+            MemoryStore.append_history(self, items).chainDeferred(d)
+
+
+class HistoryLogTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = Held()
+        self.store.open()
+        self.log = HistoryLog(self.store, self.clock, interval=0.2)
+
+    def texts(self, d: Deferred[list[HistoryItem]]) -> list[str]:
+        return [i.text for i in self.successResultOf(d)]
+
+    def test_written_in_one_batch_after_the_interval(self) -> None:
+        for n in range(5):
+            self.log.add(said(n), ["#c"])
+        self.assertEqual(self.store.held, [])
+        self.clock.advance(0.2)
+        self.assertEqual(len(self.store.held), 1)
+        self.assertEqual(len(self.store.held[0][1]), 5)
+        self.store.release()
+        self.assertEqual(self.log.written, 5)
+        self.assertEqual(self.log.unwritten, 0)
+
+    def test_reads_see_what_is_not_written_yet(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)  # being written
+        self.log.add(said(2), ["#c"])  # pending
+        self.assertEqual(self.texts(self.log.latest("#c", 10)), ["line 1", "line 2"])
+        self.store.release()
+        self.assertEqual(self.texts(self.log.latest("#c", 10)), ["line 1", "line 2"])
+        self.assertEqual(
+            self.texts(self.log.before("#c", 102.0, "id0002", 10)), ["line 1"]
+        )
+        self.assertEqual(
+            self.texts(self.log.after("#c", 101.0, "id0001", 10)), ["line 2"]
+        )
+
+    def test_one_batch_at_a_time(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)
+        self.log.add(said(2), ["#c"])
+        self.clock.advance(0.2)
+        self.assertEqual(len(self.store.held), 1)
+        d, items = self.store.held.pop(0)
+        MemoryStore.append_history(self.store, items).chainDeferred(d)
+        self.clock.advance(0.2)
+        self.assertEqual([i.text for i in self.store.held[0][1]], ["line 2"])
+
+    def test_close_writes_everything(self) -> None:
+        for n in range(3):
+            self.log.add(said(n), ["#c"])
+        closed = self.log.close()
+        self.assertNoResult(closed)
+        self.store.release()
+        self.successResultOf(closed)
+        self.assertEqual(self.log.written, 3)
+
+    def test_a_big_batch_is_written_at_once(self) -> None:
+        log = HistoryLog(self.store, self.clock, interval=0.2, batch_max=3)
+        for n in range(3):
+            log.add(said(n), ["#c"])
+        self.clock.advance(0)
+        self.assertEqual(len(self.store.held), 1)
+
+    def test_an_event_in_several_histories(self) -> None:
+        self.log.add(Quit(ALICE, "q1", 5.0, "bye"), ["#a", "#b"])
+        closed = self.log.close()
+        self.store.release()
+        self.successResultOf(closed)
+        a = self.successResultOf(self.log.latest("#a", 5))
+        b = self.successResultOf(self.log.latest("#b", 5))
+        self.assertEqual([(i.kind, i.text) for i in a + b], [("quit", "bye")] * 2)
+        self.assertEqual(len({a[0].msgid, b[0].msgid}), 2)
+
+    def test_delete_pending_and_written(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)
+        self.store.release()
+        self.log.add(said(2), ["#c"])
+        self.assertTrue(self.successResultOf(self.log.delete("id0002")))
+        self.assertTrue(self.successResultOf(self.log.delete("id0001")))
+        self.assertFalse(self.successResultOf(self.log.delete("nope")))
+        self.clock.advance(0.2)
+        self.store.release()
+        self.assertEqual(self.texts(self.log.latest("#c", 10)), [])
+
+    def test_a_failed_write_is_counted_and_logged(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)
+        d, _ = self.store.held.pop(0)
+        d.errback(RuntimeError("disk full"))
+        self.assertEqual(self.log.lost, 1)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.log.add(said(2), ["#c"])
+        self.clock.advance(0.2)
+        self.store.release()
+        self.assertEqual(self.texts(self.log.latest("#c", 10)), ["line 2"])
+
+    def test_search_sees_unwritten(self) -> None:
+        self.log.add(said(7), ["#c"])
+        found = self.successResultOf(self.log.search("LINE 7", ["#c"], 5))
+        self.assertEqual([i.msgid for i in found], ["id0007"])

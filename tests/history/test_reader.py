@@ -1,0 +1,201 @@
+"""What users may read of the history, a page at a time (chatd.history.reader)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatd.core import Chat
+from chatd.core.errors import ChatError
+from chatd.core.model import User
+from chatd.core.modes import Change
+from chatd.history.reader import Page, Reference
+from tests.support import give_history
+
+
+class Quiet:
+    """A session that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def deliver(self, event: Any) -> None:
+        self.events.append(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class ReaderTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.chat = Chat(clock=self.clock)
+        self.history = give_history([], self.chat, self.clock)
+        self.alice = self.user("alice", "alice")
+        self.bob = self.user("bob", "bob")
+        self.chat.join(self.alice, "#c")
+        self.chat.join(self.bob, "#c")
+
+    def user(self, nick: str, account: str | None = None) -> User:
+        user = self.chat.connect(Quiet(), "127.0.0.1")  # type: ignore[arg-type]
+        self.chat.set_nick(user, nick)
+        if account is not None:
+            user.account = account
+            user.origin = user.origin._replace(account=account)
+        return user
+
+    def say(self, count: int, who: User | None = None, to: str = "#c") -> None:
+        for n in range(count):
+            self.clock.advance(1)
+            self.chat.send(who or self.alice, to, f"line {n}", self.clock.seconds())
+
+    def page(self, d: Deferred[Page]) -> tuple[list[str], bool]:
+        page = self.successResultOf(d)
+        return [i.text for i in page.items], page.more
+
+    def refused(self, d: Deferred[Any]) -> str:
+        return str(self.failureResultOf(d, ChatError).value.code)
+
+    def test_paging_back_and_forth(self) -> None:
+        self.say(25)
+        texts, more = self.page(self.history.latest(self.bob, "#c", 10))
+        self.assertEqual(texts, [f"line {n}" for n in range(15, 25)])
+        self.assertTrue(more)
+        oldest = self.successResultOf(self.history.latest(self.bob, "#c", 10)).items[0]
+        texts, more = self.page(
+            self.history.before(self.bob, "#c", Reference(msgid=oldest.msgid), 20)
+        )
+        self.assertEqual(texts, [f"line {n}" for n in range(15)])
+        self.assertFalse(more)
+        texts, more = self.page(
+            self.history.after(self.bob, "#c", Reference(msgid=oldest.msgid), 5)
+        )
+        self.assertEqual(texts, [f"line {n}" for n in range(16, 21)])
+        self.assertTrue(more)
+
+    def test_around_and_between(self) -> None:
+        self.say(9)
+        items = self.successResultOf(self.history.latest(self.bob, "#c", 9)).items
+        middle = items[4]
+        texts, _ = self.page(
+            self.history.around(self.bob, "#c", Reference(msgid=middle.msgid), 3)
+        )
+        self.assertEqual(texts, ["line 3", "line 4", "line 5"])
+        start, end = Reference(ts=items[1].ts), Reference(ts=items[5].ts)
+        texts, _ = self.page(self.history.between(self.bob, "#c", start, end, 10))
+        self.assertEqual(texts, ["line 2", "line 3", "line 4"])
+        texts, _ = self.page(self.history.between(self.bob, "#c", end, start, 2))
+        self.assertEqual(texts, ["line 3", "line 4"])
+
+    def test_events_only_when_asked(self) -> None:
+        self.say(1)
+        self.chat.topic(self.alice, "#c", "new topic")
+        texts, _ = self.page(self.history.latest(self.bob, "#c", 10))
+        self.assertEqual(texts, ["line 0"])
+        page = self.successResultOf(self.history.latest(self.bob, "#c", 10, True))
+        self.assertEqual(
+            [i.kind for i in page.items], ["join", "join", "message", "topic"]
+        )
+
+    def test_since_join(self) -> None:
+        self.say(3)
+        self.chat.history_default = "since-join"
+        carol = self.user("carol")
+        self.clock.advance(1)
+        self.chat.join(carol, "#c")
+        self.say(2)
+        texts, more = self.page(self.history.latest(carol, "#c", 10))
+        self.assertEqual(texts, ["line 0", "line 1"])
+        self.assertFalse(more)
+        texts, _ = self.page(self.history.latest(self.bob, "#c", 10))
+        self.assertEqual(len(texts), 5)
+
+    def test_outsiders_and_none(self) -> None:
+        self.say(2)
+        carol = self.user("carol")
+        self.assertEqual(
+            self.refused(self.history.latest(carol, "#c", 5)), "not_on_channel"
+        )
+        self.assertEqual(
+            self.refused(self.history.latest(carol, "#nowhere", 5)), "no_such_channel"
+        )
+        self.chat.channels["#c"].history_access = "none"
+        self.assertEqual(
+            self.refused(self.history.latest(self.bob, "#c", 5)), "history_hidden"
+        )
+
+    def test_a_banned_member_reads_nothing(self) -> None:
+        self.say(2)
+        self.chat.set_modes(self.alice, "#c", [Change("b", True, "bob!*@*")])
+        self.assertEqual(
+            self.refused(self.history.latest(self.bob, "#c", 5)), "history_hidden"
+        )
+
+    def test_limits(self) -> None:
+        for limit in (0, -1, 1001):
+            self.assertEqual(
+                self.refused(self.history.latest(self.bob, "#c", limit)), "bad_limit"
+            )
+
+    def test_private_history_between_accounts(self) -> None:
+        self.say(2, self.alice, "bob")
+        texts, _ = self.page(self.history.latest(self.bob, "alice", 10))
+        self.assertEqual(texts, ["line 0", "line 1"])
+        texts, _ = self.page(self.history.latest(self.alice, "bob", 10))
+        self.assertEqual(texts, ["line 0", "line 1"])
+        guest = self.user("guest")
+        self.say(1, guest, "bob")
+        self.assertEqual(
+            self.refused(self.history.latest(guest, "bob", 5)), "account_required"
+        )
+        self.assertEqual(
+            self.refused(self.history.latest(self.bob, "guest", 5)), "no_such_nick"
+        )
+
+    def test_redaction(self) -> None:
+        self.say(2, self.bob)
+        first = self.successResultOf(self.history.latest(self.alice, "#c", 2)).items[0]
+        carol = self.user("carol", "carol")
+        self.chat.join(carol, "#c")
+        self.assertEqual(
+            self.refused(self.history.redact(carol, "#c", first.msgid)),
+            "redact_forbidden",
+        )
+        self.successResultOf(self.history.redact(self.bob, "#c", first.msgid, "oops"))
+        texts, _ = self.page(self.history.latest(self.alice, "#c", 10))
+        self.assertEqual(texts, ["line 1"])
+        told = [e for e in self.alice.session.events if e.kind == "redact"]  # type: ignore[attr-defined]
+        self.assertEqual(
+            [(e.redacted, e.reason) for e in told], [(first.msgid, "oops")]
+        )
+        self.assertEqual(
+            self.refused(self.history.redact(self.bob, "#c", first.msgid)),
+            "unknown_msgid",
+        )
+
+    def test_read_markers_move_forward_and_reach_other_connections(self) -> None:
+        again = self.user("alice2", "alice")
+        self.chat.join(again, "#c")
+        self.assertEqual(
+            self.successResultOf(self.history.mark_read(self.alice, "#c", 50.0)), 50.0
+        )
+        self.assertEqual(
+            self.successResultOf(self.history.mark_read(self.alice, "#c", 40.0)), 50.0
+        )
+        self.assertEqual(
+            self.successResultOf(self.history.read_marker(again, "#c")), 50.0
+        )
+        told = [e for e in again.session.events if e.kind == "read_marker"]  # type: ignore[attr-defined]
+        self.assertEqual([(e.target, e.marker) for e in told], [("#c", 50.0)])
+
+    def test_search(self) -> None:
+        self.say(3)
+        found = self.successResultOf(self.history.search(self.bob, "LINE 1", None, 5))
+        self.assertEqual([(name, i.text) for name, i in found], [("#c", "line 1")])
+        self.assertEqual(
+            self.refused(self.history.search(self.bob, "  ", None, 5)), "bad_args"
+        )
