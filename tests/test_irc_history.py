@@ -609,3 +609,22 @@ class ReplayOnJoinTests(HistoryCase):
         self.assertEqual(erin.codes("JOIN #chan")[-1], "366")
         self.history.replay_on_join = 0
         self.assertEqual(self.irc("frank").codes("JOIN #chan")[-1], "366")
+
+
+class LabelledTests(HistoryCase):
+    def test_a_labelled_request_nests_the_chathistory_batch(self) -> None:
+        alice, _ = self.chat()
+        alice.send("CAP REQ labeled-response")
+        lines = alice.ask("@label=q1 CHATHISTORY LATEST #chan * 2")
+        outer, inner_open, *said, inner_close, outer_close = lines
+        self.assertEqual(outer.tags, {"label": "q1"})
+        self.assertEqual(outer.params[1], "labeled-response")
+        ref = outer.params[0][1:]
+        self.assertEqual(inner_open.tags["batch"], ref)
+        self.assertEqual(inner_open.params[1:], ["chathistory", "#chan"])
+        self.assertEqual(texts(said), ["four", "five"])
+        self.assertEqual(
+            {line.tags["batch"] for line in said}, {inner_open.params[0][1:]}
+        )
+        self.assertEqual(inner_close.tags["batch"], ref)
+        self.assertEqual(outer_close.params, [f"-{ref}"])

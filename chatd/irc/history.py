@@ -477,6 +477,8 @@ class HistoryCommands(Channels):
         caps = self.caps
         replay = 0 if "draft/chathistory" in caps else history.replay_on_join
         replay = min(replay, history.limit_max, LIMIT_MAX)
+        if replay <= 0 and "draft/read-marker" not in caps:
+            return super().after_join(channel)
 
         async def steps() -> None:
             if "draft/read-marker" in caps:
