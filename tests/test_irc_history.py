@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from base64 import b64encode
 
+from twisted.internet.defer import Deferred, succeed
+
+from chatd.history.markers import ReadMarkers
 from chatd.irc.history import parse_timestamp
 from chatd.irc.message import Line, format_time
 from tests.support import give_accounts, give_history
@@ -628,3 +631,37 @@ class LabelledTests(HistoryCase):
         )
         self.assertEqual(inner_close.tags["batch"], ref)
         self.assertEqual(outer_close.params, [f"-{ref}"])
+
+
+class SlowMarkers:
+    """A marker store that answers when the test says."""
+
+    def __init__(self) -> None:
+        self.loads: list[Deferred[float | None]] = []
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        d: Deferred[float | None] = Deferred()
+        self.loads.append(d)
+        return d
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        return succeed(None)
+
+
+class SlowMarkerTests(AccountHistoryCase):
+    def test_join_waits_for_the_marker_and_holds_what_follows(self) -> None:
+        slow = SlowMarkers()
+        self.history.markers = ReadMarkers(slow)
+        alice = self.account("alice", *FULL, "draft/read-marker")
+        alice.send("JOIN #a,#b", "PING :after")
+        lines = alice.lines()
+        self.assertEqual([line.command for line in lines], ["JOIN"])
+        slow.loads[0].callback(None)
+        lines = alice.lines()
+        commands = [line.command for line in lines]
+        self.assertEqual(commands[:2], ["MARKREAD", "353"])
+        self.assertEqual(commands[-1], "JOIN")  # #b's, waiting for its marker
+        self.assertNotIn("PONG", commands)
+        slow.loads[1].callback(self.clock.seconds())
+        commands = [line.command for line in alice.lines()]
+        self.assertEqual(commands, ["MARKREAD", "353", "366", "PONG"])
