@@ -5,6 +5,7 @@ Channels: JOIN, PART, NAMES, LIST and TOPIC.
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred
 from twisted.words.protocols import irc as rfc
 
 from chatd.core import (
@@ -34,22 +35,34 @@ from chatd.irc.session import Command, IRCSession
 class Channels(IRCSession):
     """Joining and leaving channels, their members, list and topics."""
 
-    def irc_JOIN(self, line: Line) -> None:
+    def irc_JOIN(self, line: Line) -> Deferred[None] | None:
         user = self._user()
-        chat = self.factory.chat
         if line.params[0] == "0":
             for channel in list(user.channels.values()):
                 self._part(channel.name, "")
-            return
+            return None
         # Keys pair up with the channels by position: JOIN #a,#b key1,key2.
         keys = line.params[1].split(",") if len(line.params) > 1 else []
-        for i, name in enumerate(line.params[0].split(",")):
-            if not name:
-                continue
+        names = line.params[0].split(",")
+        wanted = [
+            (name, keys[i] if i < len(keys) and keys[i] else None)
+            for i, name in enumerate(names)
+            if name
+        ]
+        return self._join_each(wanted)
+
+    def _join_each(self, wanted: list[tuple[str, str | None]]) -> Deferred[None] | None:
+        """
+        Join each of C{wanted} (name, key) in turn; one whose aftermath
+        (L{after_join}) waits for the history holds the rest until it is done.
+        """
+        user = self._user()
+        chat = self.factory.chat
+        while wanted:
+            name, key = wanted.pop(0)
             if is_valid_channel(name) and chat.in_channel(user, name):
                 continue
             now = self.factory.clock.seconds()
-            key = keys[i] if i < len(keys) and keys[i] else None
             try:
                 channel = chat.join(user, name, now, key)
             except ChatError as e:
@@ -65,7 +78,19 @@ class Channels(IRCSession):
             )
             if channel.topic:
                 self._topic_lines(channel)
-            self._names(channel)
+            later = self.after_join(channel)
+            if later is not None and not self.closing:
+                return later.addCallback(lambda _: self._join_each(wanted))
+        return None
+
+    def after_join(self, channel: Channel) -> Deferred[None] | None:
+        """
+        What follows a JOIN's line and topic: the names (and, with history,
+        L{chatd.irc.history.HistoryCommands.after_join}); a Deferred if it
+        must wait.
+        """
+        self._names(channel)
+        return None
 
     def irc_PART(self, line: Line) -> None:
         reason = clean_line(line.params[1], REASON_MAX) if len(line.params) > 1 else ""

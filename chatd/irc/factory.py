@@ -7,7 +7,7 @@ alive with PING, and encodes each core event once per kind of client.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -36,6 +36,8 @@ from chatd.core import (
 )
 from chatd.core.events import AccountChanged, Wallops
 from chatd.core.modes import CHANMODES, ISUPPORT_PREFIX, KEY_MAX, LIST_MAX, LISTS
+from chatd.history.reader import LIMIT_MAX
+from chatd.irc.history import MSGREFTYPES
 from chatd.irc.message import (
     LINE_MAX,
     TAGS_MAX,
@@ -54,6 +56,9 @@ from chatd.log import logger
 from chatd.net.connection import Connection
 from chatd.net.listener import Listener
 
+if TYPE_CHECKING:
+    from chatd.history.reader import History
+
 log = logger(__name__)
 
 
@@ -67,6 +72,7 @@ class IRCFactory(Listener):
 
     protocol = IRCProtocol  # type: ignore[assignment]
     kind = "IRC"
+    _history: History | None = None
 
     def __init__(
         self,
@@ -123,6 +129,29 @@ class IRCFactory(Listener):
             "UTF8ONLY",
             "WHOX",
         ]
+
+    @property
+    def history(self) -> History | None:
+        """
+        The history clients may read (None: the server keeps none, and
+        offers no history capabilities or commands); the service sets it.
+        """
+        return self._history
+
+    @history.setter
+    def history(self, history: History | None) -> None:
+        self._history = history
+        self.templates.pop("server", None)  # ISUPPORT says whether it is on
+
+    def isupport_tokens(self) -> list[str]:
+        """The ISUPPORT tokens: L{isupport}, and history's when it is on."""
+        history = self._history
+        if history is None:
+            return self.isupport
+        most = min(history.limit_max, LIMIT_MAX)
+        return sorted(
+            [*self.isupport, f"CHATHISTORY={most}", f"MSGREFTYPES={MSGREFTYPES}"]
+        )
 
     def apply_limits(self, **limits: Any) -> None:
         super().apply_limits(**limits)

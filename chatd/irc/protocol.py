@@ -14,6 +14,7 @@ from twisted.words.protocols import irc as rfc
 from chatd.core import ChatError
 from chatd.irc.accounts import ACCOUNTS, AccountCommands
 from chatd.irc.channels import CHANNELS, Channels
+from chatd.irc.history import HISTORY, HistoryCommands
 from chatd.irc.message import (
     CLIENT_TAGS_MAX,
     LABEL_MAX,
@@ -72,11 +73,19 @@ COMMANDS: dict[str, Command] = {
     **ACCOUNTS,
     **OPERS,
     **SERVICES,
+    **HISTORY,
 }
 
 
 class IRCProtocol(
-    Queries, Channels, Messages, Moderation, AccountCommands, OperCommands, Services
+    HistoryCommands,
+    Queries,
+    Channels,
+    Messages,
+    Moderation,
+    AccountCommands,
+    OperCommands,
+    Services,
 ):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC

@@ -231,7 +231,7 @@ class Registration(IRCSession):
         self._cork.append(template.replace(b"\x00", self.me.encode("utf-8")))
 
     def _isupport(self) -> None:
-        tokens = self.factory.isupport
+        tokens = self.factory.isupport_tokens()
         for i in range(0, len(tokens), ISUPPORT_PER_LINE):
             self.write(
                 self.numeric(

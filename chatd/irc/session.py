@@ -25,7 +25,7 @@ from chatd.core import (
     User,
     policy,
 )
-from chatd.core.events import AccountChanged, Killed
+from chatd.core.events import AccountChanged, Killed, ReadMarked, Redacted
 from chatd.irc.message import (
     LINE_MAX,
     Line,
@@ -202,6 +202,9 @@ class IRCSession(Connection):
         if isinstance(event, Killed):
             self.killed(event)
             return
+        if isinstance(event, (Redacted, ReadMarked)):
+            self.deliver_history(event)
+            return
         data = self.wire_encode(event)
         if self._cork is not None:
             self._cork.append(data)
@@ -218,6 +221,9 @@ class IRCSession(Connection):
                 self._cork.append(data)
             else:
                 self._send(data)
+
+    def deliver_history(self, event: Event) -> None:
+        """A redaction or read marker (L{chatd.irc.history}): not shown here."""
 
     def service(self, target: str, text: str) -> Deferred[Any] | None:
         """A message to NickServ or ChanServ (L{chatd.irc.services})."""
