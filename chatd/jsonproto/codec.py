@@ -250,6 +250,7 @@ def _fields_of(event: Event) -> dict[str, Any] | None:
             "to": event.to,
             "text": event.text,
             "ts": format_ts(event.ts),
+            "msgid": event.msgid,
         }
         if event.notice:
             fields["notice"] = True

@@ -536,6 +536,7 @@ class JSONSession(Moderation, AccountRequests, HistoryRequests, Connection):
             request.request_id,
             to=message.to,
             ts=codec.format_ts(message.ts),
+            msgid=message.msgid,
             **extra,
         )
 
