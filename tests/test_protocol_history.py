@@ -178,6 +178,9 @@ class HistoryPageTests(HistoryCase):
             ({"target": "#c", "before": "NOSUCHMSGID"}, "unknown_msgid"),
             ({"target": "#c", "before": "2026-13-45T99:00:00Z"}, "bad_reference"),
             ({"target": "#c", "before": -1}, "bad_reference"),
+            ({"target": "#c", "before": 10**400}, "bad_reference"),
+            ({"target": "#c", "before": 1e300}, "bad_reference"),
+            ({"target": "#c", "before": "0001-01-01T00:00:00+14:00"}, "bad_reference"),
             ({"target": "#c", "before": True}, "bad_args"),
             ({"target": "#c", "before": ""}, "bad_reference"),
             ({"target": "9c", "latest": True}, "bad_nick"),
@@ -467,6 +470,7 @@ class MarkReadTests(HistoryCase):
             ({"target": "#c"}, "bad_args"),
             ({"target": "#c", "ts": [1]}, "bad_args"),
             ({"target": "#c", "ts": "yesterday"}, "bad_reference"),
+            ({"target": "#c", "ts": 1e20}, "bad_reference"),
             ({"ts": 1}, "bad_args"),
             ({"target": "#elsewhere", "ts": 1}, "no_such_channel"),
         ]:

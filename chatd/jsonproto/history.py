@@ -44,6 +44,9 @@ POSITIONS = ("latest", "before", "after", "around")
 #: where a time or a msgid may be is a msgid (a msgid has no C{-}).
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
+#: Times are from 1970 (the epoch) to the end of 9999.
+_YEAR_10000 = 253402300800.0
+
 
 def parse_time(value: object, field: str) -> float:
     """
@@ -64,17 +67,23 @@ def parse_time(value: object, field: str) -> float:
             )
         try:
             when = datetime.fromisoformat(value)
-        except ValueError:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            seconds = when.timestamp()
+        except (ValueError, OverflowError):
             raise ChatError(
                 "bad_reference",
                 f"field {field!r} is not an ISO 8601 time (2026-11-24T10:00:00.123Z)",
             ) from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return when.timestamp()
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ChatError("bad_reference", f"field {field!r} is not a time after 1970")
+    else:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+    if not math.isfinite(seconds) or not 0 <= seconds < _YEAR_10000:
+        raise ChatError(
+            "bad_reference", f"field {field!r} is not a time from 1970 to 9999"
+        )
     return seconds
 
 
