@@ -6,15 +6,10 @@ L{JSONSession}, and the factory that listens for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from twisted.protocols.basic import LineReceiver
 
 from chatd.jsonproto.session import JSONSession
 from chatd.net.listener import Listener
-
-if TYPE_CHECKING:
-    from chatd.history.reader import History
 
 
 class ChatProtocol(JSONSession, LineReceiver):
@@ -49,9 +44,6 @@ class ChatFactory(Listener):
 
     protocol = ChatProtocol  # type: ignore[assignment]
     kind = "JSON"
-    #: what users may read of the history (None: the server keeps none);
-    #: the service sets it
-    history: History | None = None
 
 
 __all__ = ["ChatFactory", "ChatProtocol"]
