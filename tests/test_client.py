@@ -131,15 +131,13 @@ class ParseInputTests(SynchronousTestCase):
         self.assertEqual(self.parse("/nick a b"), Problem("usage: /nick NAME"))
 
     def test_join(self) -> None:
-        self.assertEqual(
-            self.parse("/join #rust"), Send({"cmd": "join", "channel": "#rust"})
-        )
-        self.assertEqual(
-            self.parse("/join rust"), Send({"cmd": "join", "channel": "#rust"})
-        )
+        # A join asks for the channel's last 20 messages, to show them.
+        join = {"cmd": "join", "channel": "#rust", "history": 20}
+        self.assertEqual(self.parse("/join #rust"), Send(join))
+        self.assertEqual(self.parse("/join rust"), Send(join))
         self.assertEqual(
             self.parse("/join #club sesame"),
-            Send({"cmd": "join", "channel": "#club", "key": "sesame"}),
+            Send({"cmd": "join", "channel": "#club", "history": 20, "key": "sesame"}),
         )
         usage = Problem("usage: /join #channel [KEY]")
         self.assertEqual(self.parse("/join"), usage)
@@ -980,7 +978,9 @@ class ChatClientTests(SynchronousTestCase):
         self.assertEqual(nick, {"cmd": "nick", "nick": "alice", "id": 1})
         h.reply_ok(nick, nick="alice")
         [join] = h.sent()
-        self.assertEqual(join, {"cmd": "join", "channel": "#general", "id": 2})
+        self.assertEqual(
+            join, {"cmd": "join", "channel": "#general", "history": 20, "id": 2}
+        )
         h.reply_ok(join, channel="#general", topic="", members=["alice"])
         [msg] = h.sent()
         # The plain line went to the channel joined just before it.

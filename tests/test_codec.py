@@ -47,6 +47,7 @@ class EncodeTests(SynchronousTestCase):
                 "to": "#a",
                 "text": "hi",
                 "ts": "1970-01-01T00:00:00.500Z",
+                "msgid": "1",
             },
         )
         self.assertEqual(

@@ -450,7 +450,7 @@ class ConversationTests(ChatdTestCase):
         bob.conn.privmsg("#general", "hello from IRC")
         message = alice.expect(type="message", text="hello from IRC")
         # Neither "notice" nor "action": they are only there when true.
-        self.assertEqual(set(message), {"type", "from", "to", "text", "ts"})
+        self.assertEqual(set(message), {"type", "from", "to", "text", "ts", "msgid"})
         self.assertEqual((message["from"], message["to"]), ("bob", "#general"))
         reply = alice.ok("msg", to="#GENERAL", text="hello from JSON")
         event = bob.expect("pubmsg", source="alice", target="#general")

@@ -192,6 +192,8 @@ class CommandTests(SynchronousTestCase):
             "to": "#a",
             "text": "hello, world",
             "ts": reply["ts"],
+            # the sender learns the id the others see (to redact it, say)
+            "msgid": reply["msgid"],
         }
         self.assertEqual(bob.lines(), [event])
         self.assertEqual(carol.lines(), [event])
@@ -218,6 +220,7 @@ class CommandTests(SynchronousTestCase):
                 "to": "Bob",
                 "text": "psst\tpsst",
                 "ts": reply["ts"],
+                "msgid": reply["msgid"],
             },
         )
 

@@ -651,7 +651,7 @@ class DisplayTests(AccountCase):
         alice = self.registered("alice", "#c")
         bob = self.member("bob", "#c")
         alice.lines()
-        alice.request("msg", to="#c", text="hi")
+        said = alice.request("msg", to="#c", text="hi")
         alice.request("msg", to="bob", text="psst", action=True)
         alice.request("topic", channel="#c", topic="accounts")
         alice.request("away", message="lunch")
@@ -663,7 +663,8 @@ class DisplayTests(AccountCase):
                 "from": "alice",
                 "to": "#c",
                 "text": "hi",
-                "ts": channel_message["ts"],
+                "ts": said["ts"],
+                "msgid": said["msgid"],
                 "account": "alice",
             },
         )

@@ -537,6 +537,7 @@ class PrivilegeTests(ModerationCase):
             "to": "@#Ops",
             "text": "eve again",
             "ts": reply["ts"],
+            "msgid": reply["msgid"],
         }
         self.assertEqual(alice.lines(), [message])
         self.assertEqual(bob.lines(), [message])

@@ -78,6 +78,16 @@ class Reaway(NamedTuple):
     message: str
 
 
+class ShowHistory(NamedTuple):
+    """
+    Show C{limit} messages of C{target}'s history from before the oldest
+    shown (the newest, when none was).
+    """
+
+    target: str
+    limit: int
+
+
 class Problem(NamedTuple):
     """Something wrong with what was typed; shown as C{! message}."""
 
@@ -106,6 +116,7 @@ Action = Union[
     Rejoin,
     Reaway,
     Login,
+    ShowHistory,
     Problem,
 ]
 

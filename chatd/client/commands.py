@@ -22,6 +22,7 @@ from chatd.client.actions import (
     Quit,
     Send,
     SendAll,
+    ShowHistory,
     Whois,
     split_channel,
     split_words,
@@ -44,10 +45,18 @@ __all__ = [
     "Quit",
     "Send",
     "SendAll",
+    "ShowHistory",
     "Whois",
     "parse_input",
     "split_text",
 ]
+
+#: How many of a channel's last messages a join shows (its scrollback).
+JOIN_HISTORY = 20
+#: How many more messages /history shows when not told.
+HISTORY_PAGE = 20
+#: The most the server gives at once (docs/protocol.md, History).
+HISTORY_MAX = 1000
 
 HELP_LINES = [
     "* commands:",
@@ -68,6 +77,10 @@ HELP_LINES = [
     "*   /whois NICK                which channels NICK is in",
     "*   /topic [#chan] [text]      show or set a channel's topic",
     "*   /away [message]            mark yourself away; without a message, back",
+    "*   /history [TARGET] [N]      N (20) earlier messages of the current"
+    " channel or conversation, or of TARGET",
+    "*   /search [#chan] TEXT       the newest messages with every word of TEXT,"
+    " in your channels or in #chan",
     "*   /ping                      the time the server takes to answer",
     "*   /quit [reason]             disconnect and exit",
     "*   /help                      this list",
@@ -187,7 +200,11 @@ def _parse_command(
             return Problem("usage: /join #channel [KEY]")
         if len(args) == 2 and args[1].startswith("#"):
             return Problem("one channel at a time (usage: /join #channel [KEY])")
-        request: dict[str, Any] = {"cmd": "join", "channel": _channel_name(args[0])}
+        request: dict[str, Any] = {
+            "cmd": "join",
+            "channel": _channel_name(args[0]),
+            "history": JOIN_HISTORY,
+        }
         if len(args) == 2:
             request["key"] = args[1]
         return Send(request)
@@ -256,6 +273,10 @@ def _parse_command(
                 return problem
             request["topic"] = text
         return Send(request)
+    if name == "history":
+        return _parse_history(args, current, query)
+    if name == "search":
+        return _parse_search(rest)
     if name == "ping":
         if args:
             return Problem("usage: /ping")
@@ -275,6 +296,40 @@ def _parse_command(
     if name in ACCOUNT_COMMANDS:
         return ACCOUNT_COMMANDS[name](name, rest, current)
     return Problem(f"unknown command /{name} (/help lists them)")
+
+
+def _parse_history(args: list[str], current: str | None, query: str | None) -> Action:
+    """C{/history [TARGET] [N]}: TARGET is a channel or a nick."""
+    usage = "usage: /history [#chan or NICK] [N]"
+    target = query or current
+    count = str(HISTORY_PAGE)
+    if len(args) == 1 and args[0].isascii() and args[0].isdigit():
+        count = args[0]
+    elif len(args) == 1:
+        target = args[0]
+    elif len(args) == 2:
+        target, count = args
+    elif args:
+        return Problem(usage)
+    if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= HISTORY_MAX:
+        return Problem(f"N is a number from 1 to {HISTORY_MAX} ({usage})")
+    if target is None:
+        return Problem(f"you are not in a channel ({usage})")
+    return ShowHistory(target, int(count))
+
+
+def _parse_search(rest: str) -> Action:
+    """C{/search [#chan] TEXT}."""
+    request: dict[str, Any] = {"cmd": "search"}
+    text = rest.strip(" \t")
+    if text.startswith("#"):
+        words = split_words(text, 1)
+        request["target"] = words[0]
+        text = words[1] if len(words) > 1 else ""
+    if _blank(text):
+        return Problem("usage: /search [#chan] TEXT")
+    request["text"] = text
+    return Send(request)
 
 
 # Channel operators' commands: each acts on the current channel, or on a

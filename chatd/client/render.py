@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Callable, Union
 
-from chatd.client.formatting import FORMAT_CODE, RESET, printable
+from chatd.client.formatting import COLOUR, FORMAT_CODE, RESET, printable
 from chatd.client.modes import LETTERS, MEANINGS, mode_string, prefixed
 
 
@@ -314,6 +314,14 @@ def _render(
         return [f"{clock} * {who} is now logged in as {account}"]
     if kind == "wallops":
         return [f"{clock} [wallops] {_str(obj, 'by')}: {_str(obj, 'text')}"]
+    if kind == "redact":
+        by, target = _str(obj, "by"), _str(obj, "target")
+        where = f"in {target}" if _is_channel(target) else "of your conversation"
+        why = _reason(_str(obj, "reason"))
+        return [f"{clock} * {by} deleted a message {where} from the history{why}"]
+    if kind == "read_marker":
+        _str(obj, "target")
+        return []  # another of our connections read further: nothing to show
     if kind == "bye":
         code, reason = _str(obj, "code"), _str(obj, "reason")
         if code == "quit":
@@ -334,7 +342,8 @@ def _render(
         code, message = _str(obj, "code"), _str(obj, "message")
         return [f"! {code}: {_error_wording(code, request) or message}"]
     if kind == "ok":
-        return _render_ok(obj, request, clock, tz, nick)
+        today = datetime.fromtimestamp(now, tz).strftime("%Y-%m-%d")
+        return _render_ok(obj, request, clock, tz, nick, today)
     raise _Malformed("type")
 
 
@@ -344,6 +353,7 @@ def _render_ok(
     clock: str,
     tz: tzinfo | None,
     nick: str | None,
+    today: str = "",
 ) -> list[str]:
     cmd = _str(obj, "cmd")
     if cmd == "nick":
@@ -352,7 +362,35 @@ def _render_ok(
         channel, topic = _str(obj, "channel"), _str(obj, "topic")
         names = ", ".join(_members(obj))
         about = f"topic: {_field(topic)}" if topic else "no topic"
-        return [f"{clock} * you joined {channel} ({about}; members: {names})"]
+        lines = [f"{clock} * you joined {channel} ({about}; members: {names})"]
+        scrollback = obj.get("history")
+        if isinstance(scrollback, dict):
+            items = _items(scrollback)
+            if items:
+                lines.extend(_earlier(channel, items, scrollback, tz, nick, today))
+        return lines
+    if cmd == "history":
+        target = _about(obj, request, "target")
+        items = _items(obj)
+        if not items:
+            return [f"* no earlier messages in {target}"]
+        return _earlier(target, items, obj, tz, nick, today)
+    if cmd == "search":
+        items = _items(obj)
+        text = request.get("text")
+        what = f" with {text}" if isinstance(text, str) else ""
+        if not items:
+            return [f"* no messages{what}"]
+        found = f"{plural(len(items), 'message')}{what}"
+        lines = [f"* {found}, newest first:"]
+        lines.extend(history_lines(items, tz, nick, today))
+        return lines
+    if cmd == "mark_read":
+        return []
+    if cmd == "redact":
+        return [
+            f"{clock} * the message is deleted from {_about(obj, request, 'target')}"
+        ]
     if cmd == "leave":
         return [f"{clock} * you left {_str(obj, 'channel')}"]
     if cmd == "msg":
@@ -465,6 +503,82 @@ def _render_ok(
     if cmd == "quit":
         return []
     return [f"* ok: {cmd}"]
+
+
+# History: scrollback, /history and /search.
+
+#: Starts every line of history, so that it is not taken for a live one.
+HISTORY_MARK = "| "
+#: And shows it grey on a terminal (IRC colour 14).
+_HISTORY_COLOUR = COLOUR + "14"
+
+
+def _items(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    items = obj.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _Malformed("items")
+    return items
+
+
+def _earlier(
+    target: str,
+    items: list[dict[str, Any]],
+    page: dict[str, Any],
+    tz: tzinfo | None,
+    nick: str | None,
+    today: str,
+) -> list[str]:
+    """A page of C{target}'s history, oldest first, with what to type for more."""
+    more = page.get("more") is True
+    said = plural(len(items), "earlier message")
+    then = f" (/history {target} for more)" if more else ""
+    lines = [f"* {said} in {target}{then}:"]
+    lines.extend(history_lines(items, tz, nick, today))
+    return lines
+
+
+def history_lines(
+    items: list[dict[str, Any]],
+    tz: tzinfo | None,
+    nick: str | None,
+    today: str = "",
+) -> list[str]:
+    """
+    Items of a history as the live events they were, each with its time
+    (and its day, when not today), marked with L{HISTORY_MARK} and grey.
+    """
+    lines = []
+    for item in items:
+        kind = _str(item, "type")
+        if kind in ("ok", "error", "welcome", "bye", "read_marker", "redact"):
+            raise _Malformed("items")
+        ts = parse_ts(item.get("ts"))
+        if ts is None:
+            raise _Malformed("ts")
+        when = hhmm(ts, tz)
+        day = datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d ")
+        sender = item.get("from")
+        mine = (
+            kind == "message"
+            and isinstance(sender, str)
+            and nick is not None
+            and sender.lower() == nick.lower()
+            and not _is_channel(_str(item, "to"))
+        )
+        if mine:  # a private message we sent: as our own are shown
+            act = f"* {sender} " if item.get("action") is True else ""
+            shown = [f"{when} -> *{_str(item, 'to')}* {act}{_str(item, 'text')}"]
+        else:
+            shown = _render(item, {}, ts, tz, nick)
+        for line in shown:
+            if today and not _same_day(ts, tz, today):
+                line = day + line
+            lines.append(f"{_HISTORY_COLOUR}{HISTORY_MARK}{line}{RESET}")
+    return lines
+
+
+def _same_day(ts: float, tz: tzinfo | None, today: str) -> bool:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d") == today
 
 
 def _about(obj: dict[str, Any], request: dict[str, Any], key: str) -> str:

@@ -33,6 +33,7 @@ from chatd.client.actions import (
     Rejoin,
     Send,
     SendAll,
+    ShowHistory,
     Whois,
 )
 from chatd.client.commands import HELP_LINES, parse_input, split_text
@@ -47,6 +48,7 @@ from chatd.client.connection import (
 from chatd.client.following import Following
 from chatd.client.formatting import printable, strip_formatting
 from chatd.client.render import bad_line, plural, render
+from chatd.client.scrollback import Scrollback
 from chatd.client.tls import TLS, check_identity, describe_tls_failure
 from chatd.core import TEXT_MAX
 
@@ -102,6 +104,8 @@ _COSTLY = frozenset(
         "passwd",
         "drop_account",
         "oper",
+        "redact",
+        "search",
     }
 )
 
@@ -166,7 +170,7 @@ class _Out:
         self.sent_at = 0.0
 
 
-class ChatClient(AccountSession, Following):
+class ChatClient(AccountSession, Following, Scrollback):
     """
     A chat session: typed lines in, server lines out to C{output}.
 
@@ -259,6 +263,7 @@ class ChatClient(AccountSession, Following):
         self._reconnecting = False
         self._reconnect_call: IDelayedCall | None = None
         self._backoff = RECONNECT_FIRST
+        self._scrollback_init()
 
     # What the front ends call.
 
@@ -365,7 +370,11 @@ class ChatClient(AccountSession, Following):
             self._query(action)
         elif isinstance(action, Rejoin):
             if self.welcomed and self.nick is not None:
-                request = {"cmd": "join", "channel": action.channel}
+                request: dict[str, Any] = {
+                    "cmd": "join",
+                    "channel": action.channel,
+                    "history": self.join_history,
+                }
                 if action.key is not None:
                     request["key"] = action.key
                 self._send(
@@ -384,6 +393,8 @@ class ChatClient(AccountSession, Following):
             self._send({"cmd": "ping"}, then=self._pong)
         elif isinstance(action, Whois):
             self._whois(action.nick)
+        elif isinstance(action, ShowHistory):
+            self._show_history(action)
         elif isinstance(action, SendAll):
             first, *more = action.requests
             self._inbox.extendleft(reversed([Send(r) for r in more]))
@@ -855,6 +866,11 @@ class ChatClient(AccountSession, Following):
             if out.then is not None and out.then(obj, out):
                 self._pump()
                 return
+        if kind == "ok" and out is not None and obj.get("cmd") == "join":
+            # Before it is shown: after a reconnection, only what was missed.
+            self._joined_with_history(obj, out.restore)
+        elif kind == "message" and out is None:
+            self._saw_live(obj, mine=False)
         request = out.request if out is not None else None
         lines = render(
             obj, request, now=self.clock.seconds(), tz=self.tz, nick=self.nick
@@ -865,6 +881,8 @@ class ChatClient(AccountSession, Following):
         if kind == "ok" and out is not None and not malformed:
             self._update(obj, out)
             self._follow_account(obj, out)
+            if obj.get("cmd") == "msg":
+                self._saw_live(obj, mine=True)
         elif out is None and not malformed and kind in ("kick", "mode"):
             self._follow_event(obj)
         if kind == "bye":

@@ -28,7 +28,7 @@ from chatd.core import (
     Quit,
     TopicChanged,
 )
-from chatd.core.events import AccountChanged, Wallops
+from chatd.core.events import AccountChanged, ReadMarked, Redacted, Wallops
 from chatd.net.times import format_time
 
 RequestId = Union[str, int]
@@ -230,7 +230,11 @@ def bye(code: str, reason: str) -> bytes:
     return encode({"type": "bye", "code": code, "reason": reason})
 
 
-def _event_fields(event: Event) -> dict[str, Any] | None:
+def event_fields(event: Event) -> dict[str, Any] | None:
+    """
+    The fields of C{event}'s line, a fresh dict; None for events JSON
+    clients are not shown.
+    """
     fields = _fields_of(event)
     if fields is not None and event.origin.account is not None:
         # The account of whoever acted (the sender, the joiner...).
@@ -246,6 +250,7 @@ def _fields_of(event: Event) -> dict[str, Any] | None:
             "to": event.to,
             "text": event.text,
             "ts": format_ts(event.ts),
+            "msgid": event.msgid,
         }
         if event.notice:
             fields["notice"] = True
@@ -295,6 +300,20 @@ def _fields_of(event: Event) -> dict[str, Any] | None:
         return {"type": "account", "nick": event.nick, "account": event.account}
     if isinstance(event, Wallops):
         return {"type": "wallops", "by": event.by, "text": event.text}
+    if isinstance(event, Redacted):
+        return {
+            "type": "redact",
+            "target": event.target,
+            "msgid": event.redacted,
+            "by": event.by,
+            "reason": event.reason,
+        }
+    if isinstance(event, ReadMarked):
+        return {
+            "type": "read_marker",
+            "target": event.target,
+            "read_marker": format_ts(event.marker),
+        }
     # Tag-only messages have no JSON form (yet).
     return None
 
@@ -317,6 +336,6 @@ def encode_event(event: Event) -> bytes:
     """
     data = event.wire.get("json")
     if data is None:
-        fields = _event_fields(event)
+        fields = event_fields(event)
         data = event.wire["json"] = b"" if fields is None else encode(fields)
     return data

@@ -27,6 +27,7 @@ from chatd.core.events import Killed
 from chatd.jsonproto import codec
 from chatd.jsonproto.accounts import AccountRequests
 from chatd.jsonproto.args import arg, flag
+from chatd.jsonproto.history import HistoryRequests
 from chatd.jsonproto.moderation import Moderation, accounts_of, privileges
 from chatd.log import logger
 from chatd.net.connection import Connection
@@ -42,8 +43,9 @@ PROTOCOL_VERSION = 1
 COMMANDS: dict[str, tuple[str, bool]] = {
     "nick": ('{"cmd":"nick","nick":NAME} - take or change your nick', False),
     "join": (
-        '{"cmd":"join","channel":"#NAME","key":KEY?} - join a channel, creating it'
-        " (KEY: the channel's key, if it has one)",
+        '{"cmd":"join","channel":"#NAME","key":KEY?,"history":N?} - join a channel,'
+        " creating it (KEY: the channel's key, if it has one; N: how many of its"
+        " last messages the reply carries)",
         True,
     ),
     "leave": (
@@ -171,6 +173,29 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         '{"cmd":"rehash"} - reload the config file (server operators)',
         True,
     ),
+    "history": (
+        '{"cmd":"history","target":"#CHANNEL" or NICK,"latest":true or "before"'
+        ' or "after" or "around":MSGID or TIME,"limit":N?,"events":BOOL?} - a page'
+        " of a channel's history, or of your private conversation with NICK's"
+        " account (TIME: seconds since 1970, or ISO 8601)",
+        True,
+    ),
+    "mark_read": (
+        '{"cmd":"mark_read","target":"#CHANNEL" or NICK,"ts":TIME} - you have read'
+        " TARGET up to TIME (your account's other connections are told)",
+        True,
+    ),
+    "redact": (
+        '{"cmd":"redact","target":"#CHANNEL" or NICK,"msgid":MSGID,"reason":TEXT?}'
+        " - delete a message from the history (its sender's account, channel"
+        " operators, server operators)",
+        True,
+    ),
+    "search": (
+        '{"cmd":"search","text":WORDS,"target":"#CHANNEL" or NICK?,"limit":N?}'
+        " - the newest messages you may read with every word of WORDS",
+        True,
+    ),
     "ping": ('{"cmd":"ping"} - check the connection (counts as activity)', False),
     "help": ('{"cmd":"help"} - this list', False),
     "quit": ('{"cmd":"quit","reason":TEXT?} - say goodbye and disconnect', False),
@@ -200,6 +225,9 @@ COSTLY = frozenset(
         "passwd",
         "drop_account",
         "oper",
+        # others see it; and a search is work for the store
+        "redact",
+        "search",
     }
 )
 
@@ -228,7 +256,7 @@ HINTS = {
 }
 
 
-class JSONSession(Moderation, AccountRequests, Connection):
+class JSONSession(Moderation, AccountRequests, HistoryRequests, Connection):
     """
     One JSON client: its commands and replies.  A framing subclass feeds
     it one request at a time (L{received}) and may hold input
@@ -461,19 +489,22 @@ class JSONSession(Moderation, AccountRequests, Connection):
         self.factory.registration_done(self)
         return codec.ok("nick", request.request_id, nick=stored)
 
-    def do_join(self, request: codec.Request) -> bytes:
+    def do_join(self, request: codec.Request) -> bytes | Deferred[bytes]:
         name = arg(request, "channel")
         key = arg(request, "key", None)
+        self.join_history_count(request)
         now = self.factory.clock.seconds()
         channel = self.factory.chat.join(self.user, name, now, key)  # type: ignore[arg-type]
-        return codec.ok(
-            "join",
-            request.request_id,
-            channel=channel.name,
-            topic=channel.topic,
-            members=channel.nicks(),
-            privileges=privileges(channel.members.values()),
-            accounts=accounts_of(channel.members.values()),
+        return self.joined_reply(
+            request,
+            channel.name,
+            {
+                "channel": channel.name,
+                "topic": channel.topic,
+                "members": channel.nicks(),
+                "privileges": privileges(channel.members.values()),
+                "accounts": accounts_of(channel.members.values()),
+            },
         )
 
     def do_leave(self, request: codec.Request) -> bytes:
@@ -505,6 +536,7 @@ class JSONSession(Moderation, AccountRequests, Connection):
             request.request_id,
             to=message.to,
             ts=codec.format_ts(message.ts),
+            msgid=message.msgid,
             **extra,
         )
 
