@@ -12,9 +12,11 @@ import os
 import random
 import re
 import signal
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, Callable, cast
 
 from twisted.internet.defer import Deferred
@@ -526,6 +528,12 @@ def server_args(options: Options) -> list[str]:
     ]
     if options.max_sendq is not None:
         extra += ["--max-sendq", options.max_sendq]
+    # The checks count every delivery of a message: an IRC client that
+    # joins again would count the last lines replayed to it as twice
+    # delivered.  Replay is history's, measured elsewhere.
+    config = Path(tempfile.mkdtemp(prefix="chatd-soak-")) / "soak.toml"
+    config.write_text("[history]\nreplay_on_join = 0\n")
+    extra += ["--config", str(config)]
     return extra
 
 
