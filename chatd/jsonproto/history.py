@@ -66,7 +66,9 @@ def parse_time(value: object, field: str) -> float:
                 f"field {field!r} is not an ISO 8601 time (2026-11-24T10:00:00.123Z)",
             )
         try:
-            when = datetime.fromisoformat(value)
+            # Python before 3.11 (PyPy 3.9) reads no "Z".
+            text = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
+            when = datetime.fromisoformat(text)
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
             seconds = when.timestamp()
