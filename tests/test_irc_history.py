@@ -455,6 +455,46 @@ class PrivateHistoryTests(AccountHistoryCase):
         self.assertEqual(fail.params[:2], ["CHATHISTORY", "INVALID_TARGET"])
 
 
+class ChannelSettingTests(AccountHistoryCase):
+    def test_the_founder_sets_who_reads_with_chanserv(self) -> None:
+        alice = self.account("alice", *FULL)
+        alice.send("JOIN #chan")
+        self.say(alice, "#chan", "before bob came")
+        bob = self.account("bob", *FULL)
+        self.clock.advance(1)
+        bob.send("JOIN #chan")
+        self.say(alice, "#chan", "with bob")
+        alice.lines()
+        bob.lines()
+        [notice] = bob.ask("CS SET #chan HISTORY none")
+        self.assertIn("is not registered", notice.params[-1])
+        alice.ask("CS REGISTER #chan")
+        [notice] = bob.ask("CS SET #chan HISTORY none")
+        self.assertIn("only the founder", notice.params[-1])
+        [notice] = alice.ask("CS SET #chan HISTORY since-join")
+        self.assertEqual(
+            notice.params[-1], "#chan: members read its history since they joined"
+        )
+        self.assertEqual(
+            texts(self.page(bob, "CHATHISTORY LATEST #chan * 10")), ["with bob"]
+        )
+        alice.ask("CS SET #chan HISTORY none")
+        [fail] = bob.ask("CHATHISTORY LATEST #chan * 10")
+        self.assertEqual(fail.params[:2], ["CHATHISTORY", "INVALID_TARGET"])
+        [notice] = alice.ask("CS SET #chan HISTORY Default")
+        self.assertIn("all of its history (the server's default)", notice.params[-1])
+        [info] = bob.ask("CS INFO #chan")
+        self.assertIn("founder alice", info.params[-1])
+        self.assertIn("(the server's default)", info.params[-1])
+        self.assertEqual(
+            texts(self.page(bob, "CHATHISTORY LATEST #chan * 10")),
+            ["before bob came", "with bob"],
+        )
+        for bad in ("CS SET #chan HISTORY some", "CS SET #chan TOPIC x"):
+            [notice] = alice.ask(bad)
+            self.assertIn("since-join", notice.params[-1], bad)
+
+
 class ReadMarkerTests(AccountHistoryCase):
     def test_set_get_and_sync_across_connections(self) -> None:
         caps = (*FULL, "draft/read-marker")

@@ -276,6 +276,45 @@ class PrivacyTests(HistoryCase):
         reply = alice.request("join", channel="#d", history=5)
         self.assertEqual((reply["history"], reply["read_marker"]), (None, None))
 
+    def test_the_founder_sets_the_channels_own(self) -> None:
+        alice = self.registered("alice", "#c")
+        self.say(alice, "#c", "early")
+        self.clock.advance(1)
+        bob = self.registered("bob", "#c")
+        self.say(alice, "#c", "late")
+        self.assertEqual(
+            error(alice.request("history_access", channel="#c", access="none"))[0],
+            "not_registered",
+        )
+        self.assertEqual(alice.request("register_channel", channel="#c")["type"], "ok")
+        reply = bob.request("history_access", channel="#c")
+        self.assertEqual(
+            (reply["channel"], reply["access"], reply["effective"]),
+            ("#c", None, "everything"),
+        )
+        self.assertEqual(
+            error(bob.request("history_access", channel="#c", access="none"))[0],
+            "not_founder",
+        )
+        for bad in ("some", 3, ""):
+            code, message = error(
+                alice.request("history_access", channel="#c", access=bad)
+            )
+            self.assertEqual(code, "bad_args")
+            self.assertIn('"since-join"', message)
+        reply = alice.request("history_access", channel="#c", access="since-join")
+        self.assertEqual((reply["access"], reply["effective"]), ("since-join",) * 2)
+        page = bob.request("history", target="#c", latest=True)
+        self.assertEqual(texts(page["items"]), ["late"])
+        reply = alice.request("history_access", channel="#c", access=None)
+        self.assertEqual((reply["access"], reply["effective"]), (None, "everything"))
+        page = bob.request("history", target="#c", latest=True)
+        self.assertEqual(texts(page["items"]), ["early", "late"])
+        self.assertEqual(
+            error(bob.request("history_access", channel="#nowhere"))[0],
+            "no_such_channel",
+        )
+
     def test_private_history_between_accounts_only(self) -> None:
         alice = self.registered("alice")
         bob = self.registered("bob")

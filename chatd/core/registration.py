@@ -114,6 +114,7 @@ class ChannelRegistration:
         channel = self._founder_or_oper(user, name)
         channel.founder = None
         channel.access.clear()
+        channel.history_access = None
         if not channel.members:
             del self.channels[channel.key]
         log.info(
@@ -131,6 +132,7 @@ class ChannelRegistration:
             if channel.founder == account:
                 channel.founder = None
                 channel.access.clear()
+                channel.history_access = None
                 if not channel.members:
                     del self.channels[channel.key]
                 log.info(
@@ -166,6 +168,31 @@ class ChannelRegistration:
         self.kept(channel)
         return channel
 
+    def set_history_access(self, user: User, name: str, access: str | None) -> Channel:
+        """
+        Set who may read registered channel C{name}'s history (one of
+        L{policy.HISTORY_ACCESS}), or None for the server's default: its
+        founder or a server operator.
+        """
+        channel = self._founder_or_oper(user, name)
+        if access is not None and access not in policy.HISTORY_ACCESS:
+            raise ChatError(
+                "bad_args",
+                "history access is one of "
+                + ", ".join(policy.HISTORY_ACCESS)
+                + " or default",
+            )
+        channel.history_access = access
+        log.info(
+            "{nick} ({who}) set the history of {channel} to {access}",
+            nick=user.nick,
+            who=user.account or user.oper,
+            channel=channel.name,
+            access=access or "the server's default",
+        )
+        self.kept(channel)
+        return channel
+
     def access_on_join(self, channel: Channel, user: User) -> str | None:
         """What C{user} gets on joining C{channel}: C{o}, C{v} or None."""
         if channel.founder is None or user.account is None:
@@ -188,6 +215,7 @@ class ChannelRegistration:
         limit: int | None = None,
         lists: Iterable[tuple[str, str, str, float]] = (),
         access: Iterable[tuple[str, str]] = (),
+        history: str | None = None,
     ) -> Channel:
         """
         Bring back a registered channel as it was kept (at start-up, before
@@ -212,5 +240,6 @@ class ChannelRegistration:
                     ListEntry(mask, set_by, set_at, compile_mask(mask))
                 )
         channel.access = {fold(a): level for a, level in access if level in "ov"}
+        channel.history_access = history if history in policy.HISTORY_ACCESS else None
         self._refresh_speech(channel)
         return channel

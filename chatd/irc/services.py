@@ -23,6 +23,8 @@ from chatd.irc.session import Command, IRCSession
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
+    from chatd.core.model import Channel
+
 NICKSERV_HELP = [
     "NickServ keeps accounts. Commands:",
     "REGISTER <password> [email]  register your current nick as an account",
@@ -39,7 +41,9 @@ CHANSERV_HELP = [
     "ACCESS <#channel> ADD <account> <op|voice>  give on joining",
     "ACCESS <#channel> DEL <account>  give nothing",
     "ACCESS <#channel> LIST  who gets what",
-    "INFO <#channel>  its founder and when it was registered",
+    "SET <#channel> HISTORY <everything|since-join|none|default>  who may read"
+    " its history",
+    "INFO <#channel>  its founder, when it was registered, its history setting",
 ]
 
 
@@ -254,6 +258,32 @@ class Services(IRCSession):
             return
         raise ChatError("bad_args", "Syntax: ACCESS <#channel> ADD|DEL|LIST ...")
 
+    def cs_set(self, args: list[str]) -> None:
+        if len(args) != 3 or args[1].upper() != "HISTORY":
+            raise ChatError(
+                "bad_args",
+                "Syntax: SET <#channel> HISTORY <everything|since-join|none|default>",
+            )
+        wanted = args[2].lower()
+        channel = self.factory.chat.set_history_access(
+            self._user(), args[0], None if wanted == "default" else wanted
+        )
+        self.service_notice(
+            "ChanServ", f"{channel.name}: {self._history_said(channel)}"
+        )
+
+    def _history_said(self, channel: Channel) -> str:
+        chat = self.factory.chat
+        access = channel.history_access or chat.history_default
+        said = {
+            "everything": "members read all of its history",
+            "since-join": "members read its history since they joined",
+            "none": "nobody reads its history",
+        }[access]
+        if channel.history_access is None:
+            said += " (the server's default)"
+        return said
+
     def cs_info(self, args: list[str]) -> None:
         if len(args) != 1:
             raise ChatError("bad_args", "Syntax: INFO <#channel>")
@@ -267,7 +297,8 @@ class Services(IRCSession):
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(channel.registered_at))
         self.service_notice(
             "ChanServ",
-            f"{channel.name}: founder {channel.founder}, registered {when}",
+            f"{channel.name}: founder {channel.founder}, registered {when};"
+            f" {self._history_said(channel)}",
         )
 
 
@@ -287,6 +318,7 @@ CHANSERV: dict[str, ServiceCommand] = {
     "REGISTER": Services.cs_register,
     "DROP": Services.cs_drop,
     "ACCESS": Services.cs_access,
+    "SET": Services.cs_set,
     "INFO": Services.cs_info,
 }
 #: command: (handler, least number of parameters, needs registration)

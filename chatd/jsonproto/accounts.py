@@ -360,6 +360,37 @@ class AccountRequests:
             },
         )
 
+    def do_history_access(self, request: codec.Request) -> bytes:
+        chat = self.factory.chat
+        name = arg(request, "channel")
+        if "access" in request.args:
+            access = request.args["access"]
+            if access is not None and (
+                not isinstance(access, str) or access not in policy.HISTORY_ACCESS
+            ):
+                raise ChatError(
+                    "bad_args",
+                    "field 'access' is "
+                    + ", ".join(f'"{a}"' for a in policy.HISTORY_ACCESS)
+                    + " or null (the server's default)",
+                )
+            channel = chat.set_history_access(self._me(), name, access)
+        else:
+            check_channel(name)
+            found = chat.find_channel(name)
+            if found is None or not policy.can_see(found, self._me()):
+                raise ChatError("no_such_channel", f"there is no channel {name}")
+            if found.founder is None:
+                raise ChatError("not_registered", f"{found.name} is not registered")
+            channel = found
+        return codec.ok(
+            "history_access",
+            request.request_id,
+            channel=channel.name,
+            access=channel.history_access,
+            effective=channel.history_access or chat.history_default,
+        )
+
     def _account_name(self, key: str) -> str:
         """The account whose folded name is C{key}, as it was registered."""
         accounts = self.factory.accounts

@@ -156,6 +156,13 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         " nothing)",
         True,
     ),
+    "history_access": (
+        '{"cmd":"history_access","channel":"#NAME"} - who may read a registered'
+        ' channel\'s history; {"cmd":"history_access","channel":"#NAME","access":'
+        '"everything"|"since-join"|"none"|null} - set it (its founder; null: the'
+        " server's default)",
+        True,
+    ),
     "oper": (
         '{"cmd":"oper","name":NAME,"password":PASSWORD} - become a server operator',
         True,

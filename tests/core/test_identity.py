@@ -227,3 +227,37 @@ class RegisteredChannelTests(ModCase):
         self.chat.disconnect(alice, "bye")
         self.assertIsNotNone(self.chat.find_channel("#room"))
         self.assertEqual(list(self.chat.check_invariants()), [])
+
+    def test_founder_sets_who_reads_the_history(self) -> None:
+        alice, bob = self.room("alice", "bob")
+        self.chat.log_in(alice, "Alice")
+        self.chat.log_in(bob, "bob")
+        with self.assertRaises(ChatError) as caught:
+            self.chat.set_history_access(alice, "#room", "none")
+        self.assertEqual(caught.exception.code, "not_registered")
+        self.chat.register_channel(alice, "#room")
+        self.assertEqual(self.chat.conversation(bob, "#room").start, 0.0)
+        with self.assertRaises(ChatError) as caught:
+            self.chat.set_history_access(bob, "#room", "none")
+        self.assertEqual(caught.exception.code, "not_founder")
+        with self.assertRaises(ChatError) as caught:
+            self.chat.set_history_access(alice, "#room", "some")
+        self.assertEqual(caught.exception.code, "bad_args")
+        self.chat.set_history_access(alice, "#room", "none")
+        self.assertEqual(self.kept[-1], ("#room", False))
+        with self.assertRaises(ChatError) as caught:
+            self.chat.conversation(bob, "#room")
+        self.assertEqual(caught.exception.code, "history_hidden")
+        # Back to the server's default; and dropping the registration
+        # forgets the setting with the rest.
+        self.chat.set_history_access(alice, "#room", None)
+        self.assertEqual(self.chat.conversation(bob, "#room").start, 0.0)
+        self.chat.set_history_access(alice, "#room", "since-join")
+        self.chat.unregister_channel(alice, "#room")
+        self.assertIsNone(self.room_channel().history_access)
+
+    def test_restore_channel_brings_back_its_history_setting(self) -> None:
+        channel = self.chat.restore_channel("#Kept", "alice", 5.0, history="none")
+        self.assertEqual(channel.history_access, "none")
+        odd = self.chat.restore_channel("#Odd", "alice", 5.0, history="bogus")
+        self.assertIsNone(odd.history_access)
