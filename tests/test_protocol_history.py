@@ -427,6 +427,27 @@ class RedactTests(HistoryCase):
             error(bob.request("redact", target="#c", msgid=msgid))[0], "unknown_msgid"
         )
 
+    def test_private_redaction_reaches_every_connection_of_both(self) -> None:
+        alice = self.registered("alice")
+        bob = self.registered("bob")
+        alice_phone = self.logged_in("alice", "alice_phone")
+        bob_phone = self.logged_in("bob", "bob_phone")
+        self.say(alice, "bob", "meant for carol")
+        [item] = bob.request("history", target="alice", latest=True)["items"]
+        for who in (alice, bob, alice_phone, bob_phone):
+            who.lines()
+        reply = alice.request("redact", target="bob", msgid=item["msgid"])
+        self.assertEqual(reply["type"], "ok", reply)
+        told = {"type": "redact", "msgid": item["msgid"], "by": "alice"}
+        told.update(reason="", account="alice")
+        # Alice's other connection sees it under bob, bob's under alice.
+        self.assertEqual(alice_phone.lines(), [{**told, "target": "bob"}])
+        self.assertEqual(bob.lines(), [{**told, "target": "alice"}])
+        self.assertEqual(bob_phone.lines(), [{**told, "target": "alice"}])
+        self.assertEqual(alice.lines(), [])
+        page = bob_phone.request("history", target="alice", latest=True)
+        self.assertEqual(page["items"], [])
+
     def test_channel_operator_redacts(self) -> None:
         alice = self.member("alice", "#c")  # the channel's creator: its operator
         bob = self.member("bob", "#c")

@@ -103,6 +103,8 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         self.users: set[User] = set()
         self.nicks: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
+        #: the connected users logged in to each account, by folded name
+        self.logged_in: dict[str, set[User]] = {}
         #: The most users with a nick there have been at once.
         self.peak_users = 0
         #: How many users with a nick are invisible (kept, not counted, so
@@ -154,6 +156,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
             return
         self.users.discard(user)
         self.opers.discard(user)
+        self._unindex_account(user)
         user.session = GONE
         user.invites.clear()
         nick = user.nick
@@ -688,6 +691,15 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         invisible = sum(1 for u in self.nicks.values() if u.invisible)
         if invisible != self.invisible_users:
             yield f"{invisible} invisible users counted as {self.invisible_users}"
+        for account, same in self.logged_in.items():
+            for user in same:
+                if user.account is None or fold(user.account) != account:
+                    yield f"{user!r} is filed under the account {account!r}"
+                if user not in self.users:
+                    yield f"{user!r} is filed under {account!r} but is gone"
+        logged_in = sum(1 for u in self.users if u.account is not None)
+        if logged_in != sum(len(same) for same in self.logged_in.values()):
+            yield f"{logged_in} users logged in, filed otherwise"
         for user in self.users:
             for key, channel in user.channels.items():
                 if self.channels.get(key) is not channel:

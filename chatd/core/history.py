@@ -25,6 +25,8 @@ from chatd.core.names import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Set
+
     from chatd.core.model import Channel, User
     from chatd.core.router import Router
 
@@ -64,6 +66,7 @@ class HistoryRules:
         def next_id(self, now: float | None = None) -> str: ...
         def _now(self, now: float | None) -> float: ...
         def require_nick(self, user: User) -> str: ...
+        def connections_of(self, account: str) -> Set[User]: ...
 
     #: who may read a channel's history when the channel does not say
     #: (L{policy.HISTORY_ACCESS})
@@ -171,13 +174,26 @@ class HistoryRules:
         if channel is not None:
             self.router.to_users([u for u in channel.members if u is not user], event)
         else:
-            other = self.nicks.get(fold(target))
-            if other is not None and other is not user and other.account is not None:
-                # The other party sees the conversation under the redactor's nick.
+            # Every connection of both accounts but this one: the redactor's
+            # own see it under the name they asked for, the other party's
+            # under the redactor's nick.
+            assert user.account is not None  # conversation() checked
+            mine = [
+                u
+                for u in self.connections_of(user.account)
+                if u is not user and u.nick is not None
+            ]
+            if mine:
+                self.router.to_users(mine, event)
+            other = self.account_named(target)
+            if other is not None and fold(other) != fold(user.account):
                 theirs = Redacted(
                     user.origin, event.msgid, now, user.nick or "", msgid, reason
                 )
-                self.router.to_users([other], theirs)
+                self.router.to_users(
+                    [u for u in self.connections_of(other) if u.nick is not None],
+                    theirs,
+                )
         return event
 
     def mark_read(
@@ -191,11 +207,10 @@ class HistoryRules:
         now = self._now(now)
         event = ReadMarked(user.origin, self.next_id(now), now, target, marker)
         if user.account is not None:
-            folded = fold(user.account)
             same = [
                 u
-                for u in self.users
-                if u is not user and u.account is not None and fold(u.account) == folded
+                for u in self.connections_of(user.account)
+                if u is not user and u.nick is not None
             ]
             if same:
                 self.router.to_users(same, event)

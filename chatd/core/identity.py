@@ -19,12 +19,14 @@ from chatd.core.names import REASON_MAX, TEXT_MAX, check_line, check_nick, fold
 from chatd.log import logger
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Set
 
     from chatd.core.model import Channel, User
     from chatd.core.router import Router
 
 log = logger(__name__)
+
+_NOBODY: frozenset[User] = frozenset()
 
 #: What happens to someone who takes a nick an account owns: C{refuse} it
 #: (the default), let them have it for a grace period (C{timeout}: the
@@ -43,6 +45,7 @@ class Identity:
         router: Router
         nicks: dict[str, User]
         users: set[User]
+        logged_in: dict[str, set[User]]
 
         def next_id(self, now: float | None = None) -> str: ...
         def _now(self, now: float | None) -> float: ...
@@ -135,7 +138,10 @@ class Identity:
         """
         if user.account == account:
             return
+        self._unindex_account(user)
         user.account = account
+        if user in self.users:
+            self.logged_in.setdefault(fold(account), set()).add(user)
         self._account_changed(user, now)
         log.info(
             "{who} logged in to the account {account}",
@@ -147,6 +153,7 @@ class Identity:
         """C{user} is no longer logged in to an account."""
         if user.account is None:
             return
+        self._unindex_account(user)
         account, user.account = user.account, None
         self._account_changed(user, now)
         log.info(
@@ -154,6 +161,20 @@ class Identity:
             who=user.nick or user.peer,
             account=account,
         )
+
+    def _unindex_account(self, user: User) -> None:
+        if user.account is None:
+            return
+        folded = fold(user.account)
+        same = self.logged_in.get(folded)
+        if same is not None:
+            same.discard(user)
+            if not same:
+                del self.logged_in[folded]
+
+    def connections_of(self, account: str) -> Set[User]:
+        """Every connected user logged in to C{account} (read only)."""
+        return self.logged_in.get(fold(account), _NOBODY)
 
     def _account_changed(self, user: User, now: float | None) -> None:
         user.renamed()

@@ -78,10 +78,10 @@ def _refusals_fail(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _check_limit(limit: int) -> None:
-    if not 0 < limit <= LIMIT_MAX:
+def _check_limit(limit: int, most: int = LIMIT_MAX) -> None:
+    if not 0 < limit <= most:
         raise ChatError(
-            "bad_limit", f"a history limit is a whole number from 1 to {LIMIT_MAX}"
+            "bad_limit", f"a history limit is a whole number from 1 to {most}"
         )
 
 
@@ -222,7 +222,7 @@ class History:
         newest of those after it; C{more}: whether there are older ones
         (after C{after}).
         """
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         conversation = self.chat.conversation(user, target)
 
         async def page() -> Page:
@@ -239,7 +239,7 @@ class History:
         self, user: User, target: str, ref: Reference, limit: int, events: bool = False
     ) -> Deferred[Page]:
         """The C{limit} items just before C{ref}; C{more}: whether older ones exist."""
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         conversation = self.chat.conversation(user, target)
 
         async def page() -> Page:
@@ -253,7 +253,7 @@ class History:
         self, user: User, target: str, ref: Reference, limit: int, events: bool = False
     ) -> Deferred[Page]:
         """The C{limit} items just after C{ref}; C{more}: whether newer ones exist."""
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         conversation = self.chat.conversation(user, target)
 
         async def page() -> Page:
@@ -271,7 +271,7 @@ class History:
         on (the message C{ref} names included); C{more}: whether there are
         items beyond either end.
         """
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         conversation = self.chat.conversation(user, target)
 
         async def page() -> Page:
@@ -318,7 +318,7 @@ class History:
         At most C{limit} items strictly between C{start} and C{end}, counted
         from C{start}: the oldest if it is the earlier, else the newest.
         """
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         conversation = self.chat.conversation(user, target)
 
         async def page() -> Page:
@@ -343,7 +343,7 @@ class History:
         times, with the latest such item's time: newest first (IRC's
         C{CHATHISTORY TARGETS}).
         """
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         readable = self.chat.readable_channels(user)
         names = {c.key: c.name for c in readable}
         d = self.log.targets(list(names), start, end, limit)
@@ -358,7 +358,7 @@ class History:
         every channel they are in) with every word of C{text}, newest first,
         each with the name of the history it is in.
         """
-        _check_limit(limit)
+        _check_limit(limit, self.limit_max)
         if not text.strip():
             raise ChatError("bad_args", "search for at least one word")
         if target is not None:

@@ -44,8 +44,7 @@ class ReaderTests(SynchronousTestCase):
         user = self.chat.connect(Quiet(), "127.0.0.1")  # type: ignore[arg-type]
         self.chat.set_nick(user, nick)
         if account is not None:
-            user.account = account
-            user.origin = user.origin._replace(account=account)
+            self.chat.log_in(user, account)
         return user
 
     def say(self, count: int, who: User | None = None, to: str = "#c") -> None:
@@ -140,6 +139,12 @@ class ReaderTests(SynchronousTestCase):
             self.assertEqual(
                 self.refused(self.history.latest(self.bob, "#c", limit)), "bad_limit"
             )
+        # A server that serves fewer refuses more than it serves.
+        self.history.limit_max = 50
+        self.assertEqual(
+            self.refused(self.history.latest(self.bob, "#c", 51)), "bad_limit"
+        )
+        self.page(self.history.latest(self.bob, "#c", 50))
 
     def test_private_history_between_accounts(self) -> None:
         self.say(2, self.alice, "bob")
