@@ -345,9 +345,18 @@ class PrivacyTests(HistoryCase):
                 "private history is kept for accounts only: log in first",
             ),
         )
+        # With a guest, the account keeps its side alone: the guest, even
+        # once it registers the nick, reads none of it.
+        self.say(alice, "guest", "hello guest")
+        self.say(guest, "alice", "hello alice")
+        page = alice.request("history", target="guest", latest=True)
+        self.assertEqual(texts(page["items"]), ["hello guest", "hello alice"])
         self.assertEqual(
-            error(alice.request("history", target="guest", latest=True))[0],
-            "no_such_nick",
+            alice.request("history", target="nobody", latest=True)["items"], []
+        )
+        self.assertEqual(guest.request("register", password=PASSWORD)["type"], "ok")
+        self.assertEqual(
+            guest.request("history", target="alice", latest=True)["items"], []
         )
         # The account's history outlives the connection.
         alice.send({"cmd": "quit"})

@@ -34,11 +34,21 @@ if TYPE_CHECKING:
 def private_key(one: str, other: str) -> str:
     """
     The key two accounts' private conversation is kept under: both folded
-    names, in order, with a space between (no name has one; no channel's
-    key starts with a letter-less C{#}-free name and a space).
+    names, in order, with a space between (no name has one, and no
+    channel's key has one either).
     """
     a, b = sorted((fold(one), fold(other)))
     return f"{a} {b}"
+
+
+def guest_key(account: str, nick: str) -> str:
+    """
+    The key an account's private conversation with a guest (a nick with no
+    account) is kept under, for the account's eyes only: its folded name,
+    a space, C{~} and the guest's folded nick (no nick has a C{~}, so it is
+    never two accounts' key).
+    """
+    return f"{fold(account)} ~{fold(nick)}"
 
 
 class Conversation(NamedTuple):
@@ -104,11 +114,9 @@ class HistoryRules:
             )
         other = self.account_named(target)
         if other is None:
-            raise ChatError(
-                "no_such_nick",
-                f"{target} is not an account's nick: private history is kept"
-                " between accounts only",
-            )
+            # A guest's nick (or nobody's): what this account said with
+            # whoever wore it, kept for the account alone.
+            return Conversation(guest_key(user.account, target), target, 0.0)
         return Conversation(private_key(user.account, other), target, 0.0)
 
     def account_named(self, nick: str) -> str | None:
@@ -130,10 +138,18 @@ class HistoryRules:
         return found
 
     def private_conversation(self, sender: User, recipient: User) -> str | None:
-        """The key a private message between the two is kept under, if any."""
-        if sender.account is None or recipient.account is None:
-            return None
-        return private_key(sender.account, recipient.account)
+        """
+        The key a private message between the two is kept under, if any:
+        two accounts share one; an account and a guest keep it on the
+        account's side alone; two guests keep nothing.
+        """
+        if sender.account is not None:
+            if recipient.account is not None:
+                return private_key(sender.account, recipient.account)
+            return guest_key(sender.account, recipient.nick or "")
+        if recipient.account is not None:
+            return guest_key(recipient.account, sender.nick or "")
+        return None
 
     def redact(
         self,

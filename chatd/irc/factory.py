@@ -214,16 +214,14 @@ class IRCFactory(Listener):
         tags: dict[str, str] = {}
         if account_tag and event.origin.account is not None:
             tags["account"] = event.origin.account
-        if isinstance(event, (Message, TagMessage, CTCP)):
-            if message_tags:
-                if not isinstance(event, CTCP) and event.tags:
-                    tags.update(event.tags)
-                tags["msgid"] = event.msgid
-            ts = event.ts
-        else:
-            ts = self.clock.seconds()
+        if message_tags:
+            if isinstance(event, (Message, TagMessage)) and event.tags:
+                tags.update(event.tags)
+            # Every event has its msgid: history replays a JOIN or a TOPIC
+            # under the msgid it was first shown with.
+            tags["msgid"] = event.msgid
         if server_time:
-            tags["time"] = format_time(ts)
+            tags["time"] = format_time(event.ts)
         head = b"@" + format_tags(tags).encode("utf-8") + b" " if tags else b""
         if extended_join and isinstance(event, Joined):
             lines = [self.extended_join(event)]

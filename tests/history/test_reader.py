@@ -157,9 +157,11 @@ class ReaderTests(SynchronousTestCase):
         self.assertEqual(
             self.refused(self.history.latest(guest, "bob", 5)), "account_required"
         )
-        self.assertEqual(
-            self.refused(self.history.latest(self.bob, "guest", 5)), "no_such_nick"
-        )
+        # Bob keeps his side of it; Alice reads nothing of it.
+        texts, _ = self.page(self.history.latest(self.bob, "guest", 5))
+        self.assertEqual(texts, ["line 0"])
+        texts, _ = self.page(self.history.latest(self.alice, "guest", 5))
+        self.assertEqual(texts, [])
 
     def test_redaction(self) -> None:
         self.say(2, self.bob)
