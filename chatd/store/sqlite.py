@@ -26,6 +26,11 @@ from .sql import HISTORY_COLUMNS, Cursor, SQLStore
 
 log = logger(__name__)
 
+#: Connections (and threads) for history reads: in WAL mode they read while
+#: the one writer commits, so a page of history is not queued behind a
+#: batch of 20,000 items being written.
+READERS = 2
+
 #: How long a transaction waits for another process's lock, in milliseconds.
 BUSY_TIMEOUT = 10_000
 
@@ -68,6 +73,23 @@ class SQLiteStore(SQLStore):
             cp_openfun=self._connected,
             cp_reactor=self._reactor,
         )
+
+    def _make_read_pool(self) -> adbapi.ConnectionPool:
+        return adbapi.ConnectionPool(
+            "sqlite3",
+            self.path,
+            check_same_thread=False,
+            isolation_level=None,
+            cp_min=1,
+            cp_max=READERS,
+            cp_openfun=self._connected_reader,
+            cp_reactor=self._reactor,
+        )
+
+    def _connected_reader(self, connection: sqlite3.Connection) -> None:
+        # The writer's connection has put the file in WAL mode (which lasts).
+        connection.execute("PRAGMA query_only = ON")
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT}")
 
     def _connected(self, connection: sqlite3.Connection) -> None:
         journal = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
