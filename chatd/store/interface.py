@@ -148,3 +148,15 @@ class Store(Protocol):
         not a query language (quotes, C{-}, C{*}, C{OR} are plain words or
         separators).  See L{chatd.store.history} for what a word is.
         """
+
+    # Read markers (IRCv3 draft/read-marker) of accounts.
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        """The marker of the folded C{account} on the key C{target}, or None."""
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        """
+        Keep C{ts} as the marker of C{account} on C{target} if it is later
+        than the one kept: a marker only moves forward, whatever the order
+        saves arrive in.
+        """

@@ -670,6 +670,42 @@ class SQLStore:
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return found[:limit]
 
+    # Read markers.  On the writer's connection: a load sees every save
+    # called before it.
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        return self._run(
+            "load a read marker", self._load_read_marker, account, target, write=False
+        )
+
+    def _load_read_marker(
+        self, cursor: Cursor, account: str, target: str
+    ) -> float | None:
+        cursor.execute(
+            self._q("SELECT ts FROM read_markers WHERE account = ? AND target = ?"),
+            (account, target),
+        )
+        row = cursor.fetchone()
+        return None if row is None else float(row[0])
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        return self._run(
+            "save a read marker", self._save_read_marker, account, target, ts
+        )
+
+    def _save_read_marker(
+        self, cursor: Cursor, account: str, target: str, ts: float
+    ) -> None:
+        # Only forward: an older marker saved late changes nothing.
+        cursor.execute(
+            self._q(
+                "INSERT INTO read_markers (account, target, ts) VALUES (?, ?, ?)"
+                " ON CONFLICT (account, target) DO UPDATE SET ts = excluded.ts"
+                " WHERE excluded.ts > read_markers.ts"
+            ),
+            (account, target, ts),
+        )
+
     def delete_history(self, msgid: str) -> Deferred[bool]:
         return self._run("delete a history item", self._delete_history, msgid)
 

@@ -466,6 +466,34 @@ class HistoryContractTests(CaseBase):
         self.assertEqual((yield found("AND")), ["q3"])
         self.assertEqual((yield found("NOT cats")), [])
 
+    # Read markers.
+
+    @inlineCallbacks
+    def test_read_markers_only_move_forward(self) -> Steps:
+        store = yield self.opened()
+        self.assertIsNone((yield store.load_read_marker("alice", "#chat")))
+        yield store.save_read_marker("alice", "#chat", 100.5)
+        yield store.save_read_marker("alice", "alice bob", 7.0)
+        yield store.save_read_marker("bob", "#chat", 50.0)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 100.5)
+        # Older: ignored; equal: nothing changes; newer: kept.
+        yield store.save_read_marker("alice", "#chat", 99.0)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 100.5)
+        yield store.save_read_marker("alice", "#chat", 100.5)
+        yield store.save_read_marker("alice", "#chat", 200.25)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 200.25)
+        self.assertEqual((yield store.load_read_marker("alice", "alice bob")), 7.0)
+        self.assertEqual((yield store.load_read_marker("bob", "#chat")), 50.0)
+        self.assertIsNone((yield store.load_read_marker("bob", "alice bob")))
+        # Saved without waiting, out of order: the latest wins.
+        yield gatherResults(
+            [store.save_read_marker("carol", "#x", ts) for ts in (3.0, 9.0, 5.0)]
+        )
+        self.assertEqual((yield store.load_read_marker("carol", "#x")), 9.0)
+        yield store.close()
+        store = yield self.opened()
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 200.25)
+
     # Not open, and order.
 
     @inlineCallbacks
