@@ -55,7 +55,7 @@ Cursor = Any
 _ACCOUNT_COLUMNS = "name, folded, password_hash, scram, created_at, email"
 _CHANNEL_COLUMNS = (
     "name, folded, founder, registered_at, topic, topic_by, topic_at, flags, "
-    "mode_key, user_limit"
+    "mode_key, user_limit, history"
 )
 
 #: A history item's columns, in HistoryItem's field order ("to" is reserved).
@@ -417,7 +417,7 @@ class SQLStore:
         channels = []
         for row in cursor.fetchall():
             name, folded, founder, registered_at, *rest = row
-            topic, topic_by, topic_at, flags, mode_key, limit = rest
+            topic, topic_by, topic_at, flags, mode_key, limit, history = rest
             channels.append(
                 ChannelRecord(
                     name,
@@ -432,6 +432,7 @@ class SQLStore:
                     limit,
                     tuple(lists.get(folded, ())),
                     tuple(access.get(folded, ())),
+                    history,
                 )
             )
         return sorted(channels, key=_by_folded)
@@ -447,7 +448,7 @@ class SQLStore:
         cursor.execute(
             self._q(
                 f"INSERT INTO channels ({_CHANNEL_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             (
                 channel.name,
@@ -460,6 +461,7 @@ class SQLStore:
                 channel.flags,
                 channel.mode_key,
                 channel.limit,
+                channel.history,
             ),
         )
         if channel.lists:

@@ -60,6 +60,7 @@ FULL_CHANNEL = ChannelRecord(
     flags="imnst",
     mode_key="sëcret key",
     limit=42,
+    history="since-join",
     lists=(
         ListRecord("b", "*!*@spam.example", "Ålice", 1733412400.25),
         ListRecord("I", "$a:bøb", "ålice", 1733412401.0),
@@ -248,6 +249,8 @@ class ContractTests(CaseBase):
         bare = loaded[0]
         self.assertIsNone(bare.mode_key)
         self.assertIsNone(bare.limit)
+        self.assertIsNone(bare.history)
+        self.assertEqual(loaded[1].history, "since-join")
         self.assertEqual((bare.lists, bare.access), ((), ()))
         self.assertIsInstance(loaded[1].lists, tuple)
         self.assertIsInstance(loaded[1].access, tuple)
