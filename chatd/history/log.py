@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from chatd.core.events import Event
 from chatd.history.items import to_item
 from chatd.log import logger
-from chatd.store.history import around, order, words
+from chatd.store.history import around, order, private_party, words
 from chatd.store.records import HistoryItem
 
 if TYPE_CHECKING:
@@ -344,6 +344,29 @@ class HistoryLog:
             latest = dict(found)
             for key in keys:
                 for item in self._unwritten.get(key, ()):
+                    if low < item.ts < high and item.ts > latest.get(key, -1.0):
+                        latest[key] = item.ts
+            ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
+            return ordered[:limit] if limit > 0 else []
+
+        return self._reading(d, merged)
+
+    def private_targets(
+        self, account: str, start: float, end: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        """
+        The private conversations of the folded C{account} with items
+        between the times, newest first (see L{Store.history_private_targets}).
+        """
+        low, high = sorted((start, end))
+        d = self.store.history_private_targets(account, start, end, limit)
+
+        def merged(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+            latest = dict(found)
+            for key, items in self._unwritten.items():
+                if not private_party(account, key):
+                    continue
+                for item in items:
                     if low < item.ts < high and item.ts > latest.get(key, -1.0):
                         latest[key] = item.ts
             ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))

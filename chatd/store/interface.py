@@ -125,6 +125,15 @@ class Store(Protocol):
         C{limit} (for CHATHISTORY TARGETS).
         """
 
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        """
+        As L{history_targets}, for every private conversation's key with the
+        folded C{account} as either party ("alice bob": the two folded
+        names, sorted, joined by one space).
+        """
+
     def delete_history(self, msgid: str) -> Deferred[bool]:
         """Delete the item (a redaction); whether there was one."""
 

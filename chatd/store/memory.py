@@ -21,7 +21,7 @@ from .errors import (
     NoSuchChannel,
     StoreError,
 )
-from .history import around, order, words
+from .history import around, order, private_party, words
 from .records import AccountRecord, ChannelRecord, HistoryItem
 from .schema import SCHEMA_DIR, latest_version
 
@@ -211,6 +211,14 @@ class MemoryStore:
                 found.append((target, max(inside)))
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return succeed(found[: max(limit, 0)])
+
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if not self._open:
+            return self._not_open("list the history's targets")
+        keys = [k for k in self._history if private_party(account, k)]
+        return self.history_targets(keys, start_ts, end_ts, limit)
 
     def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
         if not self._open:

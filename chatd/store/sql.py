@@ -35,7 +35,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .history import EXPIRE_CHUNK, around, chunks, order, words
+from .history import EXPIRE_CHUNK, around, chunks, order, private_party, words
 from .records import (
     AccessRecord,
     AccountRecord,
@@ -671,6 +671,48 @@ class SQLStore:
             found.extend((target, ts) for target, ts in cursor.fetchall())
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return found[:limit]
+
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if limit <= 0:
+            return self._nothing_to("list the history's targets")
+        return self._run(
+            "list the history's targets",
+            self._private_targets,
+            account,
+            *sorted((start_ts, end_ts)),
+            limit,
+            write=False,
+            reader=True,
+        )
+
+    def _private_targets(
+        self, cursor: Cursor, account: str, low: float, high: float, limit: int
+    ) -> list[tuple[str, float]]:
+        # As the first party: a range of history_by_target ("alice " up to
+        # "alice!", the next character after the space).  As the second:
+        # the keys ending in " alice", a scan of that index's targets.
+        found: dict[str, float] = {}
+        for where, args in [
+            ("target >= ? AND target < ?", (f"{account} ", f"{account}!")),
+            (
+                "SUBSTR(target, LENGTH(target) - ?) = ?",
+                (len(account), f" {account}"),
+            ),
+        ]:
+            cursor.execute(
+                self._q(
+                    f"SELECT target, MAX(ts) FROM history WHERE {where}"
+                    " AND ts > ? AND ts < ? GROUP BY target"
+                ),
+                (*args, low, high),
+            )
+            for target, ts in cursor.fetchall():
+                if private_party(account, target):
+                    found[target] = ts
+        ordered = sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
+        return ordered[:limit]
 
     # Read markers.  On the writer's connection: a load sees every save
     # called before it.

@@ -138,6 +138,26 @@ class HistoryLogTests(SynchronousTestCase):
         self.assertEqual([i.msgid for i in found], ["id0007"])
 
 
+class PrivateTargetsTests(SynchronousTestCase):
+    def test_written_and_unwritten_merged(self) -> None:
+        store = Held()
+        store.open()
+        log = HistoryLog(store, Clock(), interval=0.2)
+        log.add(Message(ALICE, "w1", 10.0, "bob", "hi"), ["alice bob"])
+        log.add(Message(ALICE, "w2", 20.0, "carol", "hi"), ["alice carol"])
+        log.flush()
+        store.release()
+        log.add(Message(ALICE, "u1", 30.0, "carol", "again"), ["alice carol"])
+        log.add(Message(ALICE, "u2", 25.0, "#c", "chan"), ["#c"])
+        log.add(Message(ALICE, "u3", 15.0, "zed", "x"), ["aaron alice"])
+        found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 10))
+        self.assertEqual(
+            found, [("alice carol", 30.0), ("aaron alice", 15.0), ("alice bob", 10.0)]
+        )
+        found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 1))
+        self.assertEqual(found, [("alice carol", 30.0)])
+
+
 class SlowReads(Held):
     """
     A held store whose history reads are answered from the snapshot taken

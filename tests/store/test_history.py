@@ -466,6 +466,38 @@ class HistoryContractTests(CaseBase):
         self.assertEqual((yield found("AND")), ["q3"])
         self.assertEqual((yield found("NOT cats")), [])
 
+    @inlineCallbacks
+    def test_private_targets(self) -> Steps:
+        keys = {
+            "alice bob": 30.0,
+            "alice carol": 10.0,
+            "aaron alice": 20.0,
+            "al bob": 40.0,  # "al" is not "alice"
+            "alice!x y": 50.0,
+            "xalice zed": 60.0,
+            "#alice": 70.0,
+            "bob carol": 80.0,
+            "alicea zed": 90.0,
+        }
+        items = [
+            item(f"p{n}", ts, target=key) for n, (key, ts) in enumerate(keys.items())
+        ]
+        items.append(item("old", 1.0, target="alice dave"))
+        store = yield self.with_items(items)
+        found = yield store.history_private_targets("alice", 5.0, 100.0, 10)
+        self.assertEqual(
+            found, [("alice bob", 30.0), ("aaron alice", 20.0), ("alice carol", 10.0)]
+        )
+        found = yield store.history_private_targets("alice", 100.0, 0.0, 2)
+        self.assertEqual(found, [("alice bob", 30.0), ("aaron alice", 20.0)])
+        self.assertEqual(
+            (yield store.history_private_targets("alice", 0.0, 100.0, 0)), []
+        )
+        self.assertEqual(
+            (yield store.history_private_targets("carol", 0.0, 100.0, 5)),
+            [("bob carol", 80.0), ("alice carol", 10.0)],
+        )
+
     # Read markers.
 
     @inlineCallbacks
