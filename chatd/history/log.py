@@ -5,6 +5,11 @@ written to the store in batches (one transaction each, never more than one
 at a time, at most L{HistoryLog.interval} after they happened), and every
 read sees them at once, written or not.
 
+A batch's items stay in memory a little after it commits: a read called
+before the commit may be answered from a snapshot without them (SQLite's
+read connections are not the writer's), so they are forgotten only once
+every read called before the commit has been merged.
+
 The bound on loss: a server killed outright loses what it had not written,
 at most the last C{interval} of history (and what the batch being written
 then held).  L{HistoryLog.close} writes everything, for a clean stop.
@@ -12,9 +17,9 @@ then held).  L{HistoryLog.close} writes everything, for a clean stop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -23,7 +28,7 @@ from twisted.python.failure import Failure
 from chatd.core.events import Event
 from chatd.history.items import to_item
 from chatd.log import logger
-from chatd.store.history import around, order, words
+from chatd.store.history import around, order, private_party, words
 from chatd.store.records import HistoryItem
 
 if TYPE_CHECKING:
@@ -39,6 +44,7 @@ FLUSH_INTERVAL = 0.2
 BATCH_MAX = 20_000
 
 Pivot = tuple[float, str]
+T = TypeVar("T")
 
 
 def _pivot(ts: float, msgid: str | None, low: bool) -> Pivot:
@@ -76,6 +82,13 @@ class HistoryLog:
         self._by_msgid: dict[str, list[HistoryItem]] = {}
         self._timer: IDelayedCall | None = None
         self._closed = False
+        #: batches finished (committed or failed) so far
+        self._generation = 0
+        #: reads not yet merged, counted by the generation they were called in
+        self._reads: dict[int, int] = {}
+        #: finished batches still in _unwritten, with the generation that
+        #: finished them: kept for the reads called before it
+        self._finished: list[tuple[int, list[HistoryItem]]] = []
         #: items the store refused or failed to write (logged)
         self.lost = 0
         #: items written
@@ -153,7 +166,9 @@ class HistoryLog:
             )
 
         def finished(_: object) -> None:
-            self._forget(batch)
+            self._generation += 1
+            self._finished.append((self._generation, batch))
+            self._sweep()
             self._writing = []
             self._write = None
             done.callback(None)
@@ -167,6 +182,31 @@ class HistoryLog:
         waiting = Deferred()
         done.addBoth(lambda _: waiting.callback(None))
         return waiting
+
+    def _reading(self, d: Deferred[T], merge: Callable[[Any], T]) -> Deferred[T]:
+        """
+        C{d}, a read just called on the store, with C{merge} applied to its
+        answer; the batches that finish meanwhile stay in memory for it.
+        """
+        generation = self._generation
+        self._reads[generation] = self._reads.get(generation, 0) + 1
+
+        def merged(result: object) -> object:
+            count = self._reads[generation] - 1
+            if count:
+                self._reads[generation] = count
+            else:
+                del self._reads[generation]
+                self._sweep()
+            return result
+
+        return d.addCallback(merge).addBoth(merged)
+
+    def _sweep(self) -> None:
+        """Forget the finished batches that no read called before them needs."""
+        oldest = min(self._reads, default=self._generation)
+        while self._finished and self._finished[0][0] <= oldest:
+            self._forget(self._finished.pop(0)[1])
 
     def _forget(self, batch: Sequence[HistoryItem]) -> None:
         """C{batch} is in the store (or lost): reads ask the store alone."""
@@ -221,10 +261,11 @@ class HistoryLog:
     def latest(self, key: str, limit: int) -> Deferred[list[HistoryItem]]:
         """The newest C{limit} items of C{key}, in time order."""
         d = self.store.history_latest(key, limit)
-        return d.addCallback(
+        return self._reading(
+            d,
             lambda found: (
                 self._merge(found, key, None, None)[-limit:] if limit > 0 else []
-            )
+            ),
         )
 
     def before(
@@ -233,10 +274,11 @@ class HistoryLog:
         """The C{limit} items of C{key} just before the pivot."""
         high = _pivot(ts, msgid, True)
         d = self.store.history_before(key, ts, msgid, limit)
-        return d.addCallback(
+        return self._reading(
+            d,
             lambda found: (
                 self._merge(found, key, None, high)[-limit:] if limit > 0 else []
-            )
+            ),
         )
 
     def after(
@@ -245,7 +287,9 @@ class HistoryLog:
         """The C{limit} items of C{key} just after the pivot."""
         low = _pivot(ts, msgid, False)
         d = self.store.history_after(key, ts, msgid, limit)
-        return d.addCallback(lambda found: self._merge(found, key, low, None)[:limit])
+        return self._reading(
+            d, lambda found: self._merge(found, key, low, None)[:limit]
+        )
 
     def around(
         self, key: str, ts: float, msgid: str | None, limit: int
@@ -260,7 +304,7 @@ class HistoryLog:
             after = [i for i in every if order(i) >= pivot]
             return around(before, after, limit)
 
-        return d.addCallback(merged)
+        return self._reading(d, merged)
 
     def between(
         self, key: str, start: float, end: float, limit: int
@@ -280,7 +324,7 @@ class HistoryLog:
             )
             return every[-limit:] if start > end else every[:limit]
 
-        return d.addCallback(merged)
+        return self._reading(d, merged)
 
     def item(self, msgid: str) -> Deferred[HistoryItem | None]:
         """The item with C{msgid} (the first kept, if under several keys)."""
@@ -305,7 +349,30 @@ class HistoryLog:
             ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
             return ordered[:limit] if limit > 0 else []
 
-        return d.addCallback(merged)
+        return self._reading(d, merged)
+
+    def private_targets(
+        self, account: str, start: float, end: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        """
+        The private conversations of the folded C{account} with items
+        between the times, newest first (see L{Store.history_private_targets}).
+        """
+        low, high = sorted((start, end))
+        d = self.store.history_private_targets(account, start, end, limit)
+
+        def merged(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+            latest = dict(found)
+            for key, items in self._unwritten.items():
+                if not private_party(account, key):
+                    continue
+                for item in items:
+                    if low < item.ts < high and item.ts > latest.get(key, -1.0):
+                        latest[key] = item.ts
+            ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
+            return ordered[:limit] if limit > 0 else []
+
+        return self._reading(d, merged)
 
     def search(
         self, text: str, keys: Sequence[str], limit: int
@@ -329,7 +396,7 @@ class HistoryLog:
             every = sorted(found + extra, key=order, reverse=True)
             return every[:limit]
 
-        return d.addCallback(merged)
+        return self._reading(d, merged)
 
     def delete(self, msgid: str) -> Deferred[bool]:
         """

@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
 
 from chatd.history.log import HistoryLog
-from chatd.history.markers import MarkerStore, ReadMarkers
+from chatd.history.markers import ReadMarkers
 from chatd.history.reader import History
 from chatd.history.router import HistoryRouter
 from chatd.log import logger
@@ -36,10 +36,8 @@ class HistoryKeeper:
     ) -> None:
         self.chat = chat
         self.log = HistoryLog(store, reactor, settings.flush_interval)
-        markers: MarkerStore | None = None
-        if hasattr(store, "save_read_marker"):
-            markers = store  # type: ignore[assignment]
-        self.history = History(chat, self.log, ReadMarkers(markers))
+        # Every store keeps accounts' read markers.
+        self.history = History(chat, self.log, ReadMarkers(store))
         chat.router = HistoryRouter(self.log)
         self._expiry = LoopingCall(self.expire)
         self._expiry.clock = reactor

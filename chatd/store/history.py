@@ -49,6 +49,15 @@ def fts5_query(query: Sequence[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in query)
 
 
+def private_party(account: str, target: str) -> bool:
+    """
+    Whether C{target} is a private conversation's key (the two parties'
+    folded names, sorted, joined by one space) with C{account} in it.
+    """
+    first, space, second = target.partition(" ")
+    return bool(space) and account in (first, second) and " " not in second
+
+
 def around(before: Sequence[T], after: Sequence[T], limit: int) -> list[T]:
     """
     At most C{limit} items around a pivot, half before it if there are that

@@ -125,6 +125,15 @@ class Store(Protocol):
         C{limit} (for CHATHISTORY TARGETS).
         """
 
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        """
+        As L{history_targets}, for every private conversation's key with the
+        folded C{account} as either party ("alice bob": the two folded
+        names, sorted, joined by one space).
+        """
+
     def delete_history(self, msgid: str) -> Deferred[bool]:
         """Delete the item (a redaction); whether there was one."""
 
@@ -147,4 +156,16 @@ class Store(Protocol):
         C{text}: words, not substrings, without regard to case; C{text} is
         not a query language (quotes, C{-}, C{*}, C{OR} are plain words or
         separators).  See L{chatd.store.history} for what a word is.
+        """
+
+    # Read markers (IRCv3 draft/read-marker) of accounts.
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        """The marker of the folded C{account} on the key C{target}, or None."""
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        """
+        Keep C{ts} as the marker of C{account} on C{target} if it is later
+        than the one kept: a marker only moves forward, whatever the order
+        saves arrive in.
         """

@@ -21,7 +21,7 @@ from .errors import (
     NoSuchChannel,
     StoreError,
 )
-from .history import around, order, words
+from .history import around, order, private_party, words
 from .records import AccountRecord, ChannelRecord, HistoryItem
 from .schema import SCHEMA_DIR, latest_version
 
@@ -43,6 +43,7 @@ class MemoryStore:
         # Each target's items, and their (ts, msgid) keys, in time order.
         self._history: dict[str, list[HistoryItem]] = {}
         self._keys: dict[str, list[tuple[float, str]]] = {}
+        self._markers: dict[tuple[str, str], float] = {}
 
     def __repr__(self) -> str:
         return "<MemoryStore>"
@@ -210,6 +211,27 @@ class MemoryStore:
                 found.append((target, max(inside)))
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return succeed(found[: max(limit, 0)])
+
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if not self._open:
+            return self._not_open("list the history's targets")
+        keys = [k for k in self._history if private_party(account, k)]
+        return self.history_targets(keys, start_ts, end_ts, limit)
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        if not self._open:
+            return self._not_open("load a read marker")
+        return succeed(self._markers.get((account, target)))
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        if not self._open:
+            return self._not_open("save a read marker")
+        current = self._markers.get((account, target))
+        if current is None or ts > current:
+            self._markers[(account, target)] = ts
+        return succeed(None)
 
     def _remove(self, item: HistoryItem) -> None:
         del self._items[item.msgid]

@@ -58,6 +58,9 @@ class ChannelRecord:
     limit: int | None = None  # +l
     lists: tuple[ListRecord, ...] = ()  # in the order set
     access: tuple[AccessRecord, ...] = ()  # in the order given
+    # what its history keeps: "everything", "since-join", "none", or None
+    # for the server's default (the store does not check the value)
+    history: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,12 @@
 What the SQLite and PostgreSQL engines share: the queries, the schema
 upgrade, and the one worker thread that keeps writes in order.
 
-Each engine runs every transaction in an L{adbapi.ConnectionPool} of one
-thread and one connection, so the reactor never waits on the database and
-the transactions run one after another in the order they were called.  A
+Each engine runs every write in an L{adbapi.ConnectionPool} of one thread
+and one connection, so the reactor never waits on the database and the
+transactions run one after another in the order they were called.  An
+engine may give history reads a pool of their own (L{SQLStore._make_read_pool}),
+so that a page of history is not queued behind a big batch being written;
+such a read sees what was committed when it started.  A
 transaction's Deferred fires after adbapi committed it.  The queries are
 written with C{?} markers; an engine whose driver wants others rewrites
 them (L{SQLStore._q}).
@@ -32,7 +35,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .history import EXPIRE_CHUNK, around, chunks, order, words
+from .history import EXPIRE_CHUNK, around, chunks, order, private_party, words
 from .records import (
     AccessRecord,
     AccountRecord,
@@ -52,7 +55,7 @@ Cursor = Any
 _ACCOUNT_COLUMNS = "name, folded, password_hash, scram, created_at, email"
 _CHANNEL_COLUMNS = (
     "name, folded, founder, registered_at, topic, topic_by, topic_at, flags, "
-    "mode_key, user_limit"
+    "mode_key, user_limit, history"
 )
 
 #: A history item's columns, in HistoryItem's field order ("to" is reserved).
@@ -126,6 +129,8 @@ class SQLStore:
         self._reactor = reactor
         self._schema_dir = schema_dir
         self._pool: adbapi.ConnectionPool | None = None
+        #: for history reads, if the engine has one (else they use _pool)
+        self._readers: adbapi.ConnectionPool | None = None
         # Set once open() has finished: a failed open closes the pool, and
         # work queued behind it would never run.
         self._ready = False
@@ -140,6 +145,10 @@ class SQLStore:
 
     def _make_pool(self) -> adbapi.ConnectionPool:
         raise NotImplementedError
+
+    def _make_read_pool(self) -> adbapi.ConnectionPool | None:
+        """A pool for history reads, made once the schema is up to date."""
+        return None
 
     def _begin(self, cursor: Cursor, write: bool) -> None:
         """Start a transaction, if the driver does not on its own."""
@@ -163,14 +172,23 @@ class SQLStore:
     # Running transactions.
 
     def _run(
-        self, what: str, work: Callable[..., T], *args: Any, write: bool = True
+        self,
+        what: str,
+        work: Callable[..., T],
+        *args: Any,
+        write: bool = True,
+        reader: bool = False,
     ) -> Deferred[T]:
         """
         Run C{work(cursor, *args)} in a transaction in the pool's thread.
 
         @param what: what is being done, for a failure's message.
+        @param reader: a history read, which may run in the read pool, beside
+            the writes: it sees what was committed when it starts.
         """
         pool = self._pool
+        if reader and self._readers is not None:
+            pool = self._readers
         if pool is None or not self._ready:
             return fail(StoreError(f"cannot {what}: {self._name()} is not open"))
         d: Deferred[T] = pool.runWithConnection(self._transaction, work, write, args)
@@ -233,6 +251,7 @@ class SQLStore:
             self._pool = None
             pool.close()  # its one thread is idle: the join is immediate
             raise
+        self._readers = self._make_read_pool()
         self._ready = True
         if before == 0:
             log.info(
@@ -298,6 +317,7 @@ class SQLStore:
             return succeed(None)
         self._pool = None
         self._ready = False
+        readers, self._readers = self._readers, None
         # The pool's one thread runs its work in order: this runs after every
         # transaction already called.
         done: Deferred[None] = threads.deferToThreadPool(
@@ -306,6 +326,9 @@ class SQLStore:
 
         def closed(result: object) -> object:
             pool.close()
+            if readers is not None:
+                # Waits for the reads under way (they are short).
+                readers.close()
             return None if not isinstance(result, Failure) else result
 
         return done.addBoth(closed)
@@ -394,7 +417,7 @@ class SQLStore:
         channels = []
         for row in cursor.fetchall():
             name, folded, founder, registered_at, *rest = row
-            topic, topic_by, topic_at, flags, mode_key, limit = rest
+            topic, topic_by, topic_at, flags, mode_key, limit, history = rest
             channels.append(
                 ChannelRecord(
                     name,
@@ -409,6 +432,7 @@ class SQLStore:
                     limit,
                     tuple(lists.get(folded, ())),
                     tuple(access.get(folded, ())),
+                    history,
                 )
             )
         return sorted(channels, key=_by_folded)
@@ -424,7 +448,7 @@ class SQLStore:
         cursor.execute(
             self._q(
                 f"INSERT INTO channels ({_CHANNEL_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             (
                 channel.name,
@@ -437,6 +461,7 @@ class SQLStore:
                 channel.flags,
                 channel.mode_key,
                 channel.limit,
+                channel.history,
             ),
         )
         if channel.lists:
@@ -506,7 +531,7 @@ class SQLStore:
 
     def _nothing_to(self, what: str) -> Deferred[list[T]]:
         """An empty answer, once the store is open (or its failure)."""
-        return self._run(what, lambda cursor: [], write=False)
+        return self._run(what, lambda cursor: [], write=False, reader=True)
 
     def _select(
         self, where: str, args: tuple[Any, ...], newest: bool, limit: int
@@ -535,7 +560,7 @@ class SQLStore:
     def _read(
         self, select: Callable[[Cursor], list[HistoryItem]]
     ) -> Deferred[list[HistoryItem]]:
-        return self._run("read the history", select, write=False)
+        return self._run("read the history", select, write=False, reader=True)
 
     def _before(
         self, target: str, ts: float, msgid: str | None, limit: int
@@ -604,7 +629,9 @@ class SQLStore:
         return self._read(both)
 
     def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
-        return self._run("read a history item", self._history_item, msgid, write=False)
+        return self._run(
+            "read a history item", self._history_item, msgid, write=False, reader=True
+        )
 
     def _history_item(self, cursor: Cursor, msgid: str) -> HistoryItem | None:
         cursor.execute(
@@ -625,6 +652,7 @@ class SQLStore:
             *sorted((start_ts, end_ts)),
             limit,
             write=False,
+            reader=True,
         )
 
     def _history_targets(
@@ -643,6 +671,84 @@ class SQLStore:
             found.extend((target, ts) for target, ts in cursor.fetchall())
         found.sort(key=lambda pair: (-pair[1], pair[0]))
         return found[:limit]
+
+    def history_private_targets(
+        self, account: str, start_ts: float, end_ts: float, limit: int
+    ) -> Deferred[list[tuple[str, float]]]:
+        if limit <= 0:
+            return self._nothing_to("list the history's targets")
+        return self._run(
+            "list the history's targets",
+            self._private_targets,
+            account,
+            *sorted((start_ts, end_ts)),
+            limit,
+            write=False,
+            reader=True,
+        )
+
+    def _private_targets(
+        self, cursor: Cursor, account: str, low: float, high: float, limit: int
+    ) -> list[tuple[str, float]]:
+        # As the first party: a range of history_by_target ("alice " up to
+        # "alice!", the next character after the space).  As the second:
+        # the keys ending in " alice", a scan of that index's targets.
+        found: dict[str, float] = {}
+        for where, args in [
+            ("target >= ? AND target < ?", (f"{account} ", f"{account}!")),
+            (
+                "SUBSTR(target, LENGTH(target) - ?) = ?",
+                (len(account), f" {account}"),
+            ),
+        ]:
+            cursor.execute(
+                self._q(
+                    f"SELECT target, MAX(ts) FROM history WHERE {where}"
+                    " AND ts > ? AND ts < ? GROUP BY target"
+                ),
+                (*args, low, high),
+            )
+            for target, ts in cursor.fetchall():
+                if private_party(account, target):
+                    found[target] = ts
+        ordered = sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
+        return ordered[:limit]
+
+    # Read markers.  On the writer's connection: a load sees every save
+    # called before it.
+
+    def load_read_marker(self, account: str, target: str) -> Deferred[float | None]:
+        return self._run(
+            "load a read marker", self._load_read_marker, account, target, write=False
+        )
+
+    def _load_read_marker(
+        self, cursor: Cursor, account: str, target: str
+    ) -> float | None:
+        cursor.execute(
+            self._q("SELECT ts FROM read_markers WHERE account = ? AND target = ?"),
+            (account, target),
+        )
+        row = cursor.fetchone()
+        return None if row is None else float(row[0])
+
+    def save_read_marker(self, account: str, target: str, ts: float) -> Deferred[None]:
+        return self._run(
+            "save a read marker", self._save_read_marker, account, target, ts
+        )
+
+    def _save_read_marker(
+        self, cursor: Cursor, account: str, target: str, ts: float
+    ) -> None:
+        # Only forward: an older marker saved late changes nothing.
+        cursor.execute(
+            self._q(
+                "INSERT INTO read_markers (account, target, ts) VALUES (?, ?, ?)"
+                " ON CONFLICT (account, target) DO UPDATE SET ts = excluded.ts"
+                " WHERE excluded.ts > read_markers.ts"
+            ),
+            (account, target, ts),
+        )
 
     def delete_history(self, msgid: str) -> Deferred[bool]:
         return self._run("delete a history item", self._delete_history, msgid)
@@ -749,6 +855,7 @@ class SQLStore:
             list(dict.fromkeys(targets)),
             limit,
             write=False,
+            reader=True,
         )
 
     def _search_history(

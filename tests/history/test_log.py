@@ -136,3 +136,103 @@ class HistoryLogTests(SynchronousTestCase):
         self.log.add(said(7), ["#c"])
         found = self.successResultOf(self.log.search("LINE 7", ["#c"], 5))
         self.assertEqual([i.msgid for i in found], ["id0007"])
+
+
+class PrivateTargetsTests(SynchronousTestCase):
+    def test_written_and_unwritten_merged(self) -> None:
+        store = Held()
+        store.open()
+        log = HistoryLog(store, Clock(), interval=0.2)
+        log.add(Message(ALICE, "w1", 10.0, "bob", "hi"), ["alice bob"])
+        log.add(Message(ALICE, "w2", 20.0, "carol", "hi"), ["alice carol"])
+        log.flush()
+        store.release()
+        log.add(Message(ALICE, "u1", 30.0, "carol", "again"), ["alice carol"])
+        log.add(Message(ALICE, "u2", 25.0, "#c", "chan"), ["#c"])
+        log.add(Message(ALICE, "u3", 15.0, "zed", "x"), ["aaron alice"])
+        found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 10))
+        self.assertEqual(
+            found, [("alice carol", 30.0), ("aaron alice", 15.0), ("alice bob", 10.0)]
+        )
+        found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 1))
+        self.assertEqual(found, [("alice carol", 30.0)])
+
+
+class SlowReads(Held):
+    """
+    A held store whose history reads are answered from the snapshot taken
+    when they were called, but only when the test says so: as a read
+    connection that started before a batch committed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[Deferred[list[HistoryItem]], list[HistoryItem]]] = []
+
+    def history_latest(self, target: str, limit: int) -> Deferred[list[HistoryItem]]:
+        snapshot = self.snapshot(target, limit)
+        d: Deferred[list[HistoryItem]] = Deferred()
+        self.reads.append((d, snapshot))
+        return d
+
+    def snapshot(self, target: str, limit: int) -> list[HistoryItem]:
+        found: list[HistoryItem] = []
+        MemoryStore.history_latest(self, target, limit).addCallback(found.extend)
+        return found
+
+    def answer(self) -> None:
+        d, snapshot = self.reads.pop(0)
+        d.callback(snapshot)
+
+
+class ReadRaceTests(SynchronousTestCase):
+    """A read answered before a batch committed, merged after."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = SlowReads()
+        self.store.open()
+        self.log = HistoryLog(self.store, self.clock, interval=0.2)
+
+    def texts(self, d: Deferred[list[HistoryItem]]) -> list[str]:
+        return [i.text for i in self.successResultOf(d)]
+
+    def test_a_batch_committed_during_a_read_is_still_merged(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)  # the batch is being written
+        reading = self.log.latest("#c", 10)  # its snapshot: without line 1
+        self.store.release()  # the batch commits
+        self.assertEqual(self.log.unwritten, 0)
+        self.store.answer()
+        self.assertEqual(self.texts(reading), ["line 1"])
+        # Once no read older than the commit is left, the store answers alone.
+        again = self.log.latest("#c", 10)
+        self.store.answer()
+        self.assertEqual(self.texts(again), ["line 1"])
+        self.assertEqual(self.log._unwritten, {})
+
+    def test_kept_until_the_oldest_read_is_merged(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)
+        old = self.log.latest("#c", 10)  # before batch 1 commits
+        self.store.release()
+        self.log.add(said(2), ["#c"])
+        self.clock.advance(0.2)
+        newer = self.log.latest("#c", 10)  # after batch 1, before batch 2
+        self.store.release()
+        self.store.answer()
+        self.assertEqual(self.texts(old), ["line 1", "line 2"])
+        self.store.answer()
+        self.assertEqual(self.texts(newer), ["line 1", "line 2"])
+        self.assertEqual(self.log._unwritten, {})
+        self.assertEqual(self.log._by_msgid, {})
+
+    def test_a_failed_read_lets_go(self) -> None:
+        self.log.add(said(1), ["#c"])
+        self.clock.advance(0.2)
+        reading = self.log.latest("#c", 10)
+        self.store.release()
+        d, _ = self.store.reads.pop(0)
+        d.errback(RuntimeError("gone"))
+        self.failureResultOf(reading, RuntimeError)
+        self.assertEqual(self.log._unwritten, {})

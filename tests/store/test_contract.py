@@ -7,10 +7,12 @@ L{tests.store.engines}, which gives every test a database of its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from chatd.store import (
@@ -18,6 +20,7 @@ from chatd.store import (
     AccountExists,
     AccountRecord,
     ChannelRecord,
+    HistoryItem,
     ListRecord,
     NoSuchAccount,
     NoSuchChannel,
@@ -57,6 +60,7 @@ FULL_CHANNEL = ChannelRecord(
     flags="imnst",
     mode_key="sëcret key",
     limit=42,
+    history="since-join",
     lists=(
         ListRecord("b", "*!*@spam.example", "Ålice", 1733412400.25),
         ListRecord("I", "$a:bøb", "ålice", 1733412401.0),
@@ -245,6 +249,8 @@ class ContractTests(CaseBase):
         bare = loaded[0]
         self.assertIsNone(bare.mode_key)
         self.assertIsNone(bare.limit)
+        self.assertIsNone(bare.history)
+        self.assertEqual(loaded[1].history, "since-join")
         self.assertEqual((bare.lists, bare.access), ((), ()))
         self.assertIsInstance(loaded[1].lists, tuple)
         self.assertIsInstance(loaded[1].access, tuple)
@@ -395,6 +401,41 @@ class SQLiteContractTests(SQLiteEngine, SQLContractTests, TestCase):
         # 2 is FULL: NORMAL (1) in WAL mode may lose acknowledged commits.
         self.assertEqual((yield run_sql(store, "PRAGMA synchronous")), [(2,)])
         self.assertEqual((yield run_sql(store, "PRAGMA foreign_keys")), [(1,)])
+
+    @inlineCallbacks
+    def test_history_reads_do_not_wait_for_writes(self) -> Steps:
+        """
+        A history read runs while a write transaction is under way (it sees
+        what was committed before), not after it.
+        """
+        store = yield self.opened()
+        first = HistoryItem(
+            "m1", "#chat", 1.0, "message", "a", "u", "h", None, "#chat", "one"
+        )
+        yield store.append_history([first])
+        release = threading.Event()
+        started = threading.Event()
+
+        def hold(cursor: Any) -> bool:
+            # In the writer's thread, inside a write transaction.
+            cursor.execute(
+                "INSERT INTO history (msgid, target, ts, kind, nick, username,"
+                " host, recipient, text, tags, extra)"
+                " VALUES ('m2', '#chat', 2.0, 'message', 'a', 'u', 'h', '#chat',"
+                " 'two', '', '')"
+            )
+            started.set()
+            # Released by the read below; a read queued behind this write
+            # would time out here.
+            return release.wait(30)
+
+        writing = store._run("hold the writer", hold)  # type: ignore[attr-defined]
+        yield deferToThread(started.wait, 30)
+        latest = yield store.history_latest("#chat", 10)
+        release.set()
+        self.assertEqual(latest, [first])
+        self.assertTrue((yield writing))
+        self.assertEqual(len((yield store.history_latest("#chat", 10))), 2)
 
 
 class PostgreSQLContractTests(PostgreSQLEngine, SQLContractTests, TestCase):

@@ -466,6 +466,66 @@ class HistoryContractTests(CaseBase):
         self.assertEqual((yield found("AND")), ["q3"])
         self.assertEqual((yield found("NOT cats")), [])
 
+    @inlineCallbacks
+    def test_private_targets(self) -> Steps:
+        keys = {
+            "alice bob": 30.0,
+            "alice carol": 10.0,
+            "aaron alice": 20.0,
+            "al bob": 40.0,  # "al" is not "alice"
+            "alice!x y": 50.0,
+            "xalice zed": 60.0,
+            "#alice": 70.0,
+            "bob carol": 80.0,
+            "alicea zed": 90.0,
+        }
+        items = [
+            item(f"p{n}", ts, target=key) for n, (key, ts) in enumerate(keys.items())
+        ]
+        items.append(item("old", 1.0, target="alice dave"))
+        store = yield self.with_items(items)
+        found = yield store.history_private_targets("alice", 5.0, 100.0, 10)
+        self.assertEqual(
+            found, [("alice bob", 30.0), ("aaron alice", 20.0), ("alice carol", 10.0)]
+        )
+        found = yield store.history_private_targets("alice", 100.0, 0.0, 2)
+        self.assertEqual(found, [("alice bob", 30.0), ("aaron alice", 20.0)])
+        self.assertEqual(
+            (yield store.history_private_targets("alice", 0.0, 100.0, 0)), []
+        )
+        self.assertEqual(
+            (yield store.history_private_targets("carol", 0.0, 100.0, 5)),
+            [("bob carol", 80.0), ("alice carol", 10.0)],
+        )
+
+    # Read markers.
+
+    @inlineCallbacks
+    def test_read_markers_only_move_forward(self) -> Steps:
+        store = yield self.opened()
+        self.assertIsNone((yield store.load_read_marker("alice", "#chat")))
+        yield store.save_read_marker("alice", "#chat", 100.5)
+        yield store.save_read_marker("alice", "alice bob", 7.0)
+        yield store.save_read_marker("bob", "#chat", 50.0)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 100.5)
+        # Older: ignored; equal: nothing changes; newer: kept.
+        yield store.save_read_marker("alice", "#chat", 99.0)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 100.5)
+        yield store.save_read_marker("alice", "#chat", 100.5)
+        yield store.save_read_marker("alice", "#chat", 200.25)
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 200.25)
+        self.assertEqual((yield store.load_read_marker("alice", "alice bob")), 7.0)
+        self.assertEqual((yield store.load_read_marker("bob", "#chat")), 50.0)
+        self.assertIsNone((yield store.load_read_marker("bob", "alice bob")))
+        # Saved without waiting, out of order: the latest wins.
+        yield gatherResults(
+            [store.save_read_marker("carol", "#x", ts) for ts in (3.0, 9.0, 5.0)]
+        )
+        self.assertEqual((yield store.load_read_marker("carol", "#x")), 9.0)
+        yield store.close()
+        store = yield self.opened()
+        self.assertEqual((yield store.load_read_marker("alice", "#chat")), 200.25)
+
     # Not open, and order.
 
     @inlineCallbacks
@@ -562,6 +622,30 @@ class SQLiteHistoryTests(SQLiteEngine, ChunkedExpiryTests, TestCase):
             self.assertIn(f"USING INDEX history_by_target {ranged}", text)
             self.assertNotIn("TEMP B-TREE", text)
 
+    @inlineCallbacks
+    def test_search_index_kept_in_step(self) -> Steps:
+        """
+        Appends index their batch (the schema has no insert trigger since
+        version 3), deletes and expiry remove from the index: FTS5's own
+        integrity check agrees with the table.
+        """
+        items = [*TEN, item("empty", 1010.0, text="", kind="join")]
+        store = yield self.with_items(items)
+        triggers = yield run_sql(
+            store, "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        )
+        self.assertEqual(triggers, [("history_fts_delete",)])
+        self.assertEqual((yield store.search_history("m05", ["#chat"], 5)), [TEN[5]])
+        yield store.delete_history("m05")
+        yield store.delete_history("empty")
+        yield store.expire_history(1002.0, None)
+        self.assertEqual((yield store.search_history("m05", ["#chat"], 5)), [])
+        self.assertEqual((yield store.search_history("m01", ["#chat"], 5)), [])
+        self.assertEqual((yield store.search_history("m07", ["#chat"], 5)), [TEN[7]])
+        yield run_sql(
+            store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
+        )
+
 
 class PostgreSQLHistoryTests(PostgreSQLEngine, ChunkedExpiryTests, TestCase):
     kind = "postgresql"
@@ -625,7 +709,37 @@ class UpgradeToHistoryTests(CaseBase):
 
 
 class SQLiteUpgradeToHistoryTests(SQLiteEngine, UpgradeToHistoryTests, TestCase):
-    pass
+    @inlineCallbacks
+    def test_upgrade_from_version_2_keeps_search(self) -> Steps:
+        """
+        Items indexed by version 2's trigger are found, and deleted from
+        the index, after the upgrade, as are the ones appended after it.
+        """
+        version_2 = Path(self.mktemp())
+        version_2.mkdir()
+        for name in ("1.sql", "2.sqlite.sql", "2.postgresql.sql"):
+            shutil.copy(SCHEMA_DIR / name, version_2 / name)
+        store = self.new_store(version_2)
+        yield store.open()
+        self.assertEqual((yield store.schema_version()), 2)
+        yield store.append_history(TEN[:5])
+        yield store.close()
+
+        store = self.new_store()
+        yield store.open()
+        self.addCleanup(store.close)
+        self.assertGreaterEqual((yield store.schema_version()), 3)
+        yield store.append_history(TEN[5:])
+        self.assertEqual((yield store.search_history("m02", ["#chat"], 5)), [TEN[2]])
+        self.assertEqual((yield store.search_history("m07", ["#chat"], 5)), [TEN[7]])
+        self.assertEqual(
+            len((yield store.search_history("text of", ["#chat"], 50))), 10
+        )
+        yield store.delete_history("m02")
+        self.assertEqual((yield store.search_history("m02", ["#chat"], 5)), [])
+        yield run_sql(
+            store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
+        )
 
 
 class PostgreSQLUpgradeToHistoryTests(
