@@ -191,6 +191,7 @@ class ChannelPersistence(MixinBase):
             "MODE #keep +b $a:troll",
             "TOPIC #keep :kept across restarts",
             "CS ACCESS #keep ADD friend voice",
+            "CS SET #keep HISTORY since-join",
         )
         said = founder.sync()
         notices = [r.text for r in said if r.command == "NOTICE"]
@@ -213,6 +214,8 @@ class ChannelPersistence(MixinBase):
         self.assertEqual(sorted(bans), ["$a:troll", "*!*@spam.example"])
         [info] = [r.text for r in replies if r.command == "NOTICE"]
         self.assertIn("#keep: founder founder, registered", info)
+        self.assertIn("members read its history since they joined", info)
+        self.assertNotIn("default", info)
 
         # The founder and the friend get what the channel gives them.
         founder = self.irc(server)

@@ -455,6 +455,40 @@ class PrivateHistoryTests(AccountHistoryCase):
         self.assertEqual(fail.params[:2], ["CHATHISTORY", "INVALID_TARGET"])
 
 
+class PrivateTargetsTests(AccountHistoryCase):
+    def test_targets_lists_private_conversations(self) -> None:
+        alice = self.account("alice", *FULL)
+        alice.send("JOIN #chan")
+        bob = self.account("bob", *FULL)
+        guest = self.irc("Guest", caps=FULL)
+        start = format_time(self.clock.seconds())
+        self.say(alice, "#chan", "in the channel")
+        self.say(bob, "alice", "to alice")
+        self.say(alice, "Guest", "to a guest")
+        end = format_time(self.clock.seconds() + 1)
+        ask = f"CHATHISTORY TARGETS timestamp={start} timestamp={end} 10"
+        params, inside = batched(alice.ask(ask))
+        self.assertEqual(params, ["draft/chathistory-targets"])
+        now = self.clock.seconds()
+        self.assertEqual(
+            [line.params for line in inside],
+            [
+                ["TARGETS", "guest", format_time(now)],
+                ["TARGETS", "bob", format_time(now - 1)],
+                ["TARGETS", "#chan", format_time(now - 2)],
+            ],
+        )
+        # Each name reads back the conversation it stands for.
+        self.assertEqual(
+            texts(self.page(alice, "CHATHISTORY LATEST guest * 10")), ["to a guest"]
+        )
+        _, inside = batched(bob.ask(ask))
+        self.assertEqual([line.params[1] for line in inside], ["alice"])
+        # A guest has no private history to list, only its channels.
+        _, inside = batched(guest.ask(ask))
+        self.assertEqual(inside, [])
+
+
 class ChannelSettingTests(AccountHistoryCase):
     def test_the_founder_sets_who_reads_with_chanserv(self) -> None:
         alice = self.account("alice", *FULL)

@@ -555,12 +555,17 @@ class SearchTests(HistoryCase):
         self.say(alice, "#c", "a dog barked")
         self.say(bob, "alice", "my cat is private")
         reply = alice.request("search", text="cat", id=2)
+        # Every channel she is in, and her private conversations.
         self.assertEqual(
             [(i["target"], i["text"]) for i in reply["items"]],
-            [("#d", "a cat ran"), ("#c", "the cat sat")],
+            [("bob", "my cat is private"), ("#d", "a cat ran"), ("#c", "the cat sat")],
         )
-        self.assertEqual(reply["items"][0]["from"], "bob")
-        self.assertEqual(len(reply["items"][0]["msgid"]), 28)
+        self.assertEqual(reply["items"][1]["from"], "bob")
+        self.assertEqual(len(reply["items"][1]["msgid"]), 28)
+        # Carol is in both channels, and in none of the private talk.
+        carol = self.registered("carol", "#c", "#d")
+        found = carol.request("search", text="cat")["items"]
+        self.assertEqual(texts(found), ["a cat ran", "the cat sat"])
         found = alice.request("search", text="cat", target="#c", limit=5)["items"]
         self.assertEqual(texts(found), ["the cat sat"])
         found = alice.request("search", text="cat", target="bob")["items"]
@@ -568,7 +573,7 @@ class SearchTests(HistoryCase):
             [(i["target"], i["text"]) for i in found], [("bob", "my cat is private")]
         )
         found = alice.request("search", text="cat", limit=1)["items"]
-        self.assertEqual(texts(found), ["a cat ran"])
+        self.assertEqual(texts(found), ["my cat is private"])
 
     def test_bad_searches(self) -> None:
         alice = self.member("alice", "#c")

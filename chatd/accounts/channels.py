@@ -52,6 +52,7 @@ def record_of(channel: Channel) -> ChannelRecord:
             AccessRecord(account, level)
             for account, level in sorted(channel.access.items())
         ),
+        history=channel.history_access,
     )
 
 
@@ -84,6 +85,7 @@ class ChannelKeeper:
                     limit=r.limit,
                     lists=[(e.mode, e.mask, e.set_by, e.set_at) for e in r.lists],
                     access=[(a.account, a.level) for a in r.access],
+                    history=r.history,
                 )
             self.chat.channel_kept = self.changed
             log.info("{count} registered channels loaded", count=len(records))

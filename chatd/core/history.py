@@ -51,6 +51,23 @@ def guest_key(account: str, nick: str) -> str:
     return f"{fold(account)} ~{fold(nick)}"
 
 
+def private_other(account: str, key: str) -> str | None:
+    """
+    Who C{account}'s private conversation kept under C{key} is with: the
+    other account's folded name, or the guest's folded nick; None if the
+    key is not one of C{account}'s private conversations.
+    """
+    first, space, second = key.partition(" ")
+    if not space:
+        return None
+    mine = fold(account)
+    if second.startswith("~"):
+        return second[1:] if first == mine else None
+    if first == mine:
+        return second
+    return first if second == mine else None
+
+
 class Conversation(NamedTuple):
     """A history a user asked for, as they may read it."""
 

@@ -12,13 +12,15 @@ says whether there is more beyond it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 
 from chatd.core.errors import ChatError
+from chatd.core.history import Conversation, private_other
+from chatd.core.names import fold
 from chatd.history.items import MESSAGE_KINDS
 from chatd.store.history import order
 from chatd.store.records import HistoryItem
@@ -26,13 +28,18 @@ from chatd.store.records import HistoryItem
 if TYPE_CHECKING:
     from chatd.core.chat import Chat
     from chatd.core.events import ReadMarked, Redacted
-    from chatd.core.history import Conversation
     from chatd.core.model import User
     from chatd.history.log import HistoryLog
     from chatd.history.markers import ReadMarkers
 
 #: The most items one page may hold (IRC's C{CHATHISTORY=} in ISUPPORT).
 LIMIT_MAX = 1000
+
+#: A search of everything reads at most this many private conversations
+#: (the most recently active).
+PRIVATE_SEARCHED = 10_000
+#: A time after every item (the year 9999).
+FAR_FUTURE = 253402300799.0
 
 #: How many more pages of the log a page may read past items the reader
 #: may not see (events, without event playback) before it stops, saying
@@ -346,8 +353,23 @@ class History:
         _check_limit(limit, self.limit_max)
         readable = self.chat.readable_channels(user)
         names = {c.key: c.name for c in readable}
-        d = self.log.targets(list(names), start, end, limit)
-        return d.addCallback(lambda found: [(names[k], ts) for k, ts in found])
+
+        async def targets() -> list[tuple[str, float]]:
+            found = await self.log.targets(list(names), start, end, limit)
+            result = [(names[k], ts) for k, ts in found]
+            if user.account is None:
+                return result
+            account = user.account
+            for key, ts in await self.log.private_targets(
+                fold(account), start, end, limit
+            ):
+                other = private_other(account, key)
+                if other is not None:
+                    result.append((other, ts))
+            result.sort(key=lambda pair: (-pair[1], pair[0]))
+            return result[:limit]
+
+        return Deferred.fromCoroutine(targets())
 
     @_refusals_fail
     def search(
@@ -365,19 +387,28 @@ class History:
             readable = [self.chat.conversation(user, target)]
         else:
             readable = self.chat.readable_channels(user)
-        if not readable:
-            return succeed([])
         names = {c.key: c for c in readable}
 
-        def allowed(found: Sequence[HistoryItem]) -> list[tuple[str, HistoryItem]]:
+        async def search() -> list[tuple[str, HistoryItem]]:
+            if target is None and user.account is not None:
+                # And every private conversation of the account's.
+                account = user.account
+                for key, _ in await self.log.private_targets(
+                    fold(account), 0.0, FAR_FUTURE, PRIVATE_SEARCHED
+                ):
+                    other = private_other(account, key)
+                    if other is not None:
+                        names[key] = Conversation(key, other, 0.0)
+            if not names:
+                return []
+            found = await self.log.search(text, list(names), limit)
             return [
                 (names[i.target].name, i)
                 for i in found
                 if i.kind in MESSAGE_KINDS and i.ts >= names[i.target].start
             ]
 
-        d = self.log.search(text, list(names), limit)
-        return d.addCallback(allowed)
+        return Deferred.fromCoroutine(search())
 
     # Changes.
 
