@@ -135,7 +135,8 @@ class JSONSpeaker(Speaker):
     def collect(self) -> None:
         now = time.monotonic()
         for reply in self.client.unread:
-            text = self._texts.pop(reply.get("id"), None)
+            rid = reply.get("id")
+            text = self._texts.pop(rid, None) if isinstance(rid, int) else None
             if text is None:
                 continue
             assert reply["type"] == "ok", reply
@@ -265,8 +266,8 @@ class DurabilityCase(TestCase):
         # joining up to that much later than it did (so it stays below
         # the flood limits), and sends one less at once.
         now = time.monotonic()
-        for n, speaker in enumerate(speakers):
-            speaker.joined = now + n / len(speakers) / PACE
+        for n, each in enumerate(speakers):
+            each.joined = now + n / len(speakers) / PACE
         return speakers
 
     def send_for(self, speakers: list[AnySpeaker], seconds: float) -> None:
@@ -302,10 +303,10 @@ class DurabilityCase(TestCase):
                     waiting = sum(s.unacknowledged for s in speakers)
                     self.fail(f"{waiting} messages not acknowledged in {WAIT} s")
                 for key, _ in ready:
-                    speaker: AnySpeaker = key.data
-                    speaker.client.receive()
-                    self.assertFalse(speaker.client.eof, speaker.channel)
-                    speaker.collect()
+                    answering: AnySpeaker = key.data
+                    answering.client.receive()
+                    self.assertFalse(answering.client.eof, answering.channel)
+                    answering.collect()
 
     def assert_written_in_order(
         self, speakers: list[AnySpeaker], stored: list[Stored]
