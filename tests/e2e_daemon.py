@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
+from chatd.irc.message import unescape_tag
+
 #: The longest any one expected thing may take, in seconds: only a bound
 #: for a broken server, never waited for by a passing test.
 WAIT = 15.0
@@ -339,21 +341,29 @@ def _shown(args: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Reply:
-    """One IRC line from the server (its tags are left out)."""
+    """One IRC line from the server; its IRCv3 tags, if any, in C{tags}."""
 
     prefix: str
     command: str
     params: tuple[str, ...]
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
         return self.params[-1] if self.params else ""
 
+    def tag(self, name: str) -> str | None:
+        """The value of the tag C{name} (C{""} if it has none), or None."""
+        return dict(self.tags).get(name)
+
 
 def parse_irc(line: str) -> Reply:
-    """An IRC line, parsed the way RFC 1459 says (tags skipped)."""
+    """An IRC line, parsed the way RFC 1459 says, and its IRCv3 tags."""
+    tags: tuple[tuple[str, str], ...] = ()
     if line.startswith("@"):
-        line = line.split(" ", 1)[1]
+        head, line = line[1:].split(" ", 1)
+        pairs = (t.partition("=") for t in head.split(";") if t)
+        tags = tuple((key, unescape_tag(value)) for key, _, value in pairs)
     prefix = ""
     if line.startswith(":"):
         prefix, line = line[1:].split(" ", 1)
@@ -364,7 +374,7 @@ def parse_irc(line: str) -> Reply:
         line, trailing = "", line[1:]
     words = line.split()
     params = [*words[1:], *([] if trailing is None else [trailing])]
-    return Reply(prefix, words[0].upper() if words else "", tuple(params))
+    return Reply(prefix, words[0].upper() if words else "", tuple(params), tags)
 
 
 def plain(account: str, password: str) -> str:
