@@ -381,6 +381,43 @@ class ChathistoryFailTests(HistoryCase):
             )
 
 
+class OwnEchoTests(HistoryCase):
+    def test_own_commands_carry_the_msgid_history_replays(self) -> None:
+        caps = (*FULL, "draft/event-playback")
+        alice = self.irc("alice", "#chan", caps=caps)
+        bob = self.irc("bob", "#chan", caps=caps)
+        commands = [
+            "TOPIC #chan :news",
+            "MODE #chan +v bob",
+            "KICK #chan bob :out",
+            "NICK alicia",
+            "PART #chan",
+            "JOIN #chan",
+        ]
+        echoed = []
+        for command in commands:
+            self.clock.advance(1)
+            [line] = [
+                line
+                for line in alice.ask(command)
+                if line.command == command.split()[0]
+            ]
+            echoed.append(line)
+        # Bob saw the same msgids live, up to his kick.
+        seen = {line.tags.get("msgid") for line in bob.lines()}
+        for line in echoed[:3]:
+            self.assertIn(line.tags["msgid"], seen, line)
+        carol = self.irc("carol", "#chan", caps=caps)
+        replayed = self.page(carol, "CHATHISTORY LATEST #chan * 20")
+        by_msgid = {line.tags["msgid"]: line for line in replayed}
+        for line in echoed:
+            self.assertIn(line.tags["msgid"], by_msgid, line)
+            again = by_msgid[line.tags["msgid"]]
+            self.assertEqual(
+                (again.command, again.tags["time"]), (line.command, line.tags["time"])
+            )
+
+
 class TargetsTests(HistoryCase):
     def test_targets_newest_first(self) -> None:
         alice = self.irc("alice", "#old", "#new", "#silent", caps=FULL)

@@ -21,6 +21,7 @@ from chatd.core.events import (
     CTCP,
     SERVER,
     AwayChanged,
+    Event,
     Joined,
     Left,
     Message,
@@ -105,6 +106,10 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         self.channels: dict[str, Channel] = {}
         #: the connected users logged in to each account, by folded name
         self.logged_in: dict[str, set[User]] = {}
+        #: the event the latest set_nick, join, leave, topic or set_modes
+        #: call made (None if it made none): the acting adapter shows its
+        #: own client the same msgid and time as everyone else
+        self.last_event: Event | None = None
         #: The most users with a nick there have been at once.
         self.peak_users = 0
         #: How many users with a nick are invisible (kept, not counted, so
@@ -186,6 +191,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         Give C{user} the nick C{nick}; return it as stored.  Taking the nick
         you have is a no-op; changing only its case tells the others.
         """
+        self.last_event = None
         check_nick(nick)
         key = fold(nick)
         old = user.nick
@@ -214,7 +220,9 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
             # A ban may cover the new nick, or no longer cover it.
             member = channel.members[user]
             member.may_speak = policy.may_speak(channel, member)
-        event = NickChanged(origin, self.next_id(), self._now(now), nick)
+        event = self.last_event = NickChanged(
+            origin, self.next_id(), self._now(now), nick
+        )
         self.router.to_users(self._peers(user), event)
         self.router.record(event, list(user.channels))
         log.info("{old} is now known as {new}", old=old, new=nick)
@@ -251,6 +259,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         creator becomes its operator).  Joining a channel you are in already
         changes nothing.  C{key} is the channel's key (+k), if it has one.
         """
+        self.last_event = None
         self.require_nick(user)
         check_channel(name)
         ckey = channel_key(name)
@@ -299,6 +308,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
                 )
                 self.router.to_users(channel.members, given)
         self.router.record(event, (ckey,))
+        self.last_event = event
         user.invites.pop(ckey, None)
         channel.members[user] = member
         channel.changed()
@@ -310,12 +320,14 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
     def leave(
         self, user: User, name: str, reason: str = "", now: float | None = None
     ) -> Channel:
+        self.last_event = None
         self.require_nick(user)
         check_channel(name)
         check_line(reason, "reason", REASON_MAX)
         channel = self._member_of(user, name)
         self._remove(channel, user)
         event = Left(user.origin, self.next_id(), self._now(now), channel.name, reason)
+        self.last_event = event
         self.router.record(event, (channel.key,))
         if channel.members:
             self.router.to_users(channel.members, event)
@@ -546,6 +558,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         set it when C{topic} is not None (members; operators only under
         +t); the empty string clears it.
         """
+        self.last_event = None
         nick = self.require_nick(user)
         if topic is None:
             return self._visible(user, name)
@@ -564,6 +577,7 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
         channel.topic_ts = now
         self.kept(channel)
         event = TopicChanged(user.origin, self.next_id(now), now, channel.name, topic)
+        self.last_event = event
         self.router.to_users([u for u in channel.members if u is not user], event)
         self.router.record(event, (channel.key,))
         log.info("{nick} set the topic of {channel}", nick=nick, channel=channel.name)

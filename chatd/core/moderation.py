@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from chatd.core import policy
 from chatd.core.errors import ChatError
-from chatd.core.events import Invited, Kicked, ModeChanged
+from chatd.core.events import Event, Invited, Kicked, ModeChanged
 from chatd.core.modes import LISTS, Change, ListEntry, ModePlan, mode_letter
 from chatd.core.names import REASON_MAX, check_channel, check_line, check_nick
 from chatd.log import logger
@@ -37,6 +37,7 @@ class Moderation:
     if TYPE_CHECKING:
         router: Router
         channels: dict[str, Channel]
+        last_event: Event | None
 
         def next_id(self, now: float | None = None) -> str: ...
         def _now(self, now: float | None) -> float: ...
@@ -184,6 +185,7 @@ class Moderation:
         (setting a set flag, banning a banned mask) are left out silently.
         The members are told of what was applied in one event.
         """
+        self.last_event = None
         self.require_nick(user)
         check_channel(name)
         channel = self._existing(name)
@@ -226,6 +228,7 @@ class Moderation:
         event = ModeChanged(
             user.origin, self.next_id(), now, channel.name, tuple(planned)
         )
+        self.last_event = event
         self.router.to_users([u for u in channel.members if u is not user], event)
         self.router.record(event, (channel.key,))
         log.info(

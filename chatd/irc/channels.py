@@ -74,7 +74,7 @@ class Channels(IRCSession):
                 self.reply_error("JOIN", code, name, e.message)
                 continue
             self.write(
-                build("JOIN", channel.name, prefix=mask(self.me, user)), self._time(now)
+                build("JOIN", channel.name, prefix=mask(self.me, user)), self._made()
             )
             if channel.topic:
                 self._topic_lines(channel)
@@ -108,7 +108,7 @@ class Channels(IRCSession):
         params = (channel.name, reason) if reason else (channel.name,)
         self.write(
             build("PART", *params, prefix=mask(self.me, user), text=bool(reason)),
-            self._time(),
+            self._made(),
         )
 
     def irc_NAMES(self, line: Line) -> None:
@@ -210,7 +210,7 @@ class Channels(IRCSession):
                 prefix=mask(self.me, user),
                 text=True,
             ),
-            self._time(now),
+            self._made(),
         )
 
     def _topic_lines(self, channel: Channel) -> None:

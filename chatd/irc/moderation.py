@@ -151,7 +151,7 @@ class Moderation(UserModes):
                         *mode_params(applied),
                         prefix=mask(self.me, user),
                     ),
-                    self._time(now),
+                    self._made(),
                 )
         for letter in unknown:
             self.reply_error("MODE", "unknown_mode", letter)
@@ -232,7 +232,7 @@ class Moderation(UserModes):
             # The kicker sees the KICK as the members do (a missing comment
             # is the kicker's nick).
             for kick in self.factory.event_lines(event):
-                self.write(kick, self._time(now))
+                self.write(kick, self._tags_of(event))
 
     def irc_INVITE(self, line: Line) -> None:
         user = self._user()

@@ -133,7 +133,7 @@ class Registration(IRCSession):
         assert old is not None
         source = mask(old, self.user)
         self.factory.chat.set_nick(self.user, nick)
-        self.write(build("NICK", nick, prefix=source), self._time())
+        self.write(build("NICK", nick, prefix=source), self._made())
 
     def irc_USER(self, line: Line) -> None:
         if self.registered or self.username is not None:

@@ -267,6 +267,21 @@ class IRCSession(Connection):
     def _time(self, ts: float | None = None) -> dict[str, str]:
         return {"time": format_time(self.factory.clock.seconds() if ts is None else ts)}
 
+    def _made(self) -> dict[str, str]:
+        """
+        The tags of the event the core just made for this client's own
+        command (its JOIN, PART, TOPIC, NICK or MODE): the time and msgid
+        the others see, and history replays.
+        """
+        event = self.factory.chat.last_event
+        if event is None:
+            return self._time()
+        return {"time": format_time(event.ts), "msgid": event.msgid}
+
+    def _tags_of(self, event: Event) -> dict[str, str]:
+        """The time and msgid of C{event}, as this client's own echo."""
+        return {"time": format_time(event.ts), "msgid": event.msgid}
+
     def _visible(self, channel: Channel) -> Iterable[User]:
         """The members of C{channel} this user may see."""
         return [m.user for m in policy.visible_members(channel, self._user())]
