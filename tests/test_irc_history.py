@@ -284,12 +284,18 @@ class ChathistoryTests(HistoryCase):
         )
         self.assertEqual((params, inside), (["chathistory", "#chan"], []))
 
-    def test_tagmsg_and_client_tags_need_message_tags(self) -> None:
-        alice = self.irc("alice", "#chan", caps=FULL)
+    def test_tagmsg_needs_event_playback_and_client_tags_message_tags(
+        self,
+    ) -> None:
+        alice = self.irc("alice", "#chan", caps=(*FULL, "draft/event-playback"))
         alice.send("@+draft/react=x TAGMSG #chan", "@+draft/reply=1 PRIVMSG #chan :hi")
-        tagged, said = self.page(alice, "CHATHISTORY LATEST #chan * 10")
+        _, tagged, said = self.page(alice, "CHATHISTORY LATEST #chan * 10")
         self.assertEqual((tagged.command, tagged.tags["+draft/react"]), ("TAGMSG", "x"))
         self.assertEqual(said.tags["+draft/reply"], "1")
+        # Without event playback, the conversation's lines alone.
+        plain = self.irc("carol", "#chan", caps=FULL)
+        [said] = self.page(plain, "CHATHISTORY LATEST #chan * 10")
+        self.assertEqual((said.command, said.tags["+draft/reply"]), ("PRIVMSG", "1"))
         bare = self.irc("bob", "#chan", caps=("batch", "draft/chathistory"))
         [only] = self.page(bare, "CHATHISTORY LATEST #chan * 10")
         self.assertEqual(
@@ -419,7 +425,7 @@ class OwnEchoTests(HistoryCase):
 
 
 class TargetsTests(HistoryCase):
-    def test_targets_newest_first(self) -> None:
+    def test_targets_oldest_first_by_their_latest_item(self) -> None:
         alice = self.irc("alice", "#old", "#new", "#silent", caps=FULL)
         start = format_time(self.clock.seconds())
         self.say(alice, "#old", "a")
@@ -432,14 +438,26 @@ class TargetsTests(HistoryCase):
         self.assertEqual(
             [line.params for line in inside],
             [
-                ["TARGETS", "#new", format_time(self.clock.seconds())],
                 ["TARGETS", "#old", format_time(self.clock.seconds() - 1)],
+                ["TARGETS", "#new", format_time(self.clock.seconds())],
             ],
         )
         self.assertEqual({line.command for line in inside}, {"CHATHISTORY"})
-        # Either order of the times; the limit counts.
+        # The limit counts from the first time, as BETWEEN's does.
         _, inside = batched(
             alice.ask(f"CHATHISTORY TARGETS timestamp={end} timestamp={start} 1")
+        )
+        self.assertEqual([line.params[1] for line in inside], ["#new"])
+        _, inside = batched(
+            alice.ask(f"CHATHISTORY TARGETS timestamp={start} timestamp={end} 1")
+        )
+        self.assertEqual([line.params[1] for line in inside], ["#old"])
+        # A target is matched by its latest item: #old's "a" is inside this
+        # window, but "c" (after it) is not.
+        middle = format_time(self.clock.seconds() + 0.5)
+        self.say(alice, "#old", "c")
+        _, inside = batched(
+            alice.ask(f"CHATHISTORY TARGETS timestamp={start} timestamp={middle} 10")
         )
         self.assertEqual([line.params[1] for line in inside], ["#new"])
 
@@ -510,9 +528,9 @@ class PrivateTargetsTests(AccountHistoryCase):
         self.assertEqual(
             [line.params for line in inside],
             [
-                ["TARGETS", "guest", format_time(now)],
-                ["TARGETS", "bob", format_time(now - 1)],
                 ["TARGETS", "#chan", format_time(now - 2)],
+                ["TARGETS", "bob", format_time(now - 1)],
+                ["TARGETS", "guest", format_time(now)],
             ],
         )
         # Each name reads back the conversation it stands for.

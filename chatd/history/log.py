@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from chatd.core.events import Event
 from chatd.history.items import to_item
 from chatd.log import logger
-from chatd.store.history import around, order, private_party, words
+from chatd.store.history import around, order, pick_targets, private_party, words
 from chatd.store.records import HistoryItem
 
 if TYPE_CHECKING:
@@ -333,46 +333,57 @@ class HistoryLog:
             return succeed(same[0])
         return self.store.history_item(msgid)
 
+    def _merge_targets(
+        self,
+        found: list[tuple[str, float]],
+        keys: Iterable[str],
+        start: float,
+        end: float,
+        limit: int,
+    ) -> list[tuple[str, float]]:
+        """
+        The store's targets with the unwritten items' times: an unwritten
+        item is newer than any written one of its key, so it is the key's
+        latest.
+        """
+        latest = dict(found)
+        for key in keys:
+            unwritten = self._unwritten.get(key)
+            if unwritten:
+                newest = max(item.ts for item in unwritten)
+                if newest > latest.get(key, -1.0):
+                    latest[key] = newest
+        return pick_targets(latest, start, end, limit)
+
     def targets(
         self, keys: Sequence[str], start: float, end: float, limit: int
     ) -> Deferred[list[tuple[str, float]]]:
-        """Each of C{keys} with items between the times, newest first."""
-        low, high = sorted((start, end))
-        d = self.store.history_targets(keys, start, end, limit)
-
-        def merged(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
-            latest = dict(found)
-            for key in keys:
-                for item in self._unwritten.get(key, ()):
-                    if low < item.ts < high and item.ts > latest.get(key, -1.0):
-                        latest[key] = item.ts
-            ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
-            return ordered[:limit] if limit > 0 else []
-
-        return self._reading(d, merged)
+        """
+        Each of C{keys} whose latest item is between the times (see
+        L{Store.history_targets}).
+        """
+        # Each key with unwritten items may leave the store's answer, so
+        # ask for as many more.
+        pending = [key for key in keys if key in self._unwritten]
+        d = self.store.history_targets(keys, start, end, limit + len(pending))
+        return self._reading(
+            d, lambda found: self._merge_targets(found, pending, start, end, limit)
+        )
 
     def private_targets(
         self, account: str, start: float, end: float, limit: int
     ) -> Deferred[list[tuple[str, float]]]:
         """
-        The private conversations of the folded C{account} with items
-        between the times, newest first (see L{Store.history_private_targets}).
+        The private conversations of the folded C{account} whose latest
+        item is between the times (see L{Store.history_private_targets}).
         """
-        low, high = sorted((start, end))
-        d = self.store.history_private_targets(account, start, end, limit)
-
-        def merged(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
-            latest = dict(found)
-            for key, items in self._unwritten.items():
-                if not private_party(account, key):
-                    continue
-                for item in items:
-                    if low < item.ts < high and item.ts > latest.get(key, -1.0):
-                        latest[key] = item.ts
-            ordered = sorted(latest.items(), key=lambda pair: (-pair[1], pair[0]))
-            return ordered[:limit] if limit > 0 else []
-
-        return self._reading(d, merged)
+        pending = [key for key in self._unwritten if private_party(account, key)]
+        d = self.store.history_private_targets(
+            account, start, end, limit + len(pending)
+        )
+        return self._reading(
+            d, lambda found: self._merge_targets(found, pending, start, end, limit)
+        )
 
     def search(
         self, text: str, keys: Sequence[str], limit: int

@@ -22,7 +22,7 @@ from chatd.core.errors import ChatError
 from chatd.core.history import Conversation, private_other
 from chatd.core.names import fold
 from chatd.history.items import MESSAGE_KINDS
-from chatd.store.history import order
+from chatd.store.history import order, pick_targets
 from chatd.store.records import HistoryItem
 
 if TYPE_CHECKING:
@@ -346,9 +346,10 @@ class History:
         self, user: User, start: float, end: float, limit: int
     ) -> Deferred[list[tuple[str, float]]]:
         """
-        The channels C{user} may read with items strictly between the two
-        times, with the latest such item's time: newest first (IRC's
-        C{CHATHISTORY TARGETS}).
+        The channels C{user} may read, and their account's private
+        conversations, whose latest item is strictly between the two times,
+        with that item's time: in ascending time order, at most C{limit}
+        counted from C{start}'s side (IRC's C{CHATHISTORY TARGETS}).
         """
         _check_limit(limit, self.limit_max)
         readable = self.chat.readable_channels(user)
@@ -356,18 +357,16 @@ class History:
 
         async def targets() -> list[tuple[str, float]]:
             found = await self.log.targets(list(names), start, end, limit)
-            result = [(names[k], ts) for k, ts in found]
-            if user.account is None:
-                return result
-            account = user.account
-            for key, ts in await self.log.private_targets(
-                fold(account), start, end, limit
-            ):
-                other = private_other(account, key)
-                if other is not None:
-                    result.append((other, ts))
-            result.sort(key=lambda pair: (-pair[1], pair[0]))
-            return result[:limit]
+            latest = {names[k]: ts for k, ts in found}
+            if user.account is not None:
+                account = user.account
+                for key, ts in await self.log.private_targets(
+                    fold(account), start, end, limit
+                ):
+                    other = private_other(account, key)
+                    if other is not None:
+                        latest[other] = ts
+            return pick_targets(latest, start, end, limit)
 
         return Deferred.fromCoroutine(targets())
 
@@ -394,7 +393,7 @@ class History:
                 # And every private conversation of the account's.
                 account = user.account
                 for key, _ in await self.log.private_targets(
-                    fold(account), 0.0, FAR_FUTURE, PRIVATE_SEARCHED
+                    fold(account), FAR_FUTURE, 0.0, PRIVATE_SEARCHED
                 ):
                     other = private_other(account, key)
                     if other is not None:

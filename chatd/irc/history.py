@@ -197,14 +197,17 @@ class HistoryCommands(Channels):
     ) -> list[tuple[dict[str, str], str]]:
         """
         C{items} as this client sees them live, each with the time and msgid
-        it had (a TAGMSG only for clients with C{message-tags}).
+        it had (a TAGMSG only for clients with C{draft/event-playback}, as
+        ergo does: it is not a line of the conversation to read back).
         """
         caps = self.caps
         factory = self.factory
         out: list[tuple[dict[str, str], str]] = []
         for item in items:
             event = to_event(item)
-            if isinstance(event, TagMessage) and "message-tags" not in caps:
+            if isinstance(event, TagMessage) and (
+                "draft/event-playback" not in caps or "message-tags" not in caps
+            ):
                 continue
             tags: dict[str, str] = {}
             if "account-tag" in caps and event.origin.account is not None:
@@ -260,9 +263,14 @@ class HistoryCommands(Channels):
                         "INVALID_PARAMS", subcommand, text, "TARGETS takes timestamps"
                     )
                 times.append(ref.ts)
-            low, high = sorted(times)
-            since = _after(Reference(low)).ts or low
-            found = history.targets(user, since, high, limit)
+            # As BETWEEN: the earlier time is an exclusive bound (its whole
+            # millisecond), and the limit counts from the first given.
+            first, second = times
+            if first <= second:
+                first = _after(Reference(first)).ts or first
+            else:
+                second = _after(Reference(second)).ts or second
+            found = history.targets(user, first, second, limit)
             return found.addCallback(self._targets)
         target = params[1]
         events = "draft/event-playback" in self.caps

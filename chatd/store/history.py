@@ -58,6 +58,24 @@ def private_party(account: str, target: str) -> bool:
     return bool(space) and account in (first, second) and " " not in second
 
 
+def pick_targets(
+    latest: dict[str, float], start_ts: float, end_ts: float, limit: int
+) -> list[tuple[str, float]]:
+    """
+    CHATHISTORY TARGETS' answer from each target's latest time (those
+    strictly between the times): in ascending time order, at most C{limit}
+    counted from C{start_ts}'s side, as BETWEEN counts.
+    """
+    if limit <= 0:
+        return []
+    low, high = sorted((start_ts, end_ts))
+    ordered = sorted(
+        ((k, ts) for k, ts in latest.items() if low < ts < high),
+        key=lambda pair: (pair[1], pair[0]),
+    )
+    return ordered[:limit] if start_ts <= end_ts else ordered[-limit:]
+
+
 def around(before: Sequence[T], after: Sequence[T], limit: int) -> list[T]:
     """
     At most C{limit} items around a pivot, half before it if there are that

@@ -120,9 +120,12 @@ class Store(Protocol):
         self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
     ) -> Deferred[list[tuple[str, float]]]:
         """
-        Each of C{targets} with items strictly between the two times (in
-        either order), with its latest such ts: newest first, at most
-        C{limit} (for CHATHISTORY TARGETS).
+        Each of C{targets} whose latest item is strictly between the two
+        times, with that item's ts (a target whose latest item is outside
+        is left out, whatever else it holds inside): in ascending time
+        order, at most C{limit}, counted from C{start_ts}'s side (the
+        earliest when C{start_ts} < C{end_ts}, else the latest), as
+        CHATHISTORY TARGETS asks.
         """
 
     def history_private_targets(

@@ -21,7 +21,7 @@ from .errors import (
     NoSuchChannel,
     StoreError,
 )
-from .history import around, order, private_party, words
+from .history import around, order, pick_targets, private_party, words
 from .records import AccountRecord, ChannelRecord, HistoryItem
 from .schema import SCHEMA_DIR, latest_version
 
@@ -203,14 +203,12 @@ class MemoryStore:
     ) -> Deferred[list[tuple[str, float]]]:
         if not self._open:
             return self._not_open("list the history's targets")
-        low, high = sorted((start_ts, end_ts))
-        found = []
-        for target in dict.fromkeys(targets):
-            inside = [i.ts for i in self._history.get(target, ()) if low < i.ts < high]
-            if inside:
-                found.append((target, max(inside)))
-        found.sort(key=lambda pair: (-pair[1], pair[0]))
-        return succeed(found[: max(limit, 0)])
+        latest = {
+            target: max(i.ts for i in items)
+            for target in dict.fromkeys(targets)
+            if (items := self._history.get(target))
+        }
+        return succeed(pick_targets(latest, start_ts, end_ts, limit))
 
     def history_private_targets(
         self, account: str, start_ts: float, end_ts: float, limit: int

@@ -35,7 +35,15 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .history import EXPIRE_CHUNK, around, chunks, order, private_party, words
+from .history import (
+    EXPIRE_CHUNK,
+    around,
+    chunks,
+    order,
+    pick_targets,
+    private_party,
+    words,
+)
 from .records import (
     AccessRecord,
     AccountRecord,
@@ -649,28 +657,31 @@ class SQLStore:
             "list the history's targets",
             self._history_targets,
             list(dict.fromkeys(targets)),
-            *sorted((start_ts, end_ts)),
+            start_ts,
+            end_ts,
             limit,
             write=False,
             reader=True,
         )
 
     def _history_targets(
-        self, cursor: Cursor, targets: list[str], low: float, high: float, limit: int
+        self, cursor: Cursor, targets: list[str], start: float, end: float, limit: int
     ) -> list[tuple[str, float]]:
-        found: list[tuple[str, float]] = []
+        # Rows after the low time only: a target's greatest of those is its
+        # latest overall, if it has any there.
+        low, high = sorted((start, end))
+        found: dict[str, float] = {}
         for piece in chunks(targets):
             cursor.execute(
                 self._q(
                     "SELECT target, MAX(ts) FROM history"
                     f" WHERE target IN ({_placeholders(len(piece))})"
-                    " AND ts > ? AND ts < ? GROUP BY target"
+                    " AND ts > ? GROUP BY target HAVING MAX(ts) < ?"
                 ),
                 (*piece, low, high),
             )
-            found.extend((target, ts) for target, ts in cursor.fetchall())
-        found.sort(key=lambda pair: (-pair[1], pair[0]))
-        return found[:limit]
+            found.update(cursor.fetchall())
+        return pick_targets(found, start, end, limit)
 
     def history_private_targets(
         self, account: str, start_ts: float, end_ts: float, limit: int
@@ -681,15 +692,17 @@ class SQLStore:
             "list the history's targets",
             self._private_targets,
             account,
-            *sorted((start_ts, end_ts)),
+            start_ts,
+            end_ts,
             limit,
             write=False,
             reader=True,
         )
 
     def _private_targets(
-        self, cursor: Cursor, account: str, low: float, high: float, limit: int
+        self, cursor: Cursor, account: str, start: float, end: float, limit: int
     ) -> list[tuple[str, float]]:
+        low, high = sorted((start, end))
         # As the first party: a range of history_by_target ("alice " up to
         # "alice!", the next character after the space).  As the second:
         # the keys ending in " alice", a scan of that index's targets.
@@ -704,15 +717,14 @@ class SQLStore:
             cursor.execute(
                 self._q(
                     f"SELECT target, MAX(ts) FROM history WHERE {where}"
-                    " AND ts > ? AND ts < ? GROUP BY target"
+                    " AND ts > ? GROUP BY target HAVING MAX(ts) < ?"
                 ),
                 (*args, low, high),
             )
             for target, ts in cursor.fetchall():
                 if private_party(account, target):
                     found[target] = ts
-        ordered = sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
-        return ordered[:limit]
+        return pick_targets(found, start, end, limit)
 
     # Read markers.  On the writer's connection: a load sees every save
     # called before it.

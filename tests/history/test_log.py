@@ -152,10 +152,17 @@ class PrivateTargetsTests(SynchronousTestCase):
         log.add(Message(ALICE, "u3", 15.0, "zed", "x"), ["aaron alice"])
         found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 10))
         self.assertEqual(
-            found, [("alice carol", 30.0), ("aaron alice", 15.0), ("alice bob", 10.0)]
+            found, [("alice bob", 10.0), ("aaron alice", 15.0), ("alice carol", 30.0)]
         )
         found = self.successResultOf(log.private_targets("alice", 0.0, 100.0, 1))
+        self.assertEqual(found, [("alice bob", 10.0)])
+        # Counted from the latest: carol's written 20.0 gave way to 30.0.
+        found = self.successResultOf(log.private_targets("alice", 100.0, 0.0, 1))
         self.assertEqual(found, [("alice carol", 30.0)])
+        # Its latest item is outside, so carol is not listed, though her
+        # written 20.0 is inside.
+        found = self.successResultOf(log.private_targets("alice", 0.0, 28.0, 10))
+        self.assertEqual(found, [("alice bob", 10.0), ("aaron alice", 15.0)])
 
 
 class SlowReads(Held):

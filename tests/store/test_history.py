@@ -362,16 +362,23 @@ class HistoryContractTests(CaseBase):
         asked = ["#a", "#b", "!dm:x:y", "#d", "#e", "#nothing"]
         self.assertEqual(
             (yield store.history_targets(asked, 6.0, 40.0, 10)),
-            [("#a", 30.0), ("!dm:x:y", 25.0), ("#b", 20.0)],
+            [("#b", 20.0), ("!dm:x:y", 25.0), ("#a", 30.0)],
         )
-        # Either order of the bounds; the limit counts targets.
+        # Oldest first; the limit counts from the first time given, as
+        # BETWEEN does: the earliest forwards, the latest backwards.
+        self.assertEqual(
+            (yield store.history_targets(asked, 0.0, 100.0, 2)),
+            [("#e", 5.0), ("#b", 20.0)],
+        )
         self.assertEqual(
             (yield store.history_targets(asked, 100.0, 0.0, 2)),
-            [("#d", 40.0), ("#a", 30.0)],
+            [("#a", 30.0), ("#d", 40.0)],
         )
+        # A target whose latest item is outside is left out, though it has
+        # one inside (#a's 10.0).
         self.assertEqual(
-            (yield store.history_targets(asked, 15.0, 28.0, 10)),
-            [("!dm:x:y", 25.0), ("#b", 20.0)],
+            (yield store.history_targets(asked, 9.0, 29.0, 10)),
+            [("#b", 20.0), ("!dm:x:y", 25.0)],
         )
         # Only the targets asked about.
         self.assertEqual(
@@ -486,16 +493,18 @@ class HistoryContractTests(CaseBase):
         store = yield self.with_items(items)
         found = yield store.history_private_targets("alice", 5.0, 100.0, 10)
         self.assertEqual(
-            found, [("alice bob", 30.0), ("aaron alice", 20.0), ("alice carol", 10.0)]
+            found, [("alice carol", 10.0), ("aaron alice", 20.0), ("alice bob", 30.0)]
         )
         found = yield store.history_private_targets("alice", 100.0, 0.0, 2)
-        self.assertEqual(found, [("alice bob", 30.0), ("aaron alice", 20.0)])
+        self.assertEqual(found, [("aaron alice", 20.0), ("alice bob", 30.0)])
+        found = yield store.history_private_targets("alice", 0.0, 100.0, 2)
+        self.assertEqual(found, [("alice dave", 1.0), ("alice carol", 10.0)])
         self.assertEqual(
             (yield store.history_private_targets("alice", 0.0, 100.0, 0)), []
         )
         self.assertEqual(
             (yield store.history_private_targets("carol", 0.0, 100.0, 5)),
-            [("bob carol", 80.0), ("alice carol", 10.0)],
+            [("alice carol", 10.0), ("bob carol", 80.0)],
         )
 
     # Read markers.
