@@ -643,8 +643,17 @@ class ReadMarkerTests(AccountHistoryCase):
         for bad in ("*", "timestamp=soon", "2026-01-01T00:00:00.000Z"):
             [fail] = alice.ask(f"MARKREAD #chan {bad}")
             self.assertEqual(fail.params[:3], ["MARKREAD", "INVALID_PARAMS", bad])
-        [fail] = alice.ask("MARKREAD #elsewhere")
-        self.assertEqual(fail.params[:3], ["MARKREAD", "INVALID_PARAMS", "#elsewhere"])
+        [fail] = alice.ask("MARKREAD bad,nick")
+        self.assertEqual(fail.params[:3], ["MARKREAD", "INVALID_PARAMS", "bad,nick"])
+        # A marker is the reader's own note: one never set reads *, for any
+        # well-formed target, as for one whose history is not yours.
+        [line] = alice.ask("MARKREAD #elsewhere")
+        self.assertEqual(line.params, ["#elsewhere", "*"])
+        guest = self.irc("guest", caps=("draft/read-marker",))
+        [line] = guest.ask("MARKREAD bob timestamp=2020-01-01T00:00:00.000Z")
+        self.assertEqual(line.params, ["bob", "timestamp=2020-01-01T00:00:00.000Z"])
+        [line] = guest.ask("MARKREAD bob")
+        self.assertEqual(line.params, ["bob", "timestamp=2020-01-01T00:00:00.000Z"])
 
     def test_a_marker_is_never_in_the_future(self) -> None:
         alice = self.account("alice", *FULL, "draft/read-marker")

@@ -136,6 +136,27 @@ class HistoryRules:
             return Conversation(guest_key(user.account, target), target, 0.0)
         return Conversation(private_key(user.account, other), target, 0.0)
 
+    def marker_key(self, user: User, target: str) -> str:
+        """
+        What C{user}'s read marker on C{target} is kept under: a marker is
+        the user's own note, so any well-formed channel or nick has one
+        (IRCv3 read-marker answers C{*} for one never set), whether or not
+        its history may be read.  An account's markers on private
+        conversations follow the conversation's key, shared by its
+        connections; a guest's are its own.
+        """
+        self.require_nick(user)
+        if target.startswith("#"):
+            check_channel(target)
+            return channel_key(target)
+        check_nick(target)
+        if user.account is None:
+            return f"~{fold(target)}"
+        other = self.account_named(target)
+        if other is None:
+            return guest_key(user.account, target)
+        return private_key(user.account, other)
+
     def account_named(self, nick: str) -> str | None:
         """The account of whoever C{nick} names: the user, or else its owner."""
         folded = fold(nick)

@@ -455,22 +455,24 @@ class History:
         if self.markers is None:
             return fail(ChatError("unavailable", "read markers are not kept here"))
         markers = self.markers
-        conversation = self.chat.conversation(user, target)
+        key = self.chat.marker_key(user, target)
+
+        channel = self.chat.find_channel(target) if target.startswith("#") else None
+        name = target if channel is None else channel.name
 
         def kept(marker: float) -> float:
             if marker == ts:
-                self.chat.mark_read(user, conversation.name, marker, now)
+                self.chat.mark_read(user, name, marker, now)
             return marker
 
-        return markers.set(user, conversation.key, ts).addCallback(kept)
+        return markers.set(user, key, ts).addCallback(kept)
 
     @_refusals_fail
     def read_marker(self, user: User, target: str) -> Deferred[float | None]:
         """Up to when C{user} has read C{target}, or None if not known."""
         if self.markers is None:
             return succeed(None)
-        conversation = self.chat.conversation(user, target)
-        return self.markers.get(user, conversation.key)
+        return self.markers.get(user, self.chat.marker_key(user, target))
 
 
 __all__ = ["LIMIT_MAX", "History", "Page", "ReadMarked", "Reference"]
