@@ -694,6 +694,21 @@ class RedactTests(AccountHistoryCase):
         [fail] = alice.ask(f"REDACT #chan {msgid}")
         self.assertEqual(fail.params[:4], ["REDACT", "UNKNOWN_MSGID", "#chan", msgid])
 
+    def test_a_private_message_is_redacted_as_it_was_addressed(self) -> None:
+        alice = self.account("alice", *self.CAPS)
+        bob = self.account("bob", *self.CAPS)
+        alice.send("PRIVMSG bob :meant for carol")
+        [sent] = [line for line in alice.lines() if line.command == "PRIVMSG"]
+        bob.lines()
+        msgid = sent.tags["msgid"]
+        # Both see it named as the PRIVMSG was: to bob, from alice.
+        [echo] = alice.ask(f"REDACT bob {msgid}")
+        self.assertEqual((echo.command, echo.params), ("REDACT", ["bob", msgid]))
+        [seen] = bob.lines()
+        self.assertEqual((seen.command, seen.params), ("REDACT", ["bob", msgid]))
+        self.assertTrue(seen.prefix.startswith("alice!"))
+        self.assertEqual(self.page(bob, "CHATHISTORY LATEST alice * 10"), [])
+
     def test_who_may_not(self) -> None:
         alice = self.account("alice", *self.CAPS)  # first in: the op
         bob = self.irc("bob", caps=self.CAPS)

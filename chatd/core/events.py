@@ -352,11 +352,13 @@ class Wallops(Event):
 class Redacted(Event):
     """
     C{by} (the origin's nick) deleted the message C{redacted} of C{target}
-    (a channel's name, or the nick the message went to or came from) from
-    the history, with C{reason}: IRCv3 C{draft/message-redaction}.
+    (a channel's name, or the other party's nick as the reader names the
+    conversation) from the history, with C{reason}: IRCv3
+    C{draft/message-redaction}.  C{to} is where the message was sent (a
+    channel, or the recipient's nick), as IRC's REDACT line names it.
     """
 
-    __slots__ = ("by", "reason", "redacted", "target")
+    __slots__ = ("by", "reason", "redacted", "target", "to")
     kind = "redact"
 
     def __init__(
@@ -367,12 +369,14 @@ class Redacted(Event):
         target: str,
         redacted: str,
         reason: str,
+        to: str = "",
     ) -> None:
         Event.__init__(self, origin, msgid, ts)
         self.by = origin.nick
         self.target = target
         self.redacted = redacted
         self.reason = reason
+        self.to = to or target
 
 
 class ReadMarked(Event):

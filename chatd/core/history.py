@@ -197,6 +197,7 @@ class HistoryRules:
         author: str | None,
         reason: str = "",
         now: float | None = None,
+        to: str = "",
     ) -> Redacted:
         """
         Delete message C{msgid} of C{target} (which C{user} may read; see
@@ -223,7 +224,7 @@ class HistoryRules:
             )
         now = self._now(now)
         event = Redacted(
-            user.origin, self.next_id(now), now, conversation.name, msgid, reason
+            user.origin, self.next_id(now), now, conversation.name, msgid, reason, to
         )
         if channel is not None:
             self.router.to_users([u for u in channel.members if u is not user], event)
@@ -242,7 +243,7 @@ class HistoryRules:
             other = self.account_named(target)
             if other is not None and fold(other) != fold(user.account):
                 theirs = Redacted(
-                    user.origin, event.msgid, now, user.nick or "", msgid, reason
+                    user.origin, event.msgid, now, user.nick or "", msgid, reason, to
                 )
                 self.router.to_users(
                     [u for u in self.connections_of(other) if u.nick is not None],

@@ -438,7 +438,9 @@ class History:
                     "unknown_msgid",
                     f"{msgid} is not a message of {conversation.name}'s history",
                 )
-            event = self.chat.redact(user, target, msgid, item.account, reason, now)
+            event = self.chat.redact(
+                user, target, msgid, item.account, reason, now, to=item.to
+            )
             await self.log.delete(msgid)
             return event
 

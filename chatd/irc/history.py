@@ -422,7 +422,8 @@ class HistoryCommands(Channels):
         self.write(self._redact_line(event), {"time": format_time(event.ts)})
 
     def _redact_line(self, event: Redacted) -> str:
-        params: tuple[str, ...] = (event.target, event.redacted)
+        # As the message's own line named it: its channel, or its recipient.
+        params: tuple[str, ...] = (event.to, event.redacted)
         if event.reason:
             params = (*params, event.reason)
         source = mask(event.by, event.origin)
