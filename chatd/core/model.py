@@ -92,6 +92,7 @@ class User:
     """
 
     __slots__ = (
+        "__weakref__",
         "account",
         "away",
         "channels",

@@ -9,6 +9,7 @@ connection.  A marker only moves forward.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
+from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred, succeed
 
@@ -31,18 +32,20 @@ class ReadMarkers:
 
     def __init__(self, store: MarkerStore | None = None) -> None:
         self.store = store
-        #: (who, key) -> marker; who is a folded account, or a guest's id
+        #: (folded account, key) -> marker
         self._known: dict[tuple[str, str], float] = {}
-
-    def _who(self, user: User) -> tuple[str, bool]:
-        if user.account is not None:
-            return fold(user.account), True
-        return f"guest {id(user)}", False
+        #: a guest's markers, by key: gone with the guest (nothing is kept
+        #: by an id a later connection could be given)
+        self._guests: WeakKeyDictionary[User, dict[str, float]] = (
+            WeakKeyDictionary()
+        )
 
     def get(self, user: User, key: str) -> Deferred[float | None]:
-        who, account = self._who(user)
+        if user.account is None:
+            return succeed(self._guests.get(user, {}).get(key))
+        who = fold(user.account)
         known = self._known.get((who, key))
-        if known is not None or not account or self.store is None:
+        if known is not None or self.store is None:
             return succeed(known)
 
         def loaded(marker: float | None) -> float | None:
@@ -56,23 +59,19 @@ class ReadMarkers:
 
     def set(self, user: User, key: str, ts: float) -> Deferred[float]:
         """Move the marker to C{ts} if that is later; the marker now."""
-        who, account = self._who(user)
 
         def moved(current: float | None) -> Deferred[float] | float:
             if current is not None and current >= ts:
                 return current
+            if user.account is None:
+                self._guests.setdefault(user, {})[key] = ts
+                return ts
+            who = fold(user.account)
             self._known[(who, key)] = ts
-            if account and self.store is not None:
+            if self.store is not None:
                 return self.store.save_read_marker(who, key, ts).addCallback(
                     lambda _: ts
                 )
             return ts
 
         return self.get(user, key).addCallback(moved)
-
-    def forget(self, user: User) -> None:
-        """A guest is gone: its markers with it."""
-        if user.account is None:
-            who = f"guest {id(user)}"
-            for pair in [p for p in self._known if p[0] == who]:
-                del self._known[pair]

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatd.core.model import User
 from chatd.history.markers import ReadMarkers
 from chatd.store.memory import MemoryStore
-
-if TYPE_CHECKING:
-    from chatd.core.model import User
 
 
 def user(account: str | None) -> User:
     # ReadMarkers looks at the account alone.
-    return cast("User", SimpleNamespace(account=account))
+    made = User(cast("Any", None), "127.0.0.1")
+    made.account = account
+    return made
 
 
 class StoredMarkersTests(SynchronousTestCase):
@@ -42,3 +41,19 @@ class StoredMarkersTests(SynchronousTestCase):
         self.successResultOf(markers.set(guest, "#c", 10.0))
         self.assertEqual(self.store._markers, {})
         self.assertEqual(self.successResultOf(markers.get(guest, "#c")), 10.0)
+
+    def test_a_guests_markers_go_with_it(self) -> None:
+        import gc
+
+        markers = ReadMarkers(self.store)
+        first = User(cast("Any", None), "127.0.0.1")
+        self.successResultOf(markers.set(first, "#c", 10.0))
+        other = User(cast("Any", None), "127.0.0.1")
+        self.assertIsNone(self.successResultOf(markers.get(other, "#c")))
+        del first
+        gc.collect()
+        # Nothing is kept for a guest that is gone, so no later guest can be
+        # taken for it.
+        self.assertEqual(len(markers._guests), 0)
+        later = User(cast("Any", None), "127.0.0.1")
+        self.assertIsNone(self.successResultOf(markers.get(later, "#c")))
