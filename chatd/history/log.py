@@ -18,7 +18,6 @@ then held).  L{HistoryLog.close} writes everything, for a clean stop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
@@ -77,9 +76,10 @@ class HistoryLog:
         #: the batch the store is writing
         self._writing: list[HistoryItem] = []
         self._write: Deferred[None] | None = None
-        #: pending and writing, by key and by msgid, for reads
+        #: pending and writing, by key, for reads (a lookup by msgid, rare,
+        #: scans them: an index would cost every message a list and a
+        #: dict entry)
         self._unwritten: dict[str, list[HistoryItem]] = {}
-        self._by_msgid: dict[str, list[HistoryItem]] = {}
         self._timer: IDelayedCall | None = None
         self._closed = False
         #: batches finished (committed or failed) so far
@@ -106,14 +106,13 @@ class HistoryLog:
                 # A quit or a nick change is kept in each of the channels it
                 # was seen in; a msgid is kept once, so the copies after the
                 # first have their own.
-                item = replace(item, msgid=f"{item.msgid}-{n}")
+                item = item._replace(msgid=f"{item.msgid}-{n}")
             self._pending.append(item)
             unwritten = self._unwritten.get(key)
             if unwritten is None:
                 self._unwritten[key] = [item]
             else:
                 unwritten.append(item)
-            self._by_msgid.setdefault(item.msgid, []).append(item)
         if len(self._pending) >= self.batch_max:
             self._flush_soon(0)
         elif self._timer is None:
@@ -219,11 +218,6 @@ class HistoryLog:
                     unwritten.remove(item)
                 if not unwritten:
                     del self._unwritten[item.target]
-            same = self._by_msgid.get(item.msgid)
-            if same is not None:
-                same[:] = [i for i in same if i is not item]
-                if not same:
-                    del self._by_msgid[item.msgid]
 
     def close(self) -> Deferred[None]:
         """Write everything kept so far; nothing is written after."""
@@ -328,10 +322,22 @@ class HistoryLog:
 
     def item(self, msgid: str) -> Deferred[HistoryItem | None]:
         """The item with C{msgid} (the first kept, if under several keys)."""
-        same = self._by_msgid.get(msgid)
+        same = self._unwritten_with(msgid)
         if same:
             return succeed(same[0])
         return self.store.history_item(msgid)
+
+    def _unwritten_with(self, msgid: str) -> list[HistoryItem]:
+        """The unwritten items with C{msgid}, oldest first."""
+        return sorted(
+            (
+                i
+                for items in self._unwritten.values()
+                for i in items
+                if i.msgid == msgid
+            ),
+            key=order,
+        )
 
     def _merge_targets(
         self,
@@ -414,7 +420,7 @@ class HistoryLog:
         Delete the item C{msgid} under every key (a redaction): from what
         is pending at once, and from the store after what it is writing.
         """
-        same = self._by_msgid.pop(msgid, [])
+        same = self._unwritten_with(msgid)
         dropped = False
         for item in same:
             if item in self._pending:

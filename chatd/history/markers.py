@@ -36,9 +36,7 @@ class ReadMarkers:
         self._known: dict[tuple[str, str], float] = {}
         #: a guest's markers, by key: gone with the guest (nothing is kept
         #: by an id a later connection could be given)
-        self._guests: WeakKeyDictionary[User, dict[str, float]] = (
-            WeakKeyDictionary()
-        )
+        self._guests: WeakKeyDictionary[User, dict[str, float]] = WeakKeyDictionary()
 
     def get(self, user: User, key: str) -> Deferred[float | None]:
         if user.account is None:

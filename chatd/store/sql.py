@@ -92,23 +92,6 @@ def _account_row(account: AccountRecord) -> tuple[Any, ...]:
     )
 
 
-def _item_row(item: HistoryItem) -> tuple[Any, ...]:
-    return (
-        item.msgid,
-        item.target,
-        item.ts,
-        item.kind,
-        item.nick,
-        item.username,
-        item.host,
-        item.account,
-        item.to,
-        item.text,
-        item.tags,
-        item.extra,
-    )
-
-
 def _items(rows: Sequence[Sequence[Any]]) -> list[HistoryItem]:
     return [HistoryItem(*row) for row in rows]
 
@@ -526,7 +509,7 @@ class SQLStore:
                 f"INSERT INTO history ({HISTORY_COLUMNS})"
                 f" VALUES ({_placeholders(12)}) ON CONFLICT (msgid) DO NOTHING"
             ),
-            [_item_row(item) for item in batch],
+            batch,
         )
         if cursor.rowcount != len(batch):
             # Raising rolls the whole batch back.

@@ -101,7 +101,7 @@ class HistoryContractTests(CaseBase):
             extra='{"reason": "π"}',
         )
         bare = item("m1", 5.0, text="", account=None, kind="join")
-        bare = HistoryItem(**{**bare.__dict__, "text": ""})
+        bare = bare._replace(text="")
         store = yield self.opened()
         yield store.append_history([full, bare])
         self.assertEqual((yield store.history_item(full.msgid)), full)
