@@ -95,6 +95,13 @@ def _add_target(p: argparse.ArgumentParser) -> None:
         default=sys.executable,
         help="Python to run chatd with when there is no --target",
     )
+    p.add_argument(
+        "--history",
+        choices=("on", "off"),
+        default="on",
+        help="whether the chatd started keeps history (on, its default, in "
+        "a fresh SQLite file; off: --no-history)",
+    )
     _add_common(p)
 
 
@@ -146,8 +153,73 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--room-size", type=int, default=10)
     p.add_argument("--big", type=int, default=3)
     p.add_argument("--big-size", type=int, default=500)
-    p.add_argument("--rate", type=float, default=1000.0, help="messages/s in all")
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=1000.0,
+        help="messages/s in all, or 'max' for the highest sustained rate",
+    )
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
+    p.add_argument("--start-rate", type=float, default=1000.0, help="with --rate max")
+    p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+
+    p = sub.add_parser(
+        "store",
+        help="many channels of two: what the server keeps in its history per second",
+    )
+    _add_target(p)
+    p.add_argument("--clients", type=int, default=2000)
+    p.add_argument("--room-size", type=int, default=2)
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        help="messages/s in all, or 'max' (the default) for the highest rate "
+        "both delivered and kept",
+    )
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
+    p.add_argument("--start-rate", type=float, default=10000.0, help="with --rate max")
+    p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+    p.add_argument(
+        "--database",
+        help="with --target: the server's SQLite file, to count what it keeps",
+    )
+
+    p = sub.add_parser(
+        "history-read",
+        help="CHATHISTORY LATEST and search latency on a prefilled store, "
+        "under a background load",
+    )
+    p.add_argument(
+        "--python",
+        type=_interpreter,
+        default=sys.executable,
+        help="Python to run chatd (and the prefill) with",
+    )
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--channels", type=int, default=1000)
+    p.add_argument(
+        "--state-dir",
+        help="keep the prefilled store here (and reuse it if it is there "
+        "already); default: a temporary directory, removed after",
+    )
+    p.add_argument("--queries", type=int, default=2000)
+    p.add_argument("--searches", type=int, default=200)
+    p.add_argument(
+        "--read-channels",
+        type=int,
+        default=500,
+        help="how many of the channels the reader joins and reads at random",
+    )
+    p.add_argument(
+        "--background-rate",
+        type=float,
+        default=20000.0,
+        help="messages/s sent meanwhile to other channels of two (0: none)",
+    )
+    p.add_argument("--background-clients", type=int, default=1000)
 
     p = sub.add_parser("storm", help="connect, register and join as fast as possible")
     _add_target(p)
@@ -298,10 +370,17 @@ def _pins(no_pin: bool) -> tuple[int | None, int | None]:
 def run_scenario(args: argparse.Namespace) -> list[Result]:
     server_cpu, gen_cpu = _pins(args.no_pin)
     started = None
+    database = getattr(args, "database", None)
     if args.target is None:
-        started = servers.start_chatd(args.python, Path(args.python).name, server_cpu)
+        started = servers.start_chatd(
+            args.python,
+            Path(args.python).name,
+            server_cpu,
+            history=args.history == "on",
+        )
         target = started.target(args.proto)
         name = started.name
+        database = str(started.database)
     else:
         host, port = args.target
         target = Target(host, port, args.proto, args.server_pid)
@@ -314,13 +393,29 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
     servers.pin_self(gen_cpu)
     trouble = ""
     result: Result | None = None
+    watch = None
+    if args.command == "store":
+        if database is None:
+            raise BenchError("store with --target needs --database")
+        watch = load.StoreWatch(database)
     try:
-        result = _one(args.command, target, args)
+        if watch is not None:
+            result = _store(target, watch, args)
+        else:
+            result = _one(args.command, target, args)
     finally:
+        if watch is not None:
+            watch.close()
         if started is not None:
-            trouble = started.stop()
+            trouble = started.stop(keep=True)
             if result is None and trouble:
                 print(f"the server logged trouble:\n{trouble[-3000:]}")
+    try:
+        if result is not None and watch is not None and started is not None:
+            after_stop(result, watch)
+    finally:
+        if started is not None:
+            started.cleanup()
     _log_trouble(result, name, trouble)
     result = _stamp(result, server=name)
     _print_result(result)
@@ -349,6 +444,39 @@ def _fanout(
     )
 
 
+def _store(target: Target, watch: load.StoreWatch, args: argparse.Namespace) -> Result:
+    return load.store(
+        target,
+        watch,
+        clients=args.clients,
+        size=args.room_size,
+        rate=args.rate,
+        seconds=args.seconds,
+        step_seconds=args.step_seconds,
+        start_rate=args.start_rate,
+        max_seconds=args.max_seconds,
+    )
+
+
+def after_stop(result: Result, watch: load.StoreWatch) -> None:
+    """
+    C{store}, once chatd has stopped cleanly (writing all it held): the
+    messages in its SQLite file must be exactly those it accepted.
+    """
+    kept = watch.messages()
+    watch.close()
+    size = os.path.getsize(watch.path)
+    result["kept_after_stop"] = kept
+    result["store_ok"] = kept == result["accepted"]
+    result["store_check"] = (
+        f"ok: the {kept:,} messages accepted are all in the SQLite file"
+        if result["store_ok"]
+        else f"FAILED: {result['accepted']:,} accepted, {kept:,} kept"
+    )
+    result["database_bytes"] = size
+    result["check_ok"] = bool(result.get("check_ok")) and result["store_ok"]
+
+
 def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
     if command == "fanout":
         return _fanout(target, args, args.rate, args.moderated)
@@ -361,6 +489,9 @@ def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
             big_size=args.big_size,
             rate=args.rate,
             seconds=args.seconds,
+            step_seconds=args.step_seconds,
+            start_rate=args.start_rate,
+            max_seconds=args.max_seconds,
         )
     if command == "storm":
         return load.storm(
@@ -370,6 +501,8 @@ def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
 
 
 _SHOWN = (
+    ("kept_per_s", "messages/s kept (highest sustained)"),
+    ("sustained_messages_per_s", "messages/s (highest sustained)"),
     ("deliveries_per_s", "deliveries/s"),
     ("registrations_per_s", "registrations/s"),
     ("kib_per_connection", "KiB per connection"),
@@ -384,6 +517,10 @@ _SHOWN = (
     ("seconds", "seconds"),
     ("setup_s", "setup seconds"),
     ("check", "delivery check"),
+    ("accepted", "messages accepted"),
+    ("kept_after_stop", "messages in the SQLite file"),
+    ("store_check", "store check"),
+    ("database_bytes", "SQLite file bytes"),
     ("server_log", "server log"),
 )
 
