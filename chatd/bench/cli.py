@@ -216,10 +216,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--background-rate",
         type=float,
-        default=20000.0,
+        default=5000.0,
         help="messages/s sent meanwhile to other channels of two (0: none)",
     )
     p.add_argument("--background-clients", type=int, default=1000)
+    _add_common(p)
 
     p = sub.add_parser("storm", help="connect, register and join as fast as possible")
     _add_target(p)
@@ -254,8 +255,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--measures",
         default="max,p99,idle,storm",
         help="max (highest sustained fan-out), p99 (latency at --p99-rate), "
-        "idle (memory), storm (registrations/s)",
+        "idle (memory), storm (registrations/s), rooms (highest sustained "
+        "rooms rate, messages/s; not for the ceiling)",
     )
+    p.add_argument(
+        "--history",
+        choices=("on", "off", "both"),
+        default="on",
+        help="chatd keeping history (on, its default), not (off: "
+        "--no-history), or both, one after the other in each round",
+    )
+    p.add_argument("--rooms-clients", type=int, default=2000)
+    p.add_argument("--rooms-start-rate", type=float, default=1000.0)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--members", type=int, default=1000)
     p.add_argument("--senders", type=int, default=4)
@@ -547,6 +558,68 @@ def _print_result(result: Result) -> None:
             print(f"  {label:<36} {value}")
 
 
+# history-read
+
+
+def run_history_read(args: argparse.Namespace) -> Result:
+    """
+    C{chatd-bench history-read}: prefill a store (or reuse --state-dir's),
+    start chatd on it, and time LATEST and search under a background load.
+    """
+    import shutil
+    import tempfile
+
+    from chatd.bench import history
+    from chatd.store import SQLITE_FILE
+
+    server_cpu, gen_cpu = _pins(args.no_pin)
+    state = args.state_dir or tempfile.mkdtemp(prefix="chatd-bench-history-")
+    state = os.path.abspath(state)
+    path = os.path.join(state, SQLITE_FILE)
+    built: Result = {}
+    try:
+        if os.path.exists(path):
+            print(f"reusing {path} (its prefill: --messages and --channels must match)")
+        else:
+            print(
+                f"prefilling {path}: {args.messages:,} messages in "
+                f"{args.channels:,} channels"
+            )
+            built = history.prefill(args.python, path, args.messages, args.channels)
+            print(f"  {built}")
+        size = os.path.getsize(path)
+        servers.pin_self(gen_cpu)
+        started = servers.start_chatd(
+            args.python, Path(args.python).name, server_cpu, f"--state-dir={state}"
+        )
+        result: Result | None = None
+        try:
+            result = history.read_latency(
+                started.target("irc"),
+                started.target("json"),
+                args.messages,
+                args.channels,
+                queries=args.queries,
+                searches=args.searches,
+                read_channels=args.read_channels,
+                background_rate=args.background_rate,
+                background_clients=args.background_clients,
+            )
+        finally:
+            trouble = started.stop()
+        result.update(built)
+        result["database_bytes"] = size
+        result["bytes_per_million"] = round(size / args.messages * 1e6)
+        _log_trouble(result, started.name, trouble)
+        result = _stamp(result, server=started.name)
+        print(json.dumps(result, indent=1, sort_keys=True))
+        _save(args.results, [result])
+        return result
+    finally:
+        if not args.state_dir:
+            shutil.rmtree(state, ignore_errors=True)
+
+
 # soak
 
 
@@ -573,7 +646,7 @@ def run_soak(args: argparse.Namespace) -> Result:
 
 # compare
 
-MEASURES = ("max", "p99", "idle", "storm")
+MEASURES = ("max", "p99", "idle", "storm", "rooms")
 STORM_SETTLE_SECONDS = 2.0
 
 
@@ -595,28 +668,21 @@ def _contenders(
     if unknown:
         raise BenchError(f"unknown servers: {', '.join(sorted(unknown))}")
     rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]] = []
+    histories = {"on": (True,), "off": (False,), "both": (True, False)}[
+        getattr(args, "history", "on")
+    ]
     for label, path in pythons:
-
-        def chatd(
-            cpu: int | None, path: str = path, label: str = label
-        ) -> servers.Server:
-            return servers.start_chatd(path, label, cpu)
-
-        def ceiling(
-            cpu: int | None, path: str = path, label: str = label
-        ) -> servers.Server:
-            return servers.start_ceiling(path, label, cpu)
-
-        if "chatd-json" in wanted:
-            rows.append((f"chatd JSON ({label})", label, chatd, "json"))
-        if "chatd-irc" in wanted:
-            rows.append((f"chatd IRC ({label})", label, chatd, "irc"))
-        if "chatd-json-moderated" in wanted:
-            rows.append((f"chatd JSON +m ({label})", label, chatd, "json"))
-        if "chatd-irc-moderated" in wanted:
-            rows.append((f"chatd IRC +m ({label})", label, chatd, "irc"))
+        for history in histories:
+            _chatd_rows(rows, wanted, label, path, history)
         if "ceiling" in wanted:
+
+            def ceiling(
+                cpu: int | None, path: str = path, label: str = label
+            ) -> servers.Server:
+                return servers.start_ceiling(path, label, cpu)
+
             rows.append((f"bare Twisted ({label})", label, ceiling, "irc"))
+
     if "ngircd" in wanted:
         if servers.ngircd_path():
             rows.append(("ngIRCd", "", servers.start_ngircd, "irc"))
@@ -628,6 +694,33 @@ def _contenders(
         else:
             print("inspircd is not installed: skipped")
     return rows
+
+
+#: What a chatd row's name says when it keeps no history.
+NO_HISTORY = " no history"
+
+
+def _chatd_rows(
+    rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]],
+    wanted: list[str],
+    label: str,
+    path: str,
+    history: bool,
+) -> None:
+    def chatd(
+        cpu: int | None, path: str = path, label: str = label, history: bool = history
+    ) -> servers.Server:
+        return servers.start_chatd(path, label, cpu, history=history)
+
+    off = "" if history else NO_HISTORY
+    if "chatd-json" in wanted:
+        rows.append((f"chatd JSON{off} ({label})", label, chatd, "json"))
+    if "chatd-irc" in wanted:
+        rows.append((f"chatd IRC{off} ({label})", label, chatd, "irc"))
+    if "chatd-json-moderated" in wanted:
+        rows.append((f"chatd JSON +m{off} ({label})", label, chatd, "json"))
+    if "chatd-irc-moderated" in wanted:
+        rows.append((f"chatd IRC +m{off} ({label})", label, chatd, "irc"))
 
 
 def compare(args: argparse.Namespace) -> list[Result]:
@@ -646,6 +739,8 @@ def compare(args: argparse.Namespace) -> list[Result]:
     for round_ in range(args.rounds):
         for measure in measures:
             for name, label, start, proto in rows:
+                if measure == "rooms" and name.startswith("bare Twisted"):
+                    continue  # it broadcasts to everyone: no rooms
                 print(f"\n== round {round_ + 1}: {measure} on {name}", flush=True)
                 server = start(server_cpu)
                 try:
@@ -671,6 +766,10 @@ def compare(args: argparse.Namespace) -> list[Result]:
                 _save(args.results, [result])
     print()
     print(comparison_table(results, [r[0] for r in rows]))
+    ratios = history_table(results, [r[0] for r in rows])
+    if ratios:
+        print()
+        print(ratios)
     if args.plot != "-" and any(r.get("measure") == "max" for r in results):
         try:
             plot(results, args.plot)
@@ -690,6 +789,16 @@ def _measure(
         return _fanout(target, args, args.p99_rate, moderated)
     if measure == "idle":
         return load.idle(target, clients=args.idle_clients, log=log)
+    if measure == "rooms":
+        return load.rooms(
+            target,
+            clients=args.rooms_clients,
+            rate=None,
+            start_rate=args.rooms_start_rate,
+            step_seconds=args.step_seconds,
+            max_seconds=args.max_seconds,
+            log=log,
+        )
     # A server runs for days: measure it warm.  The first storm against a
     # fresh PyPy server is mostly JIT compilation; C servers do not care.
     load.storm(target, clients=args.storm_clients, mode="own", log=log)
@@ -756,6 +865,51 @@ def comparison_table(results: list[Result], names: list[str]) -> str:
     lines.append("")
     lines.append("(x) is the ratio to the bare Twisted server on the same interpreter.")
     return "\n".join(lines)
+
+
+def history_table(results: list[Result], names: list[str]) -> str:
+    """
+    Each chatd row with history against its twin without (C{--history
+    both}): medians over rounds of the highest sustained fan-out and rooms
+    rates, and their ratios; '' when no row has a twin.
+    """
+
+    def value(name: str, measure: str, key: str) -> float | None:
+        return _median(
+            [
+                r.get(key)
+                for r in results
+                if r.get("server") == name and r.get("measure") == measure
+            ]
+        )
+
+    lines = [
+        "| server | fan-out on / off deliveries/s | ratio | "
+        "rooms on / off messages/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        if not name.startswith("chatd") or NO_HISTORY in name:
+            continue
+        head, _, tail = name.rpartition(" (")
+        twin = f"{head}{NO_HISTORY} ({tail}"
+        if twin not in names:
+            continue
+        cells = []
+        for measure, key in (
+            ("max", "deliveries_per_s"),
+            ("rooms", "sustained_messages_per_s"),
+        ):
+            on, off = value(name, measure, key), value(twin, measure, key)
+            if on is None or off is None:
+                cells += ["n/a", "n/a"]
+            else:
+                cells += [
+                    f"{on:,.0f} / {off:,.0f}",
+                    f"{on / off:.2f}" if off else "n/a",
+                ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _k(results: list[Result]) -> str:
@@ -835,6 +989,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(args.out)
         elif args.command == "compare":
             compare(args)
+        elif args.command == "history-read":
+            run_history_read(args)
         elif args.command == "soak":
             if not run_soak(args)["check_ok"]:
                 sys.exit(1)
