@@ -389,8 +389,15 @@ class HistoryTests(SynchronousTestCase):
         server = servers.start_chatd(sys.executable, "py", None, history=False)
         self.addCleanup(server.cleanup)
         self.addCleanup(server.stop)
-        self.assertEqual(load.StoreWatch(str(server.database)).rows(), 0)
         self.assertIn("--no-history", server.proc.args)  # type: ignore[operator]
+        result = load.store(
+            server.target("irc"), None, clients=4, rate=100.0, seconds=0.3, log=len
+        )
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertEqual(result["delivered"], result["accepted"])
+        self.assertIsNone(result["rows_kept"])
+        self.assertIsNone(result["kept_per_s"])
+        self.assertEqual(load.StoreWatch(str(server.database)).rows(), 0)
 
     def test_history_read(self) -> None:
         state = Path(self.mktemp()).absolute()

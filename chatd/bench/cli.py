@@ -405,12 +405,13 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
     trouble = ""
     result: Result | None = None
     watch = None
-    if args.command == "store":
+    keeping = args.command == "store" and args.history == "on"
+    if keeping:
         if database is None:
             raise BenchError("store with --target needs --database")
         watch = load.StoreWatch(database)
     try:
-        if watch is not None:
+        if args.command == "store":
             result = _store(target, watch, args)
         else:
             result = _one(args.command, target, args)
@@ -455,7 +456,9 @@ def _fanout(
     )
 
 
-def _store(target: Target, watch: load.StoreWatch, args: argparse.Namespace) -> Result:
+def _store(
+    target: Target, watch: load.StoreWatch | None, args: argparse.Namespace
+) -> Result:
     return load.store(
         target,
         watch,
