@@ -429,6 +429,21 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual((result["queries"], result["searches"]), (20, 5))
         self.assertTrue(result["check_ok"], result["check"])
         self.assertGreater(result["background_sent"], 0)
+        # again, on the same store: the background's channels are new, so
+        # joining replays none of the last run's messages
+        again = history.read_latency(
+            server.target("irc"),
+            server.target("json"),
+            1000,
+            7,
+            queries=2,
+            searches=1,
+            background_rate=200.0,
+            background_clients=4,
+            log=lambda line: None,
+        )
+        self.assertTrue(again["check_ok"], again["check"])
+        self.assertEqual(again["delivered"], again["background_sent"])
 
     def test_a_short_latest_is_caught(self) -> None:
         """More messages claimed than kept: every LATEST comes back short."""

@@ -272,8 +272,12 @@ def read_latency(
                 irc.host, irc.port, DIALECTS["irc"], server_pid=irc.pid, log=log
             )
             pairs = max(1, background_clients // 2)
-            load.connect(_nicks("bg", 2 * pairs), lambda i: (f"#bg{i // 2}",))
+            # channels of this run only: a reused store has the last run's
+            # history, which joining would replay (and the check count twice)
+            run = f"{time.time_ns() // 1000 % 10**9:x}"
+            load.connect(_nicks("bg", 2 * pairs), lambda i: (f"#bg{run}-{i // 2}",))
             load.drain(quiet=0.2)
+            load.make_probes(4)
             streams = [load.add_stream(c, c.joins[0]) for c in load.clients]
 
             def choose(k: int) -> Stream:
