@@ -1309,6 +1309,8 @@ def store(
             "room_size": size,
             "max_rate": rate is None,
             "setup_s": round(setup, 3),
+            # the best step's figures, but what is claimed is below
+            **step.as_dict(),
             "messages_per_s": round(step.offered / per),
             "kept_per_s": None
             if db is None
@@ -1319,7 +1321,6 @@ def store(
             "accepted": accepted,
             "rows_kept": None if rows is None else rows - base,
             "deliveries_per_s": round(step.rate),
-            **step.as_dict(),
             **({"steps": [s.as_dict() for s in steps]} if rate is None else {}),
             **_check_fields(check),
         }
