@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import tap
-from chatd.bench import ceiling, cli, load, servers
+from chatd.bench import ceiling, cli, history, load, servers
 from chatd.bench.ceiling import Ceiling
 from chatd.bench.load import DIALECTS, Client, Load, RateSearch, Step, Target
 from chatd.bench.soak.checks import HONEST_ERRORS, check_deliveries
@@ -205,6 +205,25 @@ class ScenarioTests(InProcess):
         yield self.assertDelivered(result)
 
     @inlineCallbacks
+    def test_rooms_max_steps_up(self) -> Any:
+        result = yield self.bench(
+            load.rooms,
+            self.targets["json"],
+            clients=30,
+            size=5,
+            big=1,
+            big_size=10,
+            rate=None,
+            step_seconds=0.3,
+            start_rate=50.0,
+            max_steps=2,
+        )
+        self.assertTrue(result["max_rate"])
+        self.assertEqual(len(result["steps"]), 2)
+        self.assertIn("sustained_messages_per_s", result)
+        yield self.assertDelivered(result)
+
+    @inlineCallbacks
     def test_storm(self) -> Any:
         for mode in ("own", "one"):
             result = yield self.bench(
@@ -297,6 +316,192 @@ class LikeForLikeTests(SynchronousTestCase):
         self.assertIn(f'somaxconn="{tap.BACKLOG}"', conf)
 
 
+class HistoryTests(SynchronousTestCase):
+    """
+    The history scenarios against a real chatd keeping history in SQLite
+    (a subprocess: the generator blocks, so no reactor is needed here);
+    tiny sizes, exact counts, no speed.
+    """
+
+    def chatd(self, *extra: str) -> servers.Server:
+        server = servers.start_chatd(sys.executable, "py", None, *extra)
+        self.addCleanup(server.cleanup)
+        self.addCleanup(server.stop)
+        return server
+
+    def test_store_keeps_exactly_what_was_accepted(self) -> None:
+        server = self.chatd()
+        watch = load.StoreWatch(str(server.database))
+        self.addCleanup(watch.close)
+        result = load.store(
+            server.target("irc"),
+            watch,
+            clients=12,
+            size=3,
+            rate=100.0,
+            seconds=0.5,
+            log=lambda line: None,
+        )
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertEqual(result["room_size"], 3)
+        self.assertEqual(result["clients"], 12)
+        self.assertEqual(result["messages"], result["accepted"])
+        self.assertEqual(result["delivered"], 2 * result["accepted"])
+        self.assertEqual(result["rows_kept"], result["accepted"])
+        self.assertEqual(server.stop(keep=True), "")
+        cli.after_stop(result, watch)
+        self.assertEqual(result["kept_after_stop"], result["accepted"])
+        self.assertTrue(result["store_ok"], result["store_check"])
+        self.assertTrue(result["check_ok"])
+        self.assertGreater(result["database_bytes"], 0)
+        # and the check can fail
+        result["accepted"] += 1
+        cli.after_stop(result, watch)
+        self.assertFalse(result["store_ok"])
+        self.assertFalse(result["check_ok"])
+        self.assertIn("FAILED", result["store_check"])
+
+    def test_store_max_watches_every_step(self) -> None:
+        server = self.chatd()
+        watch = load.StoreWatch(str(server.database))
+        self.addCleanup(watch.close)
+        result = load.store(
+            server.target("json"),
+            watch,
+            clients=6,
+            rate=None,
+            step_seconds=0.3,
+            start_rate=100.0,
+            max_steps=2,
+            log=lambda line: None,
+        )
+        steps = result["steps"]
+        assert isinstance(steps, list)
+        self.assertEqual(len(steps), 2)
+        for step in steps:
+            self.assertIn("stored", step)
+            self.assertLessEqual(step["stored"], step["messages"])
+        self.assertEqual(sum(s["messages"] for s in steps), result["accepted"])
+        self.assertEqual(result["rows_kept"], result["accepted"])
+        self.assertTrue(result["check_ok"], result["check"])
+
+    def test_without_history_nothing_is_kept(self) -> None:
+        server = servers.start_chatd(sys.executable, "py", None, history=False)
+        self.addCleanup(server.cleanup)
+        self.addCleanup(server.stop)
+        self.assertIn("--no-history", server.proc.args)  # type: ignore[operator]
+        result = load.store(
+            server.target("irc"), None, clients=4, rate=100.0, seconds=0.3, log=len
+        )
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertEqual(result["delivered"], result["accepted"])
+        self.assertIsNone(result["rows_kept"])
+        self.assertIsNone(result["kept_per_s"])
+        self.assertEqual(load.StoreWatch(str(server.database)).rows(), 0)
+
+    def test_history_read(self) -> None:
+        state = Path(self.mktemp()).absolute()
+        db = str(state / "chatd.sqlite3")
+        built = history.prefill(sys.executable, db, 1000, 7)
+        self.assertGreater(built["prefill_per_s"], 0)
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            counts = dict(
+                conn.execute("SELECT target, count(*) FROM history GROUP BY target")
+            )
+        # 1000 = 6 * 143 + 142: the first six channels get one more
+        self.assertEqual(sorted(counts.values()), [142] + [143] * 6)
+        server = self.chatd(f"--state-dir={state}")
+        result = history.read_latency(
+            server.target("irc"),
+            server.target("json"),
+            1000,
+            7,
+            queries=20,
+            searches=5,
+            read_channels=7,
+            background_rate=200.0,
+            background_clients=4,
+            log=lambda line: None,
+        )
+        self.assertTrue(result["latest_ok"], result["latest_check"])
+        self.assertEqual((result["queries"], result["searches"]), (20, 5))
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertGreater(result["background_sent"], 0)
+        # again, on the same store: the background's channels are new, so
+        # joining replays none of the last run's messages
+        again = history.read_latency(
+            server.target("irc"),
+            server.target("json"),
+            1000,
+            7,
+            queries=2,
+            searches=1,
+            background_rate=200.0,
+            background_clients=4,
+            log=lambda line: None,
+        )
+        self.assertTrue(again["check_ok"], again["check"])
+        self.assertEqual(again["delivered"], again["background_sent"])
+
+    def test_a_short_latest_is_caught(self) -> None:
+        """More messages claimed than kept: every LATEST comes back short."""
+        state = Path(self.mktemp()).absolute()
+        history.prefill(sys.executable, str(state / "chatd.sqlite3"), 40, 1)
+        server = self.chatd(f"--state-dir={state}")
+        result = history.read_latency(
+            server.target("irc"),
+            server.target("json"),
+            1000,
+            1,
+            queries=3,
+            searches=1,
+            background_rate=0,
+            log=lambda line: None,
+        )
+        self.assertFalse(result["latest_ok"])
+        self.assertIn("#h0: 40 messages", result["latest_check"])
+
+
+class HistoryCompareTests(SynchronousTestCase):
+    def test_both_runs_chatd_with_and_without(self) -> None:
+        args = cli.parse_args(
+            ["compare", "--servers", "chatd-irc,ceiling", "--history", "both"]
+        )
+        rows = cli._contenders(args, [("py", sys.executable)])
+        self.assertEqual(
+            [r[0] for r in rows],
+            ["chatd IRC (py)", "chatd IRC no history (py)", "bare Twisted (py)"],
+        )
+        started: list[tuple[Any, ...]] = []
+        self.patch(
+            servers,
+            "start_chatd",
+            lambda *a, **kw: started.append((a, kw)),  # type: ignore[func-returns-value]
+        )
+        rows[0][2](None)
+        rows[1][2](None)
+        self.assertEqual([kw["history"] for _, kw in started], [True, False])
+
+    def test_history_table(self) -> None:
+        names = ["chatd IRC (py)", "chatd IRC no history (py)", "bare Twisted (py)"]
+        results = [
+            {"server": names[0], "measure": "max", "deliveries_per_s": 900},
+            {"server": names[0], "measure": "max", "deliveries_per_s": 800},
+            {"server": names[0], "measure": "max", "deliveries_per_s": 700},
+            {"server": names[1], "measure": "max", "deliveries_per_s": 1000},
+            {"server": names[0], "measure": "rooms", "sustained_messages_per_s": 90},
+            {"server": names[1], "measure": "rooms", "sustained_messages_per_s": 100},
+        ]
+        table = cli.history_table(results, names)
+        self.assertIn(
+            "| chatd IRC (py) | 800 / 1,000 | 0.80 | 90 / 100 | 0.90 |", table
+        )
+        self.assertEqual(table.count("\n"), 2)
+        self.assertEqual(cli.history_table(results, names[:1]), "")
+
+
 class RateSearchTests(SynchronousTestCase):
     """The search for the maximum, step by step, without a server."""
 
@@ -323,6 +528,15 @@ class RateSearchTests(SynchronousTestCase):
     def test_a_first_failure_looks_lower(self) -> None:
         search = RateSearch(1000.0)
         self.assertEqual(search.next(self.step(1000.0, False), True), 625.0)
+
+    def test_a_step_the_store_fell_behind_on_fails(self) -> None:
+        step = self.step(1000.0, True)
+        step.sent = 10
+        step.stored = 9
+        self.assertFalse(step.passed())
+        step.stored = 10
+        self.assertTrue(step.passed())
+        self.assertEqual(step.as_dict()["kept_per_s"], 10)
 
     def test_a_server_still_catching_up_ends_the_search(self) -> None:
         search = RateSearch(1000.0)

@@ -95,6 +95,13 @@ def _add_target(p: argparse.ArgumentParser) -> None:
         default=sys.executable,
         help="Python to run chatd with when there is no --target",
     )
+    p.add_argument(
+        "--history",
+        choices=("on", "off"),
+        default="on",
+        help="whether the chatd started keeps history (on, its default, in "
+        "a fresh SQLite file; off: --no-history)",
+    )
     _add_common(p)
 
 
@@ -146,8 +153,74 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--room-size", type=int, default=10)
     p.add_argument("--big", type=int, default=3)
     p.add_argument("--big-size", type=int, default=500)
-    p.add_argument("--rate", type=float, default=1000.0, help="messages/s in all")
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=1000.0,
+        help="messages/s in all, or 'max' for the highest sustained rate",
+    )
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
+    p.add_argument("--start-rate", type=float, default=1000.0, help="with --rate max")
+    p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+
+    p = sub.add_parser(
+        "store",
+        help="many channels of two: what the server keeps in its history per second",
+    )
+    _add_target(p)
+    p.add_argument("--clients", type=int, default=2000)
+    p.add_argument("--room-size", type=int, default=2)
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        help="messages/s in all, or 'max' (the default) for the highest rate "
+        "both delivered and kept",
+    )
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--step-seconds", type=float, default=3.0, help="with --rate max")
+    p.add_argument("--start-rate", type=float, default=10000.0, help="with --rate max")
+    p.add_argument("--max-seconds", type=float, default=180.0, help="with --rate max")
+    p.add_argument(
+        "--database",
+        help="with --target: the server's SQLite file, to count what it keeps",
+    )
+
+    p = sub.add_parser(
+        "history-read",
+        help="CHATHISTORY LATEST and search latency on a prefilled store, "
+        "under a background load",
+    )
+    p.add_argument(
+        "--python",
+        type=_interpreter,
+        default=sys.executable,
+        help="Python to run chatd (and the prefill) with",
+    )
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--channels", type=int, default=1000)
+    p.add_argument(
+        "--state-dir",
+        help="keep the prefilled store here (and reuse it if it is there "
+        "already); default: a temporary directory, removed after",
+    )
+    p.add_argument("--queries", type=int, default=2000)
+    p.add_argument("--searches", type=int, default=200)
+    p.add_argument(
+        "--read-channels",
+        type=int,
+        default=500,
+        help="how many of the channels the reader joins and reads at random",
+    )
+    p.add_argument(
+        "--background-rate",
+        type=float,
+        default=5000.0,
+        help="messages/s sent meanwhile to other channels of two (0: none)",
+    )
+    p.add_argument("--background-clients", type=int, default=1000)
+    _add_common(p)
 
     p = sub.add_parser("storm", help="connect, register and join as fast as possible")
     _add_target(p)
@@ -182,8 +255,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--measures",
         default="max,p99,idle,storm",
         help="max (highest sustained fan-out), p99 (latency at --p99-rate), "
-        "idle (memory), storm (registrations/s)",
+        "idle (memory), storm (registrations/s), rooms (highest sustained "
+        "rooms rate, messages/s; not for the ceiling)",
     )
+    p.add_argument(
+        "--history",
+        choices=("on", "off", "both"),
+        default="on",
+        help="chatd keeping history (on, its default), not (off: "
+        "--no-history), or both, one after the other in each round",
+    )
+    p.add_argument("--rooms-clients", type=int, default=2000)
+    p.add_argument("--rooms-start-rate", type=float, default=1000.0)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--members", type=int, default=1000)
     p.add_argument("--senders", type=int, default=4)
@@ -298,10 +381,17 @@ def _pins(no_pin: bool) -> tuple[int | None, int | None]:
 def run_scenario(args: argparse.Namespace) -> list[Result]:
     server_cpu, gen_cpu = _pins(args.no_pin)
     started = None
+    database = getattr(args, "database", None)
     if args.target is None:
-        started = servers.start_chatd(args.python, Path(args.python).name, server_cpu)
+        started = servers.start_chatd(
+            args.python,
+            Path(args.python).name,
+            server_cpu,
+            history=args.history == "on",
+        )
         target = started.target(args.proto)
         name = started.name
+        database = str(started.database)
     else:
         host, port = args.target
         target = Target(host, port, args.proto, args.server_pid)
@@ -314,13 +404,30 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
     servers.pin_self(gen_cpu)
     trouble = ""
     result: Result | None = None
+    watch = None
+    keeping = args.command == "store" and args.history == "on"
+    if keeping:
+        if database is None:
+            raise BenchError("store with --target needs --database")
+        watch = load.StoreWatch(database)
     try:
-        result = _one(args.command, target, args)
+        if args.command == "store":
+            result = _store(target, watch, args)
+        else:
+            result = _one(args.command, target, args)
     finally:
+        if watch is not None:
+            watch.close()
         if started is not None:
-            trouble = started.stop()
+            trouble = started.stop(keep=True)
             if result is None and trouble:
                 print(f"the server logged trouble:\n{trouble[-3000:]}")
+    try:
+        if result is not None and watch is not None and started is not None:
+            after_stop(result, watch)
+    finally:
+        if started is not None:
+            started.cleanup()
     _log_trouble(result, name, trouble)
     result = _stamp(result, server=name)
     _print_result(result)
@@ -349,6 +456,41 @@ def _fanout(
     )
 
 
+def _store(
+    target: Target, watch: load.StoreWatch | None, args: argparse.Namespace
+) -> Result:
+    return load.store(
+        target,
+        watch,
+        clients=args.clients,
+        size=args.room_size,
+        rate=args.rate,
+        seconds=args.seconds,
+        step_seconds=args.step_seconds,
+        start_rate=args.start_rate,
+        max_seconds=args.max_seconds,
+    )
+
+
+def after_stop(result: Result, watch: load.StoreWatch) -> None:
+    """
+    C{store}, once chatd has stopped cleanly (writing all it held): the
+    messages in its SQLite file must be exactly those it accepted.
+    """
+    kept = watch.messages()
+    watch.close()
+    size = os.path.getsize(watch.path)
+    result["kept_after_stop"] = kept
+    result["store_ok"] = kept == result["accepted"]
+    result["store_check"] = (
+        f"ok: the {kept:,} messages accepted are all in the SQLite file"
+        if result["store_ok"]
+        else f"FAILED: {result['accepted']:,} accepted, {kept:,} kept"
+    )
+    result["database_bytes"] = size
+    result["check_ok"] = bool(result.get("check_ok")) and result["store_ok"]
+
+
 def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
     if command == "fanout":
         return _fanout(target, args, args.rate, args.moderated)
@@ -361,6 +503,9 @@ def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
             big_size=args.big_size,
             rate=args.rate,
             seconds=args.seconds,
+            step_seconds=args.step_seconds,
+            start_rate=args.start_rate,
+            max_seconds=args.max_seconds,
         )
     if command == "storm":
         return load.storm(
@@ -370,6 +515,8 @@ def _one(command: str, target: Target, args: argparse.Namespace) -> Result:
 
 
 _SHOWN = (
+    ("kept_per_s", "messages/s kept (highest sustained)"),
+    ("sustained_messages_per_s", "messages/s (highest sustained)"),
     ("deliveries_per_s", "deliveries/s"),
     ("registrations_per_s", "registrations/s"),
     ("kib_per_connection", "KiB per connection"),
@@ -384,6 +531,10 @@ _SHOWN = (
     ("seconds", "seconds"),
     ("setup_s", "setup seconds"),
     ("check", "delivery check"),
+    ("accepted", "messages accepted"),
+    ("kept_after_stop", "messages in the SQLite file"),
+    ("store_check", "store check"),
+    ("database_bytes", "SQLite file bytes"),
     ("server_log", "server log"),
 )
 
@@ -408,6 +559,68 @@ def _print_result(result: Result) -> None:
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = f"{value:,}"
             print(f"  {label:<36} {value}")
+
+
+# history-read
+
+
+def run_history_read(args: argparse.Namespace) -> Result:
+    """
+    C{chatd-bench history-read}: prefill a store (or reuse --state-dir's),
+    start chatd on it, and time LATEST and search under a background load.
+    """
+    import shutil
+    import tempfile
+
+    from chatd.bench import history
+    from chatd.store import SQLITE_FILE
+
+    server_cpu, gen_cpu = _pins(args.no_pin)
+    state = args.state_dir or tempfile.mkdtemp(prefix="chatd-bench-history-")
+    state = os.path.abspath(state)
+    path = os.path.join(state, SQLITE_FILE)
+    built: Result = {}
+    try:
+        if os.path.exists(path):
+            print(f"reusing {path} (its prefill: --messages and --channels must match)")
+        else:
+            print(
+                f"prefilling {path}: {args.messages:,} messages in "
+                f"{args.channels:,} channels"
+            )
+            built = history.prefill(args.python, path, args.messages, args.channels)
+            print(f"  {built}")
+        size = os.path.getsize(path)
+        servers.pin_self(gen_cpu)
+        started = servers.start_chatd(
+            args.python, Path(args.python).name, server_cpu, f"--state-dir={state}"
+        )
+        result: Result | None = None
+        try:
+            result = history.read_latency(
+                started.target("irc"),
+                started.target("json"),
+                args.messages,
+                args.channels,
+                queries=args.queries,
+                searches=args.searches,
+                read_channels=args.read_channels,
+                background_rate=args.background_rate,
+                background_clients=args.background_clients,
+            )
+        finally:
+            trouble = started.stop()
+        result.update(built)
+        result["database_bytes"] = size
+        result["bytes_per_million"] = round(size / args.messages * 1e6)
+        _log_trouble(result, started.name, trouble)
+        result = _stamp(result, server=started.name)
+        print(json.dumps(result, indent=1, sort_keys=True))
+        _save(args.results, [result])
+        return result
+    finally:
+        if not args.state_dir:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 # soak
@@ -436,7 +649,7 @@ def run_soak(args: argparse.Namespace) -> Result:
 
 # compare
 
-MEASURES = ("max", "p99", "idle", "storm")
+MEASURES = ("max", "p99", "idle", "storm", "rooms")
 STORM_SETTLE_SECONDS = 2.0
 
 
@@ -458,28 +671,21 @@ def _contenders(
     if unknown:
         raise BenchError(f"unknown servers: {', '.join(sorted(unknown))}")
     rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]] = []
+    histories = {"on": (True,), "off": (False,), "both": (True, False)}[
+        getattr(args, "history", "on")
+    ]
     for label, path in pythons:
-
-        def chatd(
-            cpu: int | None, path: str = path, label: str = label
-        ) -> servers.Server:
-            return servers.start_chatd(path, label, cpu)
-
-        def ceiling(
-            cpu: int | None, path: str = path, label: str = label
-        ) -> servers.Server:
-            return servers.start_ceiling(path, label, cpu)
-
-        if "chatd-json" in wanted:
-            rows.append((f"chatd JSON ({label})", label, chatd, "json"))
-        if "chatd-irc" in wanted:
-            rows.append((f"chatd IRC ({label})", label, chatd, "irc"))
-        if "chatd-json-moderated" in wanted:
-            rows.append((f"chatd JSON +m ({label})", label, chatd, "json"))
-        if "chatd-irc-moderated" in wanted:
-            rows.append((f"chatd IRC +m ({label})", label, chatd, "irc"))
+        for history in histories:
+            _chatd_rows(rows, wanted, label, path, history)
         if "ceiling" in wanted:
+
+            def ceiling(
+                cpu: int | None, path: str = path, label: str = label
+            ) -> servers.Server:
+                return servers.start_ceiling(path, label, cpu)
+
             rows.append((f"bare Twisted ({label})", label, ceiling, "irc"))
+
     if "ngircd" in wanted:
         if servers.ngircd_path():
             rows.append(("ngIRCd", "", servers.start_ngircd, "irc"))
@@ -491,6 +697,33 @@ def _contenders(
         else:
             print("inspircd is not installed: skipped")
     return rows
+
+
+#: What a chatd row's name says when it keeps no history.
+NO_HISTORY = " no history"
+
+
+def _chatd_rows(
+    rows: list[tuple[str, str, Callable[[int | None], servers.Server], str]],
+    wanted: list[str],
+    label: str,
+    path: str,
+    history: bool,
+) -> None:
+    def chatd(
+        cpu: int | None, path: str = path, label: str = label, history: bool = history
+    ) -> servers.Server:
+        return servers.start_chatd(path, label, cpu, history=history)
+
+    off = "" if history else NO_HISTORY
+    if "chatd-json" in wanted:
+        rows.append((f"chatd JSON{off} ({label})", label, chatd, "json"))
+    if "chatd-irc" in wanted:
+        rows.append((f"chatd IRC{off} ({label})", label, chatd, "irc"))
+    if "chatd-json-moderated" in wanted:
+        rows.append((f"chatd JSON +m{off} ({label})", label, chatd, "json"))
+    if "chatd-irc-moderated" in wanted:
+        rows.append((f"chatd IRC +m{off} ({label})", label, chatd, "irc"))
 
 
 def compare(args: argparse.Namespace) -> list[Result]:
@@ -509,6 +742,8 @@ def compare(args: argparse.Namespace) -> list[Result]:
     for round_ in range(args.rounds):
         for measure in measures:
             for name, label, start, proto in rows:
+                if measure == "rooms" and name.startswith("bare Twisted"):
+                    continue  # it broadcasts to everyone: no rooms
                 print(f"\n== round {round_ + 1}: {measure} on {name}", flush=True)
                 server = start(server_cpu)
                 try:
@@ -534,6 +769,10 @@ def compare(args: argparse.Namespace) -> list[Result]:
                 _save(args.results, [result])
     print()
     print(comparison_table(results, [r[0] for r in rows]))
+    ratios = history_table(results, [r[0] for r in rows])
+    if ratios:
+        print()
+        print(ratios)
     if args.plot != "-" and any(r.get("measure") == "max" for r in results):
         try:
             plot(results, args.plot)
@@ -553,6 +792,16 @@ def _measure(
         return _fanout(target, args, args.p99_rate, moderated)
     if measure == "idle":
         return load.idle(target, clients=args.idle_clients, log=log)
+    if measure == "rooms":
+        return load.rooms(
+            target,
+            clients=args.rooms_clients,
+            rate=None,
+            start_rate=args.rooms_start_rate,
+            step_seconds=args.step_seconds,
+            max_seconds=args.max_seconds,
+            log=log,
+        )
     # A server runs for days: measure it warm.  The first storm against a
     # fresh PyPy server is mostly JIT compilation; C servers do not care.
     load.storm(target, clients=args.storm_clients, mode="own", log=log)
@@ -619,6 +868,51 @@ def comparison_table(results: list[Result], names: list[str]) -> str:
     lines.append("")
     lines.append("(x) is the ratio to the bare Twisted server on the same interpreter.")
     return "\n".join(lines)
+
+
+def history_table(results: list[Result], names: list[str]) -> str:
+    """
+    Each chatd row with history against its twin without (C{--history
+    both}): medians over rounds of the highest sustained fan-out and rooms
+    rates, and their ratios; '' when no row has a twin.
+    """
+
+    def value(name: str, measure: str, key: str) -> float | None:
+        return _median(
+            [
+                r.get(key)
+                for r in results
+                if r.get("server") == name and r.get("measure") == measure
+            ]
+        )
+
+    lines = [
+        "| server | fan-out on / off deliveries/s | ratio | "
+        "rooms on / off messages/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        if not name.startswith("chatd") or NO_HISTORY in name:
+            continue
+        head, _, tail = name.rpartition(" (")
+        twin = f"{head}{NO_HISTORY} ({tail}"
+        if twin not in names:
+            continue
+        cells = []
+        for measure, key in (
+            ("max", "deliveries_per_s"),
+            ("rooms", "sustained_messages_per_s"),
+        ):
+            on, off = value(name, measure, key), value(twin, measure, key)
+            if on is None or off is None:
+                cells += ["n/a", "n/a"]
+            else:
+                cells += [
+                    f"{on:,.0f} / {off:,.0f}",
+                    f"{on / off:.2f}" if off else "n/a",
+                ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _k(results: list[Result]) -> str:
@@ -698,6 +992,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(args.out)
         elif args.command == "compare":
             compare(args)
+        elif args.command == "history-read":
+            run_history_read(args)
         elif args.command == "soak":
             if not run_soak(args)["check_ok"]:
                 sys.exit(1)

@@ -27,6 +27,7 @@ import random
 import re
 import select
 import socket
+import sqlite3
 import time
 from array import array
 from collections.abc import Iterable, Sequence
@@ -319,6 +320,9 @@ class Step:
     latencies: array[int] = field(default_factory=lambda: array("q"))
     generator_cpu: float = 0.0
     server_cpu: float | None = None
+    #: C{store}: messages of the step in the store by L{KEEP_GRACE} seconds
+    #: after its grace period (None: not watched)
+    stored: int | None = None
 
     @property
     def delivered_fraction(self) -> float:
@@ -338,7 +342,15 @@ class Step:
         return float(ordered[k]) / 1e6
 
     def passed(self, fraction: float = 0.95, p99_ms: float = 500.0) -> bool:
-        return self.delivered_fraction >= fraction and self.percentile(99) <= p99_ms
+        """
+        At least C{fraction} delivered on time with p99 under C{p99_ms};
+        and, when the store is watched, every message of the step kept.
+        """
+        return (
+            self.delivered_fraction >= fraction
+            and self.percentile(99) <= p99_ms
+            and (self.stored is None or self.stored >= self.sent)
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -353,6 +365,17 @@ class Step:
             "server_cpu": None
             if self.server_cpu is None
             else round(self.server_cpu, 3),
+            **(
+                {}
+                if self.stored is None
+                else {
+                    "messages": self.sent,
+                    "stored": self.stored,
+                    "kept_per_s": round(min(self.stored, self.sent) / self.seconds)
+                    if self.seconds
+                    else 0,
+                }
+            ),
         }
 
 
@@ -746,6 +769,12 @@ class Load:
             if got or ready:
                 last_data = time.monotonic()
 
+    def pump(self, seconds: float) -> None:
+        """Read whatever arrives for about C{seconds}."""
+        self._poll_probes(seconds)
+        for fd, _ in self._counters.poll(0, 256):
+            self._read(self.by_fd[fd], 0, None)
+
     def expected_deliveries(self) -> int:
         """Deliveries owed for every message sent so far."""
         return sum(
@@ -933,22 +962,9 @@ def fanout(
             load.drain()
             best = steps[0]
         else:
-            search = RateSearch(start_rate)
-            deadline = time.monotonic() + max_seconds
-            offered: float | None = start_rate
-            while (
-                offered is not None
-                and time.monotonic() < deadline
-                and len(steps) < max_steps
-            ):
-                step = load.run(offered, step_seconds, choose, per)
-                steps.append(step)
-                log(_step_line(step))
-                # An overloaded server has a backlog to send; the next step
-                # must not be measured through it.
-                drained = load.drain(limit=CATCH_UP_SECONDS)
-                offered = search.next(step, drained)
-            best = search.best or min(steps, key=lambda s: s.offered)
+            steps, best = search_max(
+                load, choose, per, start_rate, step_seconds, max_seconds, max_steps
+            )
         check = load.check(drained=load.drain(limit=CATCH_UP_SECONDS))
         return {
             "scenario": "fanout",
@@ -965,6 +981,40 @@ def fanout(
         }
     finally:
         load.close()
+
+
+def search_max(
+    load: Load,
+    choose: Callable[[int], Stream],
+    per: float,
+    start_rate: float,
+    step_seconds: float,
+    max_seconds: float,
+    max_steps: int,
+    watch: Callable[[Step], bool] | None = None,
+) -> tuple[list[Step], Step]:
+    """
+    Steps of L{Load.run} chosen by L{RateSearch} (rates in deliveries/s,
+    C{per} deliveries a message): (every step, the best one).  After each
+    step C{watch(step)}, if given, may look at more than the deliveries
+    (it sets L{Step.stored}) and says whether the server caught up.
+    """
+    search = RateSearch(start_rate)
+    deadline = time.monotonic() + max_seconds
+    offered: float | None = start_rate
+    steps: list[Step] = []
+    while (
+        offered is not None and time.monotonic() < deadline and len(steps) < max_steps
+    ):
+        step = load.run(offered, step_seconds, choose, per)
+        steps.append(step)
+        caught_up = True if watch is None else watch(step)
+        load.log(_step_line(step, per))
+        # An overloaded server has a backlog to send; the next step must
+        # not be measured through it.
+        drained = load.drain(limit=CATCH_UP_SECONDS) and caught_up
+        offered = search.next(step, drained)
+    return steps, search.best or min(steps, key=lambda s: s.offered)
 
 
 class RateSearch:
@@ -999,10 +1049,14 @@ class RateSearch:
         return self.offered
 
 
-def _step_line(step: Step) -> str:
+def _step_line(step: Step, per: float = 1.0) -> str:
+    kept = ""
+    if step.stored is not None:
+        kept = f"  kept {step.stored:,}/{step.sent:,} msgs"
     return (
         f"  offered {step.offered:>12,.0f}/s  achieved {step.rate:>12,.0f}/s  "
-        f"on time {100 * step.delivered_fraction:5.1f}%  "
+        + (f"({step.offered / per:,.0f} msgs/s)  " if per != 1.0 else "")
+        + f"on time {100 * step.delivered_fraction:5.1f}%  "
         f"p50 {step.percentile(50):8.2f} ms  p99 {step.percentile(99):8.2f} ms  "
         f"generator cpu {100 * step.generator_cpu:3.0f}%"
         + (
@@ -1010,6 +1064,7 @@ def _step_line(step: Step) -> str:
             if step.server_cpu is not None
             else ""
         )
+        + kept
     )
 
 
@@ -1019,16 +1074,22 @@ def rooms(
     size: int = 10,
     big: int = 3,
     big_size: int = 500,
-    rate: float = 1000.0,
+    rate: float | None = 1000.0,
     seconds: float = 5.0,
     probe_share: float = 0.05,
     log: Callable[[str], None] = print,
     seed: int = 1,
+    step_seconds: float = 3.0,
+    start_rate: float = 1000.0,
+    max_seconds: float = 180.0,
+    max_steps: int = 30,
 ) -> dict[str, object]:
     """
     A realistic mix: C{clients} clients in rooms of C{size}, and C{big}
     large channels of C{big_size} that some of them also join; everyone
     talks, C{rate} messages per second in all, to one of their channels.
+    With C{rate} None, find the highest rate sustained (as L{fanout}, from
+    C{start_rate} messages/s).
     """
     rng = random.Random(seed)
     n_rooms = max(1, clients // size)
@@ -1054,7 +1115,19 @@ def rooms(
         def choose(k: int) -> Stream:
             return streams[order[k & 65535]]
 
-        step = load.run(rate * mean_fanout, seconds, choose, mean_fanout)
+        if rate is not None:
+            step = load.run(rate * mean_fanout, seconds, choose, mean_fanout)
+            steps = [step]
+        else:
+            steps, step = search_max(
+                load,
+                choose,
+                mean_fanout,
+                start_rate * mean_fanout,
+                step_seconds,
+                max_seconds,
+                max_steps,
+            )
         check = load.check(drained=load.drain(limit=CATCH_UP_SECONDS))
         delivered = step.on_time
         cpu = step.server_cpu
@@ -1066,19 +1139,213 @@ def rooms(
             "room_size": size,
             "big_channels": big,
             "big_size": big_size,
-            "messages_per_s": rate,
+            "mean_fanout": round(mean_fanout, 2),
+            "max_rate": rate is None,
+            "messages_per_s": round(step.offered / mean_fanout)
+            if rate is None
+            else rate,
+            "sustained_messages_per_s": round(step.rate / mean_fanout)
+            if step.passed()
+            else 0,
             "setup_s": round(setup, 3),
             "deliveries_per_s": round(step.rate),
             "server_cpu_ms_per_1000": (
                 None
                 if cpu is None or not delivered
-                else round(cpu * (seconds + 1.0) / delivered * 1e6, 3)
+                else round(cpu * (step.seconds + 1.0) / delivered * 1e6, 3)
             ),
             **step.as_dict(),
+            **({"steps": [s.as_dict() for s in steps]} if rate is None else {}),
             **_check_fields(check),
         }
     finally:
         load.close()
+
+
+class StoreWatch:
+    """
+    The history in chatd's SQLite file, read from beside the server: the
+    file is in WAL mode, so a read-only connection sees every committed
+    batch while chatd writes the next.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is None:
+            if not os.path.exists(self.path):
+                return None
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None
+            )
+        return self._db
+
+    def rows(self) -> int:
+        """
+        The history's highest row id: nothing is deleted while the bench
+        runs (no retention), so it grows by one for every item kept.
+        """
+        db = self._connect()
+        if db is None:
+            return 0
+        try:
+            (top,) = db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return 0
+        return int(top)
+
+    def messages(self) -> int:
+        """Messages (not joins and the like) in the history: exact, slower."""
+        db = self._connect()
+        if db is None:
+            return 0
+        (count,) = db.execute(
+            "SELECT count(*) FROM history WHERE kind = 'message'"
+        ).fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+#: How long after a step's grace period its messages may take to be kept.
+KEEP_GRACE = 1.0
+
+
+def store(
+    target: Target,
+    db: StoreWatch | None,
+    clients: int = 2000,
+    size: int = 2,
+    rate: float | None = None,
+    seconds: float = 5.0,
+    probe_share: float = 0.02,
+    log: Callable[[str], None] = print,
+    seed: int = 1,
+    step_seconds: float = 3.0,
+    start_rate: float = 10000.0,
+    max_seconds: float = 180.0,
+    max_steps: int = 30,
+    keep_grace: float = KEEP_GRACE,
+) -> dict[str, object]:
+    """
+    Ingestion: C{clients} clients in rooms of C{size} (few members, so that
+    fan-out costs little), everyone talking to their room, C{rate}
+    messages/s in all; or with None, the highest rate sustained, where a
+    step passes only if, besides delivery, every one of its messages is in
+    C{db} (chatd's SQLite file) within C{keep_grace} seconds of its grace
+    period; before the next step the store must catch up completely.
+    Rates are in messages/s (deliveries are C{size - 1} times as many).
+    With C{db} None (a server keeping no history), only delivery counts:
+    the same load's rate without the store, to compare with.
+    """
+    rng = random.Random(seed)
+    size = max(2, size)
+    n_rooms = max(1, clients // size)
+    load = Load(
+        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
+    )
+    try:
+        setup = load.connect(
+            _nicks("k", n_rooms * size), lambda i: (f"#keep{i // size}",)
+        )
+        load.drain(quiet=0.3)
+        load.make_probes(max(1, int(len(load.clients) * probe_share)))
+        streams = [load.add_stream(c, c.joins[0]) for c in load.clients]
+        per = float(size - 1)
+        order = [rng.randrange(len(streams)) for _ in range(65536)]
+
+        def choose(k: int) -> Stream:
+            return streams[order[k & 65535]]
+
+        def sent() -> int:
+            return sum(s.sent for s in streams)
+
+        # the joins are kept too: count from here
+        base = 0 if db is None else _wait_rows(load, db, None, CATCH_UP_SECONDS)
+        marks = {"rows": base, "sent": 0}
+
+        def watch(step: Step) -> bool:
+            if db is None:
+                return True
+            want = marks["rows"] + step.sent
+            got = _wait_rows(load, db, want, keep_grace)
+            step.stored = got - marks["rows"]
+            caught = _wait_rows(load, db, want, CATCH_UP_SECONDS)
+            marks["rows"] = caught
+            return caught >= want
+
+        if rate is not None:
+            step = load.run(rate * per, seconds, choose, per)
+            watch(step)
+            steps = [step]
+        else:
+            steps, step = search_max(
+                load,
+                choose,
+                per,
+                start_rate * per,
+                step_seconds,
+                max_seconds,
+                max_steps,
+                watch,
+            )
+        check = load.check(drained=load.drain(limit=CATCH_UP_SECONDS))
+        accepted = sent()
+        rows = (
+            None
+            if db is None
+            else _wait_rows(load, db, base + accepted, CATCH_UP_SECONDS)
+        )
+        return {
+            "scenario": "store",
+            "proto": target.proto,
+            "clients": len(load.clients),
+            "rooms": n_rooms,
+            "room_size": size,
+            "max_rate": rate is None,
+            "setup_s": round(setup, 3),
+            # the best step's figures, but what is claimed is below
+            **step.as_dict(),
+            "messages_per_s": round(step.offered / per),
+            "kept_per_s": None
+            if db is None
+            else round(min(step.stored or 0, step.sent) / step.seconds)
+            if step.passed()
+            else 0,
+            "sustained_messages_per_s": round(step.rate / per) if step.passed() else 0,
+            "accepted": accepted,
+            "rows_kept": None if rows is None else rows - base,
+            "deliveries_per_s": round(step.rate),
+            **({"steps": [s.as_dict() for s in steps]} if rate is None else {}),
+            **_check_fields(check),
+        }
+    finally:
+        load.close()
+
+
+def _wait_rows(load: Load, db: StoreWatch, want: int | None, limit: float) -> int:
+    """
+    C{db}'s rows once there are C{want} (None: once they stop growing for
+    a second), or after C{limit} seconds; reading the clients meanwhile.
+    """
+    end = time.monotonic() + limit
+    rows = db.rows()
+    last, still = rows, time.monotonic()
+    while time.monotonic() < end:
+        if want is not None and rows >= want:
+            break
+        if want is None and time.monotonic() - still >= 1.0:
+            break
+        load.pump(0.02)
+        rows = db.rows()
+        if rows != last:
+            last, still = rows, time.monotonic()
+    return rows
 
 
 def storm(

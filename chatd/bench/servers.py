@@ -136,18 +136,34 @@ class Server:
         except OSError:
             return ""
 
-    def stop(self) -> str:
-        """Stop the server; return its log if it shows L{TROUBLE}, else ''."""
+    def stop(self, keep: bool = False) -> str:
+        """
+        Stop the server; return its log if it shows L{TROUBLE}, else ''.
+        Its directory (with chatd's SQLite file) is removed, unless C{keep}:
+        then L{cleanup} removes it.
+        """
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                # a clean stop writes the history's last batch first
+                self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         text = self.log_text()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not keep:
+            self.cleanup()
         return text if first_trouble(text) else ""
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def database(self) -> Path:
+        """chatd's SQLite file (with its default --state-dir, the workdir)."""
+        from chatd.store import SQLITE_FILE
+
+        return self.workdir / SQLITE_FILE
 
 
 def _wait_ready(server: Server, timeout: float = 30.0) -> Server:
@@ -222,11 +238,13 @@ def start_chatd(
     cpu: int | None,
     *extra: str,
     bench_limits: bool = True,
+    history: bool = True,
 ) -> Server:
     """
     chatd under C{python}, with a JSON and an IRC listener on loopback;
     with L{BENCH_LIMITS} unless C{bench_limits} is false (the soak wants
-    chatd's own defaults).
+    chatd's own defaults); keeping history (its default, in the SQLite file
+    L{Server.database}) unless C{history} is false (C{--no-history}).
     """
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     ports = {"json": free_port(), "irc": free_port()}
@@ -244,6 +262,7 @@ def start_chatd(
         "--max-clients",
         str(MAX_CLIENTS),
         *(BENCH_LIMITS if bench_limits else ()),
+        *(() if history else ("--no-history",)),
         *extra,
     ]
     return _spawn(f"chatd ({label})", "chatd", argv, ports, workdir, cpu, label)
