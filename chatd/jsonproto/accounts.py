@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from chatd.accounts.registry import Accounts
     from chatd.accounts.sasl import Mechanism, Step
+    from chatd.core.model import Channel
     from chatd.jsonproto.lines import ChatFactory
 
 log = logger(__name__)
@@ -339,13 +340,7 @@ class AccountRequests:
                 None if level is None else ACCESS_LEVELS[level],
             )
         else:
-            check_channel(name)
-            found = chat.find_channel(name)
-            if found is None or not policy.can_see(found, self._me()):
-                raise ChatError("no_such_channel", f"there is no channel {name}")
-            if found.founder is None:
-                raise ChatError("not_registered", f"{found.name} is not registered")
-            channel = found
+            channel = self._registered(name)
         names = {v: k for k, v in ACCESS_LEVELS.items()}
         founder = channel.founder
         assert founder is not None
@@ -376,13 +371,7 @@ class AccountRequests:
                 )
             channel = chat.set_history_access(self._me(), name, access)
         else:
-            check_channel(name)
-            found = chat.find_channel(name)
-            if found is None or not policy.can_see(found, self._me()):
-                raise ChatError("no_such_channel", f"there is no channel {name}")
-            if found.founder is None:
-                raise ChatError("not_registered", f"{found.name} is not registered")
-            channel = found
+            channel = self._registered(name)
         return codec.ok(
             "history_access",
             request.request_id,
@@ -390,6 +379,16 @@ class AccountRequests:
             access=channel.history_access,
             effective=channel.history_access or chat.history_default,
         )
+
+    def _registered(self, name: str) -> Channel:
+        """The registered channel C{name}, for reading its settings."""
+        check_channel(name)
+        found = self.factory.chat.find_channel(name)
+        if found is None or not policy.can_see(found, self._me()):
+            raise ChatError("no_such_channel", f"there is no channel {name}")
+        if found.founder is None:
+            raise ChatError("not_registered", f"{found.name} is not registered")
+        return found
 
     def _account_name(self, key: str) -> str:
         """The account whose folded name is C{key}, as it was registered."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,9 @@ class SQLiteStore(SQLStore):
         if self._make_parent:
             os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
 
-    def _make_pool(self) -> adbapi.ConnectionPool:
+    def _new_pool(
+        self, size: int, opened: Callable[[sqlite3.Connection], None]
+    ) -> adbapi.ConnectionPool:
         return adbapi.ConnectionPool(
             "sqlite3",
             self.path,
@@ -71,22 +73,16 @@ class SQLiteStore(SQLStore):
             # schema steps (DDL) are in a transaction too.
             isolation_level=None,
             cp_min=1,
-            cp_max=1,
-            cp_openfun=self._connected,
+            cp_max=size,
+            cp_openfun=opened,
             cp_reactor=self._reactor,
         )
 
+    def _make_pool(self) -> adbapi.ConnectionPool:
+        return self._new_pool(1, self._connected)
+
     def _make_read_pool(self) -> adbapi.ConnectionPool:
-        return adbapi.ConnectionPool(
-            "sqlite3",
-            self.path,
-            check_same_thread=False,
-            isolation_level=None,
-            cp_min=1,
-            cp_max=READERS,
-            cp_openfun=self._connected_reader,
-            cp_reactor=self._reactor,
-        )
+        return self._new_pool(READERS, self._connected_reader)
 
     def _connected_reader(self, connection: sqlite3.Connection) -> None:
         # The writer's connection has put the file in WAL mode (which lasts).
