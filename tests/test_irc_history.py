@@ -424,6 +424,28 @@ class OwnEchoTests(HistoryCase):
             )
 
 
+class OneMsgidEverywhereTests(HistoryCase):
+    def test_a_nick_change_replays_with_its_live_msgid_in_each_channel(
+        self,
+    ) -> None:
+        caps = (*FULL, "draft/event-playback")
+        alice = self.irc("alice", "#a", "#b", caps=caps)
+        bob = self.irc("bob", "#a", "#b", caps=caps)
+        alice.lines()
+        self.clock.advance(1)
+        bob.send("NICK robert")
+        [live] = [line for line in alice.lines() if line.command == "NICK"]
+        for channel in ("#a", "#b"):
+            replayed = self.page(alice, f"CHATHISTORY LATEST {channel} * 10")
+            [nick] = [line for line in replayed if line.command == "NICK"]
+            self.assertEqual(nick.tags["msgid"], live.tags["msgid"], channel)
+            # And it is a reference in that channel's history.
+            before = self.page(
+                alice, f"CHATHISTORY BEFORE {channel} msgid={live.tags['msgid']} 10"
+            )
+            self.assertEqual([line.command for line in before], ["JOIN", "JOIN"])
+
+
 class TargetsTests(HistoryCase):
     def test_targets_oldest_first_by_their_latest_item(self) -> None:
         alice = self.irc("alice", "#old", "#new", "#silent", caps=FULL)

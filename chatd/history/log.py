@@ -98,15 +98,12 @@ class HistoryLog:
 
     def add(self, event: Event, keys: Iterable[str]) -> None:
         """Keep C{event} under each of C{keys} (if it is a kind kept)."""
-        for n, key in enumerate(keys):
+        # A quit or a nick change is kept in each of the channels it was
+        # seen in, under the one msgid its readers saw.
+        for key in keys:
             item = to_item(event, key)
             if item is None:
                 return
-            if n:
-                # A quit or a nick change is kept in each of the channels it
-                # was seen in; a msgid is kept once, so the copies after the
-                # first have their own.
-                item = item._replace(msgid=f"{item.msgid}-{n}")
             self._pending.append(item)
             unwritten = self._unwritten.get(key)
             if unwritten is None:
@@ -320,23 +317,23 @@ class HistoryLog:
 
         return self._reading(d, merged)
 
-    def item(self, msgid: str) -> Deferred[HistoryItem | None]:
-        """The item with C{msgid} (the first kept, if under several keys)."""
-        same = self._unwritten_with(msgid)
+    def item(self, msgid: str, key: str | None = None) -> Deferred[HistoryItem | None]:
+        """
+        The item of C{key} with C{msgid} (without a key, the first kept
+        under any).
+        """
+        same = self._unwritten_with(msgid, key)
         if same:
             return succeed(same[0])
-        return self.store.history_item(msgid)
+        return self.store.history_item(msgid, key)
 
-    def _unwritten_with(self, msgid: str) -> list[HistoryItem]:
-        """The unwritten items with C{msgid}, oldest first."""
+    def _unwritten_with(self, msgid: str, key: str | None) -> list[HistoryItem]:
+        """The unwritten items with C{msgid} (of C{key}), oldest first."""
+        lists = (
+            self._unwritten.values() if key is None else [self._unwritten.get(key, [])]
+        )
         return sorted(
-            (
-                i
-                for items in self._unwritten.values()
-                for i in items
-                if i.msgid == msgid
-            ),
-            key=order,
+            (i for items in lists for i in items if i.msgid == msgid), key=order
         )
 
     def _merge_targets(
@@ -415,12 +412,13 @@ class HistoryLog:
 
         return self._reading(d, merged)
 
-    def delete(self, msgid: str) -> Deferred[bool]:
+    def delete(self, msgid: str, key: str | None = None) -> Deferred[bool]:
         """
-        Delete the item C{msgid} under every key (a redaction): from what
-        is pending at once, and from the store after what it is writing.
+        Delete the item of C{key} with C{msgid} (without a key, under
+        every key): a redaction. From what is pending at once, and from the
+        store after what it is writing.
         """
-        same = self._unwritten_with(msgid)
+        same = self._unwritten_with(msgid, key)
         dropped = False
         for item in same:
             if item in self._pending:
@@ -432,7 +430,7 @@ class HistoryLog:
                 if not unwritten:
                     del self._unwritten[item.target]
         # After the batch being written, which may hold it.
-        d = self.store.delete_history(msgid)
+        d = self.store.delete_history(msgid, key)
         return d.addCallback(lambda deleted: deleted or dropped)
 
     def expire(self, older_than: float | None, keep: int | None) -> Deferred[int]:

@@ -200,8 +200,8 @@ class History:
             if ref.ts is None:
                 raise ChatError("bad_reference", "give a msgid or a time")
             return ref
-        item = await self.log.item(ref.msgid)
-        if item is None or item.target != conversation.key:
+        item = await self.log.item(ref.msgid, conversation.key)
+        if item is None:
             raise ChatError(
                 "unknown_msgid",
                 f"{ref.msgid} is not a message of {conversation.name}'s history",
@@ -428,12 +428,8 @@ class History:
         conversation = self.chat.conversation(user, target)
 
         async def redact() -> Redacted:
-            item = await self.log.item(msgid)
-            if (
-                item is None
-                or item.target != conversation.key
-                or item.ts < conversation.start
-            ):
+            item = await self.log.item(msgid, conversation.key)
+            if item is None or item.ts < conversation.start:
                 raise ChatError(
                     "unknown_msgid",
                     f"{msgid} is not a message of {conversation.name}'s history",
@@ -441,7 +437,7 @@ class History:
             event = self.chat.redact(
                 user, target, msgid, item.account, reason, now, to=item.to
             )
-            await self.log.delete(msgid)
+            await self.log.delete(msgid, conversation.key)
             return event
 
         return Deferred.fromCoroutine(redact())

@@ -79,7 +79,10 @@ class Store(Protocol):
     def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
         """
         Store C{items}, all or none, in one transaction; L{DuplicateMessage}
-        if a msgid is already stored or is twice in C{items}.
+        if a msgid is already stored for the same target, or is twice in
+        C{items} for one target.  One msgid may be kept under several
+        targets: a quit is kept in each channel it was seen in, under the
+        msgid its readers saw.
         """
 
     def history_latest(self, target: str, limit: int) -> Deferred[list[HistoryItem]]:
@@ -113,8 +116,14 @@ class Store(Protocol):
         fewer leaves more to the other.
         """
 
-    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
-        """The item with C{msgid}, or None."""
+    def history_item(
+        self, msgid: str, target: str | None = None
+    ) -> Deferred[HistoryItem | None]:
+        """
+        The item of C{target} with C{msgid} (by its key's index), or None;
+        without a target, the earliest kept under any (by a scan: tests
+        and tools only).
+        """
 
     def history_targets(
         self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
@@ -137,8 +146,11 @@ class Store(Protocol):
         names, sorted, joined by one space).
         """
 
-    def delete_history(self, msgid: str) -> Deferred[bool]:
-        """Delete the item (a redaction); whether there was one."""
+    def delete_history(self, msgid: str, target: str | None = None) -> Deferred[bool]:
+        """
+        Delete the item of C{target} with C{msgid} (a redaction), or
+        without a target every item with it; whether there was one.
+        """
 
     def expire_history(
         self, older_than: float | None, keep_per_target: int | None

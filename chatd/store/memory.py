@@ -39,7 +39,9 @@ class MemoryStore:
         self._open = False
         self._accounts: dict[str, AccountRecord] = {}
         self._channels: dict[str, ChannelRecord] = {}
-        self._items: dict[str, HistoryItem] = {}  # by msgid
+        #: by (target, msgid): a quit kept in three channels is three items
+        #: of one msgid
+        self._items: dict[tuple[str, str], HistoryItem] = {}
         # Each target's items, and their (ts, msgid) keys, in time order.
         self._history: dict[str, list[HistoryItem]] = {}
         self._keys: dict[str, list[tuple[float, str]]] = {}
@@ -123,18 +125,19 @@ class MemoryStore:
     def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
         if not self._open:
             return self._not_open("append to the history")
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for item in items:
-            if item.msgid in self._items or item.msgid in seen:
+            pair = (item.target, item.msgid)
+            if pair in self._items or pair in seen:
                 return fail(
                     DuplicateMessage(
-                        f"msgid {item.msgid!r} is already stored;"
+                        f"msgid {item.msgid!r} is already stored in {item.target!r};"
                         " nothing of the batch was stored"
                     )
                 )
-            seen.add(item.msgid)
+            seen.add(pair)
         for item in items:
-            self._items[item.msgid] = item
+            self._items[(item.target, item.msgid)] = item
             keys = self._keys.setdefault(item.target, [])
             at = bisect.bisect(keys, order(item))
             keys.insert(at, order(item))
@@ -193,10 +196,15 @@ class MemoryStore:
             )
         )
 
-    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
+    def history_item(
+        self, msgid: str, target: str | None = None
+    ) -> Deferred[HistoryItem | None]:
         if not self._open:
             return self._not_open("read a history item")
-        return succeed(self._items.get(msgid))
+        if target is not None:
+            return succeed(self._items.get((target, msgid)))
+        same = [i for i in self._items.values() if i.msgid == msgid]
+        return succeed(min(same, key=order) if same else None)
 
     def history_targets(
         self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
@@ -232,7 +240,7 @@ class MemoryStore:
         return succeed(None)
 
     def _remove(self, item: HistoryItem) -> None:
-        del self._items[item.msgid]
+        del self._items[(item.target, item.msgid)]
         keys = self._keys[item.target]
         at = bisect.bisect_left(keys, order(item))
         del keys[at]
@@ -240,13 +248,17 @@ class MemoryStore:
         if not keys:
             del self._keys[item.target], self._history[item.target]
 
-    def delete_history(self, msgid: str) -> Deferred[bool]:
+    def delete_history(self, msgid: str, target: str | None = None) -> Deferred[bool]:
         if not self._open:
             return self._not_open("delete a history item")
-        item = self._items.get(msgid)
-        if item is not None:
+        same = [
+            i
+            for i in self._items.values()
+            if i.msgid == msgid and target in (None, i.target)
+        ]
+        for item in same:
             self._remove(item)
-        return succeed(item is not None)
+        return succeed(bool(same))
 
     def expire_history(
         self, older_than: float | None, keep_per_target: int | None

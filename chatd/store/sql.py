@@ -500,14 +500,15 @@ class SQLStore:
         return self._run("append to the history", self._append_history, batch)
 
     def _append_history(self, cursor: Cursor, batch: list[HistoryItem]) -> None:
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for item in batch:
-            if item.msgid in seen:
+            pair = (item.target, item.msgid)
+            if pair in seen:
                 raise DuplicateMessage(
-                    f"msgid {item.msgid!r} is twice in one batch;"
-                    " nothing of the batch was stored"
+                    f"msgid {item.msgid!r} is twice in one batch for"
+                    f" {item.target!r}; nothing of the batch was stored"
                 )
-            seen.add(item.msgid)
+            seen.add(pair)
         # Many rows a statement, not executemany's one: the database's
         # thread then holds the GIL only to bind the values, and lets it go
         # for the whole statement.  Row by row it let it go and took it back
@@ -523,7 +524,7 @@ class SQLStore:
                 self._q(
                     f"INSERT INTO history ({HISTORY_COLUMNS})"
                     f" VALUES {', '.join([row] * len(rows))}"
-                    " ON CONFLICT (msgid) DO NOTHING"
+                    " ON CONFLICT (target, msgid) DO NOTHING"
                 ),
                 [value for item in rows for value in item],
             )
@@ -636,17 +637,40 @@ class SQLStore:
 
         return self._read(both)
 
-    def history_item(self, msgid: str) -> Deferred[HistoryItem | None]:
+    def history_item(
+        self, msgid: str, target: str | None = None
+    ) -> Deferred[HistoryItem | None]:
         return self._run(
-            "read a history item", self._history_item, msgid, write=False, reader=True
+            "read a history item",
+            self._history_item,
+            msgid,
+            target,
+            write=False,
+            reader=True,
         )
 
-    def _history_item(self, cursor: Cursor, msgid: str) -> HistoryItem | None:
-        cursor.execute(
-            self._q(f"SELECT {HISTORY_COLUMNS} FROM history WHERE msgid = ?"), (msgid,)
-        )
-        row = cursor.fetchone()
-        return None if row is None else HistoryItem(*row)
+    def _history_item(
+        self, cursor: Cursor, msgid: str, target: str | None
+    ) -> HistoryItem | None:
+        if target is not None:
+            # The (target, msgid) key's index.
+            cursor.execute(
+                self._q(
+                    f"SELECT {HISTORY_COLUMNS} FROM history"
+                    " WHERE target = ? AND msgid = ?"
+                ),
+                (target, msgid),
+            )
+        else:
+            cursor.execute(
+                self._q(
+                    f"SELECT {HISTORY_COLUMNS} FROM history WHERE msgid = ?"
+                    " ORDER BY ts, target LIMIT 1"
+                ),
+                (msgid,),
+            )
+        rows = cursor.fetchall()
+        return HistoryItem(*rows[0]) if rows else None
 
     def history_targets(
         self, targets: Sequence[str], start_ts: float, end_ts: float, limit: int
@@ -762,12 +786,18 @@ class SQLStore:
             (account, target, ts),
         )
 
-    def delete_history(self, msgid: str) -> Deferred[bool]:
-        return self._run("delete a history item", self._delete_history, msgid)
+    def delete_history(self, msgid: str, target: str | None = None) -> Deferred[bool]:
+        return self._run("delete a history item", self._delete_history, msgid, target)
 
-    def _delete_history(self, cursor: Cursor, msgid: str) -> bool:
-        cursor.execute(self._q("DELETE FROM history WHERE msgid = ?"), (msgid,))
-        return bool(cursor.rowcount == 1)
+    def _delete_history(self, cursor: Cursor, msgid: str, target: str | None) -> bool:
+        if target is not None:
+            cursor.execute(
+                self._q("DELETE FROM history WHERE target = ? AND msgid = ?"),
+                (target, msgid),
+            )
+        else:
+            cursor.execute(self._q("DELETE FROM history WHERE msgid = ?"), (msgid,))
+        return bool(cursor.rowcount >= 1)
 
     def expire_history(
         self, older_than: float | None, keep_per_target: int | None
@@ -801,8 +831,8 @@ class SQLStore:
     def _expire_old(self, cursor: Cursor, older_than: float) -> int:
         cursor.execute(
             self._q(
-                "DELETE FROM history WHERE msgid IN (SELECT msgid FROM history"
-                " WHERE ts < ? ORDER BY ts LIMIT ?)"
+                "DELETE FROM history WHERE (target, msgid) IN"
+                " (SELECT target, msgid FROM history WHERE ts < ? ORDER BY ts LIMIT ?)"
             ),
             (older_than, EXPIRE_CHUNK),
         )
@@ -843,7 +873,8 @@ class SQLStore:
             budget = EXPIRE_CHUNK - deleted
             cursor.execute(
                 self._q(
-                    "DELETE FROM history WHERE msgid IN (SELECT msgid FROM history"
+                    "DELETE FROM history WHERE (target, msgid) IN"
+                    " (SELECT target, msgid FROM history"
                     " WHERE target = ? AND ts <= ? AND (ts < ? OR msgid <= ?)"
                     " ORDER BY ts, msgid LIMIT ?)"
                 ),

@@ -256,13 +256,45 @@ class HistoryContractTests(CaseBase):
         self.assertIsInstance(failure, StoreError)
         self.assertEqual((yield store.history_latest("#chat", 10)), TEN[:3])
         self.assertIsNone((yield store.history_item("new1")))
-        # A different item with the same msgid is a duplicate too.
-        clash = item("m00", 3000.0, target="#other", text="other")
+        # A different item with the same msgid in the same target is a
+        # duplicate too.
+        clash = item("m00", 3000.0, text="other")
         yield self.assertFailure(store.append_history([clash]), DuplicateMessage)
-        self.assertEqual((yield store.history_item("m00")), TEN[0])
+        self.assertEqual((yield store.history_item("m00", "#chat")), TEN[0])
         # And the store goes on working.
         yield store.append_history([item("new1", 2000.0)])
         self.assertEqual(msgids((yield store.history_latest("#chat", 1))), ["new1"])
+
+    @inlineCallbacks
+    def test_one_msgid_under_several_targets(self) -> Steps:
+        """
+        A quit is kept in each channel it was seen in, under its one msgid:
+        each target reads its own copy, a redaction in one leaves the others.
+        """
+        quit = [
+            item("q1", 5.0, target=t, kind="quit", text="bye")
+            for t in ("#a", "#b", "#c")
+        ]
+        store = yield self.opened()
+        yield store.append_history(quit)
+        for t in ("#a", "#b", "#c"):
+            self.assertEqual(msgids((yield store.history_latest(t, 5))), ["q1"])
+            self.assertEqual((yield store.history_item("q1", t)).target, t)
+        self.assertEqual((yield store.history_item("q1")).msgid, "q1")
+        self.assertIsNone((yield store.history_item("q1", "#d")))
+        self.assertTrue((yield store.delete_history("q1", "#b")))
+        self.assertEqual((yield store.history_latest("#b", 5)), [])
+        self.assertEqual(msgids((yield store.history_latest("#a", 5))), ["q1"])
+        self.assertFalse((yield store.delete_history("q1", "#b")))
+        # Twice for one target in a batch, or again later: a duplicate.
+        yield self.assertFailure(
+            store.append_history([item("q2", 6.0, target="#a")] * 2),
+            DuplicateMessage,
+        )
+        yield self.assertFailure(store.append_history([quit[0]]), DuplicateMessage)
+        # Without a target, every copy goes.
+        self.assertTrue((yield store.delete_history("q1")))
+        self.assertEqual((yield store.history_latest("#c", 5)), [])
 
     @inlineCallbacks
     def test_a_batch_of_several_statements_is_one_transaction(self) -> Steps:
@@ -747,7 +779,15 @@ class SQLiteUpgradeToHistoryTests(SQLiteEngine, UpgradeToHistoryTests, TestCase)
         store = self.new_store(version_2)
         yield store.open()
         self.assertEqual((yield store.schema_version()), 2)
-        yield store.append_history(TEN[:5])
+        # As version 2's code wrote them (its msgid was unique on its own).
+        for old in TEN[:5]:
+            yield run_sql(
+                store,
+                "INSERT INTO history (msgid, target, ts, kind, nick, username,"
+                " host, account, recipient, text, tags, extra)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *old,
+            )
         yield store.close()
 
         store = self.new_store()
@@ -760,8 +800,12 @@ class SQLiteUpgradeToHistoryTests(SQLiteEngine, UpgradeToHistoryTests, TestCase)
         self.assertEqual(
             len((yield store.search_history("text of", ["#chat"], 50))), 10
         )
-        yield store.delete_history("m02")
+        yield store.delete_history("m02", "#chat")
         self.assertEqual((yield store.search_history("m02", ["#chat"], 5)), [])
+        # The rebuilt table keeps one msgid per target, and the old rows.
+        self.assertEqual((yield store.history_item("m01", "#chat")), TEN[1])
+        yield store.append_history([TEN[1]._replace(target="#elsewhere")])
+        yield self.assertFailure(store.append_history([TEN[1]]), DuplicateMessage)
         yield run_sql(
             store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
         )

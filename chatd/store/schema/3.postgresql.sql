@@ -13,3 +13,10 @@ CREATE TABLE read_markers (
 -- A registered channel's history setting ("everything", "since-join",
 -- "none"), or NULL for the server's default.
 ALTER TABLE channels ADD COLUMN history TEXT;
+
+-- A msgid is unique per target, not overall: a quit or a nick change is
+-- kept in each channel it was seen in, under the msgid its readers saw
+-- (IRCv3 chathistory: "the msgid tag as originally sent").  Lookups by
+-- msgid are always within a conversation: the new key's index serves them.
+ALTER TABLE history DROP CONSTRAINT history_pkey;
+ALTER TABLE history ADD PRIMARY KEY (target, msgid);
