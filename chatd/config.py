@@ -737,6 +737,17 @@ OPTIONS: tuple[Option, ...] = (
         "Seconds a message may wait in memory before it is written: the most "
         "history a server killed outright (SIGKILL, power loss) loses.",
     ),
+    Option(
+        "proxy.trusted",
+        NETWORK,
+        (),
+        "An address or network (10.0.0.0/8, 2001:db8::/32) of a reverse "
+        "proxy trusted to say who its clients are: X-Forwarded-For on the web "
+        "listener, the PROXY protocol on TCP listeners (repeatable; nothing "
+        "is trusted by default).",
+        flag="trusted-proxy",
+        many=True,
+    ),
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
@@ -833,6 +844,12 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    #: peers whose word on the client's address is taken (see docs/config.md)
+    trusted: tuple[Network, ...]
+
+
+@dataclass(frozen=True)
 class OperSpec:
     """A server operator from an C{[[oper]]} table."""
 
@@ -852,6 +869,7 @@ TABLES: dict[str, type] = {
     "storage": StorageSettings,
     "accounts": AccountSettings,
     "history": HistorySettings,
+    "proxy": ProxySettings,
 }
 
 
@@ -867,6 +885,7 @@ class Settings:
     storage: StorageSettings
     accounts: AccountSettings
     history: HistorySettings
+    proxy: ProxySettings
     opers: tuple[OperSpec, ...]
 
     @property
