@@ -195,8 +195,10 @@ def _endpoint(description: str) -> str:
     from twisted.internet import reactor
     from twisted.internet.endpoints import serverFromString
 
+    from chatd.net.proxy import split_endpoint
+
     try:
-        serverFromString(reactor, description)
+        serverFromString(reactor, split_endpoint(description)[1])
     except Exception as e:
         raise Invalid(str(e)) from None
     return description

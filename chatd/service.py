@@ -26,7 +26,6 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
@@ -52,6 +51,7 @@ from chatd.memory import MemoryTrim, malloc_trim
 from chatd.net.connection import Connection, format_peer
 from chatd.net.limits import Gate
 from chatd.net.listener import Listener
+from chatd.net.proxy import server_endpoint, split_endpoint
 from chatd.store.errors import StoreError
 
 log = logger(__name__)
@@ -191,6 +191,8 @@ class ChatService(Service):
         factory.history = None if self.history is None else self.history.history
         if self.source is not None and self.source.path is not None:
             factory.rehash = self.rehash
+        if self.settings is not None:
+            factory.trusted_proxies = self.settings.proxy.trusted
         return factory
 
     @property
@@ -217,7 +219,7 @@ class ChatService(Service):
 
     def _listen(self, factory: Listener, description: str) -> None:
         failures: list[Failure] = []
-        d = serverFromString(self.reactor, description).listen(factory)
+        d = server_endpoint(self.reactor, description, factory).listen(factory)
         d.addCallbacks(self._listening, failures.append, (factory, description))
         if failures:
             self._stop_listening()
@@ -242,6 +244,12 @@ class ChatService(Service):
             address=format_peer(port.getHost()),
             description=description,
         )
+        if split_endpoint(description)[0] and not factory.trusted_proxies:
+            log.warn(
+                "{description} takes connections only from trusted proxies, and "
+                "[proxy] trusted (--trusted-proxy) names none: it refuses everyone",
+                description=description,
+            )
         return port
 
     def startService(self) -> None:
@@ -429,7 +437,7 @@ class ChatService(Service):
     def _try_listen(
         self, factory: Listener, description: str
     ) -> Deferred[tuple[Listener, str, IListeningPort]]:
-        d = maybeDeferred(serverFromString, self.reactor, description)
+        d = maybeDeferred(server_endpoint, self.reactor, description, factory)
         d.addCallback(lambda endpoint: endpoint.listen(factory))
         d.addCallback(lambda port: (factory, description, port))
         return d
@@ -486,6 +494,7 @@ class ChatService(Service):
         found = changes(old, new)
         limits = new.limits
         for factory in self.factories:
+            factory.trusted_proxies = new.proxy.trusted
             factory.apply_limits(
                 max_line=limits.max_line,
                 idle_timeout=limits.idle_timeout,
