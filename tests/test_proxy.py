@@ -77,6 +77,8 @@ class HeaderTests(SynchronousTestCase):
 
     def test_v1_ipv6_and_unknown(self) -> None:
         self.assertEqual(self.read(header_v1(CLIENT6, LISTENER6)), (CLIENT6, b""))
+        mapped = b"PROXY TCP6 ::ffff:203.0.113.7 ::1 51234 1\r\n"
+        self.assertEqual(self.read(mapped), (CLIENT, b""))  # an IPv4 client
         self.assertEqual(self.read(b"PROXY UNKNOWN\r\nx"), (None, b"x"))
         self.assertEqual(
             self.read(b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"), (None, b"")

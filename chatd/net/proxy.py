@@ -167,9 +167,7 @@ def parse_v1(line: bytes) -> ClientAddress | None:
         ) from None
     port = _port(fields[4])
     _port(fields[5])
-    if family == b"TCP4":
-        return IPv4Address("TCP", str(source), port)
-    return IPv6Address("TCP", str(source), port)
+    return _client(source, port)
 
 
 def _port(field: bytes) -> int:
@@ -206,8 +204,19 @@ def parse_v2(header: bytes) -> ClientAddress | None:
         raise HeaderError("PROXY v2 header with its addresses cut short")
     port = _PORTS.unpack_from(block, 2 * size)[0]
     if family == 1:
-        return IPv4Address("TCP", str(ipaddress.IPv4Address(block[:4])), port)
-    return IPv6Address("TCP", str(ipaddress.IPv6Address(block[:16])), port)
+        return _client(ipaddress.IPv4Address(block[:4]), port)
+    return _client(ipaddress.IPv6Address(block[:16]), port)
+
+
+def _client(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
+) -> ClientAddress:
+    """The client at C{ip}: an IPv4 address mapped into IPv6 is IPv4's."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is None:
+            return IPv6Address("TCP", str(ip), port)
+        ip = ip.ipv4_mapped
+    return IPv4Address("TCP", str(ip), port)
 
 
 def header_v1(source: ClientAddress, destination: ClientAddress) -> bytes:
