@@ -188,6 +188,8 @@ class ChatService(Service):
         if accounts is not None:
             factory.accounts = accounts.accounts
             factory.opers = accounts.opers
+            if isinstance(factory, IRCFactory):
+                factory.gateways = accounts.gateways
         factory.history = None if self.history is None else self.history.history
         if self.source is not None and self.source.path is not None:
             factory.rehash = self.rehash
@@ -647,13 +649,13 @@ def _show(key: str, value: Any) -> str:
 
 def _describe(key: str, before: Any, after: Any) -> str:
     """One line for a change applied by a reload."""
-    if key == "oper":
+    if key in ("oper", "webirc"):
         old = {oper.name: oper for oper in before}
         new = {oper.name: oper for oper in after}
         words = [f"{name} added" for name in new if name not in old]
         words += [f"{name} removed" for name in old if name not in new]
         words += [f"{n} changed" for n in new if n in old and new[n] != old[n]]
-        return "oper: " + (", ".join(words) or "reordered")
+        return f"{key}: " + (", ".join(words) or "reordered")
     if key == "server.motd" and after is not None:
         return f"server.motd: read {after.path} ({len(after.lines)} lines)"
     return f"{key}: {_show(key, before)} -> {_show(key, after)}"
