@@ -8,6 +8,8 @@ late, and while the password is being checked.
 from __future__ import annotations
 
 import ipaddress
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,12 @@ from chatd.config import ConfigError, ConfigSource, WebircSpec, changes
 from chatd.irc.factory import IRCFactory
 from chatd.log import get_level, set_level
 from chatd.net.limits import AddressLimit, FloodLimit, Gate
+from chatd.net.proxy import header_v1
 from chatd.tap import Options, makeService
+from tests.e2e_daemon import LOOPBACK as LOOPBACK_ENDPOINT
+from tests.e2e_daemon import IRCClient as E2EIRC
 from tests.support import TEST_LN, Server
+from tests.test_accounts_e2e import DaemonCase
 from tests.test_irc import IRCClient
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
@@ -280,3 +286,76 @@ def _from(factory: IRCFactory, host: str, port: int) -> IRCClient:
     client = IRCClient.__new__(IRCClient)
     FakeConnection.__init__(client, factory, IPv4Address("TCP", host, port))
     return client
+
+
+class DaemonTests(DaemonCase):
+    """
+    A real C{twistd -n chatd} whose IRC listener takes PROXY headers from
+    loopback and WEBIRC from one gateway, checked in its hashing pool;
+    clients on real sockets, and a SIGHUP that changes the gateway.
+    """
+
+    def setUp(self) -> None:
+        self.workdir = self.directory()
+        self.write_config("127.0.0.1")
+        self.server = self.daemon("--config", "chatd.toml", workdir=self.workdir)
+        self.server.start()
+
+    def write_config(self, hosts: str) -> None:
+        with open(os.path.join(self.workdir, "chatd.toml"), "w") as f:
+            f.write(
+                f'[json]\nlisten = ["{LOOPBACK_ENDPOINT}"]\n'
+                f'[irc]\nlisten = ["proxy:{LOOPBACK_ENDPOINT}"]\n'
+                '[storage]\nstate_dir = "state"\n'
+                '[proxy]\ntrusted = ["127.0.0.0/8"]\n'
+                f'[[webirc]]\nname = "kiwi"\npassword = "{self.hashed()}"\n'
+                f'hosts = ["{hosts}"]\n'
+            )
+
+    def hashed(self) -> str:
+        if not hasattr(self, "_hash"):
+            self._hash = hash_password(PASSWORD)
+        return self._hash
+
+    def proxied(self, source: str) -> E2EIRC:
+        """An IRC client whose proxy says it is at C{source}."""
+        client = self.irc(self.server)
+        client.sock.sendall(
+            header_v1(
+                IPv4Address("TCP", source, 40000), IPv4Address("TCP", "127.0.0.1", 1)
+            )
+        )
+        return client
+
+    def test_proxy_webirc_and_reload(self) -> None:
+        direct = self.proxied("203.0.113.7")
+        direct.connect("alice")
+        direct.send("WHOIS alice")
+        self.assertEqual(direct.expect("311").params[3], "203.0.113.7")
+        # a gateway behind the proxy, at 127.0.0.1
+        gateway = self.proxied("127.0.0.1")
+        gateway.send(f"WEBIRC {PASSWORD} kiwi h.example 198.51.100.4")
+        gateway.connect("bob")
+        direct.send("WHOIS bob")
+        self.assertEqual(direct.expect("311").params[3], "198.51.100.4")
+        self.server.wait_for_line(r"WEBIRC: 127\.0\.0\.1:40000 \(gateway kiwi\)")
+        wrong = self.proxied("127.0.0.1")
+        wrong.send("WEBIRC guess kiwi h.example 198.51.100.5", "NICK carol")
+        [fail, error] = wrong.closed()
+        self.assertEqual(fail.params[:2], ("WEBIRC", "ACCESS_DENIED"))
+        self.assertEqual(error.command, "ERROR")
+        self.server.wait_for_line("wrong WEBIRC password")
+        # the gateway moves: 127.0.0.1 is no longer it
+        self.write_config("10.0.0.0/8")
+        mark = len(self.server.log)
+        self.server.signal(signal.SIGHUP)
+        reloaded = self.server.wait_for_line("config reloaded from chatd.toml", mark)
+        self.assertIn("webirc: kiwi changed", reloaded)
+        moved = self.proxied("127.0.0.1")
+        moved.send(f"WEBIRC {PASSWORD} kiwi h.example 198.51.100.6")
+        self.assertEqual(moved.closed()[0].params[1], "ACCESS_DENIED")
+        self.server.wait_for_line("no \\[\\[webirc\\]\\] block names its address")
+        # and a connection without a header is closed unread
+        bare = self.irc(self.server)
+        bare.send("NICK dave")
+        self.assertEqual(bare.closed(), [])
