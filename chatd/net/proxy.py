@@ -41,6 +41,7 @@ from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocolFactory
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
+from chatd import log as _log
 from chatd.log import logger
 from chatd.net.connection import format_peer
 
@@ -308,6 +309,12 @@ class ProxyHeaderProtocol(Protocol):
         self._stop_timer()
         address, rest = found
         transport: Any = self.transport
+        if _log.debugging:
+            log.debug(
+                "PROXY header from {proxy}: the client is {client}",
+                proxy=self.peer,
+                client="the proxy itself" if address is None else format_peer(address),
+            )
         self.factory.hand_over(transport, address or transport.getPeer(), rest)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
