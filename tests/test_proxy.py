@@ -257,14 +257,22 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(conn.lines(), [])
         self.assertEqual(self.chat.users, set())
         self.assertIn(
-            "refused 203.0.113.7:51234 on a IRC PROXY listener: not a trusted proxy",
+            "refused 203.0.113.7:51234 on a PROXY listener for IRC: not a trusted proxy",
             self.logged()[-1],
         )
         # the next refusals of the burst are counted, not logged each
         self.connect(peer=CLIENT)
-        self.clock.advance(11)
+        self.clock.advance(9)
         self.connect(peer=CLIENT)
-        self.assertTrue(any("refused 1 more" in line for line in self.logged()))
+        self.clock.advance(9.9)
+        self.assertEqual(len(self.logged()), 1)
+        self.clock.advance(0.1)
+        self.assertEqual(
+            self.logged()[-1],
+            "refused 2 more connections on a PROXY listener for IRC",
+        )
+        self.connect(peer=CLIENT)  # a new burst
+        self.assertIn("not a trusted proxy", self.logged()[-1])
 
     def test_missing_or_malformed_header_closes(self) -> None:
         for data in (b"NICK alice\r\n", b"PROXY TCP4 1.2.3.4 nonsense\r\n"):
@@ -285,6 +293,7 @@ class ListenerTests(SynchronousTestCase):
         self.assertFalse(conn.open)
         self.assertIn("no complete PROXY header within 5 seconds", self.logged()[-1])
         # in time, the timer is gone
+        self.clock.advance(10)  # (and the burst of refusals is over)
         conn = self.connect()
         conn.send(header_v1(CLIENT, LISTENER))
         self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -352,12 +352,16 @@ class ProxyFactory(ServerFactory):
         self.listener = listener
         self.inner = inner
         self._refused = 0
-        self._last_refused = float("-inf")
+        self._last_refused = 0.0
+        self._burst: IDelayedCall | None = None
 
     def doStart(self) -> None:
         self.inner.doStart()
 
     def doStop(self) -> None:
+        burst, self._burst = self._burst, None
+        if burst is not None and burst.active():
+            burst.cancel()
         self.inner.doStop()
 
     def hand_over(self, transport: Any, address: IAddress, rest: bytes) -> None:
@@ -374,27 +378,37 @@ class ProxyFactory(ServerFactory):
     def refused(self, peer: str, reason: str) -> None:
         """
         Log a refused connection: the first of a burst with its reason,
-        the rest as a count when the burst is over.
+        the rest as one count once none has come for L{QUIET} seconds.
         """
-        now = self.listener.clock.seconds()
-        if now - self._last_refused >= QUIET:
-            if self._refused > 1:
-                log.info(
-                    "refused {count} more connections on a PROXY listener",
-                    count=self._refused - 1,
-                )
-            self._refused = 0
-        self._last_refused = now
+        clock = self.listener.clock
+        self._last_refused = clock.seconds()
         self._refused += 1
-        if self._refused == 1:
-            log.info(
-                "refused {peer} on a {kind} PROXY listener: {reason} "
-                "(further refusals for {quiet:g} s are counted, not logged)",
-                peer=peer,
-                kind=self.listener.kind,
-                reason=reason,
-                quiet=QUIET,
+        if self._refused > 1:
+            return
+        log.info(
+            "refused {peer} on a PROXY listener for {kind}: {reason} "
+            "(further refusals are counted, not logged)",
+            peer=peer,
+            kind=self.listener.kind,
+            reason=reason,
+        )
+        self._burst = clock.callLater(QUIET, self._burst_over)
+
+    def _burst_over(self) -> None:
+        self._burst = None
+        quiet_since = self.listener.clock.seconds() - self._last_refused
+        if quiet_since < QUIET:
+            self._burst = self.listener.clock.callLater(
+                QUIET - quiet_since, self._burst_over
             )
+            return
+        if self._refused > 1:
+            log.info(
+                "refused {count} more connections on a PROXY listener for {kind}",
+                count=self._refused - 1,
+                kind=self.listener.kind,
+            )
+        self._refused = 0
 
 
 class _ProxiedReactor:
