@@ -26,7 +26,6 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
@@ -52,6 +51,7 @@ from chatd.memory import MemoryTrim, malloc_trim
 from chatd.net.connection import Connection, format_peer
 from chatd.net.limits import Gate
 from chatd.net.listener import Listener
+from chatd.net.proxy import server_endpoint, split_endpoint
 from chatd.store.errors import StoreError
 
 log = logger(__name__)
@@ -188,9 +188,13 @@ class ChatService(Service):
         if accounts is not None:
             factory.accounts = accounts.accounts
             factory.opers = accounts.opers
+            if isinstance(factory, IRCFactory):
+                factory.gateways = accounts.gateways
         factory.history = None if self.history is None else self.history.history
         if self.source is not None and self.source.path is not None:
             factory.rehash = self.rehash
+        if self.settings is not None:
+            factory.trusted_proxies = self.settings.proxy.trusted
         return factory
 
     @property
@@ -217,7 +221,7 @@ class ChatService(Service):
 
     def _listen(self, factory: Listener, description: str) -> None:
         failures: list[Failure] = []
-        d = serverFromString(self.reactor, description).listen(factory)
+        d = server_endpoint(self.reactor, description, factory).listen(factory)
         d.addCallbacks(self._listening, failures.append, (factory, description))
         if failures:
             self._stop_listening()
@@ -242,6 +246,12 @@ class ChatService(Service):
             address=format_peer(port.getHost()),
             description=description,
         )
+        if split_endpoint(description)[0] and not factory.trusted_proxies:
+            log.warn(
+                "{description} takes connections only from trusted proxies, and "
+                "[proxy] trusted (--trusted-proxy) names none: it refuses everyone",
+                description=description,
+            )
         return port
 
     def startService(self) -> None:
@@ -429,7 +439,7 @@ class ChatService(Service):
     def _try_listen(
         self, factory: Listener, description: str
     ) -> Deferred[tuple[Listener, str, IListeningPort]]:
-        d = maybeDeferred(serverFromString, self.reactor, description)
+        d = maybeDeferred(server_endpoint, self.reactor, description, factory)
         d.addCallback(lambda endpoint: endpoint.listen(factory))
         d.addCallback(lambda port: (factory, description, port))
         return d
@@ -486,6 +496,7 @@ class ChatService(Service):
         found = changes(old, new)
         limits = new.limits
         for factory in self.factories:
+            factory.trusted_proxies = new.proxy.trusted
             factory.apply_limits(
                 max_line=limits.max_line,
                 idle_timeout=limits.idle_timeout,
@@ -638,13 +649,13 @@ def _show(key: str, value: Any) -> str:
 
 def _describe(key: str, before: Any, after: Any) -> str:
     """One line for a change applied by a reload."""
-    if key == "oper":
+    if key in ("oper", "webirc"):
         old = {oper.name: oper for oper in before}
         new = {oper.name: oper for oper in after}
         words = [f"{name} added" for name in new if name not in old]
         words += [f"{name} removed" for name in old if name not in new]
         words += [f"{n} changed" for n in new if n in old and new[n] != old[n]]
-        return "oper: " + (", ".join(words) or "reordered")
+        return f"{key}: " + (", ".join(words) or "reordered")
     if key == "server.motd" and after is not None:
         return f"server.motd: read {after.path} ({len(after.lines)} lines)"
     return f"{key}: {_show(key, before)} -> {_show(key, after)}"

@@ -990,7 +990,11 @@ class CapabilityTests(IRCCase):
             ("TAGMSG", ["#a"], {"+typing": "active"}),
         )
         self.assertEqual(carol.raw(), [])
-        self.assertEqual(json.lines(), [])
+        # JSON clients see a typing notice as a typing event (tests/test_typing.py)
+        self.assertEqual(
+            json.lines(),
+            [{"type": "typing", "from": "alice", "to": "#a", "state": "active"}],
+        )
         self.assertEqual(alice.lines()[0].command, "TAGMSG")  # echoed
         self.assertEqual(alice.codes("@+x TAGMSG #nowhere"), ["403"])
         self.assertEqual(alice.codes("@+x=" + "v" * 4100 + " PRIVMSG #a :big"), ["417"])

@@ -57,6 +57,7 @@ from chatd.net.connection import Connection
 from chatd.net.listener import Listener
 
 if TYPE_CHECKING:
+    from chatd.accounts.gateways import Gateways
     from chatd.history.reader import History
 
 log = logger(__name__)
@@ -73,6 +74,9 @@ class IRCFactory(Listener):
     protocol = IRCProtocol  # type: ignore[assignment]
     kind = "IRC"
     _history: History | None = None
+    #: the web IRC gateways allowed to send WEBIRC (the config's
+    #: [[webirc]] tables; None: none), which the service sets
+    gateways: Gateways | None = None
 
     def __init__(
         self,

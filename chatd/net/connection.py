@@ -136,6 +136,9 @@ class Connection(Protocol):
     last_seen = 0.0
     peer = "?"
     host = "?"
+    #: where the client is (L{Listener.buildProtocol}): on a C{proxy:}
+    #: endpoint not the transport's peer, the proxy, but the client
+    address: IAddress | None = None
     #: for debug logs: "IRC " for the IRC adapter
     log_prefix = ""
     #: what the client is told when it is closed for flooding
@@ -168,7 +171,9 @@ class Connection(Protocol):
 
     def connectionMade(self) -> None:
         factory = self.factory
-        address = self.transport.getPeer()
+        address = self.address
+        if address is None:
+            address = self.address = self.transport.getPeer()
         self.peer = format_peer(address)
         self.host = host_of(address)
         self.last_seen = factory.clock.seconds()
