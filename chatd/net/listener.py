@@ -90,6 +90,9 @@ class Listener(ServerFactory):
         self._drained: list[Deferred[None]] = []
         #: saying goodbye to everyone: close at once, without lingering
         self.stopping = False
+        #: connections ended so far, by why (L{Connection.goodbye}), for
+        #: the metrics
+        self.disconnections: dict[str, int] = {}
 
     @property
     def idle_timeout_reported(self) -> int | float:
@@ -293,6 +296,11 @@ class Listener(ServerFactory):
         d: Deferred[None] = Deferred()
         self._drained.append(d)
         return d
+
+    def connection_ended(self, why: str) -> None:
+        """A connection was lost (refused ones too): count it under C{why}."""
+        ended = self.disconnections
+        ended[why] = ended.get(why, 0) + 1
 
     def connection_gone(self, proto: Connection) -> None:
         self.connections.discard(proto)
