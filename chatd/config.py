@@ -748,6 +748,28 @@ OPTIONS: tuple[Option, ...] = (
         flag="trusted-proxy",
         many=True,
     ),
+    # [metrics]: Prometheus's /metrics (see docs/operations.md)
+    Option(
+        "metrics.enabled",
+        BOOLEAN,
+        True,
+        "Serve Prometheus metrics at /metrics: on the web listener, or only "
+        "on --metrics-listen's endpoints when it is given.",
+        flag="no-metrics",
+        negate=True,
+        restart=True,
+    ),
+    Option(
+        "metrics.listen",
+        ENDPOINT,
+        (),
+        "Twisted endpoint string for a listener that serves only /metrics, "
+        "e.g. tcp:9123:interface=127.0.0.1 (repeatable); the web listener "
+        "then does not serve it.",
+        flag="metrics-listen",
+        many=True,
+        restart=True,
+    ),
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
@@ -859,6 +881,18 @@ class OperSpec:
     hostmask: str = "*!*@*"
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool
+    #: endpoints of a listener for /metrics alone
+    listen: tuple[str, ...]
+
+    @property
+    def on_web(self) -> bool:
+        """Whether the web listener serves /metrics."""
+        return self.enabled and not self.listen
+
+
 #: Each table of the file, and the settings it becomes.
 TABLES: dict[str, type] = {
     "server": ServerSettings,
@@ -870,6 +904,7 @@ TABLES: dict[str, type] = {
     "accounts": AccountSettings,
     "history": HistorySettings,
     "proxy": ProxySettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -886,6 +921,7 @@ class Settings:
     accounts: AccountSettings
     history: HistorySettings
     proxy: ProxySettings
+    metrics: MetricsSettings
     opers: tuple[OperSpec, ...]
 
     @property
@@ -1105,7 +1141,17 @@ class ConfigSource:
             base = os.path.dirname(self.file)
             found, opers = parse_document(document, self.path, base)
             values = {**found, **values}
-        return build(values, opers)
+        settings = build(values, opers)
+        if settings.metrics.listen and not settings.metrics.enabled:
+            where = "metrics.listen"
+            raise ConfigError(
+                where,
+                "a listener for metrics, but metrics are off (metrics.enabled "
+                "= false, --no-metrics): drop one of them",
+                file=self.path,
+                key=where,
+            )
+        return settings
 
     def _given(self, key: str, given: Given) -> Any:
         option = BY_KEY[key]
@@ -1146,6 +1192,7 @@ __all__ = [
     "FloodSettings",
     "LimitSettings",
     "ListenSettings",
+    "MetricsSettings",
     "Motd",
     "NoConfigFile",
     "OperSpec",

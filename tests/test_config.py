@@ -566,7 +566,7 @@ class TableTests(SynchronousTestCase):
     def test_every_flag_is_a_command_line_option(self) -> None:
         help_text = str(Options())
         flags = [o.flag for o in OPTIONS if o.flag]
-        self.assertEqual(len(flags), 24)
+        self.assertEqual(len(flags), 26)
         for flag in [*flags, "config"]:
             self.assertIn(f"--{flag}", help_text)
         self.assertIn("-l, --listen", help_text)
