@@ -502,6 +502,17 @@ class SettingsTests(Service):
         # --no-metrics (a negated flag, given) with --metrics-listen
         self.assertRaises(ConfigError, source.load)
 
+    def test_a_reload_keeps_them_as_they_started(self) -> None:
+        path = Path(self.mktemp())
+        path.write_text("[metrics]\nenabled = true\n")
+        service = self.start("--config", str(path))
+        path.write_text('[metrics]\nlisten = ["tcp:9124"]\n')
+        result = self.successResultOf(service.reload())
+        self.assertEqual(result.restart, ("metrics.listen",))
+        assert service.settings is not None
+        self.assertEqual(service.settings.metrics.listen, ())
+        self.assertEqual(service.metrics_ports, [])
+
     def test_a_bad_endpoint(self) -> None:
         path = Path(self.mktemp())
         path.write_text('[metrics]\nlisten = ["nonsense:1"]\n')
