@@ -40,6 +40,7 @@ from twisted.web.server import Request, Site
 import chatd
 from chatd.log import logger
 from chatd.timing import Durations, ReactorLag
+from chatd.web.site import WebListener
 
 if TYPE_CHECKING:
     from chatd.core import Chat
@@ -113,8 +114,7 @@ class ChatCollector(Collector):
             "too_many_connections), or connection_closed when the client went.",
             labels=["protocol", "reason"],
         )
-        for listener, where in self.metrics.listeners():
-            protocol = protocol_of(listener)
+        for protocol, listener, where in self.metrics.listeners():
             for endpoint, count in _by_endpoint(listener, where).items():
                 connections.add_metric([protocol, endpoint], count)
             for reason, count in sorted(listener.disconnections.items()):
@@ -226,7 +226,7 @@ def _store(timings: dict[str, Durations]) -> Metric:
 
 
 def _by_endpoint(
-    listener: Listener, where: list[tuple[str, IListeningPort | None]]
+    listener: Listener, where: list[tuple[str, IListeningPort]]
 ) -> dict[str, int]:
     """
     C{listener}'s open connections counted by the endpoint each came in
@@ -236,7 +236,7 @@ def _by_endpoint(
     count = len(listener.connections)
     if len(where) <= 1:
         return {where[0][0] if where else "": count}
-    ports = {_local(port): d for d, port in where if port is not None}
+    ports = {_local(port): d for d, port in where}
     counts = {d: 0 for d, _ in where}
     for proto in list(listener.connections):
         try:
@@ -265,20 +265,10 @@ class Metrics:
         self.service = service
         self.clock = clock
         self.lag = ReactorLag(clock)
-        #: listeners that are not the service's own, with their label
-        #: (the web listener's WebSocket connections)
-        self.extra: list[tuple[Listener, str]] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(ChatCollector(self))
         self.registry.register(ProcessCollector(registry=None))
         self.registry.register(PlatformCollector(registry=None))
-
-    def add_listener(self, listener: Listener, label: str) -> None:
-        """
-        Count C{listener}'s connections too, with C{label} as their
-        C{listener} (the web listener gives its WebSocket listeners).
-        """
-        self.extra.append((listener, label))
 
     def chat(self) -> Chat | None:
         factories = self.service.factories
@@ -286,13 +276,21 @@ class Metrics:
 
     def listeners(
         self,
-    ) -> Iterator[tuple[Listener, list[tuple[str, IListeningPort | None]]]]:
-        """Every listener, with the (endpoint, port) pairs it listens on."""
+    ) -> Iterator[tuple[str, Listener, list[tuple[str, IListeningPort]]]]:
+        """
+        Every listener with its C{protocol} label and the (endpoint, port)
+        pairs it listens on.  The web listener's connections are those of
+        its IRC and JSON factories: C{ws-irc} and C{ws-json}.
+        """
         ports = self.service.listening()
         for factory in self.service.factories:
-            yield factory, [(d, p) for (f, d), p in ports.items() if f is factory]
-        for factory, label in self.extra:
-            yield factory, [(label, None)]
+            where = [(d, p) for (f, d), p in ports.items() if f is factory]
+            inner = factory.factories if isinstance(factory, WebListener) else ()
+            if inner:
+                for each in inner:
+                    yield "ws-" + protocol_of(each), each, where
+            else:
+                yield protocol_of(factory), factory, where
 
     def resource(self) -> Resource:
         """What serves them: mount it at C{/metrics}."""

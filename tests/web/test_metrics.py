@@ -15,7 +15,7 @@ from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.error import CannotListenError
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, readBody
@@ -29,6 +29,8 @@ from chatd.store import HistoryItem, SQLiteStore
 from chatd.tap import Options, makeService
 from chatd.timing import Durations, ReactorLag
 from chatd.web.metrics import Metrics, MetricsPage, metrics_resource
+from chatd.web.site import WebListener
+from tests.web.support import ClientFactory
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -575,3 +577,111 @@ class LoopbackTests(TestCase):
         response = yield agent.request(b"POST", url + b"/metrics")
         yield readBody(response)
         self.assertEqual(response.code, 405)
+
+
+class WebListenerTests(TestCase):
+    """/metrics on the web listener, counting its WebSocket sessions."""
+
+    timeout = 60
+
+    def start(self, *args: str) -> ChatService:
+        state = Path(self.mktemp())
+        state.mkdir()
+        options = Options()
+        loopback = "tcp:0:interface=127.0.0.1"
+        options.parseOptions(
+            [
+                *("--database", "memory:", "--state-dir", str(state)),
+                *("--listen", loopback, "--web-listen", loopback, "--no-history"),
+                *args,
+            ]
+        )
+        service = makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [self.web] = [f for f in service.factories if isinstance(f, WebListener)]
+        [port] = [p for (f, _), p in service.listening().items() if f is self.web]
+        self.url = f"127.0.0.1:{port.getHost().port}"
+        return service
+
+    @inlineCallbacks
+    def get(self, path: str) -> Any:
+        response = yield Agent(reactor).request(
+            b"GET", f"http://{self.url}{path}".encode()
+        )
+        body = yield readBody(response)
+        return response.code, body
+
+    @inlineCallbacks
+    def scrape(self) -> Any:
+        code, body = yield self.get("/metrics")
+        self.assertEqual(code, 200)
+        found: Samples = {}
+        for family in text_string_to_metric_families(body.decode("utf-8")):
+            for sample in family.samples:
+                found[sample.name, frozenset(sample.labels.items())] = sample.value
+        return found
+
+    @inlineCallbacks
+    def connect(self, path: str, protocols: list[str]) -> Any:
+        factory = ClientFactory(f"ws://{self.url}{path}", protocols=protocols)
+        host, port = self.url.split(":")
+        reactor.connectTCP(host, int(port), factory)  # type: ignore[attr-defined]
+        client = yield factory.opened
+        self.addCleanup(lambda: client.transport and client.transport.abortConnection())
+        return client
+
+    @inlineCallbacks
+    def test_websocket_sessions_by_kind(self) -> Any:
+        self.start()
+        where = "tcp:0:interface=127.0.0.1"
+        irc = yield self.connect("/irc", ["text.ircv3.net"])
+        irc.send("NICK alice")
+        irc.send("USER a 0 * :Alice")
+        yield irc.line(" 001 ")
+        json_client = yield self.connect("/json", [])
+        yield json_client.json(type="welcome")
+        found = yield self.scrape()
+        self.assertEqual(
+            value(found, "chatd_connections", protocol="ws-irc", listener=where), 1
+        )
+        self.assertEqual(
+            value(found, "chatd_connections", protocol="ws-json", listener=where), 1
+        )
+        self.assertEqual(value(found, "chatd_users"), 1)
+        json_client.sendClose(1000)
+        yield json_client.closed
+        for _ in range(500):  # the server's side goes on the next turns
+            if not self.web.json.connections:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        found = yield self.scrape()
+        self.assertEqual(
+            value(
+                found,
+                "chatd_disconnections_total",
+                protocol="ws-json",
+                reason="connection_closed",
+            ),
+            1,
+        )
+        self.assertEqual(
+            value(found, "chatd_connections", protocol="ws-json", listener=where), 0
+        )
+
+    @inlineCallbacks
+    def test_not_there_when_served_elsewhere_or_off(self) -> Any:
+        service = self.start("--metrics-listen", "tcp:0:interface=127.0.0.1")
+        code, _ = yield self.get("/metrics")
+        self.assertEqual(code, 404)
+        [port] = service.metrics_ports
+        self.url = f"127.0.0.1:{port.getHost().port}"
+        yield self.scrape()
+
+    @inlineCallbacks
+    def test_off(self) -> Any:
+        self.start("--no-metrics")
+        code, _ = yield self.get("/metrics")
+        self.assertEqual(code, 404)
+        code, _ = yield self.get("/healthz")
+        self.assertEqual(code, 200)
