@@ -204,6 +204,21 @@ def _endpoint(description: str) -> str:
     return description
 
 
+def _origin(text: str) -> str:
+    """
+    A browser origin as an C{Origin} header carries it (C{scheme://host} or
+    C{scheme://host:port}, lower case, without a default port), or C{*}.
+    """
+    from chatd.web.origins import normal_origin
+
+    if text.strip() == "*":
+        return "*"
+    origin = normal_origin(text)
+    if origin is None:
+        raise Invalid()
+    return origin
+
+
 def _network(text: str) -> Network:
     return ipaddress.ip_network(text.strip(), strict=False)
 
@@ -321,6 +336,7 @@ HOST_NAME = _kind("a host name such as irc.example.org", _host_name)
 NETWORK_NAME = _kind("a name without spaces", _network_name)
 ENDPOINT = _kind("a usable endpoint string such as tcp:8123", _endpoint)
 NETWORK = _kind("an address or network such as 10.0.0.0/8", _network)
+ORIGIN = _kind("an origin such as https://chat.example.org or *", _origin)
 MOTD = _kind("a readable UTF-8 file", read_motd)
 DIRECTORY = _kind("a directory", _directory)
 DATABASE = _kind(
@@ -480,6 +496,36 @@ OPTIONS: tuple[Option, ...] = (
         "Twisted endpoint string to serve IRC on, e.g. tcp:6667 or "
         "ssl:6697:privateKey=key.pem:certKey=cert.pem (repeatable).",
         flag="irc-listen",
+        many=True,
+    ),
+    Option(
+        "web.port",
+        PORT,
+        None,
+        "TCP port for the web listener (the web client, IRC and JSON over "
+        "WebSocket, /healthz), on all interfaces "
+        f"(shorthand for --web-listen tcp:PORT:backlog={BACKLOG}). "
+        "Without it or --web-listen there is no web listener.",
+        flag="web-port",
+    ),
+    Option(
+        "web.listen",
+        ENDPOINT,
+        (),
+        "Twisted endpoint string to serve the web listener on, e.g. tcp:8080 "
+        "or ssl:8443:privateKey=key.pem:certKey=cert.pem for HTTPS and WSS "
+        "(repeatable).",
+        flag="web-listen",
+        many=True,
+    ),
+    Option(
+        "web.origins",
+        ORIGIN,
+        (),
+        "Web pages (origins such as https://chat.example.org, or * for any) "
+        "allowed to open WebSocket connections besides the listener's own; "
+        "connections without an Origin header (programs, not browsers) are "
+        "always allowed.",
         many=True,
     ),
     Option(
@@ -750,6 +796,28 @@ OPTIONS: tuple[Option, ...] = (
         flag="trusted-proxy",
         many=True,
     ),
+    # [metrics]: Prometheus's /metrics (see docs/operations.md)
+    Option(
+        "metrics.enabled",
+        BOOLEAN,
+        True,
+        "Serve Prometheus metrics at /metrics: on the web listener, or only "
+        "on --metrics-listen's endpoints when it is given.",
+        flag="no-metrics",
+        negate=True,
+        restart=True,
+    ),
+    Option(
+        "metrics.listen",
+        ENDPOINT,
+        (),
+        "Twisted endpoint string for a listener that serves only /metrics, "
+        "e.g. tcp:9123:interface=127.0.0.1 (repeatable); the web listener "
+        "then does not serve it.",
+        flag="metrics-listen",
+        many=True,
+        restart=True,
+    ),
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
@@ -770,6 +838,13 @@ class ListenSettings:
         """C{listen}, after C{tcp:PORT:backlog=1024} if a port is given."""
         head = () if self.port is None else (f"tcp:{self.port}:backlog={BACKLOG}",)
         return head + self.listen
+
+
+@dataclass(frozen=True)
+class WebSettings(ListenSettings):
+    """The web listener: its endpoints, and the other pages' origins it lets in."""
+
+    origins: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -872,17 +947,31 @@ class WebircSpec:
     hosts: tuple[Network, ...] = ()
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool
+    #: endpoints of a listener for /metrics alone
+    listen: tuple[str, ...]
+
+    @property
+    def on_web(self) -> bool:
+        """Whether the web listener serves /metrics."""
+        return self.enabled and not self.listen
+
+
 #: Each table of the file, and the settings it becomes.
 TABLES: dict[str, type] = {
     "server": ServerSettings,
     "json": ListenSettings,
     "irc": ListenSettings,
+    "web": WebSettings,
     "limits": LimitSettings,
     "flood": FloodSettings,
     "storage": StorageSettings,
     "accounts": AccountSettings,
     "history": HistorySettings,
     "proxy": ProxySettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -893,12 +982,14 @@ class Settings:
     server: ServerSettings
     json: ListenSettings
     irc: ListenSettings
+    web: WebSettings
     limits: LimitSettings
     flood: FloodSettings
     storage: StorageSettings
     accounts: AccountSettings
     history: HistorySettings
     proxy: ProxySettings
+    metrics: MetricsSettings
     opers: tuple[OperSpec, ...]
     #: the web IRC gateways, from the [[webirc]] tables
     webirc: tuple[WebircSpec, ...] = ()
@@ -906,13 +997,18 @@ class Settings:
     @property
     def endpoints(self) -> dict[str, tuple[str, ...]]:
         """
-        Each wire format's endpoint strings: JSON on TCP port 8123 when
-        neither a port nor an endpoint is given, IRC only when asked for.
+        Each listener's endpoint strings: JSON on TCP port 8123 when
+        neither a port nor an endpoint is given, IRC and web only when
+        asked for.
         """
         json_endpoints = self.json.endpoints or (
             f"tcp:{DEFAULT_PORT}:backlog={BACKLOG}",
         )
-        return {"json": json_endpoints, "irc": self.irc.endpoints}
+        return {
+            "json": json_endpoints,
+            "irc": self.irc.endpoints,
+            "web": self.web.endpoints,
+        }
 
     def value(self, key: str) -> Any:
         """The value of a dotted C{key} such as C{flood.rate}."""
@@ -1185,7 +1281,17 @@ class ConfigSource:
             base = os.path.dirname(self.file)
             found, opers, webirc = parse_document(document, self.path, base)
             values = {**found, **values}
-        return build(values, opers, webirc)
+        settings = build(values, opers, webirc)
+        if settings.metrics.listen and not settings.metrics.enabled:
+            where = "metrics.listen"
+            raise ConfigError(
+                where,
+                "a listener for metrics, but metrics are off (metrics.enabled "
+                "= false, --no-metrics): drop one of them",
+                file=self.path,
+                key=where,
+            )
+        return settings
 
     def _given(self, key: str, given: Given) -> Any:
         option = BY_KEY[key]
@@ -1232,6 +1338,7 @@ __all__ = [
     "FloodSettings",
     "LimitSettings",
     "ListenSettings",
+    "MetricsSettings",
     "Motd",
     "NoConfigFile",
     "OperSpec",
@@ -1239,6 +1346,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StorageSettings",
+    "WebSettings",
     "WebircSpec",
     "build",
     "changes",

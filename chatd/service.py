@@ -53,6 +53,8 @@ from chatd.net.limits import Gate
 from chatd.net.listener import Listener
 from chatd.net.proxy import server_endpoint, split_endpoint
 from chatd.store.errors import StoreError
+from chatd.web.metrics import Metrics, metrics_resource
+from chatd.web.site import WebListener
 
 log = logger(__name__)
 
@@ -152,6 +154,10 @@ class ChatService(Service):
         self.accounts: AccountsService | None = None
         #: the history (None when it is off, and in bare tests)
         self.history: HistoryKeeper | None = None
+        #: Prometheus's metrics (None when they are off, and in bare tests)
+        self.metrics: Metrics | None = None
+        #: the ports of metrics.listen, which serve /metrics alone
+        self.metrics_ports: list[IListeningPort] = []
 
     @classmethod
     def from_settings(
@@ -174,6 +180,8 @@ class ChatService(Service):
             )
             keeper = service.history
             service.on_reload.append(lambda s: keeper.reloaded_history(s.history))
+        if settings.metrics.enabled:
+            service.metrics = Metrics(service, reactor)
         # one gate for every listener: the limits are per address, not port
         gate = Gate(settings.limits.address_limit)
         for table, endpoints in settings.endpoints.items():
@@ -195,6 +203,9 @@ class ChatService(Service):
             factory.rehash = self.rehash
         if self.settings is not None:
             factory.trusted_proxies = self.settings.proxy.trusted
+        if isinstance(factory, WebListener):
+            # None when metrics are off or served on a listener of their own
+            factory.mount("metrics", metrics_resource(self))
         return factory
 
     @property
@@ -206,11 +217,19 @@ class ChatService(Service):
         """The ports listened on, in the order they were opened."""
         return list(self._ports.values())
 
+    def listening(self) -> dict[tuple[Listener, str], IListeningPort]:
+        """Each listener's ports, by the listener and the endpoint string."""
+        return dict(self._ports)
+
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
         for factory, listen in self.listeners:
             for description in listen:
                 self._listen(factory, description)
+        if self.metrics is not None and self.settings is not None:
+            site = self.metrics.site()
+            for description in self.settings.metrics.listen:
+                self._open(site, description, self._metrics_listening)
         if self.accounts is not None and not self.accounts.started:
             # Bound (a port in use stops the server now), but nobody is let
             # in before the accounts are read: the kernel queues them.
@@ -220,9 +239,18 @@ class ChatService(Service):
                     pause()
 
     def _listen(self, factory: Listener, description: str) -> None:
+        self._open(factory, description, self._listening)
+
+    def _open(
+        self,
+        factory: Any,
+        description: str,
+        then: Callable[[IListeningPort, Any, str], object],
+    ) -> None:
+        """Listen on C{description}; C{then} is given the port; stop if not."""
         failures: list[Failure] = []
         d = server_endpoint(self.reactor, description, factory).listen(factory)
-        d.addCallbacks(self._listening, failures.append, (factory, description))
+        d.addCallbacks(then, failures.append, (factory, description))
         if failures:
             self._stop_listening()
             message = (
@@ -254,10 +282,23 @@ class ChatService(Service):
             )
         return port
 
+    def _metrics_listening(
+        self, port: IListeningPort, site: object, description: str
+    ) -> IListeningPort:
+        self.metrics_ports.append(port)
+        log.info(
+            "chatd serving metrics on {address} ({description})",
+            address=format_peer(port.getHost()),
+            description=description,
+        )
+        return port
+
     def startService(self) -> None:
         if not self._ports and any(listen for _, listen in self.listeners):
             self.privilegedStartService()
         super().startService()
+        if self.metrics is not None:
+            self.metrics.start()
         for factory in self.factories:
             factory.start_reaping()
         trim = malloc_trim()
@@ -371,6 +412,7 @@ class ChatService(Service):
                     loaded.server, name=old.server.name, network=old.server.network
                 ),
                 storage=old.storage,
+                metrics=old.metrics,
             )
             listening = yield self._relisten(new, source.path)
         except ConfigError as e:
@@ -504,7 +546,12 @@ class ChatService(Service):
                 max_sendq=limits.max_sendq,
                 register_timeout=limits.register_timeout,
             )
-            if isinstance(factory, IRCFactory) and new.server.motd != old.server.motd:
+            if isinstance(factory, WebListener):
+                factory.configure(new.web.origins, new.proxy.trusted)
+            if (
+                isinstance(factory, (IRCFactory, WebListener))
+                and new.server.motd != old.server.motd
+            ):
                 motd = new.server.motd
                 factory.set_motd(None if motd is None else list(motd.lines))
         first = self.factories[0]
@@ -517,7 +564,7 @@ class ChatService(Service):
         changed = listening + [
             _describe(key, before, after)
             for key, before, after in found
-            if not key.startswith(("json.", "irc."))
+            if not key.startswith(("json.", "irc.", "web.port", "web.listen"))
         ]
         result = ReloadResult(new, tuple(changed), restart)
         for follow in self.on_reload:
@@ -541,8 +588,9 @@ class ChatService(Service):
         return sum(len(factory.connections) for factory in self.factories)
 
     def _stop_listening(self) -> list[Deferred[Any]]:
-        ports = self.ports
+        ports = self.ports + self.metrics_ports
         self._ports.clear()
+        self.metrics_ports = []
         return [d for d in (p.stopListening() for p in ports) if d is not None]
 
     def stopService(self) -> Deferred[None]:
@@ -555,6 +603,8 @@ class ChatService(Service):
         if self.memory is not None:
             self.memory.stop()
             self.memory = None
+        if self.metrics is not None:
+            self.metrics.stop()
         stopped = self._stop_listening()
         # Everyone, on every listener, is told before anyone is taken out of
         # the chat, so nobody sees the others quit.
@@ -611,7 +661,7 @@ class ChatService(Service):
 def _factory(
     table: str, settings: Settings, chat: Chat, gate: Gate | None, clock: Any
 ) -> Listener:
-    """The listener for a table of endpoints (C{json}, C{irc})."""
+    """The listener for a table of endpoints (C{json}, C{irc}, C{web})."""
     limits = settings.limits
     common: dict[str, Any] = {
         "max_line": limits.max_line,
@@ -621,8 +671,19 @@ def _factory(
         "register_timeout": limits.register_timeout,
         "gate": gate,
     }
+    motd = settings.server.motd
+    if table == "web":
+        return WebListener(
+            chat,
+            clock,
+            server_name=settings.server.name,
+            network=settings.server.network,
+            motd=None if motd is None else list(motd.lines),
+            origins=settings.web.origins,
+            trusted=settings.proxy.trusted,
+            **common,
+        )
     if table == "irc":
-        motd = settings.server.motd
         return IRCFactory(
             chat,
             clock,

@@ -93,6 +93,9 @@ class Listener(ServerFactory):
         self._drained: list[Deferred[None]] = []
         #: saying goodbye to everyone: close at once, without lingering
         self.stopping = False
+        #: connections ended so far, by why (L{Connection.goodbye}), for
+        #: the metrics
+        self.disconnections: dict[str, int] = {}
 
     def buildProtocol(self, addr: IAddress | None) -> Any:
         """
@@ -307,6 +310,11 @@ class Listener(ServerFactory):
         d: Deferred[None] = Deferred()
         self._drained.append(d)
         return d
+
+    def connection_ended(self, why: str) -> None:
+        """A connection was lost (refused ones too): count it under C{why}."""
+        ended = self.disconnections
+        ended[why] = ended.get(why, 0) + 1
 
     def connection_gone(self, proto: Connection) -> None:
         self.connections.discard(proto)
