@@ -111,9 +111,13 @@ export class Connection {
     this.pending.clear();
     const bye = this.bye;
     this.bye = null;
-    const reason = bye ? `${bye.reason} (${bye.code})` : ev.reason || "the connection closed";
+    const reason = bye ? bye.reason || bye.code : ev.reason || "the connection closed";
     // The user quit, or an operator put them out: stay out until asked.
-    if (!this.wanted || (bye && (bye.code === "quit" || bye.code === "killed"))) {
+    if (!this.wanted) {
+      this.handlers.onState("idle", "");
+      return;
+    }
+    if (bye && (bye.code === "quit" || bye.code === "killed")) {
       this.wanted = false;
       this.handlers.onState("disconnected", reason);
       return;

@@ -80,7 +80,8 @@ class App {
 
   showState(state, detail) {
     const conn = $("conn");
-    conn.dataset.state = state;
+    // "connected" once logged in and joined; until then, connecting.
+    conn.dataset.state = state === "connected" && !this.loggedIn ? "connecting" : state;
     const words = {
       idle: "Not connected",
       connecting: "Connecting…",
@@ -1034,6 +1035,7 @@ class App {
     }
     const members = buffer.sortedMembers();
     $("member-count").textContent = `${members.length} member${members.length === 1 ? "" : "s"}`;
+    $("member-toggle-count").textContent = `${members.length} ${members.length === 1 ? "member" : "members"}`;
     for (const member of members) {
       const item = el("li");
       const button = el("button", "member");
@@ -1055,7 +1057,14 @@ class App {
     const list = $("buffer-list");
     list.replaceChildren();
     let total = 0;
+    let section = null;
     for (const buffer of this.order) {
+      if (buffer.kind !== section && buffer.kind !== "server") {
+        section = buffer.kind;
+        const heading = el("li", "section", buffer.kind === "channel" ? "Channels" : "Conversations");
+        heading.setAttribute("aria-hidden", "true");
+        list.append(heading);
+      }
       const item = el("li");
       const button = el("button", `buffer ${buffer.kind}`);
       button.type = "button";
