@@ -13,7 +13,7 @@ const CATCH_UP_PAGE = 100;
 const CATCH_UP_PAGES = 10;
 const TYPING_SEND_EVERY = 3000;
 const TYPING_PAUSED_AFTER = 5000;
-const TYPING_SHOWN_FOR = 6000;
+const TYPING_SHOWN_FOR = { active: 6000, paused: 30000 };
 const SESSION_KEY = "chatd.session";
 const OWN_ACTIONS = new Set(["kick", "topic", "op", "deop", "voice", "devoice", "ban", "unban", "mode", "away", "invite"]);
 
@@ -57,6 +57,7 @@ class App {
     this.typingSupported = true;
     this.markersSupported = true;
     this.typingState = { target: null, sentAt: 0, timer: null };
+    this.typingQuietUntil = 0;
     this.markTimer = null;
     this.listCache = [];
     this.connection = new Connection(jsonUrl(location), {
@@ -155,10 +156,13 @@ class App {
     this.showState("connected", "");
     $("me-nick").textContent = this.me;
     if (reconnecting) this.statusLine("Reconnected");
-    await Promise.all([
-      ...channels.map((name) => this.join(name, undefined, false).catch((e) => this.failed(this.server, e))),
-      ...queries.map((name) => this.openQuery(name, false)),
-    ]);
+    // One channel after the other: each join costs a flood-control token,
+    // and a burst of refused ones would count towards a disconnection.
+    for (const name of channels) {
+      if (!this.connection.connected) return;
+      await this.join(name, undefined, false).catch((e) => this.failed(this.server, e));
+    }
+    await Promise.all(queries.map((name) => this.openQuery(name, false, reconnecting)));
     if (!reconnecting && active) {
       const buffer = this.buffers.get(fold(active));
       if (buffer) this.select(buffer);
@@ -338,11 +342,13 @@ class App {
     this.select(this.order[(index + step + this.order.length) % this.order.length]);
   }
 
-  openQuery(nick, focus) {
+  // A private conversation; its history (kept for accounts only) is read
+  // when it opens, and again after a reconnection (refresh).
+  openQuery(nick, focus, refresh = false) {
     const buffer = this.bufferFor(nick);
     if (focus) this.select(buffer);
     this.saveSession();
-    if (!buffer.historyLoaded && this.account && this.connection.connected) {
+    if ((!buffer.historyLoaded || refresh) && this.account && this.connection.connected) {
       buffer.historyLoaded = true;
       return this.catchUp(buffer).then(() => buffer);
     }
@@ -605,12 +611,25 @@ class App {
 
   // ---- actions ------------------------------------------------------------
 
+  // A request that flood control may refuse at first (rejoining many
+  // channels at once): tried again after the retry_after it gives.
+  async patiently(message) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request(message);
+      } catch (error) {
+        if (error.code !== "rate_limited" || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * (error.reply.retry_after || 1)));
+      }
+    }
+  }
+
   async join(name, key, focus) {
     const request = { cmd: "join", channel: name, history: HISTORY_PAGE };
     if (key) request.key = key;
     const existing = this.buffers.get(fold(name));
     if (existing && existing.newestMsgid) request.history = CATCH_UP_PAGE;
-    const reply = await this.request(request);
+    const reply = await this.patiently(request);
     const buffer = this.bufferFor(reply.channel);
     buffer.name = reply.channel;
     buffer.joined = true;
@@ -661,7 +680,7 @@ class App {
   async say(buffer, text, action) {
     if (!text) return null;
     if (buffer.kind === "server") throw new Error("this is the server's buffer: join a channel (/join #channel) or open a conversation (/query nick)");
-    this.typingDone();
+    this.typingDone(true);
     const item = { from: this.me, to: buffer.name, text, action, ts: new Date().toISOString() };
     const element = this.messageElement(item);
     element.classList.add("pending");
@@ -734,6 +753,7 @@ class App {
     const buffer = this.active;
     const text = $("input").value;
     if (!this.typingSupported || !this.loggedIn || !buffer || buffer.kind === "server") return;
+    if (Date.now() < this.typingQuietUntil) return;
     if (!text || text.startsWith("/")) {
       this.typingDone();
       return;
@@ -753,10 +773,12 @@ class App {
     }, TYPING_PAUSED_AFTER);
   }
 
-  typingDone() {
+  // The input was cleared without sending: "done".  After a message the
+  // others need no "done": the message ends the typing.
+  typingDone(sent = false) {
     const state = this.typingState;
     clearTimeout(state.timer);
-    if (state.target) this.sendTyping(state.target, "done");
+    if (state.target && !sent) this.sendTyping(state.target, "done");
     state.target = null;
     state.sentAt = 0;
   }
@@ -764,7 +786,10 @@ class App {
   sendTyping(target, state) {
     if (!this.typingSupported || !this.connection.connected) return;
     this.request({ cmd: "typing", to: target, state }).catch((error) => {
+      // A server without typing notices: stop sending them.
       if (error.code === "unknown_command" || error.code === "bad_args") this.typingSupported = false;
+      // Typing costs a flood-control token: never spend more on it.
+      if (error.code === "rate_limited") this.typingQuietUntil = Date.now() + 1000 * (error.reply.retry_after || 5);
     });
   }
 
@@ -775,21 +800,39 @@ class App {
     const key = fold(event.from);
     const old = buffer.typing.get(key);
     if (old) clearTimeout(old.timer);
-    if (event.state === "active") {
+    if (event.state === "active" || event.state === "paused") {
       const timer = setTimeout(() => {
         buffer.typing.delete(key);
         if (buffer === this.active) this.renderTyping();
-      }, TYPING_SHOWN_FOR);
-      buffer.typing.set(key, { nick: event.from, timer });
+      }, TYPING_SHOWN_FOR[event.state]);
+      buffer.typing.set(key, { nick: event.from, timer, state: event.state });
     } else {
       buffer.typing.delete(key);
     }
     if (buffer === this.active) this.renderTyping();
   }
 
+  stopTyping(nick) {
+    for (const buffer of this.buffers.values()) {
+      const entry = buffer.typing.get(fold(nick));
+      if (entry) {
+        clearTimeout(entry.timer);
+        buffer.typing.delete(fold(nick));
+      }
+    }
+    this.renderTyping();
+  }
+
+  // "alice is typing…"; someone who paused is shown too (IRCv3 says for
+  // 30 s), as having paused.
   renderTyping() {
     const buffer = this.active;
-    const nicks = buffer ? [...buffer.typing.values()].map((t) => t.nick) : [];
+    const entries = buffer ? [...buffer.typing.values()] : [];
+    if (entries.length === 1 && entries[0].state === "paused") {
+      $("typing").textContent = `${entries[0].nick} has stopped typing`;
+      return;
+    }
+    const nicks = entries.map((t) => t.nick);
     let text = "";
     if (nicks.length === 1) text = `${nicks[0]} is typing…`;
     else if (nicks.length === 2) text = `${nicks[0]} and ${nicks[1]} are typing…`;
@@ -869,6 +912,7 @@ class App {
       const buffer = this.buffers.get(fold(event.channel));
       if (!buffer) return;
       if (type === "join") buffer.addMember(event.nick, event.account);
+      if (type === "leave" || type === "kick") this.stopTyping(event.nick);
       if (type === "leave") buffer.removeMember(event.nick);
       if (type === "kick") {
         buffer.removeMember(event.nick);
@@ -893,6 +937,7 @@ class App {
       return;
     }
     if (type === "quit") {
+      this.stopTyping(event.nick);
       for (const buffer of this.buffers.values()) {
         if (buffer.removeMember(event.nick) || (buffer.kind === "query" && fold(buffer.name) === fold(event.nick))) {
           this.eventLine(buffer, event, this.describe(event));
