@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e_daemon import LOOPBACK, WAIT, Daemon, IRCClient
+from tests.e2e_daemon import LOOPBACK, WAIT, Daemon, IRCClient, JSONClient
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -424,3 +424,49 @@ def test_unread_counts_keyboard_and_phone_layout(
         expect(alice.page.locator("#buffer-name")).to_have_text(first)
     finally:
         bob.close()
+
+
+def test_typing_is_shown_and_ends_with_the_message(
+    browser: Browser, server: Daemon, people: list[Client]
+) -> None:
+    """
+    What one browser user types shows the other "... is typing" until the
+    message comes; an IRC client's +typing shows the same.
+    """
+    probe = JSONClient(server.ports["JSON"], unique("probe"))
+    answer = probe.request("typing", to="#nowhere", state="active")
+    probe.close()
+    if answer.get("code") == "unknown_command":
+        pytest.skip("this server has no typing command")
+    channel = unique("#typing")
+    alice = Client(browser, server)
+    people.append(alice)
+    alice_nick = unique("alice")
+    alice.login(alice_nick, channel)
+    bob = Client(browser, server)
+    people.append(bob)
+    bob.login(unique("bob"), channel)
+    expect(alice.member("bob")).to_be_visible()
+
+    alice.page.locator("#input").press_sequentially("hel")
+    expect(bob.page.locator("#typing")).to_have_text(f"{alice_nick} is typing…")
+    alice.page.locator("#input").press_sequentially("lo")
+    alice.page.press("#input", "Enter")
+    expect(bob.messages("hello")).to_have_count(1)
+    expect(bob.page.locator("#typing")).to_have_text("")
+
+    carol_nick = unique("carol")
+    carol = IRCClient(server.ports["IRC"])
+    try:
+        carol.send("CAP REQ :message-tags", f"NICK {carol_nick}", "USER c 0 * :c")
+        carol.expect("CAP")
+        carol.send("CAP END")
+        carol.expect("001")
+        carol.send(f"JOIN {channel}")
+        carol.expect("366")
+        carol.send(f"@+typing=active TAGMSG {channel}")
+        expect(alice.page.locator("#typing")).to_have_text(f"{carol_nick} is typing…")
+        carol.send(f"@+typing=done TAGMSG {channel}")
+        expect(alice.page.locator("#typing")).to_have_text("")
+    finally:
+        carol.close()
