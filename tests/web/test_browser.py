@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from itertools import count
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,8 +30,6 @@ except ImportError:  # PyPy, or not installed
     sync_playwright = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from playwright.sync_api import Browser, Locator, Page
 
 #: How long the page may take for anything it should do, in milliseconds:
@@ -100,6 +99,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     )
     try:
         daemon.start(("JSON", "IRC", "web"))
+        yield daemon
+        daemon.stop()
+        assert daemon.tracebacks() == []
+    finally:
+        daemon.close()
+
+
+@pytest.fixture
+def unlimited(tmp_path: Path) -> Iterator[Daemon]:
+    """A server of its own without flood control, for a long scrollback."""
+    daemon = Daemon(
+        str(tmp_path),
+        "--listen",
+        LOOPBACK,
+        "--web-listen",
+        LOOPBACK,
+        "--flood-burst",
+        "0",
+    )
+    try:
+        daemon.start(("JSON", "web"))
         yield daemon
         daemon.stop()
         assert daemon.tracebacks() == []
@@ -470,3 +490,37 @@ def test_typing_is_shown_and_ends_with_the_message(
         expect(alice.page.locator("#typing")).to_have_text("")
     finally:
         carol.close()
+
+
+def test_scrolling_up_reads_older_history(
+    browser: Browser, unlimited: Daemon, people: list[Client]
+) -> None:
+    """
+    Joining shows the newest page of a long history; scrolling up brings
+    the older pages, in order, each message once, until the first.
+    """
+    channel = "#scroll"
+    writer = JSONClient(unlimited.ports["JSON"], "writer")
+    try:
+        writer.ok("join", channel=channel)
+        for n in range(130):
+            writer.ok("msg", to=channel, text=f"line {n:03}")
+        alice = Client(browser, unlimited)
+        people.append(alice)
+        alice.login("alice", channel)
+        expect(alice.messages("line 129")).to_have_count(1)
+        lines = alice.log.locator(".msg")
+        expect(lines).to_have_count(50)
+        expect(lines.first).to_contain_text("line 080")
+
+        alice.log.evaluate("log => { log.scrollTop = 0; }")
+        expect(lines).to_have_count(100)
+        expect(lines.first).to_contain_text("line 030")
+        alice.log.evaluate("log => { log.scrollTop = 0; }")
+        expect(lines).to_have_count(130)
+        expect(lines.first).to_contain_text("line 000")
+        expect(alice.log.locator(".older")).to_be_hidden()
+        texts = lines.locator(".text").all_inner_texts()
+        assert texts == [f"line {n:03}" for n in range(130)]
+    finally:
+        writer.close()
