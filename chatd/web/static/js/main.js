@@ -647,6 +647,16 @@ class App {
       this.renderHeader();
       this.renderMembers();
     }
+    this.request({ cmd: "who", channel: buffer.name }).then(
+      (who) => {
+        for (const [nick, message] of Object.entries(who.away || {})) {
+          const member = buffer.member(nick);
+          if (member) member.away = message;
+        }
+        if (buffer === this.active) this.renderMembers();
+      },
+      () => {},
+    );
     this.request({ cmd: "mode", channel: buffer.name }).then(
       (modes) => {
         buffer.modes = modes.modes || {};
@@ -1067,6 +1077,10 @@ class App {
     $("edit-topic").hidden = !(buffer.kind === "channel" && buffer.joined && (op || !buffer.modes.topic_ops));
     $("channel-settings").hidden = !(buffer.kind === "channel" && buffer.joined && op);
     $("toggle-members").hidden = buffer.kind !== "channel";
+    const leave = $("leave");
+    leave.hidden = buffer.kind === "server";
+    leave.textContent = buffer.kind === "channel" && buffer.joined ? "Leave" : "Close";
+    leave.title = buffer.kind === "channel" && buffer.joined ? `Leave ${buffer.name}` : `Close ${buffer.name}`;
     document.body.classList.toggle("no-members", buffer.kind !== "channel");
   }
 
@@ -1453,6 +1467,9 @@ class App {
       input.focus();
     });
     $("channel-settings").addEventListener("click", () => this.openSettings());
+    $("leave").addEventListener("click", () => {
+      Promise.resolve(this.closeBuffer(this.active)).catch((e) => this.failed(this.active, e));
+    });
     $("settings-form").addEventListener("submit", (ev) => this.saveSettings(ev));
     for (const button of document.querySelectorAll("[data-close]")) {
       button.addEventListener("click", () => button.closest("dialog").close());
