@@ -238,6 +238,20 @@ class BrowserTests(BrowserCase):
         expect(alice.log.locator(".msg.action", has_text="answers")).to_have_count(1)
         said = carol.expect("PRIVMSG", where=lambda r: "answers" in r.text)
         self.assertEqual(said.text, "\x01ACTION answers\x01")
+        carol.send("NOTICE #talk :the build is green")
+        expect(alice.log.locator(".msg.notice")).to_have_text(
+            re.compile(r"-carol- the build is green$")
+        )
+
+        # A private conversation: it opens by itself, counted as unread.
+        carol.send("PRIVMSG alice :psst, alice")
+        expect(alice.buffer_button("carol").locator(".badge")).to_have_text("1")
+        expect(bob.page.locator("#buffer-list")).not_to_contain_text("carol")
+        alice.open("carol")
+        expect(alice.messages("psst, alice")).to_have_count(1)
+        alice.say("hi carol, just us")
+        said = carol.expect("PRIVMSG", where=lambda r: r.params[0] == "carol")
+        self.assertEqual(said.text, "hi carol, just us")
 
     def test_reload_shows_the_scrollback_once(self) -> None:
         """
