@@ -1246,12 +1246,16 @@ class App {
     for (const entry of this.listCache) {
       if (filter && !fold(entry.channel).includes(filter) && !fold(strip(entry.topic)).includes(filter)) continue;
       const item = el("li", "list-row");
-      const join = el("button", "small", "Join");
+      const mine = this.buffers.get(fold(entry.channel));
+      const joined = Boolean(mine && mine.joined);
+      const join = el("button", "small", joined ? "Open" : "Join");
       join.type = "button";
-      join.setAttribute("aria-label", `Join ${entry.channel}`);
+      join.setAttribute("aria-label", `${joined ? "Open" : "Join"} ${entry.channel}`);
       join.addEventListener("click", () => {
         $("list-dialog").close();
-        this.join(entry.channel, undefined, true).catch((e) => this.failed(this.active, e));
+        if (joined) this.select(mine);
+        else this.join(entry.channel, undefined, true).catch((e) => this.failed(this.active, e));
+        $("input").focus();
       });
       const topic = el("span", "list-topic");
       topic.append(render(entry.topic || ""));
