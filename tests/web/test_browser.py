@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 from typing import TYPE_CHECKING, Any
 from unittest import SkipTest
 
@@ -418,6 +419,47 @@ class BrowserTests(BrowserCase):
         expect(alice.page.locator("#typing")).to_have_text("carol is typing…")
         carol.send("@+typing=done TAGMSG #typing")
         expect(alice.page.locator("#typing")).to_have_text("")
+
+
+class RestartTests(BrowserCase):
+    """The server goes away and comes back."""
+
+    def test_restart_reconnects_and_catches_up(self) -> None:
+        """
+        When the server restarts, the page says it is disconnected, comes
+        back by itself, rejoins, and shows what was said while it was away
+        after what it had, each message once.
+        """
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        web = f"tcp:{port}:interface=127.0.0.1"
+        workdir = os.path.abspath(str(self.mktemp()))
+        os.makedirs(workdir)
+        args = ("--listen", LOOPBACK, "--web-listen", web)
+        server = Daemon(workdir, *args)
+        self.addCleanup(lambda: self.assertEqual(server.tracebacks(), []))
+        self.addCleanup(server.close)
+        server.start(("JSON", "web"))
+        alice = self.client(server).login("alice", "#restart")
+        writer = JSONClient(server.ports["JSON"], "writer")
+        writer.ok("join", channel="#restart")
+        writer.ok("msg", to="#restart", text="before the restart")
+        expect(alice.messages("before the restart")).to_have_count(1)
+        writer.close()
+
+        server.stop()
+        expect(alice.page.locator("#conn")).to_have_attribute("data-state", "waiting")
+        expect(alice.page.locator("#conn")).to_contain_text("reconnecting in")
+        server.start(("JSON", "web"))
+        writer = JSONClient(server.ports["JSON"], "writer")
+        self.addCleanup(writer.close)
+        writer.ok("join", channel="#restart")
+        writer.ok("msg", to="#restart", text="after the restart")
+        alice.wait_connected()
+        expect(alice.messages("after the restart")).to_have_count(1)
+        self.assertEqual(alice.texts(), ["before the restart", "after the restart"])
+        expect(alice.log.locator(".info", has_text="Reconnected")).to_have_count(1)
 
 
 class ScrollbackTests(BrowserCase):
