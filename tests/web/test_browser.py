@@ -95,9 +95,14 @@ class Client:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    def login(self, nick: str, *channels: str) -> Client:
+    def login(
+        self, nick: str, *channels: str, password: str = "", register: bool = False
+    ) -> Client:
+        """Log in from the form: as a guest, or to an account."""
         page = self.page
         page.fill("#login-nick", nick)
+        page.fill("#login-password", password)
+        page.set_checked("#login-register", register)
         page.fill("#login-channels", " ".join(channels))
         page.click("#login-submit")
         self.wait_connected()
@@ -419,6 +424,35 @@ class BrowserTests(BrowserCase):
         expect(alice.page.locator("#typing")).to_have_text("carol is typing…")
         carol.send("@+typing=done TAGMSG #typing")
         expect(alice.page.locator("#typing")).to_have_text("")
+
+
+class AccountTests(BrowserCase):
+    """An account, on two devices."""
+
+    def test_read_markers_are_shared_by_the_accounts_devices(self) -> None:
+        """
+        Registered in one tab and logged in to the same account in another
+        (which takes nick_), both count a message as unread; reading it in
+        one clears the count in the other (mark_read, read_marker).
+        """
+        server = self.start_server()
+        laptop = self.client(server)
+        laptop.login("alice", "#one", "#two", password="correct horse", register=True)
+        phone = self.client(server, viewport={"width": 390, "height": 844})
+        phone.login("alice", "#one", "#two", password="correct horse")
+        expect(phone.page.locator("#me-nick")).to_have_text("alice_")
+        for device in (laptop, phone):
+            expect(device.page.locator("#buffer-name")).to_have_text("#one")
+
+        bob = self.irc_user(server, "bob", "#two")
+        bob.send("PRIVMSG #two :news for alice")
+        for device in (laptop, phone):
+            badge = device.buffer_button("#two").locator(".badge")
+            expect(badge).to_have_text("1")
+        laptop.open("#two")
+        expect(laptop.messages("news for alice")).to_have_count(1)
+        expect(phone.buffer_button("#two").locator(".badge")).to_have_count(0)
+        expect(phone.page.locator("#unread-all")).to_be_hidden()
 
 
 class RestartTests(BrowserCase):

@@ -121,14 +121,16 @@ class App {
     const reconnecting = this.connectedOnce;
     try {
       if (session.register) {
-        await this.connection.request({ cmd: "register", account: session.nick, password: session.password });
+        const reply = await this.connection.request({ cmd: "register", account: session.account, password: session.password });
+        session.account = reply.account;
         session.register = false;
         this.saveSession();
       } else if (session.password) {
-        await this.connection.request({ cmd: "login", account: session.nick, password: session.password });
+        const reply = await this.connection.request({ cmd: "login", account: session.account, password: session.password });
+        session.account = reply.account;
       }
-      this.account = session.password ? session.nick : null;
-      await this.takeNick(session.nick, reconnecting || session.restored);
+      this.account = session.password ? session.account : null;
+      await this.takeNick(session.nick, reconnecting || session.restored, this.account);
     } catch (error) {
       if (error.code === "disconnected") return;
       if (!reconnecting) {
@@ -173,15 +175,18 @@ class App {
   // Takes the nick; when it is still held (a reload, a reconnection before
   // the server saw the old connection go), waits and tries again, then
   // falls back to nick_, nick__...
-  async takeNick(nick, patient) {
+  // An account's second device takes nick_ at once.
+  async takeNick(nick, patient, account) {
     const delays = patient ? [500, 1000, 2000, 4000] : [];
-    for (let attempt = 0; ; attempt++) {
+    const others = patient || account ? [`${nick}_`, `${nick}__`, `${nick}___`] : [];
+    const tries = [...delays.map(() => nick), nick, ...others];
+    for (let attempt = 0; attempt < tries.length; attempt++) {
       try {
-        const reply = await this.connection.request({ cmd: "nick", nick: attempt > delays.length ? `${nick}${"_".repeat(attempt - delays.length)}` : nick });
+        const reply = await this.connection.request({ cmd: "nick", nick: tries[attempt] });
         this.me = reply.nick;
         return;
       } catch (error) {
-        if (error.code !== "nick_in_use" || (!patient && attempt === 0) || attempt > delays.length + 3) throw error;
+        if (error.code !== "nick_in_use" || attempt === tries.length - 1) throw error;
         if (attempt < delays.length) await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
       }
     }
@@ -218,7 +223,7 @@ class App {
       .value.split(/[\s,]+/)
       .filter(Boolean)
       .map((c) => (isChannel(c) ? c : `#${c}`));
-    this.session = { nick, password: password || null, register, channels, queries: [] };
+    this.session = { nick, account: password ? nick : null, password: password || null, register, channels, queries: [] };
     $("login-error").textContent = "";
     $("login-submit").disabled = true;
     $("login-password").value = "";
@@ -231,7 +236,6 @@ class App {
   // and rejoins; closing the tab or logging out forgets them.
   saveSession() {
     if (!this.session) return;
-    this.session.nick = this.me || this.session.nick;
     const wanted = [...this.buffers.values()];
     if (this.loggedIn) {
       this.session.channels = wanted.filter((b) => b.kind === "channel" && b.wanted).map((b) => b.name);
@@ -681,6 +685,8 @@ class App {
 
   async changeNick(nick) {
     const reply = await this.request({ cmd: "nick", nick });
+    // The nick asked for from now on, at a reload or a reconnection.
+    if (this.session) this.session.nick = reply.nick;
     this.renamed(this.me, reply.nick);
     return null;
   }
