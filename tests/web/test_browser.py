@@ -362,6 +362,38 @@ class BrowserTests(BrowserCase):
         self.assertEqual(alice.page.locator("img").count(), 0)
         self.assertEqual(alice.dialogs, [])
 
+    def test_irc_formatting_becomes_classes(self) -> None:
+        """
+        Every IRC formatting code becomes a span with a class (colours by
+        number); reset ends them; codes the client does not show (hex
+        colours, colours above 15) are left out, never shown as garbage.
+        """
+        page = self.client(self.server).page
+        text = (
+            "\x02b\x02 \x1di\x1d \x1fu\x1f \x1es\x1e \x11m\x11 \x16r\x16 "
+            "\x0304,12red on blue\x03 plain \x0399x\x0f \x04ff0000hex\x04 "
+            "\x02\x1dboth\x0f \x02https://a.example/b\x02"
+        )
+        html = page.evaluate(
+            """async (text) => {
+                const format = await import("./js/format.js");
+                const box = document.createElement("div");
+                box.append(format.render(text));
+                return box.innerHTML;
+            }""",
+            text,
+        )
+        self.assertEqual(
+            html,
+            '<span class="fmt-b">b</span> <span class="fmt-i">i</span> '
+            '<span class="fmt-u">u</span> <span class="fmt-s">s</span> '
+            '<span class="fmt-m">m</span> <span class="fmt-rev">r</span> '
+            '<span class="fg-4 bg-12">red on blue</span> plain x hex '
+            '<span class="fmt-b fmt-i">both</span> <span class="fmt-b">'
+            '<a href="https://a.example/b" target="_blank" rel="noopener noreferrer">'
+            "https://a.example/b</a></span>",
+        )
+
     def test_unread_counts_keyboard_and_phone_layout(self) -> None:
         """
         On a phone-sized screen the channel list is a panel behind a
