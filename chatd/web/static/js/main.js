@@ -75,6 +75,9 @@ class App {
     const text = detail ? `${words[state]}: ${detail}` : words[state];
     $("conn-text").textContent = text;
     conn.title = text;
+    // The login form covers the top bar: it shows the state too.
+    $("login-conn").dataset.state = conn.dataset.state;
+    $("login-conn-text").textContent = text;
     $("reconnect").hidden = !(state === "waiting" || (state === "disconnected" && this.session));
     if (state === "waiting" || state === "disconnected") {
       for (const buffer of this.buffers.values()) buffer.typing.clear();
