@@ -117,6 +117,7 @@ class DoorFactory(WebSocketServerFactory):
             openHandshakeTimeout=10,
             closeHandshakeTimeout=2,
             requireMaskedClientFrames=True,
+            failByDrop=False,
         )
 
     def message_max(self) -> int:

@@ -102,7 +102,7 @@ class WebSession(Connection):
         fast path writes nothing more, as a close frame must be the last.
         """
         self.shim.closing()
-        if self.wire_write is not _discard:
+        if getattr(self, "wire_write", _discard) is not _discard:
             self.wire_write = _discard
             if self.user is not None:
                 self.factory.chat.session_changed(self.user)
