@@ -128,6 +128,8 @@ class Root(Resource):
 class WebSite(Site):
     """twisted.web's site, without its access log (chatd logs its own)."""
 
+    noisy = False
+
     def log(self, request: http.Request) -> None:
         pass
 

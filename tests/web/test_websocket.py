@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 
 from tests.web.support import WebTestCase
 
@@ -176,3 +176,54 @@ class FanOutTests(WebTestCase):
                 for flag in (False, False, True, True)
             ],
         )
+
+
+class RawHandshakeTests(WebTestCase):
+    @inlineCallbacks
+    def test_frames_with_the_handshake(self) -> Any:
+        """
+        A program that sends its first messages with its handshake, in one
+        write, without waiting for the answer, has them read.
+        """
+        import os
+
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+        from twisted.internet.protocol import Protocol
+
+        def masked(payload: bytes, opcode: int = 1) -> bytes:
+            mask = os.urandom(4)
+            body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+        received: list[bytes] = []
+        done: Deferred[None] = Deferred()
+        lost: Deferred[None] = Deferred()
+
+        class Raw(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                received.append(data)
+                if b"PONG chatd.local sync" in b"".join(received) and not done.called:
+                    done.callback(None)
+
+            def connectionLost(self, reason: object = None) -> None:
+                lost.callback(None)
+
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        raw = yield connectProtocol(endpoint, Raw())
+        raw.transport.write(
+            b"GET /irc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+            + masked(b"NICK zed")
+            + masked(b"USER z 0 * :z")
+            + masked(b"PING sync")
+        )
+        done.addTimeout(10, reactor)
+        yield done
+        data = b"".join(received)
+        self.assertTrue(data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"))
+        self.assertIn(b":chatd.local 001 zed :", data)
+        raw.transport.write(masked(b"\x03\xe8", opcode=8))  # close, 1000
+        lost.addTimeout(10, reactor)
+        yield lost
