@@ -115,6 +115,8 @@ class WebIRC(WebSession, IRCProtocol):
     length, flood and every other rule is the TCP listener's.
     """
 
+    log_prefix = "WebSocket IRC "
+
     def __init__(self, opcode: int = TEXT) -> None:
         super().__init__()
         self.opcode = opcode
@@ -146,6 +148,7 @@ class WebJSON(WebSession, JSONSession):
     """
 
     wire_key = "ws-json"
+    log_prefix = "WebSocket JSON "
 
     def ws_message(self, payload: bytes) -> None:
         self.received(payload)

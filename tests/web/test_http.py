@@ -73,8 +73,10 @@ class ClientFilesTests(WebTestCase):
 
     @inlineCallbacks
     def test_files(self) -> Any:
-        code, body, _ = yield self.get("/assets/app.js")
+        code, body, headers = yield self.get("/assets/app.js")
         self.assertEqual((code, body), (200, b"console.log(1)"))
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"text/javascript"])
+        self.assertEqual(headers.getRawHeaders(b"x-content-type-options"), [b"nosniff"])
 
     @inlineCallbacks
     def test_no_listing(self) -> Any:

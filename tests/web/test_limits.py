@@ -63,6 +63,21 @@ class CloseCodeTests(WebTestCase):
         self.assertNotIn("alice", self.chat.nicks)
 
 
+class KillTests(WebTestCase):
+    @inlineCallbacks
+    def test_killed(self) -> Any:
+        """A server operator's KILL: its ERROR, then close 4004 with the reason."""
+        alice = yield self.irc_user("alice")
+        bob = yield self.tcp_user("bob")
+        oper = self.chat.nicks["bob"]
+        oper.oper = "admin"
+        self.chat.kill(oper, "alice", "spam")
+        yield alice.line("ERROR :Closing Link: 127.0.0.1 (Killed (bob (spam)))")
+        code, reason = yield alice.closed
+        self.assertEqual((code, reason), (4004, "Killed (bob (spam))"))
+        self.assertTrue(bob.connected)
+
+
 class FloodTests(WebTestCase):
     web_options = {"flood": FloodLimit(burst=5, rate=2.0, excess=10)}
 
