@@ -394,6 +394,35 @@ class BrowserTests(BrowserCase):
             "https://a.example/b</a></span>",
         )
 
+    def test_irc_mode_strings_become_requests(self) -> None:
+        """
+        /mode takes IRC's letters: flags, key and limit become one mode
+        request; privileges and list entries their own commands.
+        """
+        page = self.client(self.server).page
+        requests = page.evaluate(
+            """async () => {
+                const commands = await import("./js/commands.js");
+                return commands.modeRequests(
+                    "#c", "+mk-t+l+o-v+b", ["sesame", "10", "bob", "eve", "spam!*@*"]
+                );
+            }"""
+        )
+        self.assertEqual(
+            requests,
+            [
+                {
+                    "cmd": "mode",
+                    "channel": "#c",
+                    "set": {"moderated": True, "key": "sesame", "limit": 10},
+                    "unset": ["topic_ops"],
+                },
+                {"cmd": "op", "channel": "#c", "nick": "bob"},
+                {"cmd": "devoice", "channel": "#c", "nick": "eve"},
+                {"cmd": "ban", "channel": "#c", "mask": "spam!*@*", "list": "ban"},
+            ],
+        )
+
     def test_unread_counts_keyboard_and_phone_layout(self) -> None:
         """
         On a phone-sized screen the channel list is a panel behind a
