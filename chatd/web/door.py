@@ -117,6 +117,7 @@ class DoorFactory(WebSocketServerFactory):
             openHandshakeTimeout=10,
             closeHandshakeTimeout=2,
             requireMaskedClientFrames=True,
+            failByDrop=False,
         )
 
     def message_max(self) -> int:
@@ -247,6 +248,14 @@ class DoorResource(Resource):
         for name, values in request.requestHeaders.getAllRawHeaders():
             data += name + b": " + b",".join(values) + b"\r\n"
         data += b"\r\n"
+        # What the client sent after its handshake, in the same read (a
+        # program need not wait for the answer), twisted.web would keep for
+        # a next request: it goes to the WebSocket, after the handshake.
+        buffered = getattr(channel, "_dataBuffer", None)
+        if buffered:
+            data += b"".join(buffered)
+            del buffered[:]
+        channel.rawDataReceived = door.dataReceived
         door.dataReceived(data)
         return NOT_DONE_YET
 

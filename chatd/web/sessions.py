@@ -102,7 +102,7 @@ class WebSession(Connection):
         fast path writes nothing more, as a close frame must be the last.
         """
         self.shim.closing()
-        if self.wire_write is not _discard:
+        if getattr(self, "wire_write", _discard) is not _discard:
             self.wire_write = _discard
             if self.user is not None:
                 self.factory.chat.session_changed(self.user)
@@ -114,6 +114,8 @@ class WebIRC(WebSession, IRCProtocol):
     each message from the client is a line, as if it had ended in CR LF, so
     length, flood and every other rule is the TCP listener's.
     """
+
+    log_prefix = "WebSocket IRC "
 
     def __init__(self, opcode: int = TEXT) -> None:
         super().__init__()
@@ -146,6 +148,7 @@ class WebJSON(WebSession, JSONSession):
     """
 
     wire_key = "ws-json"
+    log_prefix = "WebSocket JSON "
 
     def ws_message(self, payload: bytes) -> None:
         self.received(payload)

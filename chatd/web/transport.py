@@ -62,10 +62,12 @@ class WebSocketTransport:
         self.peer = peer
         self.connected = True
         self.disconnecting = False
+        #: the WebSocket is closing: nothing more is written
+        self.silent = False
         self._rest = b""
 
     def write(self, data: bytes) -> None:
-        if self.disconnecting or not self.connected:
+        if self.silent:
             return
         framed, self._rest = frame_lines(self._rest + data, self.separator, self.opcode)
         if framed:
@@ -76,26 +78,26 @@ class WebSocketTransport:
 
     def closing(self) -> None:
         """The WebSocket is closing: write nothing more."""
-        self.disconnecting = True
+        self.silent = True
 
     def loseConnection(self) -> None:
         """Close the WebSocket with the session's code and reason."""
         if self.disconnecting or not self.connected:
             return
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
         # The client's close frame must be read for the closing handshake,
         # even if the session had stopped reading (flood, a held command).
         self.transport.resumeProducing()
         self.door.close_with(self.close_code, self.close_reason)
 
     def abortConnection(self) -> None:
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
         self.transport.abortConnection()
 
     def lost(self) -> None:
         """The connection beneath is gone."""
         self.connected = False
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
 
     def getPeer(self) -> IAddress:
         return self.peer

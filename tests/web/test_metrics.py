@@ -598,7 +598,8 @@ class WebListenerTests(TestCase):
         )
         service = makeService(options, reactor)
         service.startService()
-        self.addCleanup(service.stopService)
+        self.clients: list[Any] = []
+        self.addCleanup(self._stop, service)
         [self.web] = [f for f in service.factories if isinstance(f, WebListener)]
         [port] = [p for (f, _), p in service.listening().items() if f is self.web]
         self.url = f"127.0.0.1:{port.getHost().port}"
@@ -628,8 +629,16 @@ class WebListenerTests(TestCase):
         host, port = self.url.split(":")
         reactor.connectTCP(host, int(port), factory)  # type: ignore[attr-defined]
         client = yield factory.opened
-        self.addCleanup(lambda: client.transport and client.transport.abortConnection())
+        self.clients.append(client)
         return client
+
+    @inlineCallbacks
+    def _stop(self, service: ChatService) -> Any:
+        """Stop chatd, which closes each WebSocket, and wait for each close."""
+        yield service.stopService()
+        for client in self.clients:
+            if not client.closed.called:
+                yield client.closed
 
     @inlineCallbacks
     def test_websocket_sessions_by_kind(self) -> Any:
