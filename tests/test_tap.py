@@ -752,7 +752,14 @@ class DaemonTests(SynchronousTestCase):
             "Address already in use",
             result.stderr,
         )
-        self.assertFalse(os.path.exists(os.path.join(workdir, "chatd.pid")))
+        # The parent exits as soon as the daemon says it failed; the daemon
+        # removes its pid file as it exits, a moment later.
+        pidfile = os.path.join(workdir, "chatd.pid")
+        for _ in range(200):
+            if not os.path.exists(pidfile):
+                break
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(pidfile), "the daemon left its pid file")
         with open(os.path.join(workdir, "chatd.log")) as log:
             self.assertIn("Address already in use", log.read())
 
