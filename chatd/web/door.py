@@ -22,7 +22,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 import chatd
 from chatd.log import logger
-from chatd.net.connection import format_peer, host_of
+from chatd.net.connection import LINGER, format_peer, host_of
 from chatd.web.forwarded import client_address
 from chatd.web.frames import BINARY, TEXT
 from chatd.web.sessions import WebIRC, WebJSON, WebSession
@@ -115,7 +115,8 @@ class DoorFactory(WebSocketServerFactory):
             perMessageCompressionAccept=lambda offers: None,
             autoPingInterval=0,
             openHandshakeTimeout=10,
-            closeHandshakeTimeout=2,
+            # as long as a TCP client has to read its last lines and close
+            closeHandshakeTimeout=LINGER,
             requireMaskedClientFrames=True,
             failByDrop=False,
         )

@@ -102,10 +102,30 @@ class WebSession(Connection):
         fast path writes nothing more, as a close frame must be the last.
         """
         self.shim.closing()
+        self._stop_fanout()
+
+    def _stop_fanout(self) -> None:
         if getattr(self, "wire_write", _discard) is not _discard:
             self.wire_write = _discard
             if self.user is not None:
                 self.factory.chat.session_changed(self.user)
+
+    def sendq_exceeded(self) -> None:
+        """
+        Over the SendQ: nothing more is written from now, and the goodbye
+        (the adapter's last words, the close frame) goes out on the next
+        turn.  This runs inside a write, and under TLS inside the TLS
+        transport's flush of its gathered writes, which would lose what is
+        written meanwhile.
+        """
+        self.closing = True
+        self._stop_fanout()
+        self.factory.clock.callLater(0, self._sendq_goodbye)
+
+    def _sendq_goodbye(self) -> None:
+        if self.shim.connected and not self.shim.silent:
+            self.closing = False
+            super().sendq_exceeded()
 
 
 class WebIRC(WebSession, IRCProtocol):

@@ -38,6 +38,24 @@ class TrustedProxyTests(WebTestCase):
         self.assertIn(b" 203.0.113.9 ", who)
 
     @inlineCallbacks
+    def test_bans_see_it(self) -> Any:
+        """A ban on the forwarded address keeps its user out."""
+        bob = yield self.tcp_user("bob")
+        bob.send("JOIN #a")
+        yield bob.line(" 366 ")
+        bob.send("MODE #a +b *!*@203.0.113.9")
+        yield bob.line(" MODE #a +b ")
+        alice = yield self.irc_user("alice", headers={"X-Forwarded-For": "203.0.113.9"})
+        alice.send("JOIN #a")
+        refused = yield alice.line(" 474 ")
+        self.assertIn(b" 474 alice #a :", refused)
+        carol = yield self.irc_user(
+            "carol", headers={"X-Forwarded-For": "203.0.113.10"}
+        )
+        carol.send("JOIN #a")
+        yield carol.line(" 366 ")
+
+    @inlineCallbacks
     def test_per_address_limit(self) -> Any:
         """The per-address limit counts the forwarded address (loopback is not)."""
         yield self.irc_user("alice", headers={"X-Forwarded-For": "203.0.113.9"})

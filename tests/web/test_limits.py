@@ -229,7 +229,7 @@ class SendQTests(WebTestCase):
         quit = yield bob.line(" QUIT ")
         self.assertEqual(quit, b":alice!~a@127.0.0.1 QUIT :SendQ exceeded")
         self.assertLess(batch, 199)
-        alice.transport.resumeProducing()
+        alice.read_again()
         code, reason = yield alice.closed
         self.assertEqual((code, reason), (4001, "SendQ exceeded"))
         lines = [p for p, _ in alice.messages]
