@@ -22,7 +22,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 import chatd
 from chatd.log import logger
-from chatd.net.connection import LINGER, format_peer, host_of
+from chatd.net.connection import format_peer, host_of
 from chatd.web.forwarded import client_address
 from chatd.web.frames import BINARY, TEXT
 from chatd.web.sessions import WebIRC, WebJSON, WebSession
@@ -93,6 +93,19 @@ class WebSocketDoor(WebSocketServerProtocol):
             shim.lost()
             session.connectionLost(Failure(ConnectionDone()))
 
+    def sendCloseFrame(
+        self,
+        code: int | None = None,
+        reasonUtf8: bytes | None = None,
+        isReply: bool = False,
+    ) -> None:
+        super().sendCloseFrame(code=code, reasonUtf8=reasonUtf8, isReply=isReply)
+        session = self.session
+        if session is not None and not isReply and not session.closing:
+            # autobahn closes the WebSocket itself: a protocol error, text
+            # that is not UTF-8, a message too big
+            session.ws_failed(code)
+
     def close_with(self, code: int, reason: str) -> None:
         """Start the closing handshake with C{code} and C{reason}."""
         self.sendCloseFrame(code=code, reasonUtf8=_reason(reason), isReply=False)
@@ -114,9 +127,11 @@ class DoorFactory(WebSocketServerFactory):
         self.setProtocolOptions(
             perMessageCompressionAccept=lambda offers: None,
             autoPingInterval=0,
-            openHandshakeTimeout=10,
-            # as long as a TCP client has to read its last lines and close
-            closeHandshakeTimeout=LINGER,
+            # The handshake is read with the HTTP request (twisted.web's
+            # timeout), and a closing handshake is bounded by the session's
+            # own lingering close (LINGER, on the listener's clock).
+            openHandshakeTimeout=0,
+            closeHandshakeTimeout=0,
             requireMaskedClientFrames=True,
             failByDrop=False,
         )
