@@ -54,8 +54,10 @@ class WebSocketDoor(WebSocketServerProtocol):
     """
 
     factory: DoorFactory
-    #: the client's address, as the resource worked it out (X-Forwarded-For)
+    #: the client's address, as the resource worked it out (PROXY, then
+    #: X-Forwarded-For), and the port it came from
     client_host: str | None = None
+    client_port = 0
     session: WebSession | None = None
     shim: WebSocketTransport | None = None
     opcode = TEXT
@@ -167,7 +169,7 @@ class DoorFactory(WebSocketServerFactory):
         listener = self.listener
         transport: Any = door.transport
         real = transport.getPeer()
-        peer = forwarded_peer(real, door.client_host or host_of(real))
+        peer = forwarded_peer(real, door.client_host or host_of(real), door.client_port)
         session: WebSession
         if self.kind == "irc":
             session = WebIRC(door.opcode)
@@ -218,7 +220,10 @@ class DoorResource(Resource):
             None if host is None else host.decode("latin-1"),
             request.isSecure(),
         )
-        real = request.getClientAddress()
+        # the peer, or on a proxy: endpoint the client its PROXY header names
+        real = getattr(request.channel, "chatd_client", None)
+        if real is None:
+            real = request.getClientAddress()
         if refusal is not None:
             log.info(
                 "refused a WebSocket from {peer}: {reason}",
@@ -234,9 +239,9 @@ class DoorResource(Resource):
             ",".join(v.decode("latin-1") for v in forwarded) if forwarded else None,
             listener.trusted,
         )
-        return self._hand_over(request, client)
+        return self._hand_over(request, real, client)
 
-    def _hand_over(self, request: Request, client: str) -> bytes | int:
+    def _hand_over(self, request: Request, real: Any, client: str) -> bytes | int:
         channel: Any = request.channel
         if channel.transport is None:  # HTTP/2: no WebSocket over it
             request.setResponseCode(426, b"Upgrade Required")

@@ -81,3 +81,59 @@ class UntrustedPeerTests(WebTestCase):
         alice.send("WHOIS alice")
         line = yield alice.line(" 311 ")
         self.assertIn(b" alice ~a 127.0.0.1 ", line)
+
+
+class ProxyProtocolTests(WebTestCase):
+    """The web listener on a proxy: endpoint: the PROXY header's client."""
+
+    def web_listen(self) -> str:
+        return "proxy:tcp:0:interface=127.0.0.1"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.web.trusted_proxies = (ip_network("127.0.0.1/32"),)
+
+    @inlineCallbacks
+    def test_client_of_the_header(self) -> Any:
+        import os
+
+        from twisted.internet import reactor
+        from twisted.internet.defer import Deferred
+        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+        from twisted.internet.protocol import Protocol
+
+        def masked(payload: bytes, opcode: int = 1) -> bytes:
+            mask = os.urandom(4)
+            body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+        received: list[bytes] = []
+        done: Deferred[None] = Deferred()
+        lost: Deferred[None] = Deferred()
+
+        class Raw(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                received.append(data)
+                if b" 311 " in b"".join(received) and not done.called:
+                    done.callback(None)
+
+            def connectionLost(self, reason: object = None) -> None:
+                lost.callback(None)
+
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        raw = yield connectProtocol(endpoint, Raw())
+        raw.transport.write(
+            b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
+            b"GET /irc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+            + masked(b"NICK zed")
+            + masked(b"USER z 0 * :z")
+            + masked(b"WHOIS zed")
+        )
+        done.addTimeout(10, reactor)
+        yield done
+        self.assertIn(b" 311 zed zed ~z 203.0.113.7 * ", b"".join(received))
+        raw.transport.write(masked(b"\x03\xe8", opcode=8))
+        lost.addTimeout(10, reactor)
+        yield lost
