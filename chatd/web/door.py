@@ -218,7 +218,6 @@ class DoorResource(Resource):
         refusal = listener.origins.refusal(
             None if origin is None else origin.decode("latin-1"),
             None if host is None else host.decode("latin-1"),
-            request.isSecure(),
         )
         # the peer, or on a proxy: endpoint the client its PROXY header names
         real = getattr(request.channel, "chatd_client", None)
