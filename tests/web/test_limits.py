@@ -233,6 +233,24 @@ class LineLengthTests(WebTestCase):
         self.assertEqual(self.web.irc.disconnections, {"websocket_error": 1})
 
     @inlineCallbacks
+    def test_text_not_utf8(self) -> Any:
+        """A text message that is not UTF-8 breaks the WebSocket: 1007."""
+        alice = yield self.irc_user("alice")
+        alice.send(b"PRIVMSG alice :caf\xe9")
+        code, _ = yield alice.closed
+        self.assertEqual(code, 1007)
+        self.assertNotIn("alice", self.chat.nicks)
+
+    @inlineCallbacks
+    def test_binary_not_utf8(self) -> Any:
+        """In a binary message it is refused as over TCP, and the client stays."""
+        alice = yield self.irc_user("alice")
+        alice.send(b"PRIVMSG alice :caf\xe9", binary=True)
+        yield alice.line("FAIL PRIVMSG INVALID_UTF8")
+        alice.send("PING :still")
+        yield alice.line("PONG chatd.local still")
+
+    @inlineCallbacks
     def test_newline_inside(self) -> Any:
         """A LF inside a message ends a line there, as it would over TCP."""
         alice = yield self.irc_user("alice")
