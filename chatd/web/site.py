@@ -220,7 +220,15 @@ class WebListener(Listener):
     # the HTTP side
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        """
+        An HTTP connection from C{addr}: the peer, or on a C{proxy:}
+        endpoint the client its PROXY header names, which the WebSocket
+        doors then take as the peer (L{chatd.net.proxy}).
+        """
         protocol: Protocol | None = self.site.buildProtocol(addr)
+        channel: Any = getattr(protocol, "_channel", protocol)  # twisted.web's wrapper
+        if channel is not None:
+            channel.chatd_client = addr
         return protocol
 
     def startFactory(self) -> None:

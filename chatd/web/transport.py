@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from chatd.web.door import WebSocketDoor
 
 
-def forwarded_peer(real: IAddress, host: str) -> IAddress:
-    """C{real} (the TCP peer) with C{host} in its place, if they differ."""
+def forwarded_peer(real: IAddress, host: str, port: int = 0) -> IAddress:
+    """
+    C{real} (the TCP peer) with C{host} in its place, if they differ, and
+    then C{port} (where the client came from, when a PROXY header said).
+    """
     if getattr(real, "host", None) == host:
         return real
-    port = getattr(real, "port", 0)
+    port = port or getattr(real, "port", 0)
     if ":" in host:
         return IPv6Address("TCP", host, port)
     return IPv4Address("TCP", host, port)

@@ -73,6 +73,11 @@ class Client(WebSocketClientProtocol):
         self._waiting = []
         self.closed.callback((code, reason))
 
+    def read_again(self) -> None:
+        """Read again, at full speed, after C{transport.pauseProducing()}."""
+        self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.transport.resumeProducing()
+
     def send(self, text: str | bytes, binary: bool = False) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
         self.sendMessage(data, isBinary=binary)
@@ -129,6 +134,12 @@ class WebTestCase(TestCase):
     web_options: dict[str, Any] = {}
     #: the TCP IRC listener's
     irc_options: dict[str, Any] = {}
+    #: the client side's TLS options, for a web listener on TLS
+    tls: Any = None
+
+    def web_listen(self) -> str:
+        """The web listener's endpoint string."""
+        return "tcp:0:interface=127.0.0.1"
 
     def setUp(self) -> None:
         self.chat = Chat(max_users=50)
@@ -140,7 +151,9 @@ class WebTestCase(TestCase):
             self.chat, self.clock, **{"idle_timeout": 60, **self.irc_options}
         )
         listen = ["tcp:0:interface=127.0.0.1"]
-        self.service = ChatService(reactor, [(self.web, listen), (self.irc, listen)])
+        self.service = ChatService(
+            reactor, [(self.web, [self.web_listen()]), (self.irc, listen)]
+        )
         self.service.startService()
         self.addCleanup(self._stop)
         self.port, self.irc_port = (p.getHost().port for p in self.service.ports)
@@ -162,9 +175,13 @@ class WebTestCase(TestCase):
         self, path: str = "/", protocols: list[str] | None = None, **kwargs: Any
     ) -> Deferred[Client]:
         """A WebSocket client of C{path}, once its WebSocket is open."""
-        url = f"ws://127.0.0.1:{self.port}{path}"
+        scheme = "ws" if self.tls is None else "wss"
+        url = f"{scheme}://127.0.0.1:{self.port}{path}"
         factory = ClientFactory(url, protocols=protocols or [], **kwargs)
-        reactor.connectTCP("127.0.0.1", self.port, factory)  # type: ignore[attr-defined]
+        if self.tls is None:
+            reactor.connectTCP("127.0.0.1", self.port, factory)  # type: ignore[attr-defined]
+        else:
+            reactor.connectSSL("127.0.0.1", self.port, factory, self.tls)  # type: ignore[attr-defined]
 
         def opened(client: Client) -> Client:
             self.clients.append(client)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import deferLater
 
 from chatd.net.limits import AddressLimit, FloodLimit, Gate
 from tests.web.support import WebTestCase
@@ -61,6 +62,52 @@ class CloseCodeTests(WebTestCase):
         quit = yield bob.line(" QUIT ")
         self.assertTrue(quit.startswith(b":alice!"))
         self.assertNotIn("alice", self.chat.nicks)
+
+
+class LingerTests(WebTestCase):
+    web_options = {"register_timeout": 30}
+
+    @inlineCallbacks
+    def test_close_never_answered(self) -> Any:
+        """
+        A client that never answers the server's close is cut off after
+        10 seconds, as a TCP client that does not close is.
+        """
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+        from twisted.internet.protocol import Protocol
+
+        received: list[bytes] = []
+        lost: Deferred[None] = Deferred()
+
+        class Mute(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                received.append(data)
+
+            def connectionLost(self, reason: object = None) -> None:
+                lost.callback(None)
+
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        mute = yield connectProtocol(endpoint, Mute())
+        mute.transport.write(
+            b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        for _ in range(500):
+            if self.web.json.connections:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.advance(31)  # no nick: closed for the registration timeout
+        for _ in range(500):
+            if b"\x88" in b"".join(received):
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertFalse(lost.called)
+        self.clock.advance(10)
+        lost.addTimeout(10, reactor)
+        yield lost
+        self.assertEqual(self.web.json.connections, set())
 
 
 class KillTests(WebTestCase):
@@ -168,11 +215,40 @@ class LineLengthTests(WebTestCase):
 
     @inlineCallbacks
     def test_far_too_long(self) -> Any:
-        """Beyond twice the longest line the message is not read: 1009."""
+        """
+        Beyond twice the longest line the message is not read: 1009, and
+        the others see the user quit.
+        """
         alice = yield self.irc_user("alice")
+        alice.send("JOIN #a")
+        yield alice.line(" 366 ")
+        bob = yield self.tcp_user("bob")
+        bob.send("JOIN #a")
+        yield bob.line(" 366 ")
         alice.send("PRIVMSG alice :" + "x" * 40000)
         code, _ = yield alice.closed
         self.assertEqual(code, 1009)
+        quit = yield bob.line(" QUIT ")
+        self.assertEqual(quit, b":alice!~a@127.0.0.1 QUIT :WebSocket message too big")
+        self.assertEqual(self.web.irc.disconnections, {"websocket_error": 1})
+
+    @inlineCallbacks
+    def test_text_not_utf8(self) -> Any:
+        """A text message that is not UTF-8 breaks the WebSocket: 1007."""
+        alice = yield self.irc_user("alice")
+        alice.send(b"PRIVMSG alice :caf\xe9")
+        code, _ = yield alice.closed
+        self.assertEqual(code, 1007)
+        self.assertNotIn("alice", self.chat.nicks)
+
+    @inlineCallbacks
+    def test_binary_not_utf8(self) -> Any:
+        """In a binary message it is refused as over TCP, and the client stays."""
+        alice = yield self.irc_user("alice")
+        alice.send(b"PRIVMSG alice :caf\xe9", binary=True)
+        yield alice.line("FAIL PRIVMSG INVALID_UTF8")
+        alice.send("PING :still")
+        yield alice.line("PONG chatd.local still")
 
     @inlineCallbacks
     def test_newline_inside(self) -> Any:
@@ -229,7 +305,7 @@ class SendQTests(WebTestCase):
         quit = yield bob.line(" QUIT ")
         self.assertEqual(quit, b":alice!~a@127.0.0.1 QUIT :SendQ exceeded")
         self.assertLess(batch, 199)
-        alice.transport.resumeProducing()
+        alice.read_again()
         code, reason = yield alice.closed
         self.assertEqual((code, reason), (4001, "SendQ exceeded"))
         lines = [p for p, _ in alice.messages]

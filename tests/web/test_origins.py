@@ -39,28 +39,42 @@ class OriginsTests(SynchronousTestCase):
     def test_same_origin(self) -> None:
         """The page of the address the request went to is let in, only it."""
         origins = Origins()
+        self.assertIsNone(origins.refusal("http://localhost:8080", "localhost:8080"))
         self.assertIsNone(
-            origins.refusal("http://localhost:8080", "localhost:8080", False)
+            origins.refusal("https://chat.example.org", "chat.example.org")
+        )
+        self.assertIsNotNone(origins.refusal("http://localhost:8081", "localhost:8080"))
+        self.assertIsNotNone(origins.refusal("https://evil.example", "localhost:8080"))
+        self.assertIsNotNone(origins.refusal("null", "localhost:8080"))
+
+    def test_behind_a_tls_proxy(self) -> None:
+        """
+        A Host without a port: pages on that host at http's or https's
+        default port (a proxy serving https for chatd's http), no other.
+        """
+        origins = Origins()
+        self.assertIsNone(
+            origins.refusal("https://chat.example.org", "chat.example.org")
         )
         self.assertIsNone(
-            origins.refusal("https://chat.example.org", "chat.example.org", True)
+            origins.refusal("http://chat.example.org", "chat.example.org")
         )
         self.assertIsNotNone(
-            origins.refusal("http://localhost:8081", "localhost:8080", False)
+            origins.refusal("https://chat.example.org:8443", "chat.example.org")
         )
         self.assertIsNotNone(
-            origins.refusal("https://evil.example", "localhost:8080", False)
+            origins.refusal("https://other.example.org", "chat.example.org")
         )
-        self.assertIsNotNone(origins.refusal("null", "localhost:8080", False))
+        self.assertIsNotNone(origins.refusal("https://chat.example.org", "garbage/x"))
 
     def test_no_origin(self) -> None:
         """Programs send no Origin: let in."""
-        self.assertIsNone(Origins().refusal(None, "localhost:8080", False))
+        self.assertIsNone(Origins().refusal(None, "localhost:8080"))
 
     def test_listed(self) -> None:
         origins = Origins(["https://kiwiirc.com"])
-        self.assertIsNone(origins.refusal("https://kiwiirc.com", "chat:8080", False))
-        refusal = origins.refusal("http://kiwiirc.com", "chat:8080", False)
+        self.assertIsNone(origins.refusal("https://kiwiirc.com", "chat:8080"))
+        refusal = origins.refusal("http://kiwiirc.com", "chat:8080")
         self.assertEqual(
             refusal,
             "pages from http://kiwiirc.com may not connect here "
@@ -68,7 +82,7 @@ class OriginsTests(SynchronousTestCase):
         )
 
     def test_any(self) -> None:
-        self.assertIsNone(Origins(["*"]).refusal("null", "x", False))
+        self.assertIsNone(Origins(["*"]).refusal("null", "x"))
 
 
 TRUSTED = (ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32"))

@@ -69,7 +69,7 @@ class WebReloadTests(SynchronousTestCase):
         self.assertIs(web.chat, json_factory.chat)
         self.assertIs(web.irc.gate, json_factory.gate)
         self.assertIsNotNone(web.irc.accounts)
-        self.assertIsNone(web.origins.refusal("https://a.example", "x", False))
+        self.assertIsNone(web.origins.refusal("https://a.example", "x"))
         result = self.reload(
             service,
             "[json]\nport = 7001\n[web]\nport = 8080\norigins = ['https://b.example']\n"
@@ -79,7 +79,7 @@ class WebReloadTests(SynchronousTestCase):
             'web.origins: ["https://a.example"] -> ["https://b.example"]',
             result.changed,
         )
-        self.assertIsNotNone(web.origins.refusal("https://a.example", "x", False))
+        self.assertIsNotNone(web.origins.refusal("https://a.example", "x"))
         self.assertEqual(web.irc.flood, FloodLimit(4, 2.0, 20))
         self.assertEqual(web.json.flood, FloodLimit(4, 2.0, 20))
         result = self.reload(service, "[json]\nport = 7001\n")
