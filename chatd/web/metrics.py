@@ -39,6 +39,7 @@ from twisted.web.server import Request, Site
 
 import chatd
 from chatd.log import logger
+from chatd.net.sent import SentBytes
 from chatd.timing import Durations, ReactorLag
 from chatd.web.site import WebListener
 
@@ -114,13 +115,28 @@ class ChatCollector(Collector):
             "too_many_connections), or connection_closed when the client went.",
             labels=["protocol", "reason"],
         )
+        sent = CounterMetricFamily(
+            "chatd_bytes_sent",
+            "Bytes sent to clients and acknowledged by them, by wire protocol, "
+            "on the wire (TLS and WebSocket framing included), read from the "
+            "kernel (TCP_INFO) at each scrape: what a connection sent after "
+            "the last scrape and before it closed is not counted.",
+            labels=["protocol"],
+        )
+        totals: dict[str, int] = {}
         for protocol, listener, where in self.metrics.listeners():
             for endpoint, count in _by_endpoint(listener, where).items():
                 connections.add_metric([protocol, endpoint], count)
             for reason, count in sorted(listener.disconnections.items()):
                 ended.add_metric([protocol, reason], count)
+            tracker = self.metrics.sent.setdefault(listener, SentBytes())
+            total = tracker.update(listener.connections)
+            totals[protocol] = totals.get(protocol, 0) + total
+        for protocol, total in totals.items():
+            sent.add_metric([protocol], total)
         yield connections
         yield ended
+        yield sent
 
 
 def _info() -> Metric:
@@ -265,6 +281,8 @@ class Metrics:
         self.service = service
         self.clock = clock
         self.lag = ReactorLag(clock)
+        #: bytes sent, by listener (see L{chatd.net.sent})
+        self.sent: dict[Listener, SentBytes] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(ChatCollector(self))
         self.registry.register(ProcessCollector(registry=None))

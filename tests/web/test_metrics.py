@@ -679,6 +679,37 @@ class WebListenerTests(TestCase):
         )
 
     @inlineCallbacks
+    def test_bytes_sent_as_the_clients_acknowledge_them(self) -> Any:
+        self.start()
+        client = yield self.connect("/json", [])
+        yield client.json(type="welcome")
+        client.request(cmd="nick", nick="alice")
+        yield client.json(type="ok", cmd="nick")
+        client.request(cmd="help")
+        yield client.json(type="ok", cmd="help")
+        # What the client got, framed: each message's payload and header.
+        received = sum(len(p) + (2 if len(p) < 126 else 4) for p, _ in client.messages)
+        # The peer's acknowledgements reach the kernel's count a moment
+        # after the client read the bytes: look again, a bounded number of
+        # times, until they are all counted.
+        sent = 0.0
+        for _ in range(200):
+            found = yield self.scrape()
+            sent = value(found, "chatd_bytes_sent_total", protocol="ws-json")
+            if sent >= received:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        # The 101 answer to the handshake is on the wire too.
+        self.assertGreaterEqual(sent, received)
+        self.assertLess(sent, received + 1024)
+        self.assertEqual(value(found, "chatd_bytes_sent_total", protocol="json"), 0)
+        # Counted once: a second scrape adds nothing new.
+        again = yield self.scrape()
+        self.assertEqual(
+            value(again, "chatd_bytes_sent_total", protocol="ws-json"), sent
+        )
+
+    @inlineCallbacks
     def test_not_there_when_served_elsewhere_or_off(self) -> Any:
         service = self.start("--metrics-listen", "tcp:0:interface=127.0.0.1")
         code, _ = yield self.get("/metrics")
