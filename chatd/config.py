@@ -202,6 +202,21 @@ def _endpoint(description: str) -> str:
     return description
 
 
+def _origin(text: str) -> str:
+    """
+    A browser origin as an C{Origin} header carries it (C{scheme://host} or
+    C{scheme://host:port}, lower case, without a default port), or C{*}.
+    """
+    from chatd.web.origins import normal_origin
+
+    if text.strip() == "*":
+        return "*"
+    origin = normal_origin(text)
+    if origin is None:
+        raise Invalid()
+    return origin
+
+
 def _network(text: str) -> Network:
     return ipaddress.ip_network(text.strip(), strict=False)
 
@@ -319,6 +334,7 @@ HOST_NAME = _kind("a host name such as irc.example.org", _host_name)
 NETWORK_NAME = _kind("a name without spaces", _network_name)
 ENDPOINT = _kind("a usable endpoint string such as tcp:8123", _endpoint)
 NETWORK = _kind("an address or network such as 10.0.0.0/8", _network)
+ORIGIN = _kind("an origin such as https://chat.example.org or *", _origin)
 MOTD = _kind("a readable UTF-8 file", read_motd)
 DIRECTORY = _kind("a directory", _directory)
 DATABASE = _kind(
@@ -478,6 +494,36 @@ OPTIONS: tuple[Option, ...] = (
         "Twisted endpoint string to serve IRC on, e.g. tcp:6667 or "
         "ssl:6697:privateKey=key.pem:certKey=cert.pem (repeatable).",
         flag="irc-listen",
+        many=True,
+    ),
+    Option(
+        "web.port",
+        PORT,
+        None,
+        "TCP port for the web listener (the web client, IRC and JSON over "
+        "WebSocket, /healthz), on all interfaces "
+        f"(shorthand for --web-listen tcp:PORT:backlog={BACKLOG}). "
+        "Without it or --web-listen there is no web listener.",
+        flag="web-port",
+    ),
+    Option(
+        "web.listen",
+        ENDPOINT,
+        (),
+        "Twisted endpoint string to serve the web listener on, e.g. tcp:8080 "
+        "or ssl:8443:privateKey=key.pem:certKey=cert.pem for HTTPS and WSS "
+        "(repeatable).",
+        flag="web-listen",
+        many=True,
+    ),
+    Option(
+        "web.origins",
+        ORIGIN,
+        (),
+        "Web pages (origins such as https://chat.example.org, or * for any) "
+        "allowed to open WebSocket connections besides the listener's own; "
+        "connections without an Origin header (programs, not browsers) are "
+        "always allowed.",
         many=True,
     ),
     Option(
@@ -771,6 +817,13 @@ class ListenSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings(ListenSettings):
+    """The web listener: its endpoints, and the other pages' origins it lets in."""
+
+    origins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     name: str
     network: str
@@ -864,6 +917,7 @@ TABLES: dict[str, type] = {
     "server": ServerSettings,
     "json": ListenSettings,
     "irc": ListenSettings,
+    "web": WebSettings,
     "limits": LimitSettings,
     "flood": FloodSettings,
     "storage": StorageSettings,
@@ -880,6 +934,7 @@ class Settings:
     server: ServerSettings
     json: ListenSettings
     irc: ListenSettings
+    web: WebSettings
     limits: LimitSettings
     flood: FloodSettings
     storage: StorageSettings
@@ -891,13 +946,18 @@ class Settings:
     @property
     def endpoints(self) -> dict[str, tuple[str, ...]]:
         """
-        Each wire format's endpoint strings: JSON on TCP port 8123 when
-        neither a port nor an endpoint is given, IRC only when asked for.
+        Each listener's endpoint strings: JSON on TCP port 8123 when
+        neither a port nor an endpoint is given, IRC and web only when
+        asked for.
         """
         json_endpoints = self.json.endpoints or (
             f"tcp:{DEFAULT_PORT}:backlog={BACKLOG}",
         )
-        return {"json": json_endpoints, "irc": self.irc.endpoints}
+        return {
+            "json": json_endpoints,
+            "irc": self.irc.endpoints,
+            "web": self.web.endpoints,
+        }
 
     def value(self, key: str) -> Any:
         """The value of a dotted C{key} such as C{flood.rate}."""
@@ -1153,6 +1213,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StorageSettings",
+    "WebSettings",
     "build",
     "changes",
     "redact",

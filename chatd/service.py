@@ -53,6 +53,7 @@ from chatd.net.connection import Connection, format_peer
 from chatd.net.limits import Gate
 from chatd.net.listener import Listener
 from chatd.store.errors import StoreError
+from chatd.web.site import WebListener
 
 log = logger(__name__)
 
@@ -493,7 +494,12 @@ class ChatService(Service):
                 max_sendq=limits.max_sendq,
                 register_timeout=limits.register_timeout,
             )
-            if isinstance(factory, IRCFactory) and new.server.motd != old.server.motd:
+            if isinstance(factory, WebListener):
+                factory.configure(new.web.origins, new.proxy.trusted)
+            if (
+                isinstance(factory, (IRCFactory, WebListener))
+                and new.server.motd != old.server.motd
+            ):
                 motd = new.server.motd
                 factory.set_motd(None if motd is None else list(motd.lines))
         first = self.factories[0]
@@ -506,7 +512,7 @@ class ChatService(Service):
         changed = listening + [
             _describe(key, before, after)
             for key, before, after in found
-            if not key.startswith(("json.", "irc."))
+            if not key.startswith(("json.", "irc.", "web.port", "web.listen"))
         ]
         result = ReloadResult(new, tuple(changed), restart)
         for follow in self.on_reload:
@@ -600,7 +606,7 @@ class ChatService(Service):
 def _factory(
     table: str, settings: Settings, chat: Chat, gate: Gate | None, clock: Any
 ) -> Listener:
-    """The listener for a table of endpoints (C{json}, C{irc})."""
+    """The listener for a table of endpoints (C{json}, C{irc}, C{web})."""
     limits = settings.limits
     common: dict[str, Any] = {
         "max_line": limits.max_line,
@@ -610,8 +616,19 @@ def _factory(
         "register_timeout": limits.register_timeout,
         "gate": gate,
     }
+    motd = settings.server.motd
+    if table == "web":
+        return WebListener(
+            chat,
+            clock,
+            server_name=settings.server.name,
+            network=settings.server.network,
+            motd=None if motd is None else list(motd.lines),
+            origins=settings.web.origins,
+            trusted=settings.proxy.trusted,
+            **common,
+        )
     if table == "irc":
-        motd = settings.server.motd
         return IRCFactory(
             chat,
             clock,

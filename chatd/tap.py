@@ -145,6 +145,7 @@ class Options(usage.Options):
                 self[option.flag] = _as_option(option, self.settings)
         self["listen"] = list(self.settings.endpoints["json"])
         self["irc-listen"] = list(self.settings.endpoints["irc"])
+        self["web-listen"] = list(self.settings.endpoints["web"])
 
 
 def _as_option(option: Option, settings: Settings) -> Any:

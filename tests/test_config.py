@@ -128,6 +128,7 @@ class ParseTests(FileTests):
             {
                 "json": ("tcp:9000:backlog=1024", "tcp6:9001", "unix:/tmp/chatd.sock"),
                 "irc": ("tcp:6667:backlog=1024",),
+                "web": (),
             },
         )
         limits = settings.limits
@@ -357,7 +358,7 @@ class ErrorTests(FileTests):
             ),
             (
                 "port = 8123",
-                "chatd.toml: port: unknown key (did you mean json.port or irc.port?)",
+                "chatd.toml: port: unknown key (did you mean json.port or irc.port or web.port?)",
             ),
             ("[flood]\ncolour = 1", "chatd.toml: flood.colour: unknown key"),
             ("[weather]\nsunny = true", "chatd.toml: weather: unknown table"),
@@ -566,7 +567,7 @@ class TableTests(SynchronousTestCase):
     def test_every_flag_is_a_command_line_option(self) -> None:
         help_text = str(Options())
         flags = [o.flag for o in OPTIONS if o.flag]
-        self.assertEqual(len(flags), 24)
+        self.assertEqual(len(flags), 26)
         for flag in [*flags, "config"]:
             self.assertIn(f"--{flag}", help_text)
         self.assertIn("-l, --listen", help_text)
@@ -612,6 +613,7 @@ class ExampleFileTests(SynchronousTestCase):
             ),
             json=replace(DEFAULTS.json, port=8123),
             irc=replace(DEFAULTS.irc, port=6667),
+            web=replace(DEFAULTS.web, port=8080),
             storage=replace(DEFAULTS.storage, state_dir="/var/lib/chatd"),
             opers=(OperSpec("alice", hash_),),
         )

@@ -641,16 +641,20 @@ class DaemonTests(SynchronousTestCase):
         argv = [twistd()]
         words = iter(command[1:])
         for word in words:
-            if word in ("--port", "--irc-port"):
+            if word in ("--port", "--irc-port", "--web-port"):
                 next(words)
-                listen = "--listen" if word == "--port" else "--irc-listen"
+                listen = {
+                    "--port": "--listen",
+                    "--irc-port": "--irc-listen",
+                    "--web-port": "--web-listen",
+                }[word]
                 argv += [listen, "tcp:0:interface=127.0.0.1"]
             else:
                 argv.append(word)
         workdir = self.mktemp()
         os.makedirs(workdir)
         for _ in range(2):
-            self.start(argv=argv, workdir=workdir, kinds=("JSON", "IRC"))
+            self.start(argv=argv, workdir=workdir, kinds=("JSON", "IRC", "web"))
         left = set(os.listdir(workdir))
         self.assertNotIn("twistd.pid", left)
         self.assertLessEqual(

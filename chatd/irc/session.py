@@ -70,7 +70,9 @@ class IRCSession(Connection):
         self.caps: set[str] = set()
         # What events look like for these caps; changes only with CAP REQ.
         self._variant = (False, False, False, False)
-        self.wire_key = "irc0000"
+        #: the key of this variant's lines in an event's cache (L{encoded})
+        self.irc_key = "irc0000"
+        self.wire_key = self.irc_key
         self.pinged = False
         self._label: str | None = None
         self._labelled: list[tuple[dict[str, str], str]] | None = None
@@ -205,7 +207,7 @@ class IRCSession(Connection):
         if isinstance(event, (Redacted, ReadMarked)):
             self.deliver_history(event)
             return
-        data = self.wire_encode(event)
+        data = self.encoded(event)
         if self._cork is not None:
             self._cork.append(data)
         else:
@@ -245,20 +247,25 @@ class IRCSession(Connection):
             "extended-join" in caps,
             "account-tag" in caps,
         )
-        self.wire_key = "irc" + "".join(str(int(v)) for v in self._variant)
+        self.irc_key = "irc" + "".join(str(int(v)) for v in self._variant)
+        self.wire_key = self.irc_key
         if self.user is not None:
             self.factory.chat.session_changed(self.user)
 
-    def wire_encode(self, event: Event) -> bytes:
+    def encoded(self, event: Event) -> bytes:
         """
         C{event} as lines for clients with this one's capabilities, made
-        once per event and capability set (the core's L{Session} fast path).
+        once per event and capability set.
         """
-        key = self.wire_key
+        key = self.irc_key
         data = event.wire.get(key)
         if data is None:
             data = event.wire[key] = self.factory.encode(event, *self._variant)
         return data
+
+    #: the core's L{Session} fast path: over TCP, the lines themselves (the
+    #: WebSocket session frames them: L{chatd.web.sessions})
+    wire_encode = encoded
 
     def _user(self) -> User:
         assert self.user is not None

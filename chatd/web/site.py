@@ -1,0 +1,282 @@
+# -*- test-case-name: tests.web.test_site -*-
+"""
+The web listener: one twisted.web site for the browser client's files,
+IRC over WebSocket (C{/} when upgraded, and C{/irc}), the JSON protocol
+over WebSocket (C{/json}), C{/healthz}, and whatever is L{mounted
+<WebListener.mount>} beside them (C{/metrics}).
+
+L{WebListener} is a L{Listener} as the service sees it (connections,
+reaper, limits, goodbye at shutdown, reload), made of an IRC factory and a
+JSON factory of its own whose sessions run over WebSocket.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.web import http
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request, Site
+from twisted.web.static import File
+
+from chatd.irc.factory import IRCFactory
+from chatd.jsonproto.lines import ChatFactory
+from chatd.log import logger
+from chatd.net.connection import Connection
+from chatd.net.limits import Network
+from chatd.net.listener import Listener
+from chatd.web.door import DoorFactory, DoorResource, _upgrading
+from chatd.web.origins import Origins
+
+if TYPE_CHECKING:
+    from chatd.accounts.opers import Opers
+    from chatd.accounts.registry import Accounts
+    from chatd.core import Chat
+    from chatd.history.reader import History
+
+log = logger(__name__)
+
+#: The browser client's files, shipped inside the package.
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+#: How long an HTTP connection may sit idle between requests.
+HTTP_TIMEOUT = 60
+
+NOT_BUILT = b"""chatd is running, but its web client is not built (there is no
+chatd/web/static/index.html in this installation).
+
+IRC clients that speak WebSocket (Kiwi IRC, gamja) connect to this address,
+or to /irc; programs speak the JSON protocol over WebSocket at /json.
+See docs/web.md.
+"""
+
+
+class Files(File):
+    """The client's files, without directory listings."""
+
+    def directoryListing(self) -> IResource:
+        return notFound()
+
+
+class Healthz(Resource):
+    """
+    C{/healthz}: C{200 ok} while the server takes clients.  Answering at
+    all shows that the process and its event loop are alive and that the
+    accounts and registered channels were read (the listener takes no
+    connection before); C{503 shutting down} once shutdown has begun.
+    """
+
+    isLeaf = True
+
+    def __init__(self, listener: WebListener) -> None:
+        super().__init__()
+        self.listener = listener
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        if self.listener.stopping:
+            request.setResponseCode(503)
+            return b"shutting down\n"
+        return b"ok\n"
+
+    render_HEAD = render_GET
+
+
+class Root(Resource):
+    """
+    C{/}: the web client (C{index.html} and its files) for a browser, IRC
+    over WebSocket for a WebSocket handshake; the doors and mounts are its
+    children.
+    """
+
+    def __init__(self, listener: WebListener, static: str) -> None:
+        super().__init__()
+        self.static = static
+        self.irc_door = DoorResource(listener.irc_door)
+        self.putChild(b"irc", self.irc_door)
+        self.putChild(b"json", DoorResource(listener.json_door))
+        self.putChild(b"healthz", Healthz(listener))
+
+    def getChild(self, path: bytes, request: Request) -> IResource:
+        if path == b"":
+            return self
+        if not os.path.isdir(self.static):
+            return notFound()
+        child: IResource = Files(self.static).getChild(path, request)
+        return child
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if _upgrading(request):
+            return self.irc_door.render(request)
+        index = os.path.join(self.static, "index.html")
+        if os.path.isfile(index):
+            page: bytes | int = File(index, defaultType="text/html").render(request)
+            return page
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return NOT_BUILT
+
+    def render_HEAD(self, request: Request) -> bytes | int:
+        return self.render_GET(request)
+
+
+class WebSite(Site):
+    """twisted.web's site, without its access log (chatd logs its own)."""
+
+    def log(self, request: http.Request) -> None:
+        pass
+
+
+class WebListener(Listener):
+    """
+    The web listener: a L{Listener} whose connections are the WebSocket
+    sessions of its own IRC factory (C{irc}) and JSON factory (C{json}),
+    which share the server's core, limits and per-address gate; what the
+    service asks of a listener (reaping, new limits, goodbye, draining) is
+    asked of both.  It serves a twisted.web site (L{site}); L{mount} adds a
+    resource beside the client and the doors (C{/metrics}).
+    """
+
+    kind = "web"
+
+    def __init__(
+        self,
+        chat: Chat,
+        clock: IReactorTime,
+        max_line: int = 16384,
+        idle_timeout: float = 180.0,
+        *,
+        server_name: str = "chatd.local",
+        network: str = "chatd",
+        motd: list[str] | None = None,
+        origins: Iterable[str] = (),
+        trusted: Iterable[Network] = (),
+        static: str = STATIC,
+        **limits: Any,
+    ) -> None:
+        self.irc = IRCFactory(
+            chat,
+            clock,
+            max_line,
+            idle_timeout,
+            server_name=server_name,
+            network=network,
+            motd=motd,
+            **limits,
+        )
+        self.json = ChatFactory(chat, clock, max_line, idle_timeout, **limits)
+        super().__init__(chat, clock, max_line, idle_timeout, **limits)
+        self.origins = Origins(origins)
+        self.trusted: tuple[Network, ...] = tuple(trusted)
+        self.irc_door = DoorFactory(self, "irc")
+        self.json_door = DoorFactory(self, "json")
+        self.root = Root(self, static)
+        self.site = WebSite(self.root, timeout=HTTP_TIMEOUT)
+
+    def configure(self, origins: Iterable[str], trusted: Iterable[Network]) -> None:
+        """New C{[web] origins} and C{[proxy] trusted} (a reload)."""
+        self.origins = Origins(origins)
+        self.trusted = tuple(trusted)
+
+    def mount(self, name: str, resource: IResource | None) -> None:
+        """
+        Serve C{resource} at C{/name} (C{/metrics}: L{chatd.web.metrics}),
+        or nothing there if it is None.
+        """
+        key = name.strip("/").encode("ascii")
+        if resource is None:
+            self.root.children.pop(key, None)
+        else:
+            self.root.putChild(key, resource)
+
+    # the HTTP side
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        protocol: Protocol | None = self.site.buildProtocol(addr)
+        return protocol
+
+    def startFactory(self) -> None:
+        self.site.doStart()
+
+    def stopFactory(self) -> None:
+        self.site.doStop()
+
+    # what the service sets and asks of a listener, for both factories
+
+    @property
+    def factories(self) -> tuple[Listener, Listener]:
+        return (self.irc, self.json)
+
+    @property
+    def connections(self) -> set[Connection]:
+        """Every WebSocket session, IRC and JSON."""
+        return self.irc.connections | self.json.connections
+
+    @connections.setter
+    def connections(self, value: set[Connection]) -> None:
+        pass  # (Listener's own, unused: the sessions are the factories')
+
+    @property
+    def accounts(self) -> Accounts | None:
+        return self.irc.accounts
+
+    @accounts.setter
+    def accounts(self, value: Accounts | None) -> None:
+        self.irc.accounts = self.json.accounts = value
+
+    @property
+    def opers(self) -> Opers | None:
+        return self.irc.opers
+
+    @opers.setter
+    def opers(self, value: Opers | None) -> None:
+        self.irc.opers = self.json.opers = value
+
+    @property
+    def history(self) -> History | None:
+        return self.irc.history
+
+    @history.setter
+    def history(self, value: History | None) -> None:
+        self.irc.history = self.json.history = value
+
+    @property
+    def rehash(self) -> Any:
+        return self.irc.rehash
+
+    @rehash.setter
+    def rehash(self, value: Any) -> None:
+        self.irc.rehash = self.json.rehash = value
+
+    def start_reaping(self) -> None:
+        for factory in self.factories:
+            factory.start_reaping()
+
+    def stop_reaping(self) -> None:
+        for factory in self.factories:
+            factory.stop_reaping()
+
+    def apply_limits(self, **limits: Any) -> None:
+        for factory in self.factories:
+            factory.apply_limits(**limits)
+        self.max_line = limits["max_line"]
+        self.idle_timeout = limits["idle_timeout"]
+
+    def set_motd(self, motd: list[str] | None) -> None:
+        self.irc.set_motd(motd)
+
+    def say_goodbye(self) -> list[Connection]:
+        self.stopping = True
+        return [proto for factory in self.factories for proto in factory.say_goodbye()]
+
+    def when_drained(self) -> Deferred[None]:
+        d: Deferred[Any] = DeferredList([f.when_drained() for f in self.factories])
+        return d.addCallback(lambda _: None)
+
+
+__all__ = ["STATIC", "Healthz", "WebListener"]
