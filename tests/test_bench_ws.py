@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
 import random
 import shutil
 import socket
@@ -16,20 +17,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet import reactor, task, threads
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatd import tap
-from chatd.bench import cli, servers
+from chatd.bench import cli, load, servers
 from chatd.bench import websocket as ws
 from chatd.bench.load import (
     DIALECTS,
     PROTOCOLS,
+    BenchError,
     Client,
     Load,
     Step,
     Target,
     WebSocket,
 )
+from chatd.core import Chat
+from chatd.net.limits import FloodLimit
+from chatd.service import ChatService
+from chatd.web.site import WebListener
 
 MARKER = DIALECTS["irc"].marker
 
@@ -542,3 +550,99 @@ class CompareTests(SynchronousTestCase):
         self.assertEqual((args.proto, args.ws_path), ("ws", "/irc"))
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
             cli.parse_args(["fanout", "--proto", "wss"])
+
+
+class ScenarioTests(TestCase):
+    """
+    The scenarios over chatd's own web listener, in this process (the
+    generator in a thread, as in test_bench): every message reaches every
+    member, however the server's writes and the generator's reads fall.
+    """
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        self.chat = Chat(max_users=1000)
+        fast = FloodLimit(burst=10**9, rate=10**9)
+        self.web = WebListener(self.chat, reactor, idle_timeout=60, flood=fast)
+        listen = ["tcp:0:interface=127.0.0.1:backlog=1024"]
+        self.service = ChatService(reactor, [(self.web, listen)])
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.port = self.service.ports[0].getHost().port
+        self.logged: list[str] = []
+
+    def target(self, proto: str, path: str | None = None) -> Target:
+        return Target("127.0.0.1", self.port, proto, os.getpid(), path)
+
+    def bench(self, f: Any, *args: Any, **kw: Any) -> Any:
+        return threads.deferToThread(f, *args, log=self.logged.append, **kw)
+
+    @inlineCallbacks
+    def assertDelivered(self, result: dict[str, Any]) -> Any:
+        self.assertTrue(result["check_ok"], result["check"])
+        self.assertEqual(result["delivered"], result["expected_deliveries"])
+        for _ in range(500):
+            if not self.chat.nicks:
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(self.chat.nicks, {})
+
+    @inlineCallbacks
+    def test_fanout(self) -> Any:
+        for proto in ("ws", "ws-json"):
+            result = yield self.bench(
+                load.fanout,
+                self.target(proto),
+                members=30,
+                senders=3,
+                rate=3000.0,
+                seconds=0.5,
+                probes=4,
+            )
+            self.assertEqual(result["proto"], proto)
+            self.assertGreaterEqual(result["expected_deliveries"], 29)
+            self.assertIn("probes got every stream", result["check"])
+            yield self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_fanout_moderated_over_irc_paths(self) -> Any:
+        """/irc is IRC too; the operator's modes go out framed."""
+        result = yield self.bench(
+            load.fanout,
+            self.target("ws", "/irc"),
+            members=20,
+            senders=2,
+            rate=2000.0,
+            seconds=0.3,
+            probes=3,
+            moderated=True,
+        )
+        yield self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_rooms_storm_and_idle(self) -> Any:
+        result = yield self.bench(
+            load.rooms,
+            self.target("ws-json"),
+            clients=60,
+            size=5,
+            big=1,
+            big_size=20,
+            rate=200.0,
+            seconds=0.5,
+        )
+        yield self.assertDelivered(result)
+        for mode in ("own", "one"):
+            result = yield self.bench(
+                load.storm, self.target("ws"), clients=40, mode=mode, window=8
+            )
+            yield self.assertDelivered(result)
+        result = yield self.bench(load.idle, self.target("ws"), clients=20, settle=0)
+        yield self.assertDelivered(result)
+
+    @inlineCallbacks
+    def test_a_refused_upgrade_is_reported(self) -> Any:
+        d = self.bench(load.idle, self.target("ws", "/nowhere"), clients=1, settle=0)
+        e = yield self.assertFailure(d, BenchError)
+        self.assertIn("i0: the server refused the upgrade: 'HTTP/1.1 404", str(e))
