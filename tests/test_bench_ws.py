@@ -332,12 +332,15 @@ class RawCounterTests(SynchronousTestCase):
                 server_frame(delivery(2)),
             ]
         )
+        counter = ws.RawCounter(masker, irc=True)
         for parts in splits(data, random.Random(19)):
-            counter = ws.RawCounter(masker, irc=True)
             carry = b""
+            held = False
             out = b""
             for part in parts:
-                out += counter.replies(carry, part)
+                if counter.may_ping(carry, part, held):
+                    replies, held = counter.replies(carry, part)
+                    out += replies
                 carry = ws.carry_after(carry, part)
             got = [(f[0], f[2]) for f in client_frames(out)]
             self.assertEqual(
@@ -345,8 +348,9 @@ class RawCounterTests(SynchronousTestCase):
             )
         # JSON has no PING lines to answer, only WebSocket pings
         counter = ws.RawCounter(masker, irc=False)
-        out = counter.replies(b"", data)
+        out, held = counter.replies(b"", data)
         self.assertEqual([f[0] for f in client_frames(out)], [ws.PONG])
+        self.assertFalse(held)
 
 
 class LoadTests(SynchronousTestCase):
@@ -454,6 +458,59 @@ class LoadTests(SynchronousTestCase):
             got = sorted((f[0], f[2]) for f in client_frames(wire.recv(1000)))
             self.assertEqual(got, [(ws.TEXT, b"PONG :abc"), (ws.PONG, b"xyz")])
             self.assertEqual(client.count, 1)
+
+    def test_a_counter_however_reads_cut_its_stream(self) -> None:
+        """
+        The counters' read path (which has the raw count and the ping
+        watch written out, for speed): every delivery counted once and
+        every ping answered once, wherever the reads are cut.
+        """
+        data = b"".join(
+            [
+                server_frame(delivery(0)),
+                server_frame(b"hello?", ws.PING),
+                server_frame(b":" + b"m" * 31),
+                server_frame(delivery(1)),
+                server_frame(b"PING srv.example"),
+                server_frame(b"x" * 300),
+                server_frame(delivery(2)),
+            ]
+        )
+        self.load.make_probes(0)
+        for i, parts in enumerate(splits(data, random.Random(20))):
+            counter, wire = self.receiver(i, probe=False)
+            counter.reader = None
+            for part in parts:
+                wire.sendall(part)
+                self.load._read(counter, 0, None)
+            self.assertEqual(counter.count, 3)
+            wire.setblocking(False)
+            got = [(f[0], f[2]) for f in client_frames(wire.recv(1000))]
+            self.assertEqual(
+                got, [(ws.PONG, b"hello?"), (ws.TEXT, b"PONG srv.example")]
+            )
+            counter.sock.close()  # type: ignore[union-attr]
+            wire.close()
+
+    def test_each_counter_keeps_its_own_half_read_ping(self) -> None:
+        """A ping cut by one counter's read is not lost to another's read."""
+        one, w1 = self.receiver(0, probe=False)
+        two, w2 = self.receiver(1, probe=False)
+        self.load.make_probes(0)
+        one.reader = two.reader = None
+        ping = server_frame(b"PING one")
+        pong = server_frame(b"abc", ws.PING)
+        w1.sendall(server_frame(delivery(0)) + ping[:8])
+        self.load._read(one, 0, None)
+        w2.sendall(pong[:1])
+        self.load._read(two, 0, None)
+        w2.sendall(pong[1:] + server_frame(delivery(0)))
+        self.load._read(two, 0, None)
+        w1.sendall(ping[8:])
+        self.load._read(one, 0, None)
+        self.assertEqual([f[2] for f in client_frames(w1.recv(100))], [b"PONG one"])
+        self.assertEqual([f[2] for f in client_frames(w2.recv(100))], [b"abc"])
+        self.assertEqual((one.count, two.count), (1, 1))
 
     def test_messages_go_out_as_masked_frames(self) -> None:
         self.assertEqual(

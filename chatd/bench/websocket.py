@@ -42,7 +42,8 @@ PONG = 0xA
 #: Longest control frame: a 125-byte payload after a two-byte header.
 CONTROL_MAX = 127
 #: What a counter keeps of its stream between reads: enough for a whole
-#: control frame and for any marker that straddles two reads.
+#: control frame and for any marker that straddles two reads (also written
+#: out in L{chatd.bench.load.Load._read_ws}).
 CARRY = 256
 #: The longest handshake answer the generator waits for.
 HANDSHAKE_MAX = 16384
@@ -338,17 +339,15 @@ class RawCounter:
     is counted once, on the read that completes it (L{count}).
 
     A counter must also stay alive: it answers WebSocket pings and IRC
-    PINGs, found by a search of the raw stream that runs only when one of
-    their bytes is there (L{replies}).
+    PINGs, found by a search of the raw stream (L{replies}) that the
+    caller runs only when a read may hold one (L{may_ping}).
     """
 
-    __slots__ = ("irc", "masker", "pending")
+    __slots__ = ("irc", "masker")
 
     def __init__(self, masker: Masker, irc: bool) -> None:
         self.masker = masker
         self.irc = irc
-        #: a control frame began but did not end in the last read
-        self.pending = False
 
     @staticmethod
     def count(carry: bytes, data: bytes, marker: bytes) -> int:
@@ -361,40 +360,48 @@ class RawCounter:
         k = len(marker) - 1
         return data.count(marker) + (carry[-k:] + data[:k]).count(marker)
 
-    def replies(self, carry: bytes, data: bytes) -> bytes:
+    def may_ping(self, carry: bytes, data: bytes, held: bool) -> bool:
         """
-        Masked answers to the pings that end in C{data} (C{carry}: the last
-        L{CARRY} bytes before it).  A stray match (a ping byte inside a
-        longer frame's length or text) costs at most an unsolicited pong,
-        which the RFC allows, or an extra PONG line, which any server takes.
+        Whether C{data} may end a ping: a ping frame's first byte, or (IRC)
+        C{PING }, is in it or straddles C{carry} and it, or a ping was
+        C{held} (begun but not ended) by the read before.
         """
-        if not (
-            self.pending
+        return (
+            held
             or b"\x89" in data
             or (self.irc and (b"PING " in data or b"PING " in carry[-4:] + data[:4]))
-        ):
-            return b""
+        )
+
+    def replies(self, carry: bytes, data: bytes) -> tuple[bytes, bool]:
+        """
+        Masked answers to the pings that end in C{data} (C{carry}: the last
+        L{CARRY} bytes before it), each answered on the one read that ends
+        it; and whether a ping begun in C{data} is still to end (to be
+        passed to L{may_ping} with the next read).  A stray match (a ping
+        byte inside a longer frame's length or text) costs at most an
+        unsolicited pong, which the RFC allows, or an extra PONG line,
+        which any server takes.
+        """
         window = carry + data
         old = len(carry)
         size = len(window)
         out = []
-        pending = False
+        # a ping's first byte, its length still to come
+        held = window.endswith(b"\x89")
         patterns = (_PING_FRAME, _IRC_PING) if self.irc else (_PING_FRAME,)
         for pattern in patterns:
             for m in pattern.finditer(window):
                 start = m.start() + 2
                 end = start + m.group(1)[0]
                 if end > size:
-                    pending = True
+                    held = True
                 elif end > old:
                     payload = window[start:end]
                     if pattern is _PING_FRAME:
                         out.append(self.masker.frame(payload, PONG))
                     else:
                         out.append(self.masker.frame(b"PONG" + payload[4:]))
-        # a ping's first byte, its length still to come
-        self.pending = pending or window.endswith(b"\x89")
-        return b"".join(out)
+        return b"".join(out), held
 
 
 def carry_after(carry: bytes, data: bytes) -> bytes:
