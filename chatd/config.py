@@ -195,8 +195,10 @@ def _endpoint(description: str) -> str:
     from twisted.internet import reactor
     from twisted.internet.endpoints import serverFromString
 
+    from chatd.net.proxy import split_endpoint
+
     try:
-        serverFromString(reactor, description)
+        serverFromString(reactor, split_endpoint(description)[1])
     except Exception as e:
         raise Invalid(str(e)) from None
     return description
@@ -794,6 +796,28 @@ OPTIONS: tuple[Option, ...] = (
         flag="trusted-proxy",
         many=True,
     ),
+    # [metrics]: Prometheus's /metrics (see docs/operations.md)
+    Option(
+        "metrics.enabled",
+        BOOLEAN,
+        True,
+        "Serve Prometheus metrics at /metrics: on the web listener, or only "
+        "on --metrics-listen's endpoints when it is given.",
+        flag="no-metrics",
+        negate=True,
+        restart=True,
+    ),
+    Option(
+        "metrics.listen",
+        ENDPOINT,
+        (),
+        "Twisted endpoint string for a listener that serves only /metrics, "
+        "e.g. tcp:9123:interface=127.0.0.1 (repeatable); the web listener "
+        "then does not serve it.",
+        flag="metrics-listen",
+        many=True,
+        restart=True,
+    ),
 )
 
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
@@ -912,6 +936,29 @@ class OperSpec:
     hostmask: str = "*!*@*"
 
 
+@dataclass(frozen=True)
+class WebircSpec:
+    """A web IRC gateway from a C{[[webirc]]} table (see L{chatd.irc.webirc})."""
+
+    name: str
+    #: the hash chatd-admin hash-password printed, never the password
+    password: str = field(repr=False)
+    #: where the gateway connects from: WEBIRC is refused from elsewhere
+    hosts: tuple[Network, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool
+    #: endpoints of a listener for /metrics alone
+    listen: tuple[str, ...]
+
+    @property
+    def on_web(self) -> bool:
+        """Whether the web listener serves /metrics."""
+        return self.enabled and not self.listen
+
+
 #: Each table of the file, and the settings it becomes.
 TABLES: dict[str, type] = {
     "server": ServerSettings,
@@ -924,6 +971,7 @@ TABLES: dict[str, type] = {
     "accounts": AccountSettings,
     "history": HistorySettings,
     "proxy": ProxySettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -941,7 +989,10 @@ class Settings:
     accounts: AccountSettings
     history: HistorySettings
     proxy: ProxySettings
+    metrics: MetricsSettings
     opers: tuple[OperSpec, ...]
+    #: the web IRC gateways, from the [[webirc]] tables
+    webirc: tuple[WebircSpec, ...] = ()
 
     @property
     def endpoints(self) -> dict[str, tuple[str, ...]]:
@@ -965,13 +1016,17 @@ class Settings:
         return getattr(getattr(self, table), name)
 
 
-def build(values: Mapping[str, Any], opers: tuple[OperSpec, ...] = ()) -> Settings:
+def build(
+    values: Mapping[str, Any],
+    opers: tuple[OperSpec, ...] = (),
+    webirc: tuple[WebircSpec, ...] = (),
+) -> Settings:
     """L{Settings} from checked C{values} by key; defaults for the rest."""
     tables: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
     for option in OPTIONS:
         tables[option.table][option.name] = values.get(option.key, option.default)
     parts = {table: TABLES[table](**tables[table]) for table in TABLES}
-    return Settings(opers=opers, **parts)
+    return Settings(opers=opers, webirc=webirc, **parts)
 
 
 DEFAULTS = build({})
@@ -986,6 +1041,9 @@ PASSWORD_HASH = re.compile(
 #: A C{nick!user@host} glob.
 HOSTMASK = re.compile(r"[^\s!@]+![^\s!@]+@[^\s!@]+")
 OPER_KEYS = ("name", "password", "hostmask")
+WEBIRC_KEYS = ("name", "password", "hosts")
+#: The tables written [[name]], each of which may appear many times.
+ARRAYS = ("oper", "webirc")
 
 
 def read_document(path: str, shown: str) -> dict[str, Any]:
@@ -1030,21 +1088,26 @@ def _position(message: str, text: str) -> tuple[str, int, int]:
 
 def parse_document(
     document: Mapping[str, Any], file: str, base: str
-) -> tuple[dict[str, Any], tuple[OperSpec, ...]]:
+) -> tuple[dict[str, Any], tuple[OperSpec, ...], tuple[WebircSpec, ...]]:
     """
     Check a TOML C{document} read from C{file}, whose relative paths are
-    relative to C{base}: the values it sets by key, and its operators.
-    L{ConfigError} for the first thing wrong, in the file's order.
+    relative to C{base}: the values it sets by key, its operators and its
+    web IRC gateways.  L{ConfigError} for the first thing wrong, in the
+    file's order.
     """
     values: dict[str, Any] = {}
     opers: tuple[OperSpec, ...] = ()
+    webirc: tuple[WebircSpec, ...] = ()
     for table, content in document.items():
         if table == "oper":
             opers = _opers(content, file)
             continue
+        if table == "webirc":
+            webirc = _webirc(content, file)
+            continue
         if table not in TABLES:
             what = "table" if isinstance(content, dict) else "key"
-            raise _unknown(file, table, what, [*TABLES, "oper"], table)
+            raise _unknown(file, table, what, [*TABLES, *ARRAYS], table)
         if not isinstance(content, dict):
             raise _bad(file, table, f"must be a table ([{table}])", content)
         for name, value in content.items():
@@ -1054,7 +1117,7 @@ def parse_document(
                 names = [o.name for o in OPTIONS if o.table == table]
                 raise _unknown(file, key, "key", names, name, table)
             values[key] = option.from_file(value, file, base)
-    return values, opers
+    return values, opers, webirc
 
 
 def _unknown(
@@ -1076,16 +1139,23 @@ def _unknown(
     return ConfigError(f"{file}: {key}", f"unknown {what}{hint}", file=file, key=key)
 
 
-def _opers(content: object, file: str) -> tuple[OperSpec, ...]:
+def _named_tables(
+    content: object, file: str, array: str, keys: tuple[str, ...]
+) -> list[tuple[str, dict[str, Any], str, str]]:
+    """
+    The tables of an array such as C{[[oper]]}, checked for what they all
+    have: known C{keys}, a unique C{name} without spaces and a C{password}
+    hash.  Each as (where, table, name, password).
+    """
     if not isinstance(content, list) or not all(isinstance(t, dict) for t in content):
-        raise _bad(file, "oper", "must be tables written [[oper]]", content)
-    opers: list[OperSpec] = []
+        raise _bad(file, array, f"must be tables written [[{array}]]", content)
+    found = []
     seen: dict[str, int] = {}
     for i, table in enumerate(content):
-        where = f"oper[{i}]"
+        where = f"{array}[{i}]"
         for name in table:
-            if name not in OPER_KEYS:
-                raise _unknown(file, f"{where}.{name}", "key", list(OPER_KEYS), name)
+            if name not in keys:
+                raise _unknown(file, f"{where}.{name}", "key", list(keys), name)
         for name in ("name", "password"):
             if name not in table:
                 key = f"{where}.{name}"
@@ -1102,7 +1172,7 @@ def _opers(content: object, file: str) -> tuple[OperSpec, ...]:
             raise _bad(
                 file,
                 f"{where}.name",
-                f"is oper[{seen[name.casefold()]}]'s name already",
+                f"is {array}[{seen[name.casefold()]}]'s name already",
                 name,
             )
         seen[name.casefold()] = i
@@ -1116,6 +1186,13 @@ def _opers(content: object, file: str) -> tuple[OperSpec, ...]:
                 file=file,
                 key=key,
             )
+        found.append((where, table, name, password))
+    return found
+
+
+def _opers(content: object, file: str) -> tuple[OperSpec, ...]:
+    opers: list[OperSpec] = []
+    for where, table, name, password in _named_tables(content, file, "oper", OPER_KEYS):
         hostmask = table.get("hostmask", "*!*@*")
         if not isinstance(hostmask, str) or not HOSTMASK.fullmatch(hostmask):
             raise _bad(
@@ -1126,6 +1203,44 @@ def _opers(content: object, file: str) -> tuple[OperSpec, ...]:
             )
         opers.append(OperSpec(name, password, hostmask))
     return tuple(opers)
+
+
+def _webirc(content: object, file: str) -> tuple[WebircSpec, ...]:
+    gateways: list[WebircSpec] = []
+    for where, table, name, password in _named_tables(
+        content, file, "webirc", WEBIRC_KEYS
+    ):
+        key = f"{where}.hosts"
+        if "hosts" not in table:
+            raise ConfigError(
+                f"{file}: {key}",
+                "missing: the addresses or networks the gateway connects from",
+                file=file,
+                key=key,
+            )
+        hosts = table["hosts"]
+        if not isinstance(hosts, list) or not hosts:
+            raise _bad(
+                file,
+                key,
+                'must be a list of addresses or networks such as ["10.0.0.5"]',
+                hosts,
+            )
+        networks = []
+        for i, host in enumerate(hosts):
+            try:
+                if not isinstance(host, str):
+                    raise ValueError
+                networks.append(_network(host))
+            except ValueError:
+                raise _bad(
+                    file,
+                    f"{key}[{i}]",
+                    "must be an address or network such as 10.0.0.0/8",
+                    host,
+                ) from None
+        gateways.append(WebircSpec(name, password, tuple(networks)))
+    return tuple(gateways)
 
 
 # -- where settings come from --------------------------------------------------
@@ -1160,12 +1275,23 @@ class ConfigSource:
         """The settings now; L{ConfigError} for the first bad one."""
         values = {key: self._given(key, given) for key, given in self.overrides.items()}
         opers: tuple[OperSpec, ...] = ()
+        webirc: tuple[WebircSpec, ...] = ()
         if self.path is not None and self.file is not None:
             document = read_document(self.file, self.path)
             base = os.path.dirname(self.file)
-            found, opers = parse_document(document, self.path, base)
+            found, opers, webirc = parse_document(document, self.path, base)
             values = {**found, **values}
-        return build(values, opers)
+        settings = build(values, opers, webirc)
+        if settings.metrics.listen and not settings.metrics.enabled:
+            where = "metrics.listen"
+            raise ConfigError(
+                where,
+                "a listener for metrics, but metrics are off (metrics.enabled "
+                "= false, --no-metrics): drop one of them",
+                file=self.path,
+                key=where,
+            )
+        return settings
 
     def _given(self, key: str, given: Given) -> Any:
         option = BY_KEY[key]
@@ -1185,13 +1311,19 @@ def changes(old: Settings, new: Settings) -> list[tuple[str, Any, Any]]:
     ]
     if old.opers != new.opers:
         found.append(("oper", old.opers, new.opers))
+    if old.webirc != new.webirc:
+        found.append(("webirc", old.webirc, new.webirc))
     return found
 
 
 def settings_fields() -> list[str]:
-    """Every key L{Settings} holds, dotted, C{oper.NAME} for the operators'."""
+    """
+    Every key L{Settings} holds, dotted, C{oper.NAME} for the operators'
+    and C{webirc.NAME} for the gateways'.
+    """
     keys = [f"{table}.{f.name}" for table, cls in TABLES.items() for f in fields(cls)]
-    return keys + [f"oper.{f.name}" for f in fields(OperSpec)]
+    keys += [f"oper.{f.name}" for f in fields(OperSpec)]
+    return keys + [f"webirc.{f.name}" for f in fields(WebircSpec)]
 
 
 __all__ = [
@@ -1206,6 +1338,7 @@ __all__ = [
     "FloodSettings",
     "LimitSettings",
     "ListenSettings",
+    "MetricsSettings",
     "Motd",
     "NoConfigFile",
     "OperSpec",
@@ -1214,6 +1347,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "WebSettings",
+    "WebircSpec",
     "build",
     "changes",
     "redact",

@@ -26,7 +26,6 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
@@ -52,7 +51,9 @@ from chatd.memory import MemoryTrim, malloc_trim
 from chatd.net.connection import Connection, format_peer
 from chatd.net.limits import Gate
 from chatd.net.listener import Listener
+from chatd.net.proxy import server_endpoint, split_endpoint
 from chatd.store.errors import StoreError
+from chatd.web.metrics import Metrics, metrics_resource
 from chatd.web.site import WebListener
 
 log = logger(__name__)
@@ -153,6 +154,10 @@ class ChatService(Service):
         self.accounts: AccountsService | None = None
         #: the history (None when it is off, and in bare tests)
         self.history: HistoryKeeper | None = None
+        #: Prometheus's metrics (None when they are off, and in bare tests)
+        self.metrics: Metrics | None = None
+        #: the ports of metrics.listen, which serve /metrics alone
+        self.metrics_ports: list[IListeningPort] = []
 
     @classmethod
     def from_settings(
@@ -175,6 +180,8 @@ class ChatService(Service):
             )
             keeper = service.history
             service.on_reload.append(lambda s: keeper.reloaded_history(s.history))
+        if settings.metrics.enabled:
+            service.metrics = Metrics(service, reactor)
         # one gate for every listener: the limits are per address, not port
         gate = Gate(settings.limits.address_limit)
         for table, endpoints in settings.endpoints.items():
@@ -189,9 +196,16 @@ class ChatService(Service):
         if accounts is not None:
             factory.accounts = accounts.accounts
             factory.opers = accounts.opers
+            if isinstance(factory, IRCFactory):
+                factory.gateways = accounts.gateways
         factory.history = None if self.history is None else self.history.history
         if self.source is not None and self.source.path is not None:
             factory.rehash = self.rehash
+        if self.settings is not None:
+            factory.trusted_proxies = self.settings.proxy.trusted
+        if isinstance(factory, WebListener):
+            # None when metrics are off or served on a listener of their own
+            factory.mount("metrics", metrics_resource(self))
         return factory
 
     @property
@@ -203,11 +217,19 @@ class ChatService(Service):
         """The ports listened on, in the order they were opened."""
         return list(self._ports.values())
 
+    def listening(self) -> dict[tuple[Listener, str], IListeningPort]:
+        """Each listener's ports, by the listener and the endpoint string."""
+        return dict(self._ports)
+
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
         for factory, listen in self.listeners:
             for description in listen:
                 self._listen(factory, description)
+        if self.metrics is not None and self.settings is not None:
+            site = self.metrics.site()
+            for description in self.settings.metrics.listen:
+                self._open(site, description, self._metrics_listening)
         if self.accounts is not None and not self.accounts.started:
             # Bound (a port in use stops the server now), but nobody is let
             # in before the accounts are read: the kernel queues them.
@@ -217,9 +239,18 @@ class ChatService(Service):
                     pause()
 
     def _listen(self, factory: Listener, description: str) -> None:
+        self._open(factory, description, self._listening)
+
+    def _open(
+        self,
+        factory: Any,
+        description: str,
+        then: Callable[[IListeningPort, Any, str], object],
+    ) -> None:
+        """Listen on C{description}; C{then} is given the port; stop if not."""
         failures: list[Failure] = []
-        d = serverFromString(self.reactor, description).listen(factory)
-        d.addCallbacks(self._listening, failures.append, (factory, description))
+        d = server_endpoint(self.reactor, description, factory).listen(factory)
+        d.addCallbacks(then, failures.append, (factory, description))
         if failures:
             self._stop_listening()
             message = (
@@ -243,12 +274,31 @@ class ChatService(Service):
             address=format_peer(port.getHost()),
             description=description,
         )
+        if split_endpoint(description)[0] and not factory.trusted_proxies:
+            log.warn(
+                "{description} takes connections only from trusted proxies, and "
+                "[proxy] trusted (--trusted-proxy) names none: it refuses everyone",
+                description=description,
+            )
+        return port
+
+    def _metrics_listening(
+        self, port: IListeningPort, site: object, description: str
+    ) -> IListeningPort:
+        self.metrics_ports.append(port)
+        log.info(
+            "chatd serving metrics on {address} ({description})",
+            address=format_peer(port.getHost()),
+            description=description,
+        )
         return port
 
     def startService(self) -> None:
         if not self._ports and any(listen for _, listen in self.listeners):
             self.privilegedStartService()
         super().startService()
+        if self.metrics is not None:
+            self.metrics.start()
         for factory in self.factories:
             factory.start_reaping()
         trim = malloc_trim()
@@ -362,6 +412,7 @@ class ChatService(Service):
                     loaded.server, name=old.server.name, network=old.server.network
                 ),
                 storage=old.storage,
+                metrics=old.metrics,
             )
             listening = yield self._relisten(new, source.path)
         except ConfigError as e:
@@ -430,7 +481,7 @@ class ChatService(Service):
     def _try_listen(
         self, factory: Listener, description: str
     ) -> Deferred[tuple[Listener, str, IListeningPort]]:
-        d = maybeDeferred(serverFromString, self.reactor, description)
+        d = maybeDeferred(server_endpoint, self.reactor, description, factory)
         d.addCallback(lambda endpoint: endpoint.listen(factory))
         d.addCallback(lambda port: (factory, description, port))
         return d
@@ -487,6 +538,7 @@ class ChatService(Service):
         found = changes(old, new)
         limits = new.limits
         for factory in self.factories:
+            factory.trusted_proxies = new.proxy.trusted
             factory.apply_limits(
                 max_line=limits.max_line,
                 idle_timeout=limits.idle_timeout,
@@ -536,8 +588,9 @@ class ChatService(Service):
         return sum(len(factory.connections) for factory in self.factories)
 
     def _stop_listening(self) -> list[Deferred[Any]]:
-        ports = self.ports
+        ports = self.ports + self.metrics_ports
         self._ports.clear()
+        self.metrics_ports = []
         return [d for d in (p.stopListening() for p in ports) if d is not None]
 
     def stopService(self) -> Deferred[None]:
@@ -550,6 +603,8 @@ class ChatService(Service):
         if self.memory is not None:
             self.memory.stop()
             self.memory = None
+        if self.metrics is not None:
+            self.metrics.stop()
         stopped = self._stop_listening()
         # Everyone, on every listener, is told before anyone is taken out of
         # the chat, so nobody sees the others quit.
@@ -655,13 +710,13 @@ def _show(key: str, value: Any) -> str:
 
 def _describe(key: str, before: Any, after: Any) -> str:
     """One line for a change applied by a reload."""
-    if key == "oper":
+    if key in ("oper", "webirc"):
         old = {oper.name: oper for oper in before}
         new = {oper.name: oper for oper in after}
         words = [f"{name} added" for name in new if name not in old]
         words += [f"{name} removed" for name in old if name not in new]
         words += [f"{n} changed" for n in new if n in old and new[n] != old[n]]
-        return "oper: " + (", ".join(words) or "reordered")
+        return f"{key}: " + (", ".join(words) or "reordered")
     if key == "server.motd" and after is not None:
         return f"server.motd: read {after.path} ({len(after.lines)} lines)"
     return f"{key}: {_show(key, before)} -> {_show(key, after)}"

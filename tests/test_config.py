@@ -25,6 +25,7 @@ from chatd.config import (
     Motd,
     OperSpec,
     Settings,
+    WebircSpec,
     changes,
     redact,
     settings_fields,
@@ -559,7 +560,7 @@ class TableTests(SynchronousTestCase):
     """One definition of each option: the table, the settings and the command line agree."""
 
     def test_every_option_is_a_settings_field_and_back(self) -> None:
-        keys = [k for k in settings_fields() if not k.startswith("oper.")]
+        keys = [k for k in settings_fields() if not k.startswith(("oper.", "webirc."))]
         self.assertEqual(sorted(keys), sorted(BY_KEY))
         for option in OPTIONS:
             self.assertEqual(DEFAULTS.value(option.key), option.default, option.key)
@@ -567,7 +568,7 @@ class TableTests(SynchronousTestCase):
     def test_every_flag_is_a_command_line_option(self) -> None:
         help_text = str(Options())
         flags = [o.flag for o in OPTIONS if o.flag]
-        self.assertEqual(len(flags), 26)
+        self.assertEqual(len(flags), 28)
         for flag in [*flags, "config"]:
             self.assertIn(f"--{flag}", help_text)
         self.assertIn("-l, --listen", help_text)
@@ -595,7 +596,7 @@ class ExampleFileTests(SynchronousTestCase):
         """Uncommented, the example sets every key to the default or the value its comment gives."""
         text = EXAMPLE.read_text("utf-8")
         hash_ = fake_hash()
-        setting = re.compile(r"^# (\w+ = .*|\[\[oper\]\])$", re.M)
+        setting = re.compile(r"^# (\w+ = .*|\[\[(?:oper|webirc)\]\])$", re.M)
         uncommented = setting.sub(r"\1", text).replace(
             "PASTE THE LINE chatd-admin hash-password PRINTS", hash_
         )
@@ -616,6 +617,7 @@ class ExampleFileTests(SynchronousTestCase):
             web=replace(DEFAULTS.web, port=8080),
             storage=replace(DEFAULTS.storage, state_dir="/var/lib/chatd"),
             opers=(OperSpec("alice", hash_),),
+            webirc=(WebircSpec("kiwi", hash_, (ipaddress.ip_network("127.0.0.1"),)),),
         )
         self.assertEqual(settings, documented)
         # every field, in its own table
@@ -633,11 +635,12 @@ class ExampleFileTests(SynchronousTestCase):
 
     def test_the_placeholder_password_is_refused(self) -> None:
         text = EXAMPLE.read_text("utf-8")
-        oper = text[text.index("# [[oper]]") :]
-        path = Path(self.mktemp())
-        path.write_text(re.sub(r"^# ", "", oper, flags=re.M), "utf-8")
-        e = self.assertRaises(ConfigError, ConfigSource.of(str(path), {}).load)
-        self.assertEqual(e.key, "oper[0].password")
+        for array in ("oper", "webirc"):
+            table = text[text.index(f"# [[{array}]]") :].split("\n\n")[0]
+            path = Path(self.mktemp())
+            path.write_text(re.sub(r"^# ", "", table, flags=re.M), "utf-8")
+            e = self.assertRaises(ConfigError, ConfigSource.of(str(path), {}).load)
+            self.assertEqual(e.key, f"{array}[0].password")
 
 
 class DocsTests(SynchronousTestCase):

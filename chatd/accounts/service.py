@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from twisted.internet.defer import Deferred, succeed
 
 from chatd.accounts.channels import ChannelKeeper
+from chatd.accounts.gateways import Gateways
 from chatd.accounts.hasher import (
     Hasher,
     ProcessPoolRunner,
@@ -128,6 +129,7 @@ class AccountsService:
             login_failures=a.login_failures,
         )
         self.opers = Opers(settings.opers, self._verify)
+        self.gateways = Gateways(settings.webirc, self._verify)
         self.keeper = ChannelKeeper(chat, self.store, reactor)
         self.guard = NickGuard(chat, reactor, a.nick_timeout)
         chat.nick_protection = a.nick_protection
@@ -169,6 +171,7 @@ class AccountsService:
             a.min_password_length,
         )
         self.opers.replace(settings.opers)
+        self.gateways.replace(settings.webirc)
         self.chat.nick_protection = a.nick_protection
         self.guard.timeout = a.nick_timeout
 

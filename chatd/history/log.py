@@ -131,6 +131,12 @@ class HistoryLog:
         """How many items are waiting for the store (or being written)."""
         return len(self._pending) + len(self._writing)
 
+    @property
+    def oldest_unwritten(self) -> float | None:
+        """When the oldest item not yet written happened (None: none is)."""
+        oldest = self._writing or self._pending
+        return oldest[0].ts if oldest else None
+
     def flush(self) -> Deferred[None]:
         """
         Hand what is pending to the store; fires once all of it (and what

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from chatd.core.router import LocalRouter
+from chatd.core.router import LocalRouter, Traffic
 
 if TYPE_CHECKING:
     from chatd.core.events import Event, Message
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 class HistoryRouter(LocalRouter):
     """L{LocalRouter}'s delivery, and every event recorded in the L{HistoryLog}."""
 
-    def __init__(self, log: HistoryLog) -> None:
+    def __init__(self, log: HistoryLog, traffic: Traffic | None = None) -> None:
+        super().__init__(traffic)
         self.log = log
 
     def to_channel(self, channel: Channel, message: Message, skip: User | None) -> None:

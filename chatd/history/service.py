@@ -38,7 +38,8 @@ class HistoryKeeper:
         self.log = HistoryLog(store, reactor, settings.flush_interval)
         # Every store keeps accounts' read markers.
         self.history = History(chat, self.log, ReadMarkers(store))
-        chat.router = HistoryRouter(self.log)
+        # The counts of what was said go on from the router it replaces.
+        chat.router = HistoryRouter(self.log, getattr(chat.router, "traffic", None))
         self._expiry = LoopingCall(self.expire)
         self._expiry.clock = reactor
         self._expiring: Deferred[int] | None = None

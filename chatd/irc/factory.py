@@ -57,6 +57,7 @@ from chatd.net.connection import Connection
 from chatd.net.listener import Listener
 
 if TYPE_CHECKING:
+    from chatd.accounts.gateways import Gateways
     from chatd.history.reader import History
 
 log = logger(__name__)
@@ -73,6 +74,9 @@ class IRCFactory(Listener):
     protocol = IRCProtocol  # type: ignore[assignment]
     kind = "IRC"
     _history: History | None = None
+    #: the web IRC gateways allowed to send WEBIRC (the config's
+    #: [[webirc]] tables; None: none), which the service sets
+    gateways: Gateways | None = None
 
     def __init__(
         self,
@@ -322,12 +326,12 @@ class IRCFactory(Listener):
 
     def message_lines(self, message: Message) -> list[str]:
         """
-        The PRIVMSG or NOTICE lines for C{message}.  Text an IRC client could
-        have sent in one line is relayed in one line, although the sender's
-        prefix may take it past 512 bytes (as on other servers: cutting or
-        splitting it would lose or garble what was said).  Longer text (a
-        JSON client may send 4000 characters) is split into lines of at most
-        512 bytes.
+        The PRIVMSG or NOTICE lines for C{message}, each of at most 512
+        bytes with the sender's prefix (and before tags), as RFC 1459 and
+        clients expect: text that does not fit one line (a JSON client may
+        send 4000 characters; an IRC client's longest line no longer fits
+        once its prefix is added) is split into several, at a space where
+        there is one, so nothing said is lost.
         """
         command = "NOTICE" if message.notice else "PRIVMSG"
         bare = f"{command} {message.to} :"
@@ -335,12 +339,11 @@ class IRCFactory(Listener):
         text = message.text
         wrap = ("\x01ACTION ", "\x01") if message.action else ("", "")
         extra = len(wrap[0]) + len(wrap[1])
-        size = len(text.encode("utf-8")) + extra
-        # (A one-word text may have come without its ":", hence the 1.)
-        if size <= LINE_MAX - 2 - len(bare.encode("utf-8")) + 1:
+        room = LINE_MAX - 2 - len(head.encode("utf-8")) - extra
+        if len(text) <= room // 4 or len(text.encode("utf-8")) <= room:
             pieces = [text]
         else:
-            pieces = split_text(text, LINE_MAX - 2 - len(head.encode("utf-8")) - extra)
+            pieces = split_text(text, room)
         return [f"{head}{wrap[0]}{piece}{wrap[1]}" for piece in pieces]
 
 

@@ -34,6 +34,7 @@ from chatd.irc.queries import QUERIES, Queries
 from chatd.irc.registration import REGISTRATION
 from chatd.irc.services import SERVICES, Services
 from chatd.irc.session import Command
+from chatd.irc.webirc import WEBIRC, WebircCommands
 from chatd.log import logger
 from chatd.net.connection import Connection
 
@@ -74,6 +75,7 @@ COMMANDS: dict[str, Command] = {
     **OPERS,
     **SERVICES,
     **HISTORY,
+    **WEBIRC,
 }
 
 
@@ -86,6 +88,7 @@ class IRCProtocol(
     AccountCommands,
     OperCommands,
     Services,
+    WebircCommands,
 ):
     """
     One IRC connection.  Lines end in CR LF or LF; a line longer than IRC
@@ -294,6 +297,8 @@ class IRCProtocol(
 
     def _handle(self, line: Line) -> None:
         command = line.command
+        if self.pristine and command != "WEBIRC":
+            self.pristine = False  # too late for WEBIRC
         spec = COMMANDS.get(command)
         if spec is None:
             if command.isdigit():

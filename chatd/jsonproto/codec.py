@@ -26,6 +26,7 @@ from chatd.core import (
     ModeChanged,
     NickChanged,
     Quit,
+    TagMessage,
     TopicChanged,
 )
 from chatd.core.events import AccountChanged, ReadMarked, Redacted, Wallops
@@ -197,6 +198,12 @@ def encode(obj: dict[str, Any]) -> bytes:
         return (_ascii_encoder.encode(obj) + "\n").encode("ascii")
 
 
+#: The client tag of a typing notice (IRCv3 C{+typing}), its draft name,
+#: and the states it may have: the JSON C{typing} command and event.
+TYPING_TAG = "+typing"
+DRAFT_TYPING_TAG = "+draft/typing"
+TYPING_STATES = ("active", "paused", "done")
+
 #: C{seconds} since the epoch as UTC ISO 8601 with milliseconds.
 format_ts = format_time
 
@@ -314,7 +321,14 @@ def _fields_of(event: Event) -> dict[str, Any] | None:
             "target": event.target,
             "read_marker": format_ts(event.marker),
         }
-    # Tag-only messages have no JSON form (yet).
+    if isinstance(event, TagMessage):
+        # A typing notice (IRCv3 +typing, or its draft name) is shown;
+        # other tag-only messages (reactions...) have no JSON form.
+        tags = event.tags
+        state = tags.get(TYPING_TAG) or tags.get(DRAFT_TYPING_TAG)
+        if state not in TYPING_STATES:
+            return None
+        return {"type": "typing", "from": event.sender, "to": event.to, "state": state}
     return None
 
 

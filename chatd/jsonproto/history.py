@@ -120,8 +120,10 @@ def item_fields(item: HistoryItem) -> dict[str, Any] | None:
     """
     C{item} as the event its reader was (or would have been) sent, with its
     C{msgid} and C{ts}; None for what JSON clients are not shown (tag-only
-    messages).
+    messages: a typing notice kept with other tags is long over).
     """
+    if item.kind == "tagmsg":
+        return None
     fields = codec.event_fields(to_event(item))
     if fields is None:
         return None

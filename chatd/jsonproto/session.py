@@ -58,6 +58,12 @@ COMMANDS: dict[str, tuple[str, bool]] = {
         " the channel's operators only)",
         True,
     ),
+    "typing": (
+        '{"cmd":"typing","to":"#CHANNEL" or NICK,"state":"active" or "paused" or'
+        ' "done"} - say you are typing to TARGET (IRC clients see a +typing'
+        " TAGMSG); not kept in the history",
+        True,
+    ),
     "list": ('{"cmd":"list"} - every channel with its member count and topic', False),
     "who": ('{"cmd":"who","channel":"#NAME"} - the members of a channel', True),
     "topic": (
@@ -217,6 +223,7 @@ COSTLY = frozenset(
         "join",
         "leave",
         "msg",
+        "typing",
         "away",
         "op",
         "deop",
@@ -546,6 +553,22 @@ class JSONSession(Moderation, AccountRequests, HistoryRequests, Connection):
             msgid=message.msgid,
             **extra,
         )
+
+    def do_typing(self, request: codec.Request) -> bytes:
+        to = arg(request, "to")
+        state = arg(request, "state")
+        if state not in codec.TYPING_STATES:
+            raise ChatError(
+                "bad_args", 'field \'state\' must be "active", "paused" or "done"'
+            )
+        now = self.factory.clock.seconds()
+        message = self.factory.chat.send_tags(
+            self.user,  # type: ignore[arg-type]
+            to,
+            {codec.TYPING_TAG: state},
+            now,
+        )
+        return codec.ok("typing", request.request_id, to=message.to, state=state)
 
     def do_away(self, request: codec.Request) -> bytes:
         message = arg(request, "message", None)

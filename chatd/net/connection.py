@@ -136,6 +136,9 @@ class Connection(Protocol):
     last_seen = 0.0
     peer = "?"
     host = "?"
+    #: where the client is (L{Listener.buildProtocol}): on a C{proxy:}
+    #: endpoint not the transport's peer, the proxy, but the client
+    address: IAddress | None = None
     #: for debug logs: "IRC " for the IRC adapter
     log_prefix = ""
     #: what the client is told when it is closed for flooding
@@ -163,12 +166,17 @@ class Connection(Protocol):
     _release_call: IDelayedCall | None = None
     #: the client's side ended while input was held
     _read_done = False
+    #: why the connection ended, counted once when it is lost (the code of
+    #: L{close} or L{turn_away}; the default: the client went)
+    goodbye = "connection_closed"
 
     # lifecycle
 
     def connectionMade(self) -> None:
         factory = self.factory
-        address = self.transport.getPeer()
+        address = self.address
+        if address is None:
+            address = self.address = self.transport.getPeer()
         self.peer = format_peer(address)
         self.host = host_of(address)
         self.last_seen = factory.clock.seconds()
@@ -196,11 +204,13 @@ class Connection(Protocol):
 
     def turn_away(self, code: str, message: str) -> None:
         """Refuse the connection (the gate's or the core's C{code}) and close."""
+        self.goodbye = code
         self.say_goodbye(code, message)
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.unguard()
         self._stop_holding()
+        self.factory.connection_ended(self.goodbye)
         if self.user is None:
             return  # refused in connectionMade
         if _log.debugging:
@@ -242,6 +252,7 @@ class Connection(Protocol):
         """
         if self.closing:
             return
+        self.goodbye = code
         self.say_goodbye(code, reason)
         if self.user is not None and quit_reason is not None:
             self.factory.chat.disconnect(self.user, quit_reason)

@@ -11,10 +11,10 @@ L{chatd.net.connection.Connection}; they never import each other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import LoopingCall
 
@@ -56,6 +56,9 @@ class Listener(ServerFactory):
     history: History | None = None
     #: Reload the config file (REHASH): the service sets it when it has one.
     rehash: Callable[[], Deferred[str]] | None = None
+    #: The networks whose PROXY headers are believed on a C{proxy:}
+    #: endpoint (the config's C{[proxy] trusted}; L{chatd.net.proxy}).
+    trusted_proxies: tuple[Any, ...] = ()
 
     def __init__(
         self,
@@ -90,6 +93,20 @@ class Listener(ServerFactory):
         self._drained: list[Deferred[None]] = []
         #: saying goodbye to everyone: close at once, without lingering
         self.stopping = False
+        #: connections ended so far, by why (L{Connection.goodbye}), for
+        #: the metrics
+        self.disconnections: dict[str, int] = {}
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:
+        """
+        A connection from C{addr}: the peer's address, or on a C{proxy:}
+        endpoint the client's, which the PROXY header gave
+        (L{chatd.net.proxy}).
+        """
+        proto = super().buildProtocol(addr)
+        if proto is not None:
+            proto.address = addr  # type: ignore[attr-defined]
+        return proto
 
     @property
     def idle_timeout_reported(self) -> int | float:
@@ -293,6 +310,11 @@ class Listener(ServerFactory):
         d: Deferred[None] = Deferred()
         self._drained.append(d)
         return d
+
+    def connection_ended(self, why: str) -> None:
+        """A connection was lost (refused ones too): count it under C{why}."""
+        ended = self.disconnections
+        ended[why] = ended.get(why, 0) + 1
 
     def connection_gone(self, proto: Connection) -> None:
         self.connections.discard(proto)

@@ -16,6 +16,7 @@ them (L{SQLStore._q}).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -26,6 +27,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from ..log import logger
+from ..timing import Durations
 from .errors import (
     AccountExists,
     DuplicateMessage,
@@ -59,6 +61,12 @@ T = TypeVar("T")
 
 #: A DB-API cursor: the engines' drivers are untyped.
 Cursor = Any
+
+#: The kinds of transaction timed (L{SQLStore.timings}): writes of history
+#: batches, history reads, other writes (accounts, channels, read markers,
+#: expiry) and other reads.
+OPERATIONS = ("history_append", "history_read", "write", "read")
+_APPEND = "append to the history"
 
 _ACCOUNT_COLUMNS = "name, folded, password_hash, scram, created_at, email"
 _CHANNEL_COLUMNS = (
@@ -125,6 +133,11 @@ class SQLStore:
         # Set once open() has finished: a failed open closes the pool, and
         # work queued behind it would never run.
         self._ready = False
+        #: how long transactions took, from call to answer (queueing in the
+        #: pool included), by kind: L{OPERATIONS}; read by the metrics
+        self.timings: dict[str, Durations] = {kind: Durations() for kind in OPERATIONS}
+        #: the clock they are timed with
+        self.timer: Callable[[], float] = time.monotonic
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.where}>"
@@ -186,9 +199,22 @@ class SQLStore:
             pool = self._readers
         if pool is None or not self._ready:
             return fail(StoreError(f"cannot {what}: {self._name()} is not open"))
+        if what == _APPEND:
+            timings = self.timings["history_append"]
+        elif reader:
+            timings = self.timings["history_read"]
+        else:
+            timings = self.timings["write" if write else "read"]
+        started = self.timer()
         d: Deferred[T] = pool.runWithConnection(self._transaction, work, write, args)
+        d.addBoth(self._timed, timings, started)
         d.addErrback(self._wrap, what)
         return d
+
+    def _timed(self, result: T, timings: Durations, started: float) -> T:
+        # Once per transaction (a history batch is one), never per message.
+        timings.add(self.timer() - started)
+        return result
 
     def _transaction(
         self, connection: Any, work: Callable[..., T], write: bool, args: Any
@@ -496,8 +522,8 @@ class SQLStore:
     def append_history(self, items: Sequence[HistoryItem]) -> Deferred[None]:
         batch = list(items)
         if not batch:
-            return self._run("append to the history", lambda cursor: None)
-        return self._run("append to the history", self._append_history, batch)
+            return self._run(_APPEND, lambda cursor: None)
+        return self._run(_APPEND, self._append_history, batch)
 
     def _append_history(self, cursor: Cursor, batch: list[HistoryItem]) -> None:
         seen: set[tuple[str, str]] = set()

@@ -26,6 +26,11 @@ from .sql import HISTORY_COLUMNS, Cursor, SQLStore
 
 log = logger(__name__)
 
+#: Matches looked at beyond a search's limit, newest stored first, so that
+#: its answer is newest first by time even where stored order and time
+#: disagree a little (a clock stepped back).
+SEARCH_MARGIN = 50
+
 #: Connections (and threads) for history reads: in WAL mode they read while
 #: the one writer commits, so a page of history is not queued behind a
 #: batch of 20,000 items being written.
@@ -129,11 +134,21 @@ class SQLiteStore(SQLStore):
     ) -> list[HistoryItem]:
         columns = ", ".join(f"h.{c.strip()}" for c in HISTORY_COLUMNS.split(","))
         marks = ", ".join("?" * len(targets))
+        # Rows are stored in the order they were said (ids only grow), so
+        # the newest matches are those with the highest ids, and FTS5 gives
+        # its matches in rowid order without sorting them all: the search
+        # stops once it has found enough.  Ordered by ts instead, it had to
+        # fetch and sort every match first: a word in every message took
+        # 3.5 s on 10 M messages, against 1 ms this way.  A margin of
+        # candidates, sorted by ts, keeps the answer newest first even if
+        # the clock stepped back between two of them.
         cursor.execute(
+            f"SELECT {HISTORY_COLUMNS} FROM ("
             f"SELECT {columns} FROM history_fts JOIN history AS h"
             " ON h.id = history_fts.rowid"
             f" WHERE history_fts MATCH ? AND h.target IN ({marks})"
-            " ORDER BY h.ts DESC, h.msgid DESC LIMIT ?",
-            (fts5_query(query), *targets, limit),
+            " ORDER BY history_fts.rowid DESC LIMIT ?)"
+            " ORDER BY ts DESC, msgid DESC LIMIT ?",
+            (fts5_query(query), *targets, limit + SEARCH_MARGIN, limit),
         )
         return [HistoryItem(*row) for row in cursor.fetchall()]

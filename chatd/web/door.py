@@ -54,8 +54,10 @@ class WebSocketDoor(WebSocketServerProtocol):
     """
 
     factory: DoorFactory
-    #: the client's address, as the resource worked it out (X-Forwarded-For)
+    #: the client's address, as the resource worked it out (PROXY, then
+    #: X-Forwarded-For), and the port it came from
     client_host: str | None = None
+    client_port = 0
     session: WebSession | None = None
     shim: WebSocketTransport | None = None
     opcode = TEXT
@@ -93,6 +95,19 @@ class WebSocketDoor(WebSocketServerProtocol):
             shim.lost()
             session.connectionLost(Failure(ConnectionDone()))
 
+    def sendCloseFrame(
+        self,
+        code: int | None = None,
+        reasonUtf8: bytes | None = None,
+        isReply: bool = False,
+    ) -> None:
+        super().sendCloseFrame(code=code, reasonUtf8=reasonUtf8, isReply=isReply)
+        session = self.session
+        if session is not None and not isReply and not session.closing:
+            # autobahn closes the WebSocket itself: a protocol error, text
+            # that is not UTF-8, a message too big
+            session.ws_failed(code)
+
     def close_with(self, code: int, reason: str) -> None:
         """Start the closing handshake with C{code} and C{reason}."""
         self.sendCloseFrame(code=code, reasonUtf8=_reason(reason), isReply=False)
@@ -114,9 +129,13 @@ class DoorFactory(WebSocketServerFactory):
         self.setProtocolOptions(
             perMessageCompressionAccept=lambda offers: None,
             autoPingInterval=0,
-            openHandshakeTimeout=10,
-            closeHandshakeTimeout=2,
+            # The handshake is read with the HTTP request (twisted.web's
+            # timeout), and a closing handshake is bounded by the session's
+            # own lingering close (LINGER, on the listener's clock).
+            openHandshakeTimeout=0,
+            closeHandshakeTimeout=0,
             requireMaskedClientFrames=True,
+            failByDrop=False,
         )
 
     def message_max(self) -> int:
@@ -150,7 +169,7 @@ class DoorFactory(WebSocketServerFactory):
         listener = self.listener
         transport: Any = door.transport
         real = transport.getPeer()
-        peer = forwarded_peer(real, door.client_host or host_of(real))
+        peer = forwarded_peer(real, door.client_host or host_of(real), door.client_port)
         session: WebSession
         if self.kind == "irc":
             session = WebIRC(door.opcode)
@@ -199,9 +218,11 @@ class DoorResource(Resource):
         refusal = listener.origins.refusal(
             None if origin is None else origin.decode("latin-1"),
             None if host is None else host.decode("latin-1"),
-            request.isSecure(),
         )
-        real = request.getClientAddress()
+        # the peer, or on a proxy: endpoint the client its PROXY header names
+        real = getattr(request.channel, "chatd_client", None)
+        if real is None:
+            real = request.getClientAddress()
         if refusal is not None:
             log.info(
                 "refused a WebSocket from {peer}: {reason}",
@@ -217,9 +238,9 @@ class DoorResource(Resource):
             ",".join(v.decode("latin-1") for v in forwarded) if forwarded else None,
             listener.trusted,
         )
-        return self._hand_over(request, client)
+        return self._hand_over(request, real, client)
 
-    def _hand_over(self, request: Request, client: str) -> bytes | int:
+    def _hand_over(self, request: Request, real: Any, client: str) -> bytes | int:
         channel: Any = request.channel
         if channel.transport is None:  # HTTP/2: no WebSocket over it
             request.setResponseCode(426, b"Upgrade Required")
@@ -247,6 +268,14 @@ class DoorResource(Resource):
         for name, values in request.requestHeaders.getAllRawHeaders():
             data += name + b": " + b",".join(values) + b"\r\n"
         data += b"\r\n"
+        # What the client sent after its handshake, in the same read (a
+        # program need not wait for the answer), twisted.web would keep for
+        # a next request: it goes to the WebSocket, after the handshake.
+        buffered = getattr(channel, "_dataBuffer", None)
+        if buffered:
+            data += b"".join(buffered)
+            del buffered[:]
+        channel.rawDataReceived = door.dataReceived
         door.dataReceived(data)
         return NOT_DONE_YET
 

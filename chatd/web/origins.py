@@ -52,12 +52,40 @@ def _host_port(origin: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), port
 
 
-def host_header(value: str, secure: bool) -> tuple[str, int] | None:
-    """The host and port a C{Host} header names (None if it is garbage)."""
-    origin = normal_origin(("https://" if secure else "http://") + value.strip())
-    if origin is None:
+def host_header(value: str) -> tuple[str, int | None] | None:
+    """
+    The host and port a C{Host} header names (the port None if it names
+    none), or None if it is garbage.
+    """
+    try:
+        parts = urlsplit("http://" + value.strip())
+        port = parts.port
+    except ValueError:
         return None
-    return _host_port(origin)
+    host = (parts.hostname or "").lower()
+    if not host or parts.path or parts.username is not None:
+        return None
+    return host, port
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """
+    Whether the page of C{origin} (normalised) is the listener's own, as
+    the request's C{Host} header names it: the same host, and the same port
+    when the header names one, or the default port of http or https when it
+    does not (a TLS proxy in front serves https on 443 what chatd serves on
+    http, with the same C{Host}).
+    """
+    named = host_header(host)
+    if named is None:
+        return False
+    origin_host, origin_port = _host_port(origin)
+    host_name, host_port = named
+    if origin_host != host_name:
+        return False
+    if host_port is None:
+        return origin_port in (80, 443)
+    return origin_port == host_port
 
 
 class Origins:
@@ -74,7 +102,7 @@ class Origins:
         self.any = "*" in allowed
         self.allowed = frozenset(o for o in allowed if o != "*")
 
-    def refusal(self, origin: str | None, host: str | None, secure: bool) -> str | None:
+    def refusal(self, origin: str | None, host: str | None) -> str | None:
         """
         None if a handshake with C{origin} (its C{Origin} header, None if
         it had none) sent to C{host} (its C{Host} header) may go on; else
@@ -86,7 +114,7 @@ class Origins:
         if normal is not None:
             if normal in self.allowed:
                 return None
-            if host is not None and host_header(host, secure) == _host_port(normal):
+            if host is not None and same_origin(normal, host):
                 return None
         shown = origin if len(origin) <= 100 else origin[:97] + "..."
         return (

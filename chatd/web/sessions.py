@@ -40,6 +40,13 @@ CLOSE_CODES: dict[str, int] = {
 }
 #: Any other reason the server closes a connection: policy violation.
 OTHER_CLOSE = 1008
+#: The WebSocket layer's own closes (autobahn's), and what the others are
+#: told of the user's quit.
+WEBSOCKET_ERRORS = {
+    1002: "WebSocket protocol error",
+    1007: "WebSocket text that is not UTF-8",
+    1009: "WebSocket message too big",
+}
 
 
 def close_code(code: str) -> int:
@@ -102,10 +109,46 @@ class WebSession(Connection):
         fast path writes nothing more, as a close frame must be the last.
         """
         self.shim.closing()
-        if self.wire_write is not _discard:
+        self._stop_fanout()
+
+    def _stop_fanout(self) -> None:
+        if getattr(self, "wire_write", _discard) is not _discard:
             self.wire_write = _discard
             if self.user is not None:
                 self.factory.chat.session_changed(self.user)
+
+    def ws_failed(self, code: int | None) -> None:
+        """
+        The WebSocket layer closed the connection itself (L{WEBSOCKET_ERRORS}):
+        end the session as a goodbye would, without words of its own, and
+        take the user out of the chat.
+        """
+        if self.closing:
+            return
+        reason = WEBSOCKET_ERRORS.get(code or 0, "WebSocket error")
+        self.goodbye = "websocket_error"
+        self.closing = True
+        self.end()
+        if self.user is not None:
+            self.factory.chat.disconnect(self.user, reason)
+
+    def sendq_exceeded(self) -> None:
+        """
+        Over the SendQ: nothing more is written from now, and the goodbye
+        (the adapter's last words, the close frame) goes out on the next
+        turn.  This runs inside a write, and under TLS inside the TLS
+        transport's flush of its gathered writes, which would lose what is
+        written meanwhile.
+        """
+        self.goodbye = "sendq_exceeded"
+        self.closing = True
+        self._stop_fanout()
+        self.factory.clock.callLater(0, self._sendq_goodbye)
+
+    def _sendq_goodbye(self) -> None:
+        if self.shim.connected and not self.shim.silent:
+            self.closing = False
+            super().sendq_exceeded()
 
 
 class WebIRC(WebSession, IRCProtocol):
@@ -114,6 +157,8 @@ class WebIRC(WebSession, IRCProtocol):
     each message from the client is a line, as if it had ended in CR LF, so
     length, flood and every other rule is the TCP listener's.
     """
+
+    log_prefix = "WebSocket IRC "
 
     def __init__(self, opcode: int = TEXT) -> None:
         super().__init__()
@@ -146,6 +191,7 @@ class WebJSON(WebSession, JSONSession):
     """
 
     wire_key = "ws-json"
+    log_prefix = "WebSocket JSON "
 
     def ws_message(self, payload: bytes) -> None:
         self.received(payload)

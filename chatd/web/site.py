@@ -57,10 +57,31 @@ See docs/web.md.
 
 
 class Files(File):
-    """The client's files, without directory listings."""
+    """
+    The client's files, without directory listings, each with the type its
+    name says and C{nosniff}, so that a browser never runs a file as
+    something else.
+    """
+
+    contentTypes = {
+        **File.contentTypes,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".css": "text/css",
+        ".json": "application/json",
+        ".webmanifest": "application/manifest+json",
+        ".svg": "image/svg+xml",
+        ".woff2": "font/woff2",
+        ".wasm": "application/wasm",
+    }
 
     def directoryListing(self) -> IResource:
         return notFound()
+
+    def render(self, request: Request) -> bytes | int:
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        result: bytes | int = super().render(request)
+        return result
 
 
 class Healthz(Resource):
@@ -116,7 +137,7 @@ class Root(Resource):
             return self.irc_door.render(request)
         index = os.path.join(self.static, "index.html")
         if os.path.isfile(index):
-            page: bytes | int = File(index, defaultType="text/html").render(request)
+            page: bytes | int = Files(index, defaultType="text/html").render(request)
             return page
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return NOT_BUILT
@@ -127,6 +148,8 @@ class Root(Resource):
 
 class WebSite(Site):
     """twisted.web's site, without its access log (chatd logs its own)."""
+
+    noisy = False
 
     def log(self, request: http.Request) -> None:
         pass
@@ -197,7 +220,15 @@ class WebListener(Listener):
     # the HTTP side
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        """
+        An HTTP connection from C{addr}: the peer, or on a C{proxy:}
+        endpoint the client its PROXY header names, which the WebSocket
+        doors then take as the peer (L{chatd.net.proxy}).
+        """
         protocol: Protocol | None = self.site.buildProtocol(addr)
+        channel: Any = getattr(protocol, "_channel", protocol)  # twisted.web's wrapper
+        if channel is not None:
+            channel.chatd_client = addr
         return protocol
 
     def startFactory(self) -> None:

@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from chatd.web.door import WebSocketDoor
 
 
-def forwarded_peer(real: IAddress, host: str) -> IAddress:
-    """C{real} (the TCP peer) with C{host} in its place, if they differ."""
+def forwarded_peer(real: IAddress, host: str, port: int = 0) -> IAddress:
+    """
+    C{real} (the TCP peer) with C{host} in its place, if they differ, and
+    then C{port} (where the client came from, when a PROXY header said).
+    """
     if getattr(real, "host", None) == host:
         return real
-    port = getattr(real, "port", 0)
+    port = port or getattr(real, "port", 0)
     if ":" in host:
         return IPv6Address("TCP", host, port)
     return IPv4Address("TCP", host, port)
@@ -62,10 +65,12 @@ class WebSocketTransport:
         self.peer = peer
         self.connected = True
         self.disconnecting = False
+        #: the WebSocket is closing: nothing more is written
+        self.silent = False
         self._rest = b""
 
     def write(self, data: bytes) -> None:
-        if self.disconnecting or not self.connected:
+        if self.silent:
             return
         framed, self._rest = frame_lines(self._rest + data, self.separator, self.opcode)
         if framed:
@@ -76,26 +81,26 @@ class WebSocketTransport:
 
     def closing(self) -> None:
         """The WebSocket is closing: write nothing more."""
-        self.disconnecting = True
+        self.silent = True
 
     def loseConnection(self) -> None:
         """Close the WebSocket with the session's code and reason."""
         if self.disconnecting or not self.connected:
             return
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
         # The client's close frame must be read for the closing handshake,
         # even if the session had stopped reading (flood, a held command).
         self.transport.resumeProducing()
         self.door.close_with(self.close_code, self.close_reason)
 
     def abortConnection(self) -> None:
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
         self.transport.abortConnection()
 
     def lost(self) -> None:
         """The connection beneath is gone."""
         self.connected = False
-        self.disconnecting = True
+        self.disconnecting = self.silent = True
 
     def getPeer(self) -> IAddress:
         return self.peer

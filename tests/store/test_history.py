@@ -485,6 +485,22 @@ class HistoryContractTests(CaseBase):
         self.assertEqual((yield found("score")), ["s7"])
 
     @inlineCallbacks
+    def test_search_newest_first_among_many_matches(self) -> Steps:
+        # 300 messages with the word; the clock stepped back once, so the
+        # last one stored is older than the ten before it.
+        items = [item(f"n{i:03}", 1000.0 + i, text="deploy done") for i in range(299)]
+        items.append(item("late", 1290.5, text="deploy again"))
+        store = yield self.opened()
+        for start in range(0, len(items), 7):  # stored in the order said
+            yield store.append_history(items[start : start + 7])
+        found = yield store.search_history("deploy", ("#chat",), 5)
+        self.assertEqual(msgids(found), ["n298", "n297", "n296", "n295", "n294"])
+        found = yield store.search_history("deploy", ("#chat",), 12)
+        self.assertEqual(msgids(found)[8:], ["late", "n290", "n289", "n288"])
+        found = yield store.search_history("again", ("#chat",), 5)
+        self.assertEqual(msgids(found), ["late"])
+
+    @inlineCallbacks
     def test_search_text_is_not_a_query_language(self) -> Steps:
         texts = {
             "q1": 'she said "hello world" twice',

@@ -7,6 +7,7 @@ reactor.  Every wait is bounded (L{WAIT}); nothing sleeps.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any, Callable
 
 from autobahn.twisted.websocket import (
@@ -14,7 +15,7 @@ from autobahn.twisted.websocket import (
     WebSocketClientProtocol,
 )
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.protocols.basic import LineReceiver as LineReceiverBase
 from twisted.trial.unittest import TestCase
@@ -22,6 +23,7 @@ from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
 from chatd.core import Chat
+from chatd.irc.factory import IRCFactory
 from chatd.service import ChatService
 from chatd.web.site import WebListener
 
@@ -34,6 +36,11 @@ class Client(WebSocketClientProtocol):
     """A WebSocket client that keeps what it is sent."""
 
     factory: ClientFactory
+
+    def connectionMade(self) -> None:
+        if self.factory.small_window:
+            self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        super().connectionMade()
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,6 +62,7 @@ class Client(WebSocketClientProtocol):
             test, d = item
             if test(payload):
                 self._waiting.remove(item)
+                self.taken = len(self.messages)
                 d.callback(payload)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
@@ -65,15 +73,21 @@ class Client(WebSocketClientProtocol):
         self._waiting = []
         self.closed.callback((code, reason))
 
+    def read_again(self) -> None:
+        """Read again, at full speed, after C{transport.pauseProducing()}."""
+        self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.transport.resumeProducing()
+
     def send(self, text: str | bytes, binary: bool = False) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
         self.sendMessage(data, isBinary=binary)
 
     def wait(self, test: Callable[[bytes], bool]) -> Deferred[bytes]:
         """The first message from now (or unseen yet) for which C{test} holds."""
-        for payload, _ in self.messages[self.taken :]:
+        for i in range(self.taken, len(self.messages)):
+            payload = self.messages[i][0]
             if test(payload):
-                self.taken = self.messages.index((payload, _)) + 1
+                self.taken = i + 1
                 return _succeeded(payload)
         d: Deferred[bytes] = Deferred()
         self._waiting.append((test, d))
@@ -106,46 +120,68 @@ def _succeeded(value: bytes) -> Deferred[bytes]:
 class ClientFactory(WebSocketClientFactory):
     protocol = Client
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, small_window: bool = False, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.opened: Deferred[Client] = Deferred()
+        self.small_window = small_window
 
 
 class WebTestCase(TestCase):
     """A chatd service with a web listener (and a TCP IRC one) on loopback."""
 
     timeout = 60
+    #: the web listener's options
     web_options: dict[str, Any] = {}
+    #: the TCP IRC listener's
+    irc_options: dict[str, Any] = {}
+    #: the client side's TLS options, for a web listener on TLS
+    tls: Any = None
+
+    def web_listen(self) -> str:
+        """The web listener's endpoint string."""
+        return "tcp:0:interface=127.0.0.1"
 
     def setUp(self) -> None:
         self.chat = Chat(max_users=50)
         self.clock = Clock()
-        self.web = WebListener(
-            self.chat, self.clock, idle_timeout=60, **self.web_options
+        self.clock.advance(1_800_000_000)
+        options = {"idle_timeout": 60, "gate": None, **self.web_options}
+        self.web = WebListener(self.chat, self.clock, **options)
+        self.irc = IRCFactory(
+            self.chat, self.clock, **{"idle_timeout": 60, **self.irc_options}
         )
-        from chatd.irc.factory import IRCFactory
-
-        self.irc = IRCFactory(self.chat, self.clock, idle_timeout=60)
         listen = ["tcp:0:interface=127.0.0.1"]
-        self.service = ChatService(reactor, [(self.web, listen), (self.irc, listen)])
+        self.service = ChatService(
+            reactor, [(self.web, [self.web_listen()]), (self.irc, listen)]
+        )
         self.service.startService()
         self.addCleanup(self._stop)
         self.port, self.irc_port = (p.getHost().port for p in self.service.ports)
         self.clients: list[Client] = []
 
-    def _stop(self) -> Deferred[Any]:
+    @inlineCallbacks
+    def _stop(self) -> Any:
+        """
+        Stop the service (each WebSocket still open is closed with 1001, and
+        its client answers) and wait until every client has seen its close.
+        """
+        if self.service.running:
+            yield self.service.stopService()
         for client in self.clients:
-            if client.transport is not None:
-                client.transport.abortConnection()
-        d: Deferred[Any] = self.service.stopService()
-        return d
+            if not client.closed.called:
+                yield client.closed
 
     def connect(
         self, path: str = "/", protocols: list[str] | None = None, **kwargs: Any
     ) -> Deferred[Client]:
-        url = f"ws://127.0.0.1:{self.port}{path}"
+        """A WebSocket client of C{path}, once its WebSocket is open."""
+        scheme = "ws" if self.tls is None else "wss"
+        url = f"{scheme}://127.0.0.1:{self.port}{path}"
         factory = ClientFactory(url, protocols=protocols or [], **kwargs)
-        reactor.connectTCP("127.0.0.1", self.port, factory)  # type: ignore[attr-defined]
+        if self.tls is None:
+            reactor.connectTCP("127.0.0.1", self.port, factory)  # type: ignore[attr-defined]
+        else:
+            reactor.connectSSL("127.0.0.1", self.port, factory, self.tls)  # type: ignore[attr-defined]
 
         def opened(client: Client) -> Client:
             self.clients.append(client)
@@ -184,6 +220,29 @@ class WebTestCase(TestCase):
             )
 
         return d.addCallback(body)
+
+    @inlineCallbacks
+    def irc_user(self, nick: str, path: str = "/", **kwargs: Any) -> Any:
+        """An IRC user over WebSocket (text.ircv3.net), registered as C{nick}."""
+        client = yield self.connect(path, ["text.ircv3.net"], **kwargs)
+        client.send(f"NICK {nick}")
+        client.send(f"USER {nick[0]} 0 * :{nick}")
+        yield client.line(" 001 ")
+        return client
+
+    @inlineCallbacks
+    def tcp_user(self, nick: str) -> Any:
+        """An IRC user over TCP, registered as C{nick}."""
+        client = yield self.tcp_irc()
+        client.send(f"NICK {nick}")
+        client.send(f"USER {nick[0]} 0 * :{nick}")
+        yield client.line(" 001 ")
+        return client
+
+    def advance(self, seconds: float, step: float = 1.0) -> None:
+        """Move the listeners' clock on by C{seconds}, C{step} at a time."""
+        for _ in range(int(seconds / step)):
+            self.clock.advance(step)
 
 
 class LineClient(LineReceiverBase):

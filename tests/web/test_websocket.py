@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 
 from tests.web.support import WebTestCase
 
@@ -103,3 +103,127 @@ class MixedChannelTests(WebTestCase):
         self.assertEqual(
             line, b":alice!~a@127.0.0.1 PRIVMSG #general :hello from the browser"
         )
+
+
+class FanOutTests(WebTestCase):
+    @inlineCallbacks
+    def test_json_member(self) -> Any:
+        """A JSON user over WebSocket is sent a channel's messages, one object each."""
+        client = yield self.connect("/json")
+        client.request(cmd="nick", nick="carol")
+        client.request(cmd="join", channel="#a", id=1)
+        yield client.json(type="ok", id=1)
+        bob = yield self.tcp_user("bob")
+        bob.send("JOIN #a")
+        yield bob.line(" 366 ")
+        bob.send("PRIVMSG #a :one")
+        bob.send("PRIVMSG #a :two")
+        first = yield client.json(type="message", text="one")
+        self.assertEqual((first["from"], first["to"]), ("bob", "#a"))
+        yield client.json(type="message", text="two")
+
+    @inlineCallbacks
+    def test_encoded_and_framed_once(self) -> Any:
+        """
+        A channel message is encoded once for every IRC client with the same
+        capabilities, whatever its transport, and framed once per message
+        type: the members over WebSocket are written the same bytes.
+        """
+        from chatd.web import sessions
+
+        users = []
+        for nick, protocols in (
+            ("t1", ["text.ircv3.net"]),
+            ("t2", ["text.ircv3.net"]),
+            ("b1", ["binary.ircv3.net"]),
+            ("b2", ["binary.ircv3.net"]),
+        ):
+            client = yield self.connect("/", protocols)
+            client.send(f"NICK {nick}")
+            client.send(f"USER {nick} 0 * :{nick}")
+            client.send("JOIN #a")
+            yield client.line(" 366 ")
+            users.append(client)
+        bob = yield self.tcp_user("bob")
+        bob.send("JOIN #a")
+        yield bob.line(" 366 ")
+        encoded: list[Any] = []
+        framed: list[bytes] = []
+        encode = self.irc.encode
+        frame_lines = sessions.frame_lines
+
+        def counting_encode(event: Any, *variant: Any) -> bytes:
+            encoded.append(event)
+            return encode(event, *variant)
+
+        def counting_frame(data: bytes, *args: Any) -> Any:
+            framed.append(data)
+            return frame_lines(data, *args)
+
+        self.patch(self.irc, "encode", counting_encode)
+        self.patch(self.web.irc, "encode", counting_encode)
+        self.patch(sessions, "frame_lines", counting_frame)
+        bob.send("PRIVMSG #a :to all")
+        for client in users:
+            yield client.line("to all")
+        self.assertEqual(len(encoded), 1)
+        self.assertEqual(len(framed), 2)
+        binary = [c.messages[-1] for c in users]
+        self.assertEqual(
+            binary,
+            [
+                (b":bob!~b@127.0.0.1 PRIVMSG #a :to all", flag)
+                for flag in (False, False, True, True)
+            ],
+        )
+
+
+class RawHandshakeTests(WebTestCase):
+    @inlineCallbacks
+    def test_frames_with_the_handshake(self) -> Any:
+        """
+        A program that sends its first messages with its handshake, in one
+        write, without waiting for the answer, has them read.
+        """
+        import os
+
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+        from twisted.internet.protocol import Protocol
+
+        def masked(payload: bytes, opcode: int = 1) -> bytes:
+            mask = os.urandom(4)
+            body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+        received: list[bytes] = []
+        done: Deferred[None] = Deferred()
+        lost: Deferred[None] = Deferred()
+
+        class Raw(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                received.append(data)
+                if b"PONG chatd.local sync" in b"".join(received) and not done.called:
+                    done.callback(None)
+
+            def connectionLost(self, reason: object = None) -> None:
+                lost.callback(None)
+
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        raw = yield connectProtocol(endpoint, Raw())
+        raw.transport.write(
+            b"GET /irc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+            + masked(b"NICK zed")
+            + masked(b"USER z 0 * :z")
+            + masked(b"PING sync")
+        )
+        done.addTimeout(10, reactor)
+        yield done
+        data = b"".join(received)
+        self.assertTrue(data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"))
+        self.assertIn(b":chatd.local 001 zed :", data)
+        raw.transport.write(masked(b"\x03\xe8", opcode=8))  # close, 1000
+        lost.addTimeout(10, reactor)
+        yield lost
