@@ -83,7 +83,19 @@ def _add_target(p: argparse.ArgumentParser) -> None:
         help="HOST:PORT of a running server; without it chatd is started "
         "on loopback (with --python) and stopped afterwards",
     )
-    p.add_argument("--proto", choices=("irc", "json"), default="irc")
+    p.add_argument(
+        "--proto",
+        choices=tuple(load.PROTOCOLS),
+        default="irc",
+        help="irc and json: lines over TCP; ws: IRC over WebSocket "
+        "(text.ircv3.net), ws-json: JSON over WebSocket, on chatd's web "
+        "listener (a started chatd gets one)",
+    )
+    p.add_argument(
+        "--ws-path",
+        help="with --target and a WebSocket --proto: the path to upgrade "
+        "(default: / for ws, /json for ws-json)",
+    )
     p.add_argument(
         "--server-pid",
         type=int,
@@ -248,8 +260,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default="chatd-json,chatd-irc,ceiling,ngircd,inspircd",
         help="which servers: chatd-json, chatd-irc, chatd-json-moderated and "
         "chatd-irc-moderated (the channel +m with the senders voiced and full "
-        "ban and exception lists), ceiling, ngircd, inspircd (skipped when "
-        "not installed)",
+        "ban and exception lists), chatd-ws and chatd-ws-json (IRC and JSON "
+        "over WebSocket, on chatd's web listener), ceiling, ngircd, inspircd "
+        "(skipped when not installed)",
     )
     p.add_argument(
         "--measures",
@@ -388,13 +401,14 @@ def run_scenario(args: argparse.Namespace) -> list[Result]:
             Path(args.python).name,
             server_cpu,
             history=args.history == "on",
+            web=load.PROTOCOLS[args.proto][1] is not None,
         )
         target = started.target(args.proto)
         name = started.name
         database = str(started.database)
     else:
         host, port = args.target
-        target = Target(host, port, args.proto, args.server_pid)
+        target = Target(host, port, args.proto, args.server_pid, args.ws_path)
         name = f"{host}:{port}"
         if args.server_pid is not None and server_cpu is not None:
             try:
@@ -663,6 +677,8 @@ def _contenders(
         "chatd-irc",
         "chatd-json-moderated",
         "chatd-irc-moderated",
+        "chatd-ws",
+        "chatd-ws-json",
         "ceiling",
         "ngircd",
         "inspircd",
@@ -715,6 +731,11 @@ def _chatd_rows(
     ) -> servers.Server:
         return servers.start_chatd(path, label, cpu, history=history)
 
+    def web(
+        cpu: int | None, path: str = path, label: str = label, history: bool = history
+    ) -> servers.Server:
+        return servers.start_chatd(path, label, cpu, history=history, web=True)
+
     off = "" if history else NO_HISTORY
     if "chatd-json" in wanted:
         rows.append((f"chatd JSON{off} ({label})", label, chatd, "json"))
@@ -724,6 +745,17 @@ def _chatd_rows(
         rows.append((f"chatd JSON +m{off} ({label})", label, chatd, "json"))
     if "chatd-irc-moderated" in wanted:
         rows.append((f"chatd IRC +m{off} ({label})", label, chatd, "irc"))
+    if "chatd-ws" in wanted:
+        rows.append((f"chatd {WS_ROWS['ws']}{off} ({label})", label, web, "ws"))
+    if "chatd-ws-json" in wanted:
+        rows.append(
+            (f"chatd {WS_ROWS['ws-json']}{off} ({label})", label, web, "ws-json")
+        )
+
+
+#: The WebSocket rows' names, and the TCP rows they are compared with.
+WS_ROWS = {"ws": "IRC over WebSocket", "ws-json": "JSON over WebSocket"}
+TCP_TWINS = {"IRC over WebSocket": "IRC", "JSON over WebSocket": "JSON"}
 
 
 def compare(args: argparse.Namespace) -> list[Result]:
@@ -773,6 +805,10 @@ def compare(args: argparse.Namespace) -> list[Result]:
     if ratios:
         print()
         print(ratios)
+    over_ws = websocket_table(results, [r[0] for r in rows])
+    if over_ws:
+        print()
+        print(over_ws)
     if args.plot != "-" and any(r.get("measure") == "max" for r in results):
         try:
             plot(results, args.plot)
@@ -910,6 +946,56 @@ def history_table(results: list[Result], names: list[str]) -> str:
                 cells += [
                     f"{on:,.0f} / {off:,.0f}",
                     f"{on / off:.2f}" if off else "n/a",
+                ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def websocket_table(results: list[Result], names: list[str]) -> str:
+    """
+    Each chatd row over WebSocket against the same protocol over TCP, when
+    both ran: medians over rounds of the highest sustained fan-out (and its
+    ratio, WebSocket / TCP) and of p99 at the --p99-rate (TCP's p99 times
+    this); '' when no row has its twin.
+    """
+
+    def value(name: str, measure: str, key: str) -> float | None:
+        return _median(
+            [
+                r.get(key)
+                for r in results
+                if r.get("server") == name and r.get("measure") == measure
+            ]
+        )
+
+    lines = [
+        "| server | fan-out WebSocket / TCP deliveries/s | ratio | "
+        f"p99 at {_k(results)} WebSocket / TCP ms | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        twin = next(
+            (
+                name.replace(f"chatd {ws} ", f"chatd {tcp} ", 1)
+                for ws, tcp in TCP_TWINS.items()
+                if name.startswith(f"chatd {ws} ")
+            ),
+            None,
+        )
+        if twin is None or twin not in names:
+            continue
+        cells = []
+        for measure, key, fmt in (
+            ("max", "deliveries_per_s", "{:,.0f}"),
+            ("p99", "p99_ms", "{:.1f}"),
+        ):
+            ws, tcp = value(name, measure, key), value(twin, measure, key)
+            if ws is None or tcp is None:
+                cells += ["n/a", "n/a"]
+            else:
+                cells += [
+                    f"{fmt.format(ws)} / {fmt.format(tcp)}",
+                    f"{ws / tcp:.2f}" if tcp else "n/a",
                 ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) if len(lines) > 2 else ""

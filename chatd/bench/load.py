@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Callable
 
+from chatd.bench import websocket
+
 STAMP = re.compile(rb"B(\d+) (\d+) (\d+)")
 _PING = re.compile(rb"(?m)^(?:@\S+ )?(?::\S+ )?PING( [^\r\n]*)\r?$")
 
@@ -169,6 +171,26 @@ class JSONDialect(Dialect):
 DIALECTS: dict[str, Dialect] = {"irc": IRCDialect(), "json": JSONDialect()}
 
 
+@dataclass(frozen=True)
+class WebSocket:
+    """Where a protocol is over WebSocket: the path, and the subprotocol asked."""
+
+    path: str
+    subprotocol: str | None
+
+
+#: Each protocol the generator speaks: its dialect, and its WebSocket
+#: (None: lines over TCP).  C{ws} is IRC over WebSocket as the IRCv3
+#: specification has it (one line a text message, C{text.ircv3.net});
+#: C{ws-json} chatd's JSON protocol, one object a text message.
+PROTOCOLS: dict[str, tuple[Dialect, WebSocket | None]] = {
+    "irc": (DIALECTS["irc"], None),
+    "json": (DIALECTS["json"], None),
+    "ws": (DIALECTS["irc"], WebSocket("/", "text.ircv3.net")),
+    "ws-json": (DIALECTS["json"], WebSocket("/json", None)),
+}
+
+
 class Client:
     """One connection and what the generator knows about it."""
 
@@ -177,11 +199,14 @@ class Client:
         "closed",
         "count",
         "fd",
+        "held",
         "index",
         "joins",
+        "key",
         "nick",
         "out",
         "probe",
+        "reader",
         "sock",
         "state",
         "streams",
@@ -201,6 +226,12 @@ class Client:
         self.closed = False
         #: probes only: what arrived of each stream
         self.streams: dict[int, Arrivals] = {}
+        #: WebSocket only: the handshake's key, and the frame reader (every
+        #: client's while it registers, then only the probes')
+        self.key = b""
+        self.reader: websocket.FrameReader | None = None
+        #: WebSocket counters: a ping began in the last read, to end in the next
+        self.held = False
 
 
 #: A probe takes a sequence number above this for a corrupt one, rather
@@ -268,6 +299,10 @@ class Check:
     #: beyond what the stream sent
     never_sent: int = 0
     disconnected: int = 0
+    #: WebSocket probes only: frames that break what the counters' count
+    #: relies on (L{websocket.RawCounter})
+    unusual_frames: int = 0
+    first_unusual: str = ""
     #: the server was still sending when the check gave up waiting, so
     #: what is missing was late, not (yet) known to be lost
     still_sending: bool = False
@@ -280,6 +315,7 @@ class Check:
             or self.reordered
             or self.never_sent
             or self.disconnected
+            or self.unusual_frames
         )
 
     def summary(self) -> str:
@@ -300,10 +336,15 @@ class Check:
             if self.still_sending
             else f"{self.lost} lost"
         )
+        unusual = (
+            f", {self.unusual_frames} unusual frames (first: {self.first_unusual})"
+            if self.unusual_frames
+            else ""
+        )
         return (
             f"FAILED: {missing}, {self.duplicated} duplicated, "
             f"{self.reordered} out of order, {self.never_sent} never sent, "
-            f"{self.disconnected} disconnected "
+            f"{self.disconnected} disconnected{unusual} "
             f"(of {self.expected} expected deliveries)"
         )
 
@@ -414,6 +455,8 @@ class Load:
     Clients of one server, in one C{epoll} loop.
 
     @param server_pid: when known, server CPU and memory are reported.
+    @param ws: the dialect over WebSocket, at this path with this
+        subprotocol; None: lines over TCP.
     """
 
     def __init__(
@@ -425,6 +468,7 @@ class Load:
         server_pid: int | None = None,
         batch: float = 0.02,
         log: Callable[[str], None] = lambda line: None,
+        ws: WebSocket | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -441,6 +485,42 @@ class Load:
         self._counters = select.epoll()
         self._probes = select.epoll()
         self.disconnected = 0
+        self.ws = ws
+        self._masker = websocket.Masker()
+        self._irc = isinstance(dialect, IRCDialect)
+        self._raw = websocket.RawCounter(self._masker, self._irc)
+        #: WebSocket: every client parses its frames until the probes are
+        #: chosen; then the counters switch to counting the raw stream
+        self._parse_all = True
+        #: what a message becomes on the wire: a masked frame, or (TCP,
+        #: None) the bytes as they are
+        self._frame: Callable[[bytes], bytes] | None = None
+        if ws is not None:
+            self._frame = self._masker.frame
+            self._read = self._read_ws  # type: ignore[method-assign]
+
+    @classmethod
+    def of(cls, target: Target, log: Callable[[str], None]) -> Load:
+        """A load for C{target}, speaking its protocol."""
+        dialect, ws = PROTOCOLS[target.proto]
+        if ws is not None and target.path is not None:
+            ws = WebSocket(target.path, ws.subprotocol)
+        return cls(
+            target.host,
+            target.port,
+            dialect,
+            server_pid=target.pid,
+            log=log,
+            ws=ws,
+        )
+
+    def encode(self, data: bytes) -> bytes:
+        """C{data}, lines of the dialect, as they go on the wire."""
+        return data if self.ws is None else self._masker.lines(data)
+
+    def wire(self, message: bytes) -> bytes:
+        """A stream's C{message} (L{Stream.head} to L{Stream.tail}) on the wire."""
+        return message if self._frame is None else self._frame(message)
 
     # setting up
 
@@ -502,8 +582,21 @@ class Load:
                                 f"cannot connect to {self.host}:{self.port}: "
                                 f"{os.strerror(err)}"
                             )
-                        conn.sendall(dialect.hello(client.nick))
-                        client.state = "hello"
+                        if self.ws is not None:
+                            client.key = websocket.new_key()
+                            conn.sendall(
+                                websocket.request(
+                                    self.host,
+                                    self.port,
+                                    self.ws.path,
+                                    client.key,
+                                    self.ws.subprotocol,
+                                )
+                            )
+                            client.state = "upgrading"
+                        else:
+                            conn.sendall(dialect.hello(client.nick))
+                            client.state = "hello"
                         ep.modify(fd, select.EPOLLIN)
                         continue
                     try:
@@ -517,10 +610,14 @@ class Load:
                             f"{client.nick}: the server closed the connection "
                             f"while registering ({client.buf[-300:]!r})"
                         )
+                    if self.ws is not None:
+                        data = self._registering_ws(client, data)
+                        if client.state == "upgrading":
+                            continue
                     client.buf += data
                     pongs = dialect.pongs(data)
                     if pongs:
-                        conn.sendall(pongs)
+                        conn.sendall(self.encode(pongs))
                     bad = dialect.error_in(client.buf)
                     if bad is not None:
                         raise BenchError(f"{client.nick}: the server said {bad!r}")
@@ -529,7 +626,9 @@ class Load:
                             continue
                         client.buf = b""
                         if client.joins:
-                            conn.sendall(b"".join(map(dialect.join, client.joins)))
+                            conn.sendall(
+                                self.encode(b"".join(map(dialect.join, client.joins)))
+                            )
                             client.state = "joining"
                             continue
                     elif client.buf.count(dialect.join_done) < len(client.joins):
@@ -548,6 +647,9 @@ class Load:
             ep.close()
         elapsed = time.monotonic() - start
         for client in todo:
+            if client.reader is not None:
+                # from here on, what a counter keeps of its raw stream
+                client.buf = websocket.carry_after(b"", client.reader.buf)
             self.clients.append(client)
             self.by_fd[client.fd] = client
             self._counters.register(client.fd, select.EPOLLIN)
@@ -555,10 +657,48 @@ class Load:
                 self.members.setdefault(name, []).append(client)
         return elapsed
 
+    def _registering_ws(self, client: Client, data: bytes) -> bytes:
+        """
+        WebSocket, while C{client} registers: the handshake, then its
+        messages as lines (each with CRLF), for L{connect} to read as over
+        TCP; pings answered, a close reported.
+        """
+        assert self.ws is not None and client.sock is not None
+        if client.state == "upgrading":
+            client.buf += data
+            try:
+                end = websocket.handshake_end(
+                    client.buf, client.key, self.ws.subprotocol
+                )
+            except websocket.WebSocketError as e:
+                raise BenchError(f"{client.nick}: {e}") from None
+            if end is None:
+                return b""
+            data = client.buf[end:]
+            client.buf = b""
+            client.state = "hello"
+            client.reader = websocket.FrameReader(
+                self._masker, websocket.bad_starts(self.marker)
+            )
+            client.sock.sendall(self.encode(self.dialect.hello(client.nick)))
+        reader = client.reader
+        assert reader is not None
+        messages = reader.feed(data)
+        if reader.replies:
+            client.sock.sendall(reader.replies)
+            reader.replies = b""
+        if reader.closed is not None:
+            raise BenchError(
+                f"{client.nick}: the server {reader.closed} while registering "
+                f"({client.buf[-300:]!r})"
+            )
+        return b"".join(m + b"\r\n" for m in messages)
+
     def make_probes(self, count: int) -> None:
         """
         Make C{count} clients probes, spread evenly over the join order (a
         server writes to members in some order; the last ones wait longest).
+        Over WebSocket, the other clients then stop parsing frames.
         """
         n = len(self.clients)
         count = min(count, n)
@@ -568,9 +708,12 @@ class Load:
                 client.probe = True
                 self._counters.unregister(client.fd)
                 self._probes.register(client.fd, select.EPOLLIN)
+        self._parse_all = False
 
     def add_stream(self, sender: Client, channel: str) -> Stream:
         head, tail = self.dialect.say(channel)
+        if self.ws is not None:
+            tail = tail.rstrip(b"\r\n")  # a message a frame, no line end
         stream = Stream(
             sender,
             channel,
@@ -615,6 +758,68 @@ class Load:
         if pongs:
             with contextlib.suppress(OSError):
                 sock.send(pongs)
+
+    def _read_ws(self, client: Client, now_ns: int, step: Step | None) -> None:
+        """
+        L{_read} over WebSocket: a probe (or any client before the probes
+        are chosen) parses every frame; a counter counts the marker in the
+        raw stream (L{websocket.RawCounter}), keeping the end of the
+        stream in C{buf}.
+        """
+        sock = client.sock
+        assert sock is not None
+        try:
+            data = sock.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost(client)
+            return
+        carry = client.buf
+        reader = client.reader
+        if reader is None:
+            # websocket.carry_after, RawCounter.count and may_ping, inline
+            # (a call costs as much as a count): the marker is at least five
+            # bytes, so the straddle of the count holds that of "PING "
+            client.buf = data[-256:] if len(data) >= 256 else (carry + data)[-256:]
+            marker = self.marker
+            k = len(marker) - 1
+            straddle = carry[-k:] + data[:k]
+            client.count += data.count(marker) + straddle.count(marker)
+            if not (
+                client.held
+                or b"\x89" in data
+                or (self._irc and (b"PING " in data or b"PING " in straddle))
+            ):
+                return
+            replies, client.held = self._raw.replies(carry, data)
+        else:
+            client.buf = websocket.carry_after(carry, data)
+            text = b"\n".join(reader.feed(data))
+            client.count += text.count(self.marker)
+            if client.probe:
+                arrivals = client.streams
+                lat = step.latencies if step is not None else None
+                for s, q, t in STAMP.findall(text):
+                    stream = int(s)
+                    got = arrivals.get(stream)
+                    if got is None:
+                        got = arrivals[stream] = Arrivals()
+                    got.add(int(q))
+                    if lat is not None:
+                        lat.append(now_ns - int(t))
+            elif not self._parse_all and reader.idle:
+                client.reader = None  # at a frame boundary: count raw from here
+            replies = reader.replies
+            reader.replies = b""
+            pongs = self.dialect.pongs(text)
+            if pongs:
+                replies += self._masker.lines(pongs)
+        if replies:
+            with contextlib.suppress(OSError):
+                sock.send(replies)
 
     def _lost(self, client: Client) -> None:
         if client.closed:
@@ -674,6 +879,7 @@ class Load:
         sent = 0
         expected = 0
         touched: dict[int, Client] = {}
+        frame = self._frame
         while True:
             now = time.monotonic_ns()
             if now >= next_send and now < t_end:
@@ -684,12 +890,13 @@ class Load:
                     stream = choose(sent)
                     stamp = t0 + int(sent * 1e9 / per_s)
                     sender = stream.sender
-                    sender.out += b"%s%d %d%s" % (
+                    message = b"%s%d %d%s" % (
                         stream.head,
                         stream.sent,
                         stamp,
                         stream.tail,
                     )
+                    sender.out += message if frame is None else frame(message)
                     stream.sent += 1
                     expected += len(stream.members) - 1
                     touched[sender.fd] = sender
@@ -811,6 +1018,10 @@ class Load:
         result = Check(still_sending=not drained)
         for client in self.clients if only is None else only:
             result.receivers += 1
+            reader = client.reader
+            if reader is not None and reader.unusual:
+                result.unusual_frames += reader.unusual
+                result.first_unusual = result.first_unusual or reader.first_unusual
             streams = owed.get(client.index, {})
             want = sum(streams.values())
             result.expected += want
@@ -843,11 +1054,11 @@ class Load:
         """
         token = "chatd-bench-check"
         saved = [c.count for c in self.clients]
-        self.marker = token.encode()
+        self._set_marker(token.encode())
         try:
             for client in self.clients:
                 client.count = 0
-                client.out += self.dialect.ping(token)
+                client.out += self.encode(self.dialect.ping(token))
                 self._flush(client)
             self.drain(quiet=0.3)
             result = Check()
@@ -863,9 +1074,18 @@ class Load:
                     result.duplicated += client.count - 1
             return result
         finally:
-            self.marker = self.dialect.marker
+            self._set_marker(self.dialect.marker)
             for client, count in zip(self.clients, saved):
                 client.count = count
+
+    def _set_marker(self, marker: bytes) -> None:
+        """Count C{marker} from now on (frame readers check for it too)."""
+        assert len(marker) >= 5  # what L{_read_ws} relies on
+        self.marker = marker
+        starts = websocket.bad_starts(marker)
+        for client in self.clients:
+            if client.reader is not None:
+                client.reader.bad_starts = starts
 
     def close(self) -> None:
         for client in self.clients:
@@ -894,6 +1114,8 @@ class Target:
     port: int
     proto: str
     pid: int | None = None
+    #: WebSocket: a path other than the protocol's own (L{PROTOCOLS})
+    path: str | None = None
 
 
 #: how long an overloaded server may take to send what it has queued
@@ -926,9 +1148,7 @@ def fanout(
     first client, the channel's operator, makes it +m with the senders
     voiced and fills its ban and exception lists first.
     """
-    load = Load(
-        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
-    )
+    load = Load.of(target, log)
     try:
         channel = "#bench"
         nicks = _nicks("f", members)
@@ -949,7 +1169,7 @@ def fanout(
             operator = load.clients[0].sock
             assert operator is not None
             voiced = [s.sender.nick for s in streams]
-            operator.sendall(load.dialect.moderate(channel, voiced))
+            operator.sendall(load.encode(load.dialect.moderate(channel, voiced)))
             load.drain(quiet=0.5)
 
         def choose(k: int) -> Stream:
@@ -1097,9 +1317,7 @@ def rooms(
     for b in range(big):
         for i in rng.sample(range(clients), min(big_size, clients)):
             joins[i].append(f"#big{b}")
-    load = Load(
-        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
-    )
+    load = Load.of(target, log)
     try:
         setup = load.connect(_nicks("r", clients), lambda i: joins[i])
         load.drain(quiet=0.3)
@@ -1246,9 +1464,7 @@ def store(
     rng = random.Random(seed)
     size = max(2, size)
     n_rooms = max(1, clients // size)
-    load = Load(
-        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
-    )
+    load = Load.of(target, log)
     try:
         setup = load.connect(
             _nicks("k", n_rooms * size), lambda i: (f"#keep{i // size}",)
@@ -1360,9 +1576,7 @@ def storm(
     lets them (C{window} handshakes in flight): each its own channel
     (C{mode} "own") or all one channel ("one").
     """
-    load = Load(
-        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
-    )
+    load = Load.of(target, log)
     try:
         if mode == "own":
             joins: Callable[[int], Sequence[str]] = lambda i: (f"#s{i}",)  # noqa: E731
@@ -1401,7 +1615,9 @@ def _roll_call(load: Load) -> Check:
     before = {c.index: c.count for c in load.clients}
     for name, members in load.members.items():
         stream = load.add_stream(members[0], name)
-        members[0].out += b"%s0 %d%s" % (stream.head, time.monotonic_ns(), stream.tail)
+        members[0].out += load.wire(
+            b"%s0 %d%s" % (stream.head, time.monotonic_ns(), stream.tail)
+        )
         stream.sent = 1
     for client in load.clients:
         load._flush(client)
@@ -1424,9 +1640,7 @@ def idle(
     if target.pid is None:
         log("idle: no server pid (--server-pid), so no memory figure")
     rss0 = process_rss(target.pid) if target.pid is not None else None
-    load = Load(
-        target.host, target.port, DIALECTS[target.proto], server_pid=target.pid, log=log
-    )
+    load = Load.of(target, log)
     try:
         elapsed = load.connect(_nicks("i", clients), lambda i: ())
         time.sleep(settle)

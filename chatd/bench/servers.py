@@ -168,7 +168,7 @@ class Server:
 
 def _wait_ready(server: Server, timeout: float = 30.0) -> Server:
     deadline = time.monotonic() + timeout
-    for port in server.ports.values():
+    for port in set(server.ports.values()):
         while True:
             if server.proc.poll() is not None:
                 text = server.log_text()
@@ -239,15 +239,25 @@ def start_chatd(
     *extra: str,
     bench_limits: bool = True,
     history: bool = True,
+    web: bool = False,
 ) -> Server:
     """
-    chatd under C{python}, with a JSON and an IRC listener on loopback;
-    with L{BENCH_LIMITS} unless C{bench_limits} is false (the soak wants
-    chatd's own defaults); keeping history (its default, in the SQLite file
-    L{Server.database}) unless C{history} is false (C{--no-history}).
+    chatd under C{python}, with a JSON and an IRC listener on loopback,
+    and with C{web} its HTTP listener too (IRC and JSON over WebSocket:
+    the C{ws} and C{ws-json} targets); with L{BENCH_LIMITS} unless
+    C{bench_limits} is false (the soak wants chatd's own defaults); keeping
+    history (its default, in the SQLite file L{Server.database}) unless
+    C{history} is false (C{--no-history}).
     """
     workdir = Path(tempfile.mkdtemp(prefix="chatd-bench-"))
     ports = {"json": free_port(), "irc": free_port()}
+    listeners: list[str] = []
+    if web:
+        ports["ws"] = ports["ws-json"] = free_port()
+        listeners = [
+            "--web-listen",
+            f"tcp:{ports['ws']}:interface=127.0.0.1:backlog={BACKLOG}",
+        ]
     argv = [
         python,
         "-c",
@@ -259,6 +269,7 @@ def start_chatd(
         f"tcp:{ports['json']}:interface=127.0.0.1:backlog={BACKLOG}",
         "--irc-listen",
         f"tcp:{ports['irc']}:interface=127.0.0.1:backlog={BACKLOG}",
+        *listeners,
         "--max-clients",
         str(MAX_CLIENTS),
         *(BENCH_LIMITS if bench_limits else ()),
