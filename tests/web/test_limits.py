@@ -310,3 +310,42 @@ class SendQTests(WebTestCase):
         self.assertEqual((code, reason), (4001, "SendQ exceeded"))
         lines = [p for p, _ in alice.messages]
         self.assertEqual(lines[-1], b"ERROR :Closing Link: 127.0.0.1 (SendQ exceeded)")
+
+
+class PingFloodTests(WebTestCase):
+    #: big enough that the client is not over it when its output first
+    #: backs up: the pongs it is owed after that must count
+    web_options = {"max_sendq": 1024 * 1024}
+
+    @inlineCallbacks
+    def test_pings_never_read(self) -> Any:
+        """
+        A client that sends WebSocket pings and never reads is not answered
+        beyond its SendQ: it is closed with 4001 and the pongs the server
+        holds for it stay bounded.
+        """
+        alice = yield self.irc_user("alice", small_window=True)
+        bob = yield self.tcp_user("bob")
+        alice.transport.pauseProducing()
+        for batch in range(400):  # at most 400 * 50 * 131 bytes of pongs: 2.6 MB
+            for _ in range(50):
+                alice.sendPing(b"p" * 125)
+            bob.send(f"PING :{batch}")
+            yield bob.line(f"PONG chatd.local {batch}")
+            self.clock.advance(0)  # a dropped reader is taken out next turn
+            if "alice" not in self.chat.nicks:
+                break
+        self.assertNotIn("alice", self.chat.nicks)
+        alice.read_again()
+        code, reason = yield alice.closed
+        self.assertEqual((code, reason), (4001, "SendQ exceeded"))
+
+    @inlineCallbacks
+    def test_ping_answered(self) -> Any:
+        """A client that reads gets a pong for its ping."""
+        alice = yield self.irc_user("alice")
+        got: Deferred[bytes] = Deferred()
+        alice.onPong = got.callback  # type: ignore[method-assign]
+        alice.sendPing(b"hello")
+        payload = yield got
+        self.assertEqual(payload, b"hello")
