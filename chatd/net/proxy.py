@@ -43,6 +43,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from chatd import log as _log
 from chatd.log import logger
+from chatd.net.addresses import parse_ip
 from chatd.net.connection import format_peer
 
 if TYPE_CHECKING:
@@ -151,18 +152,11 @@ def parse_v1(line: bytes) -> ClientAddress | None:
     family = fields[1]
     if family not in (b"TCP4", b"TCP6"):
         raise HeaderError("PROXY v1 header names no TCP4, TCP6 or UNKNOWN")
+    version = 4 if family == b"TCP4" else 6
     try:
-        text = fields[2].decode("ascii")
-        source = (
-            ipaddress.IPv4Address(text)
-            if family == b"TCP4"
-            else ipaddress.IPv6Address(text)
-        )
-        if family == b"TCP4":
-            ipaddress.IPv4Address(fields[3].decode("ascii"))
-        else:
-            ipaddress.IPv6Address(fields[3].decode("ascii"))
-    except ValueError:
+        source = parse_ip(fields[2].decode("ascii"), version)
+        parse_ip(fields[3].decode("ascii"), version)
+    except (ValueError, UnicodeDecodeError):
         raise HeaderError(
             f"PROXY v1 header has an address that is not {family.decode()}"
         ) from None
