@@ -46,6 +46,10 @@ log = logger(__name__)
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 #: How long an HTTP connection may sit idle between requests.
 HTTP_TIMEOUT = 60
+#: The longest request body read: chatd takes none (a WebSocket handshake
+#: and every page are GET), so anything longer, or chunked, is refused
+#: before it is read.
+BODY_MAX = 4096
 
 NOT_BUILT = b"""chatd is running, but its web client is not built (there is no
 chatd/web/static/index.html in this installation).
@@ -146,10 +150,52 @@ class Root(Resource):
         return self.render_GET(request)
 
 
+class WebRequest(Request):
+    """
+    twisted.web's request, which refuses a body longer than L{BODY_MAX} or
+    chunked (413, then closed) as soon as the headers say so, rather than
+    buffering it to a temporary file without limit.
+    """
+
+    def gotLength(self, length: int | None) -> None:
+        channel: Any = self.channel
+        if (length is None or length > BODY_MAX) and isinstance(
+            channel, http.HTTPChannel
+        ):
+            self._refuse_body(channel)
+            return
+        super().gotLength(length)
+
+    def _refuse_body(self, channel: http.HTTPChannel) -> None:
+        body = (
+            f"chatd takes no request body longer than {BODY_MAX} bytes, "
+            "nor a chunked one\n"
+        ).encode()
+        # no "100 Continue" after the refusal
+        self.requestHeaders.removeHeader(b"expect")
+        # read nothing more: neither the body nor a next request
+        noop: Any = lambda *args: None  # noqa: E731
+        channel.dataReceived = channel.lineReceived = noop  # type: ignore[method-assign]
+        channel.rawDataReceived = noop  # type: ignore[method-assign]
+        channel.persistent = False
+        transport: Any = channel.transport
+        transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n" + body
+        )
+        channel.loseConnection()
+
+
 class WebSite(Site):
-    """twisted.web's site, without its access log (chatd logs its own)."""
+    """
+    twisted.web's site, without its access log (chatd logs its own), and
+    with no request bodies (L{WebRequest}).
+    """
 
     noisy = False
+    requestFactory = WebRequest
 
     def log(self, request: http.Request) -> None:
         pass
@@ -199,7 +245,8 @@ class WebListener(Listener):
         self.irc_door = DoorFactory(self, "irc")
         self.json_door = DoorFactory(self, "json")
         self.root = Root(self, static)
-        self.site = WebSite(self.root, timeout=HTTP_TIMEOUT)
+        # HTTP timeouts on the listener's clock
+        self.site = WebSite(self.root, timeout=HTTP_TIMEOUT, reactor=clock)
 
     def configure(self, origins: Iterable[str], trusted: Iterable[Network]) -> None:
         """New C{[web] origins} and C{[proxy] trusted} (a reload)."""

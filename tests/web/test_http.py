@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
 
+from chatd.core import Chat
+from chatd.web.site import WebListener
 from tests.web.support import WebTestCase
 
 #: a WebSocket handshake's headers, for a plain HTTP client
@@ -122,3 +128,49 @@ class OriginTests(WebTestCase):
         """A program (no Origin header) is let in."""
         client = yield self.connect("/json")
         yield client.json(type="welcome")
+
+
+def _http(data: bytes, **options: Any) -> StringTransport:
+    """What the web listener answers C{data}, on a connection of its own."""
+    web = WebListener(Chat(), Clock(), gate=None, **options)
+    protocol = web.buildProtocol(IPv4Address("TCP", "192.0.2.1", 5555))
+    assert protocol is not None
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.1", 5555))
+    protocol.makeConnection(transport)
+    protocol.dataReceived(data)
+    return transport
+
+
+class BodyTests(SynchronousTestCase):
+    """chatd takes no request body: a long or chunked one is refused unread."""
+
+    def test_long_body_refused_before_it_is_read(self) -> None:
+        transport = _http(
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 10000000000\r\n\r\n" + b"x" * 5000
+        )
+        answer = transport.value()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer)
+        self.assertNotIn(b"100 Continue", answer)
+        self.assertTrue(answer.endswith(b"nor a chunked one\n"), answer)
+        self.assertTrue(transport.disconnecting)
+
+    def test_chunked_body_refused(self) -> None:
+        transport = _http(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        answer = transport.value()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer)
+        self.assertEqual(answer.count(b"HTTP/1.1 "), 1)  # not the next request
+        self.assertTrue(transport.disconnecting)
+
+    def test_small_body_and_none(self) -> None:
+        """A short body is read (and ignored); no body is the usual case."""
+        answer = _http(
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd"
+        ).value()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 405 "), answer)
+        answer = _http(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").value()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\nok\n"), answer)
