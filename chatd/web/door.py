@@ -262,11 +262,7 @@ class DoorResource(Resource):
         if real is None:
             real = request.getClientAddress()
         if refusal is not None:
-            log.info(
-                "refused a WebSocket from {peer}: {reason}",
-                peer=format_peer(real),
-                reason=refusal,
-            )
+            listener.handshake_refusals.refused(peer=format_peer(real), reason=refusal)
             request.setResponseCode(403, b"Forbidden")
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return (refusal + "\n").encode()

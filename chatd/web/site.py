@@ -31,6 +31,7 @@ from chatd.log import logger
 from chatd.net.connection import Connection
 from chatd.net.limits import Network
 from chatd.net.listener import Listener
+from chatd.net.proxy import BurstLog
 from chatd.web.door import DoorFactory, DoorResource, _upgrading
 from chatd.web.origins import Origins
 
@@ -242,6 +243,14 @@ class WebListener(Listener):
         super().__init__(chat, clock, max_line, idle_timeout, **limits)
         self.origins = Origins(origins)
         self.trusted: tuple[Network, ...] = tuple(trusted)
+        #: refused WebSocket handshakes, logged once per burst
+        self.handshake_refusals = BurstLog(
+            clock,
+            "refused a WebSocket from {peer}: {reason} "
+            "(further refusals are counted, not logged)",
+            "refused {count} more WebSocket handshakes",
+            log,
+        )
         self.irc_door = DoorFactory(self, "irc")
         self.json_door = DoorFactory(self, "json")
         self.root = Root(self, static)
@@ -282,6 +291,7 @@ class WebListener(Listener):
         self.site.doStart()
 
     def stopFactory(self) -> None:
+        self.handshake_refusals.stop()
         self.site.doStop()
 
     # what the service sets and asks of a listener, for both factories

@@ -8,10 +8,12 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.core import Chat
+from chatd.net.proxy import QUIET
 from chatd.web.site import WebListener
 from tests.web.support import WebTestCase
 
@@ -111,6 +113,26 @@ class OriginTests(WebTestCase):
             b"(the server's [web] origins does not list it)\n",
         )
         self.assertEqual(self.web.connections, set())
+
+    @inlineCallbacks
+    def test_refusals_logged_once_per_burst(self) -> Any:
+        """
+        Refused handshakes are logged as refused PROXY connections are: the
+        first with its reason, the rest of the burst as one count.
+        """
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        headers = {**HANDSHAKE, b"origin": [b"https://evil.example"]}
+        for _ in range(3):
+            code, _, _ = yield self.get("/irc", headers)
+            self.assertEqual(code, 403)
+        self.advance(QUIET)
+        lines = [formatEvent(e) for e in events if "WebSocket" in formatEvent(e)]
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(
+            lines[0].startswith("refused a WebSocket from 127.0.0.1:"), lines[0]
+        )
+        self.assertIn("pages from https://evil.example may not connect", lines[0])
+        self.assertEqual(lines[1], "refused 2 more WebSocket handshakes")
 
     @inlineCallbacks
     def test_same_origin(self) -> Any:
