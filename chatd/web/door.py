@@ -283,6 +283,9 @@ class DoorResource(Resource):
             WebSocketDoor, self.factory.buildProtocol(request.getClientAddress())
         )
         door.client_host = client
+        handed_over = getattr(channel, "handed_over", None)
+        if handed_over is not None:  # counted as a session from now on
+            handed_over()
         # Take the connection over from twisted.web, as autobahn's
         # WebSocketResource does.
         transport, channel.transport = channel.transport, None

@@ -7,14 +7,17 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.core import Chat
+from chatd.net.limits import AddressLimit, Gate
 from chatd.net.proxy import QUIET
-from chatd.web.site import WebListener
+from chatd.web.site import HEAD_TIMEOUT, WebListener
 from tests.web.support import WebTestCase
 
 #: a WebSocket handshake's headers, for a plain HTTP client
@@ -196,3 +199,83 @@ class BodyTests(SynchronousTestCase):
         answer = _http(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").value()
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
         self.assertTrue(answer.endswith(b"\r\n\r\nok\n"), answer)
+
+
+class ConnectionLimitTests(SynchronousTestCase):
+    """
+    Plain HTTP connections: a deadline for each request head, and a cap per
+    address (the gate's C{per_address}, counted apart from sessions).
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.web = WebListener(
+            Chat(), self.clock, gate=Gate(AddressLimit(per_address=2, connects=0))
+        )
+
+    def open(self, host: str = "192.0.2.1") -> tuple[Any, StringTransport]:
+        address = IPv4Address("TCP", host, 5555)
+        protocol = self.web.buildProtocol(address)
+        transport = StringTransport(peerAddress=address)
+        protocol.makeConnection(transport)  # type: ignore[union-attr]
+        return protocol, transport
+
+    def test_slow_request_head_is_cut_off(self) -> None:
+        """
+        A request head sent a byte at a time (slowloris) is cut off
+        HEAD_TIMEOUT seconds after the connection opened, however often
+        a byte comes.
+        """
+        protocol, transport = self.open()
+        head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+        for i, byte in enumerate(head):
+            if self.clock.seconds() >= HEAD_TIMEOUT:
+                break
+            protocol.dataReceived(bytes([byte]))
+            self.clock.advance(0.5)
+            if self.clock.seconds() < HEAD_TIMEOUT:
+                self.assertFalse(transport.disconnecting, i)
+        self.assertTrue(transport.disconnected)  # aborted
+        self.assertEqual(transport.value(), b"")
+
+    def test_deadline_for_each_request(self) -> None:
+        """
+        A head sent in time is answered; the next request's head has
+        HEAD_TIMEOUT seconds from the end of the response, so a connection
+        left idle between requests is closed then too.
+        """
+        protocol, transport = self.open()
+        self.clock.advance(HEAD_TIMEOUT - 1)
+        protocol.dataReceived(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 "))
+        self.clock.advance(HEAD_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_per_address_cap(self) -> None:
+        first, _ = self.open()
+        self.open()
+        _, third = self.open()
+        answer = third.value()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
+        self.assertTrue(
+            answer.endswith(
+                b"too many connections from your address (at most 2 at once)\n"
+            )
+        )
+        self.assertTrue(third.disconnecting)
+        # another address is not affected
+        _, other = self.open("192.0.2.2")
+        self.assertFalse(other.disconnecting)
+        # a closed connection gives its place back
+        first.connectionLost(Failure(ConnectionDone()))
+        _, fourth = self.open()
+        self.assertFalse(fourth.disconnecting)
+        self.assertEqual(fourth.value(), b"")
+
+    def test_loopback_exempt(self) -> None:
+        """Loopback is exempt, as from the gate's own limits."""
+        for _ in range(3):
+            _, transport = self.open("127.0.0.1")
+            self.assertFalse(transport.disconnecting)

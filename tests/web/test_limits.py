@@ -273,6 +273,17 @@ class PerAddressTests(WebTestCase):
         code, _ = yield second.closed
         self.assertEqual(code, 4007)
 
+    @inlineCallbacks
+    def test_websocket_counted_once(self) -> Any:
+        """
+        A WebSocket counts as a session, not also as an HTTP connection; plain
+        HTTP connections have a cap of their own, with the same limit.
+        """
+        yield self.irc_user("alice")  # would be refused if counted twice
+        code, body, _ = yield self.get("/healthz")
+        self.assertEqual((code, body), (200, b"ok\n"))
+        self.assertEqual(self.web._http_counts, {})
+
 
 class SendQTests(WebTestCase):
     web_options = {"max_sendq": 32 * 1024}
