@@ -279,3 +279,13 @@ class ConnectionLimitTests(SynchronousTestCase):
         for _ in range(3):
             _, transport = self.open("127.0.0.1")
             self.assertFalse(transport.disconnecting)
+
+    def test_idle_timeout_not_logged(self) -> None:
+        """twisted.web's timeout closes quietly: chatd logs no HTTP."""
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        protocol, transport = self.open()
+        protocol.timeoutConnection()
+        self.assertTrue(transport.disconnecting)
+        protocol.forceAbortClient()
+        self.assertTrue(transport.disconnected)
+        self.assertEqual([formatEvent(e) for e in events], [])
