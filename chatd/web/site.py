@@ -48,9 +48,10 @@ log = logger(__name__)
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 #: How long an HTTP connection may sit idle between requests.
 HTTP_TIMEOUT = 60
-#: Seconds an HTTP connection has to send a whole request head (request
-#: line and headers), from when it opens or its previous response is done:
-#: twisted.web's own timeout starts again on every byte (slowloris).
+#: Seconds an HTTP connection has to send a whole request (request line,
+#: headers and a body of at most L{BODY_MAX} bytes), from when it opens or
+#: its previous response is done: twisted.web's own timeout starts again on
+#: every byte (slowloris).
 HEAD_TIMEOUT = 10.0
 #: The longest request body read: chatd takes none (a WebSocket handshake
 #: and every page are GET), so anything longer, or chunked, is refused
@@ -229,9 +230,9 @@ class WebChannel(http.HTTPChannel):
         if transport is not None:
             transport.abortConnection()
 
-    def allHeadersReceived(self) -> None:
+    def allContentReceived(self) -> None:
         self._stop_head()
-        super().allHeadersReceived()
+        super().allContentReceived()
 
     def requestDone(self, request: http.Request) -> None:
         super().requestDone(request)

@@ -238,6 +238,21 @@ class ConnectionLimitTests(SynchronousTestCase):
         self.assertTrue(transport.disconnected)  # aborted
         self.assertEqual(transport.value(), b"")
 
+    def test_slow_body_is_cut_off(self) -> None:
+        """The deadline is for the whole request: a short body trickling in too."""
+        protocol, transport = self.open()
+        protocol.dataReceived(
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n"
+        )
+        for _ in range(int(HEAD_TIMEOUT * 2) - 1):
+            protocol.dataReceived(b"a")
+            self.clock.advance(0.5)
+        self.assertFalse(transport.disconnecting)
+        protocol.dataReceived(b"a")
+        self.clock.advance(0.5)
+        self.assertTrue(transport.disconnected)
+        self.assertEqual(transport.value(), b"")
+
     def test_deadline_for_each_request(self) -> None:
         """
         A head sent in time is answered; the next request's head has
