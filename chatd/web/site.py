@@ -25,6 +25,7 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
+from zope.interface import implementer
 
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
@@ -157,12 +158,45 @@ class Root(Resource):
         return self.render_GET(request)
 
 
+@implementer(IResource)
+class _HeadOnly:
+    """
+    A resource's answer to HEAD: its GET's headers, with the length of the
+    body it would send, and no body (twisted.web would drop it, and log a
+    warning each time).
+    """
+
+    isLeaf = True
+
+    def __init__(self, resource: IResource) -> None:
+        self.resource = resource
+
+    def render(self, request: Request) -> bytes | int:
+        body: bytes | int = self.resource.render(request)
+        if isinstance(body, bytes) and body:
+            request.setHeader(b"content-length", b"%d" % len(body))
+            return b""
+        return body
+
+    def getChildWithDefault(self, name: bytes, request: Request) -> IResource:
+        child: IResource = self.resource.getChildWithDefault(name, request)
+        return child
+
+    def putChild(self, path: bytes, child: IResource) -> None:
+        self.resource.putChild(path, child)
+
+
 class WebRequest(Request):
     """
     twisted.web's request, which refuses a body longer than L{BODY_MAX} or
     chunked (413, then closed) as soon as the headers say so, rather than
     buffering it to a temporary file without limit.
     """
+
+    def render(self, resrc: IResource) -> None:
+        if self.method == b"HEAD":
+            resrc = _HeadOnly(resrc)
+        super().render(resrc)
 
     def gotLength(self, length: int | None) -> None:
         channel: Any = self.channel

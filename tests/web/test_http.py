@@ -304,3 +304,24 @@ class ConnectionLimitTests(SynchronousTestCase):
         protocol.forceAbortClient()
         self.assertTrue(transport.disconnected)
         self.assertEqual([formatEvent(e) for e in events], [])
+
+
+class HeadTests(SynchronousTestCase):
+    """HEAD: GET's headers, without a body and without a warning logged."""
+
+    def head(self, path: bytes, **options: Any) -> bytes:
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        answer = _http(b"HEAD " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n", **options)
+        self.assertEqual([formatEvent(e) for e in events], [])
+        return answer.value()
+
+    def test_healthz(self) -> None:
+        answer = self.head(b"/healthz")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertIn(b"\r\nContent-Length: 3\r\n", answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\n"), answer)
+
+    def test_others(self) -> None:
+        for path in (b"/irc", b"/nothing-here", b"/"):
+            answer = self.head(path, static=self.mktemp())
+            self.assertTrue(answer.endswith(b"\r\n\r\n"), answer)
