@@ -68,11 +68,23 @@ See docs/web.md.
 """
 
 
+#: The web client's Content-Security-Policy: its page's own (the C{meta} tag
+#: of C{index.html}), and C{frame-ancestors 'none'}, which only a header can
+#: say, so that no other site can frame the client (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 class Files(File):
     """
     The client's files, without directory listings, each with the type its
     name says and C{nosniff}, so that a browser never runs a file as
-    something else.
+    something else, and the client's L{CONTENT_SECURITY_POLICY} and
+    C{X-Frame-Options: DENY}, so that no other site frames it.
     """
 
     contentTypes = {
@@ -92,6 +104,8 @@ class Files(File):
 
     def render(self, request: Request) -> bytes | int:
         request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+        request.setHeader(b"x-frame-options", b"DENY")
         result: bytes | int = super().render(request)
         return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from twisted.internet.address import IPv4Address
@@ -17,7 +18,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatd.core import Chat
 from chatd.net.limits import AddressLimit, Gate
 from chatd.net.proxy import QUIET
-from chatd.web.site import HEAD_TIMEOUT, WebListener
+from chatd.web.site import (
+    CONTENT_SECURITY_POLICY,
+    HEAD_TIMEOUT,
+    STATIC,
+    WebListener,
+)
 from tests.web.support import WebTestCase
 
 #: a WebSocket handshake's headers, for a plain HTTP client
@@ -88,6 +94,31 @@ class ClientFilesTests(WebTestCase):
         self.assertEqual((code, body), (200, b"console.log(1)"))
         self.assertEqual(headers.getRawHeaders(b"content-type"), [b"text/javascript"])
         self.assertEqual(headers.getRawHeaders(b"x-content-type-options"), [b"nosniff"])
+
+    @inlineCallbacks
+    def test_cannot_be_framed(self) -> Any:
+        """
+        The client and its files carry its Content-Security-Policy, with
+        frame-ancestors 'none', and X-Frame-Options: no site can frame it.
+        """
+        for path in ("/", "/assets/app.js"):
+            _, _, headers = yield self.get(path)
+            [policy] = headers.getRawHeaders(b"content-security-policy")
+            self.assertIn(b"frame-ancestors 'none'", policy)
+            self.assertIn(b"default-src 'self'", policy)
+            self.assertEqual(headers.getRawHeaders(b"x-frame-options"), [b"DENY"])
+
+    def test_policy_is_the_pages(self) -> None:
+        """The header's policy is the one the shipped page's meta tag says, and more."""
+        with open(os.path.join(STATIC, "index.html")) as f:
+            page = f.read()
+        meta = re.search(
+            r'http-equiv="Content-Security-Policy" content="([^"]*)"', page
+        )
+        assert meta is not None
+        self.assertEqual(
+            CONTENT_SECURITY_POLICY, meta.group(1) + "; frame-ancestors 'none'"
+        )
 
     @inlineCallbacks
     def test_no_listing(self) -> Any:
