@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 
@@ -350,6 +351,41 @@ class PingFloodTests(WebTestCase):
         alice.read_again()
         code, reason = yield alice.closed
         self.assertEqual((code, reason), (4001, "SendQ exceeded"))
+
+    @inlineCallbacks
+    def test_latest_ping_answered_on_drain(self) -> Any:
+        """
+        While a client's output is backed up its pings are not answered;
+        once it reads again, the latest is.
+        """
+        alice = yield self.irc_user("alice", small_window=True)
+        bob = yield self.tcp_user("bob")
+        [session] = self.web.connections
+        pongs: list[bytes] = []
+        alice.onPong = pongs.append  # type: ignore[method-assign]
+        alice.transport.pauseProducing()
+        sent = 0
+        for batch in range(400):
+            for _ in range(50):
+                alice.sendPing(b"p" * 125)
+                sent += 1
+            bob.send(f"PING :{batch}")
+            yield bob.line(f"PONG chatd.local {batch}")
+            if session.shim.door.pending_pong is not None:
+                break
+        self.assertIsNotNone(session.shim.door.pending_pong)
+        alice.sendPing(b"the latest")
+        bob.send("PING :last")
+        yield bob.line("PONG chatd.local last")
+        alice.read_again()
+        got: Deferred[bytes] = Deferred()
+        alice.onPong = lambda payload: (  # type: ignore[method-assign]
+            pongs.append(payload),
+            payload == b"the latest" and not got.called and got.callback(payload),
+        )
+        got.addTimeout(10, reactor)
+        yield got
+        self.assertLess(len(pongs), sent + 1)
 
     @inlineCallbacks
     def test_ping_answered(self) -> Any:
