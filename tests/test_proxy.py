@@ -27,6 +27,7 @@ from chatd.config import ConfigError, ConfigSource
 from chatd.core import Chat
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
+from chatd.net.addresses import parse_host, parse_ip
 from chatd.net.limits import AddressLimit, FloodLimit, Gate
 from chatd.net.proxy import (
     HEADER_TIMEOUT,
@@ -84,6 +85,29 @@ class HeaderTests(SynchronousTestCase):
             self.read(b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n"), (None, b"")
         )
 
+    def test_parse_ip(self) -> None:
+        """
+        The one parser of the addresses proxies and gateways name (PROXY,
+        WEBIRC, X-Forwarded-For): canonical, IPv4 mapped into IPv6 as IPv4,
+        no IPv6 zone, and nothing but the address in its text.
+        """
+        self.assertEqual(parse_host("::ffff:203.0.113.7"), "203.0.113.7")
+        self.assertEqual(parse_host("2001:DB8:0::7"), "2001:db8::7")
+        self.assertEqual(parse_ip("203.0.113.7", 4).version, 4)
+        for text in (
+            "fe80::1%eth0",
+            "fe80::1%x KICK #c :hi",
+            "fe80::1%\r\nQUIT",
+            "::1%1",
+            " 203.0.113.7",
+            "203.0.113.7 x",
+            "a!b@c",
+            "",
+        ):
+            self.assertRaises(ValueError, parse_ip, text)
+        self.assertRaises(ValueError, parse_ip, "::1", 4)
+        self.assertRaises(ValueError, parse_ip, "127.0.0.1", 6)
+
     def test_v2_in_small_pieces(self) -> None:
         for source, destination in ((CLIENT, LISTENER), (CLIENT6, LISTENER6)):
             data = header_v2(source, destination) + b"rest"
@@ -109,6 +133,9 @@ class HeaderTests(SynchronousTestCase):
             good.replace(b" 51234 ", b"  51234 "): "malformed PROXY v1 header",
             b"PROXY TCP4 2001:db8::7 1.2.3.4 1 2\r\n": "address that is not TCP4",
             b"PROXY TCP6 1.2.3.4 ::1 1 2\r\n": "address that is not TCP6",
+            # a zone would be the user's host: fe80::1%x!y@z
+            b"PROXY TCP6 fe80::1%x!y@z ::1 1 2\r\n": "address that is not TCP6",
+            b"PROXY TCP6 ::1 fe80::1%eth0 1 2\r\n": "address that is not TCP6",
             b"PROXY TCP4 1.2.3.4 1.2.3.4 65536 2\r\n": "port that is not 0 to 65535",
             b"PROXY TCP4 1.2.3.4 1.2.3.4 -1 2\r\n": "port that is not 0 to 65535",
             v2[:12] + b"\x11" + v2[13:]: "PROXY v2 header of version 1",

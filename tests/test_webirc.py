@@ -236,6 +236,18 @@ class WebircTests(SynchronousTestCase):
         client = self.connect()
         self.assertEqual([r.command for r in client.ask("WEBIRC a b c")], ["461"])
 
+    def test_ipv6_zone_is_refused(self) -> None:
+        """
+        An IPv6 address with a zone is no user's address: what follows the
+        C{%} would be the user's host, in every line about the user.
+        """
+        for ip in ("fe80::1%eth0", "fe80::1%x!y@z", "fe80::1%x KICK #c :hi"):
+            client = self.connect()
+            client.send(f"WEBIRC secret kiwi host.example :{ip}")
+            self.assertIn("FAIL WEBIRC INVALID_IP", client.raw()[0])
+            self.assertFalse(client.connected)
+        self.assertEqual(self.server.chat.users, set())
+
     def test_address_limit_counts_the_user(self) -> None:
         # the gateway is on loopback (exempt); its users are counted each
         first = self.webirc("203.0.113.7", "alice")

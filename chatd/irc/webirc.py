@@ -16,7 +16,6 @@ Which blocks may be tried is L{chatd.accounts.gateways}'s.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -26,6 +25,7 @@ from chatd.core import ChatError
 from chatd.irc.numerics import Reply
 from chatd.irc.session import Command, IRCSession
 from chatd.log import logger
+from chatd.net.addresses import parse_ip
 from chatd.net.connection import format_peer
 
 if TYPE_CHECKING:
@@ -72,9 +72,8 @@ class WebircCommands(IRCSession):
             )
             return None
         try:
-            address = ipaddress.ip_address(given)
-            # IPv4 mapped into IPv6 is an IPv4 user
-            address = getattr(address, "ipv4_mapped", None) or address
+            # IPv4 mapped into IPv6 is an IPv4 user; no IPv6 zone
+            address = parse_ip(given)
         except ValueError:
             self._webirc_refused(
                 "INVALID_IP",

@@ -153,6 +153,9 @@ class Connection(Protocol):
     _kernel: KernelQueue | None = None
     #: what the kernel held when the connection last backed up
     _kernel_held = 0
+    #: output owed but held back while backed up (WebSocket pongs), which
+    #: counts against the SendQ as if it had been written
+    owed = 0
     #: the client may still send (it has not shut down its side)
     _input_open = True
     #: our side is closed; what the client still sends is dropped
@@ -441,7 +444,7 @@ class Connection(Protocol):
         limit = self.factory.max_sendq
         if not limit or self.closing:
             return
-        held = unsent(self.transport) + self._kernel_held
+        held = unsent(self.transport) + self._kernel_held + self.owed
         if held > limit:
             log.info(
                 "{peer} is not reading: {held} bytes unsent, more than {limit}",

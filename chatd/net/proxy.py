@@ -37,12 +37,19 @@ import struct
 from typing import TYPE_CHECKING, Any, Union
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocolFactory
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProtocolFactory,
+    IReactorTime,
+)
 from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from chatd import log as _log
 from chatd.log import logger
+from chatd.net.addresses import parse_ip
 from chatd.net.connection import format_peer
 
 if TYPE_CHECKING:
@@ -151,18 +158,11 @@ def parse_v1(line: bytes) -> ClientAddress | None:
     family = fields[1]
     if family not in (b"TCP4", b"TCP6"):
         raise HeaderError("PROXY v1 header names no TCP4, TCP6 or UNKNOWN")
+    version = 4 if family == b"TCP4" else 6
     try:
-        text = fields[2].decode("ascii")
-        source = (
-            ipaddress.IPv4Address(text)
-            if family == b"TCP4"
-            else ipaddress.IPv6Address(text)
-        )
-        if family == b"TCP4":
-            ipaddress.IPv4Address(fields[3].decode("ascii"))
-        else:
-            ipaddress.IPv6Address(fields[3].decode("ascii"))
-    except ValueError:
+        source = parse_ip(fields[2].decode("ascii"), version)
+        parse_ip(fields[3].decode("ascii"), version)
+    except (ValueError, UnicodeDecodeError):
         raise HeaderError(
             f"PROXY v1 header has an address that is not {family.decode()}"
         ) from None
@@ -268,6 +268,58 @@ def trusted(address: IAddress, networks: tuple[Any, ...]) -> bool:
     return any(ip in net or (mapped is not None and mapped in net) for net in networks)
 
 
+class BurstLog:
+    """
+    Refusals logged once per burst: the first with its reason (C{first},
+    a log format of the fields given to L{refused}), the others counted and
+    logged as one number (C{rest}, with C{count} and the first's fields)
+    once none has come for L{QUIET} seconds on C{clock}, to the logger
+    C{to} (this module's if not given).  Refusals come in
+    bursts from a misconfigured proxy or a client that retries in a loop,
+    and a line each would flood the log.
+    """
+
+    def __init__(
+        self, clock: IReactorTime, first: str, rest: str, to: Logger | None = None
+    ) -> None:
+        self.clock = clock
+        #: the logger (the refusing module's)
+        self.log = log if to is None else to
+        self.first = first
+        self.rest = rest
+        self.count = 0
+        self._fields: dict[str, Any] = {}
+        self._last = 0.0
+        self._burst: IDelayedCall | None = None
+
+    def refused(self, **fields: Any) -> None:
+        """One refusal: logged if it is the first of a burst, else counted."""
+        self._last = self.clock.seconds()
+        self.count += 1
+        if self.count > 1:
+            return
+        self._fields = fields
+        self.log.info(self.first, **fields)
+        self._burst = self.clock.callLater(QUIET, self._burst_over)
+
+    def stop(self) -> None:
+        """Stop the timer (the listener stops); a burst's count is dropped."""
+        burst, self._burst = self._burst, None
+        if burst is not None and burst.active():
+            burst.cancel()
+        self.count = 0
+
+    def _burst_over(self) -> None:
+        self._burst = None
+        quiet_since = self.clock.seconds() - self._last
+        if quiet_since < QUIET:
+            self._burst = self.clock.callLater(QUIET - quiet_since, self._burst_over)
+            return
+        if self.count > 1:
+            self.log.info(self.rest, **{**self._fields, "count": self.count - 1})
+        self.count = 0
+
+
 # -- the listener's side -------------------------------------------------------
 
 
@@ -351,17 +403,18 @@ class ProxyFactory(ServerFactory):
     def __init__(self, listener: Listener, inner: IProtocolFactory) -> None:
         self.listener = listener
         self.inner = inner
-        self._refused = 0
-        self._last_refused = 0.0
-        self._burst: IDelayedCall | None = None
+        self.refusals = BurstLog(
+            listener.clock,
+            "refused {peer} on a PROXY listener for {kind}: {reason} "
+            "(further refusals are counted, not logged)",
+            "refused {count} more connections on a PROXY listener for {kind}",
+        )
 
     def doStart(self) -> None:
         self.inner.doStart()
 
     def doStop(self) -> None:
-        burst, self._burst = self._burst, None
-        if burst is not None and burst.active():
-            burst.cancel()
+        self.refusals.stop()
         self.inner.doStop()
 
     def hand_over(self, transport: Any, address: IAddress, rest: bytes) -> None:
@@ -380,35 +433,7 @@ class ProxyFactory(ServerFactory):
         Log a refused connection: the first of a burst with its reason,
         the rest as one count once none has come for L{QUIET} seconds.
         """
-        clock = self.listener.clock
-        self._last_refused = clock.seconds()
-        self._refused += 1
-        if self._refused > 1:
-            return
-        log.info(
-            "refused {peer} on a PROXY listener for {kind}: {reason} "
-            "(further refusals are counted, not logged)",
-            peer=peer,
-            kind=self.listener.kind,
-            reason=reason,
-        )
-        self._burst = clock.callLater(QUIET, self._burst_over)
-
-    def _burst_over(self) -> None:
-        self._burst = None
-        quiet_since = self.listener.clock.seconds() - self._last_refused
-        if quiet_since < QUIET:
-            self._burst = self.listener.clock.callLater(
-                QUIET - quiet_since, self._burst_over
-            )
-            return
-        if self._refused > 1:
-            log.info(
-                "refused {count} more connections on a PROXY listener for {kind}",
-                count=self._refused - 1,
-                kind=self.listener.kind,
-            )
-        self._refused = 0
+        self.refusals.refused(peer=peer, kind=self.listener.kind, reason=reason)
 
 
 class _ProxiedReactor:
@@ -473,6 +498,7 @@ def server_endpoint(reactor: Any, description: str, listener: Listener) -> Any:
 __all__ = [
     "HEADER_TIMEOUT",
     "PREFIX",
+    "BurstLog",
     "HeaderError",
     "HeaderReader",
     "ProxyFactory",

@@ -61,6 +61,9 @@ class WebSocketDoor(WebSocketServerProtocol):
     session: WebSession | None = None
     shim: WebSocketTransport | None = None
     opcode = TEXT
+    #: the latest ping not answered while the session's output was backed
+    #: up, answered once it drains (L{drained})
+    pending_pong: bytes | None = None
 
     def connectionMade(self) -> None:
         # twisted.web's HTTP channel registered itself as the connection's
@@ -81,6 +84,41 @@ class WebSocketDoor(WebSocketServerProtocol):
         session = self.session
         if session is not None:
             session.ws_message(payload)
+
+    def onPing(self, payload: bytes) -> None:
+        """
+        A ping is answered with a pong as other output is written: minding
+        the SendQ.  While the session's output is backed up no pong is
+        queued; only the latest ping is remembered and answered once the
+        output drains (RFC 6455 section 5.5.3 allows answering only the
+        latest).  The pongs held back count against the SendQ as if they had
+        been written, so a client that sends pings and never reads is closed
+        with 4001, as for any other output, without costing memory.
+        """
+        session = self.session
+        if session is None:
+            super().onPing(payload)
+            return
+        if session.closing:
+            return
+        if session.backed_up:
+            self.pending_pong = payload
+            session.owed += 2 + len(payload)
+            session.check_sendq()
+            return
+        self.pending_pong = None
+        super().onPing(payload)
+        session.check_sendq()
+
+    def drained(self) -> None:
+        """The session's output drained: answer the ping held back, if any."""
+        payload, self.pending_pong = self.pending_pong, None
+        session = self.session
+        if session is not None:
+            session.owed = 0
+        if payload is not None and session is not None and not session.closing:
+            super().onPing(payload)
+            session.check_sendq()
 
     def onCloseFrame(self, code: int, reasonRaw: bytes) -> Any:
         session = self.session
@@ -224,11 +262,7 @@ class DoorResource(Resource):
         if real is None:
             real = request.getClientAddress()
         if refusal is not None:
-            log.info(
-                "refused a WebSocket from {peer}: {reason}",
-                peer=format_peer(real),
-                reason=refusal,
-            )
+            listener.handshake_refusals.refused(peer=format_peer(real), reason=refusal)
             request.setResponseCode(403, b"Forbidden")
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return (refusal + "\n").encode()
@@ -249,6 +283,9 @@ class DoorResource(Resource):
             WebSocketDoor, self.factory.buildProtocol(request.getClientAddress())
         )
         door.client_host = client
+        handed_over = getattr(channel, "handed_over", None)
+        if handed_over is not None:  # counted as a session from now on
+            handed_over()
         # Take the connection over from twisted.web, as autobahn's
         # WebSocketResource does.
         transport, channel.transport = channel.transport, None

@@ -9,16 +9,20 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from chatd.net.addresses import parse_host
 from chatd.net.limits import Network
 
 
 def _address(text: str) -> str | None:
-    """An address from the header (IPv6 may come in brackets), or None."""
+    """
+    An address from the header (IPv6 may come in brackets), IPv4 mapped into
+    IPv6 as IPv4, or None (an IPv6 zone too: L{parse_ip}).
+    """
     text = text.strip()
     if text.startswith("[") and "]" in text:
         text = text[1 : text.index("]")]
     try:
-        return str(ipaddress.ip_address(text))
+        return parse_host(text)
     except ValueError:
         return None
 

@@ -93,6 +93,7 @@ class WebSession(Connection):
             self.wire_write = self.shim.raw_write
             if self.user is not None:
                 self.factory.chat.session_changed(self.user)
+            self.shim.door.drained()
 
     def _checked_write(self, data: bytes) -> None:
         if not self.closing:

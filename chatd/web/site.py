@@ -17,20 +17,23 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
+from zope.interface import implementer
 
 from chatd.irc.factory import IRCFactory
 from chatd.jsonproto.lines import ChatFactory
 from chatd.log import logger
-from chatd.net.connection import Connection
-from chatd.net.limits import Network
+from chatd.net.connection import Connection, format_peer, host_of
+from chatd.net.limits import Network, address_key
 from chatd.net.listener import Listener
+from chatd.net.proxy import BurstLog
 from chatd.web.door import DoorFactory, DoorResource, _upgrading
 from chatd.web.origins import Origins
 
@@ -46,6 +49,15 @@ log = logger(__name__)
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 #: How long an HTTP connection may sit idle between requests.
 HTTP_TIMEOUT = 60
+#: Seconds an HTTP connection has to send a whole request (request line,
+#: headers and a body of at most L{BODY_MAX} bytes), from when it opens or
+#: its previous response is done: twisted.web's own timeout starts again on
+#: every byte (slowloris).
+HEAD_TIMEOUT = 10.0
+#: The longest request body read: chatd takes none (a WebSocket handshake
+#: and every page are GET), so anything longer, or chunked, is refused
+#: before it is read.
+BODY_MAX = 4096
 
 NOT_BUILT = b"""chatd is running, but its web client is not built (there is no
 chatd/web/static/index.html in this installation).
@@ -56,11 +68,23 @@ See docs/web.md.
 """
 
 
+#: The web client's Content-Security-Policy: its page's own (the C{meta} tag
+#: of C{index.html}), and C{frame-ancestors 'none'}, which only a header can
+#: say, so that no other site can frame the client (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 class Files(File):
     """
     The client's files, without directory listings, each with the type its
     name says and C{nosniff}, so that a browser never runs a file as
-    something else.
+    something else, and the client's L{CONTENT_SECURITY_POLICY} and
+    C{X-Frame-Options: DENY}, so that no other site frames it.
     """
 
     contentTypes = {
@@ -80,6 +104,8 @@ class Files(File):
 
     def render(self, request: Request) -> bytes | int:
         request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+        request.setHeader(b"x-frame-options", b"DENY")
         result: bytes | int = super().render(request)
         return result
 
@@ -146,10 +172,159 @@ class Root(Resource):
         return self.render_GET(request)
 
 
+@implementer(IResource)
+class _HeadOnly:
+    """
+    A resource's answer to HEAD: its GET's headers, with the length of the
+    body it would send, and no body (twisted.web would drop it, and log a
+    warning each time).
+    """
+
+    isLeaf = True
+
+    def __init__(self, resource: IResource) -> None:
+        self.resource = resource
+
+    def render(self, request: Request) -> bytes | int:
+        body: bytes | int = self.resource.render(request)
+        if isinstance(body, bytes) and body:
+            request.setHeader(b"content-length", b"%d" % len(body))
+            return b""
+        return body
+
+    def getChildWithDefault(self, name: bytes, request: Request) -> IResource:
+        child: IResource = self.resource.getChildWithDefault(name, request)
+        return child
+
+    def putChild(self, path: bytes, child: IResource) -> None:
+        self.resource.putChild(path, child)
+
+
+class WebRequest(Request):
+    """
+    twisted.web's request, which refuses a body longer than L{BODY_MAX} or
+    chunked (413, then closed) as soon as the headers say so, rather than
+    buffering it to a temporary file without limit.
+    """
+
+    def render(self, resrc: IResource) -> None:
+        if self.method == b"HEAD":
+            resrc = _HeadOnly(resrc)
+        super().render(resrc)
+
+    def gotLength(self, length: int | None) -> None:
+        channel: Any = self.channel
+        if (length is None or length > BODY_MAX) and isinstance(
+            channel, http.HTTPChannel
+        ):
+            self._refuse_body(channel)
+            return
+        super().gotLength(length)
+
+    def _refuse_body(self, channel: http.HTTPChannel) -> None:
+        body = (
+            f"chatd takes no request body longer than {BODY_MAX} bytes, "
+            "nor a chunked one\n"
+        ).encode()
+        # no "100 Continue" after the refusal
+        self.requestHeaders.removeHeader(b"expect")
+        # read nothing more: neither the body nor a next request
+        noop: Any = lambda *args: None  # noqa: E731
+        channel.dataReceived = channel.lineReceived = noop  # type: ignore[method-assign]
+        channel.rawDataReceived = noop  # type: ignore[method-assign]
+        channel.persistent = False
+        transport: Any = channel.transport
+        transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n" + body
+        )
+        channel.loseConnection()
+
+
+class WebChannel(http.HTTPChannel):
+    """
+    One HTTP connection: counted per address (L{WebListener.http_admit}),
+    given L{HEAD_TIMEOUT} seconds on the listener's clock for each request
+    head, and closed without a log line when idle (chatd logs no HTTP).
+    """
+
+    #: the listener (L{WebListener.buildProtocol} sets it)
+    listener: WebListener
+    #: the client's address, as the PROXY header gave it (or the peer)
+    chatd_client: IAddress | None = None
+    #: the address this connection is counted under, while it is
+    http_key: str | None = None
+    _head: IDelayedCall | None = None
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        if self.listener.http_admit(self):
+            self._start_head()
+
+    def _start_head(self) -> None:
+        self._stop_head()
+        self._head = self.listener.clock.callLater(HEAD_TIMEOUT, self._head_late)
+
+    def _stop_head(self) -> None:
+        head, self._head = self._head, None
+        if head is not None and head.active():
+            head.cancel()
+
+    def _head_late(self) -> None:
+        self._head = None
+        transport: Any = self.transport
+        if transport is not None:
+            transport.abortConnection()
+
+    def allContentReceived(self) -> None:
+        self._stop_head()
+        super().allContentReceived()
+
+    def requestDone(self, request: http.Request) -> None:
+        super().requestDone(request)
+        transport: Any = self.transport
+        if transport is not None and self.persistent and not transport.disconnecting:
+            self._start_head()  # the next request's head
+
+    def handed_over(self) -> None:
+        """The connection is a WebSocket's now: no longer HTTP's to count."""
+        self._stop_head()
+        self.setTimeout(None)
+        self.listener.http_release(self)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._stop_head()
+        self.listener.http_release(self)
+        super().connectionLost(reason)
+
+    def timeoutConnection(self) -> None:
+        # twisted.web's, without its "Timing out client" line
+        if self.abortTimeout is not None:
+            self._abortingCall = self.callLater(
+                self.abortTimeout, self.forceAbortClient
+            )
+        self.loseConnection()
+
+    def forceAbortClient(self) -> None:
+        # twisted.web's, without its "Forcibly timing out client" line
+        self._abortingCall = None
+        transport: Any = self.transport
+        transport.abortConnection()
+
+
 class WebSite(Site):
-    """twisted.web's site, without its access log (chatd logs its own)."""
+    """
+    twisted.web's site, without its access log (chatd logs its own), and
+    with no request bodies (L{WebRequest}).
+    """
 
     noisy = False
+    requestFactory = WebRequest
+    #: HTTP/1.1 (twisted.web's HTTP/2 needs h2, which chatd does not
+    #: install, and a WebSocket cannot open over HTTP/2)
+    protocol = WebChannel  # type: ignore[assignment]
 
     def log(self, request: http.Request) -> None:
         pass
@@ -196,10 +371,29 @@ class WebListener(Listener):
         super().__init__(chat, clock, max_line, idle_timeout, **limits)
         self.origins = Origins(origins)
         self.trusted: tuple[Network, ...] = tuple(trusted)
+        #: open plain HTTP connections per address (L{http_admit})
+        self._http_counts: dict[str, int] = {}
+        #: HTTP connections refused, over the per-address limit
+        self.http_refusals = BurstLog(
+            clock,
+            "refused an HTTP connection from {peer}: {reason} "
+            "(further refusals are counted, not logged)",
+            "refused {count} more HTTP connections",
+            log,
+        )
+        #: refused WebSocket handshakes, logged once per burst
+        self.handshake_refusals = BurstLog(
+            clock,
+            "refused a WebSocket from {peer}: {reason} "
+            "(further refusals are counted, not logged)",
+            "refused {count} more WebSocket handshakes",
+            log,
+        )
         self.irc_door = DoorFactory(self, "irc")
         self.json_door = DoorFactory(self, "json")
         self.root = Root(self, static)
-        self.site = WebSite(self.root, timeout=HTTP_TIMEOUT)
+        # HTTP timeouts on the listener's clock
+        self.site = WebSite(self.root, timeout=HTTP_TIMEOUT, reactor=clock)
 
     def configure(self, origins: Iterable[str], trusted: Iterable[Network]) -> None:
         """New C{[web] origins} and C{[proxy] trusted} (a reload)."""
@@ -226,15 +420,61 @@ class WebListener(Listener):
         doors then take as the peer (L{chatd.net.proxy}).
         """
         protocol: Protocol | None = self.site.buildProtocol(addr)
-        channel: Any = getattr(protocol, "_channel", protocol)  # twisted.web's wrapper
-        if channel is not None:
-            channel.chatd_client = addr
+        if isinstance(protocol, WebChannel):
+            protocol.listener = self
+            protocol.chatd_client = addr
         return protocol
+
+    def http_admit(self, channel: WebChannel) -> bool:
+        """
+        Count a new HTTP connection under its address, or refuse it (503,
+        closed) if that address has C{[limits] per_address} (C{--max-per-ip})
+        open already.  Plain HTTP connections are counted apart from the
+        sessions in the gate, with the same limit and exemptions: one that
+        becomes a WebSocket (L{WebChannel.handed_over}) is counted by the
+        gate as a session only, never twice.
+        """
+        gate = self.gate
+        limit = 0 if gate is None else gate.limit.per_address
+        address = channel.chatd_client or channel.transport.getPeer()  # type: ignore[union-attr]
+        host = host_of(address)
+        if gate is None or not limit or gate.exempt(host):
+            return True
+        key = address_key(host)
+        count = self._http_counts.get(key, 0)
+        if count >= limit:
+            reason = f"too many connections from your address (at most {limit} at once)"
+            self.http_refusals.refused(peer=format_peer(address), reason=reason)
+            body = (reason + "\n").encode()
+            transport: Any = channel.transport
+            channel.persistent = False
+            transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\n"
+                b"Content-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+                b"Connection: close\r\n\r\n" + body
+            )
+            transport.loseConnection()
+            return False
+        self._http_counts[key] = count + 1
+        channel.http_key = key
+        return True
+
+    def http_release(self, channel: WebChannel) -> None:
+        """An HTTP connection counted by L{http_admit} is gone (or a WebSocket)."""
+        key, channel.http_key = channel.http_key, None
+        if key is None:
+            return
+        count = self._http_counts.pop(key, 0) - 1
+        if count > 0:
+            self._http_counts[key] = count
 
     def startFactory(self) -> None:
         self.site.doStart()
 
     def stopFactory(self) -> None:
+        self.handshake_refusals.stop()
+        self.http_refusals.stop()
         self.site.doStop()
 
     # what the service sets and asks of a listener, for both factories

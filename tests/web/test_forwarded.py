@@ -6,8 +6,10 @@ from ipaddress import ip_network
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase
 
 from chatd.net.limits import AddressLimit, Gate
+from chatd.web.forwarded import client_address
 from tests.web.support import WebTestCase
 
 
@@ -137,3 +139,32 @@ class ProxyProtocolTests(WebTestCase):
         raw.transport.write(masked(b"\x03\xe8", opcode=8))
         lost.addTimeout(10, reactor)
         yield lost
+
+
+class HeaderTests(SynchronousTestCase):
+    trusted = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+
+    def test_zone_ends_the_walk(self) -> None:
+        """
+        An IPv6 address with a zone is not an address: it would be the
+        user's host, text and all (C{fe80::1%x KICK #c :hi}).  The walk ends
+        at the last trusted proxy, as for any other thing that is not one.
+        """
+        for bad in ("fe80::1%x KICK #c :hi", "fe80::1%eth0", "[fe80::1%x]", "a!b@c"):
+            self.assertEqual(
+                client_address("127.0.0.1", bad, self.trusted), "127.0.0.1"
+            )
+            self.assertEqual(
+                client_address("127.0.0.1", f"{bad}, 203.0.113.9", self.trusted),
+                "203.0.113.9",
+            )
+
+    def test_ipv4_mapped(self) -> None:
+        """An IPv4 address mapped into IPv6 is IPv4's, as with PROXY and WEBIRC."""
+        self.assertEqual(
+            client_address("127.0.0.1", "::ffff:203.0.113.9", self.trusted),
+            "203.0.113.9",
+        )
+        self.assertEqual(
+            client_address("::1", "[::FFFF:203.0.113.9]", self.trusted), "203.0.113.9"
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 
@@ -273,6 +274,17 @@ class PerAddressTests(WebTestCase):
         code, _ = yield second.closed
         self.assertEqual(code, 4007)
 
+    @inlineCallbacks
+    def test_websocket_counted_once(self) -> Any:
+        """
+        A WebSocket counts as a session, not also as an HTTP connection; plain
+        HTTP connections have a cap of their own, with the same limit.
+        """
+        yield self.irc_user("alice")  # would be refused if counted twice
+        code, body, _ = yield self.get("/healthz")
+        self.assertEqual((code, body), (200, b"ok\n"))
+        self.assertEqual(self.web._http_counts, {})
+
 
 class SendQTests(WebTestCase):
     web_options = {"max_sendq": 32 * 1024}
@@ -310,3 +322,77 @@ class SendQTests(WebTestCase):
         self.assertEqual((code, reason), (4001, "SendQ exceeded"))
         lines = [p for p, _ in alice.messages]
         self.assertEqual(lines[-1], b"ERROR :Closing Link: 127.0.0.1 (SendQ exceeded)")
+
+
+class PingFloodTests(WebTestCase):
+    #: big enough that the client is not over it when its output first
+    #: backs up: the pongs it is owed after that must count
+    web_options = {"max_sendq": 1024 * 1024}
+
+    @inlineCallbacks
+    def test_pings_never_read(self) -> Any:
+        """
+        A client that sends WebSocket pings and never reads is not answered
+        beyond its SendQ: it is closed with 4001 and the pongs the server
+        holds for it stay bounded.
+        """
+        alice = yield self.irc_user("alice", small_window=True)
+        bob = yield self.tcp_user("bob")
+        alice.transport.pauseProducing()
+        for batch in range(400):  # at most 400 * 50 * 131 bytes of pongs: 2.6 MB
+            for _ in range(50):
+                alice.sendPing(b"p" * 125)
+            bob.send(f"PING :{batch}")
+            yield bob.line(f"PONG chatd.local {batch}")
+            self.clock.advance(0)  # a dropped reader is taken out next turn
+            if "alice" not in self.chat.nicks:
+                break
+        self.assertNotIn("alice", self.chat.nicks)
+        alice.read_again()
+        code, reason = yield alice.closed
+        self.assertEqual((code, reason), (4001, "SendQ exceeded"))
+
+    @inlineCallbacks
+    def test_latest_ping_answered_on_drain(self) -> Any:
+        """
+        While a client's output is backed up its pings are not answered;
+        once it reads again, the latest is.
+        """
+        alice = yield self.irc_user("alice", small_window=True)
+        bob = yield self.tcp_user("bob")
+        [session] = self.web.connections
+        pongs: list[bytes] = []
+        alice.onPong = pongs.append  # type: ignore[method-assign]
+        alice.transport.pauseProducing()
+        sent = 0
+        for batch in range(400):
+            for _ in range(50):
+                alice.sendPing(b"p" * 125)
+                sent += 1
+            bob.send(f"PING :{batch}")
+            yield bob.line(f"PONG chatd.local {batch}")
+            if session.shim.door.pending_pong is not None:
+                break
+        self.assertIsNotNone(session.shim.door.pending_pong)
+        alice.sendPing(b"the latest")
+        bob.send("PING :last")
+        yield bob.line("PONG chatd.local last")
+        alice.read_again()
+        got: Deferred[bytes] = Deferred()
+        alice.onPong = lambda payload: (  # type: ignore[method-assign]
+            pongs.append(payload),
+            payload == b"the latest" and not got.called and got.callback(payload),
+        )
+        got.addTimeout(10, reactor)
+        yield got
+        self.assertLess(len(pongs), sent + 1)
+
+    @inlineCallbacks
+    def test_ping_answered(self) -> Any:
+        """A client that reads gets a pong for its ping."""
+        alice = yield self.irc_user("alice")
+        got: Deferred[bytes] = Deferred()
+        alice.onPong = got.callback  # type: ignore[method-assign]
+        alice.sendPing(b"hello")
+        payload = yield got
+        self.assertEqual(payload, b"hello")
