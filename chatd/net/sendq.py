@@ -78,8 +78,8 @@ def unsent(transport: object) -> int:
 def socket_transport(transport: object) -> Any:
     """
     The transport that owns the socket beneath C{transport} (itself for TCP
-    and UNIX, the TCP transport beneath TLS), or None (a test's
-    StringTransport).
+    and UNIX, the TCP transport beneath TLS or a WebSocket's framing), or
+    None (a test's StringTransport).
     """
     for _ in range(4):
         if isinstance(getattr(transport, "socket", None), socket.socket):

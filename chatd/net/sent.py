@@ -21,29 +21,14 @@ from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from chatd.net.sendq import socket_transport
+
 #: Linux's C{TCP_INFO} option (absent elsewhere: nothing is counted there).
 TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
 #: Where C{tcpi_bytes_acked} is in C{struct tcp_info}, and its size.
 _BYTES_ACKED = struct.Struct("=Q")
 _OFFSET = 120
 _ASK = 232
-
-
-def socket_of(transport: Any) -> socket.socket | None:
-    """
-    The TCP socket beneath C{transport}: itself, or below a TLS layer or a
-    WebSocket's framing (each keeps the one beneath as C{transport}).
-    """
-    for _ in range(6):
-        if transport is None:
-            return None
-        get_handle = getattr(transport, "getHandle", None)
-        if get_handle is not None:
-            handle = get_handle()
-            if isinstance(handle, socket.socket):
-                return handle
-        transport = getattr(transport, "transport", None)
-    return None
 
 
 def bytes_acked(sock: socket.socket) -> int | None:
@@ -71,10 +56,11 @@ class SentBytes:
         """Add what each of C{connections} sent since last asked; the total."""
         seen = self._seen
         for conn in connections:
-            sock = socket_of(getattr(conn, "transport", None))
-            if sock is None:
+            # The TCP transport beneath TLS or a WebSocket's framing too.
+            owner = socket_transport(getattr(conn, "transport", None))
+            if owner is None:
                 continue
-            now = bytes_acked(sock)
+            now = bytes_acked(owner.socket)
             if now is None:
                 continue
             before = seen.get(conn, 0)
@@ -84,4 +70,4 @@ class SentBytes:
         return self.total
 
 
-__all__ = ["SentBytes", "bytes_acked", "socket_of"]
+__all__ = ["SentBytes", "bytes_acked"]
