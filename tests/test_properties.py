@@ -34,6 +34,8 @@ TYPES = {
     "nick",
     "quit",
     "bye",
+    # an IRC client's +typing reaches JSON clients (docs/protocol.md)
+    "typing",
 }
 
 nicks = st.sampled_from(["alice", "Alice", "bob", "BOB", "carol", "dave"])

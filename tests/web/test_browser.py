@@ -8,12 +8,15 @@ Each test has a server and a browser of its own.  Every wait is for
 something on the page or on a socket, with a deadline (L{TIMEOUT_MS},
 L{WAIT}); nothing sleeps.  Without Chromium or Playwright
 the tests are skipped with the reason, except under CI (C{CI=true}), where
-they fail: CI installs both (see C{.ci/run}).
+they fail: CI installs both (see C{.ci/run}).  On PyPy they are always
+skipped: Playwright is a CPython-only test dependency, and CI runs them in
+its CPython stage (the server under test is the same either way).
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import socket
@@ -166,6 +169,10 @@ class BrowserCase(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        if platform.python_implementation() != "CPython":
+            raise SkipTest(
+                "the browser tests run on CPython (Playwright is installed there only)"
+            )
         reason = missing()
         if reason is not None:
             if os.environ.get("CI") == "true":
