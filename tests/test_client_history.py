@@ -148,6 +148,11 @@ class RenderTests(SynchronousTestCase):
         )
         marker = {"type": "read_marker", "target": "#c", "read_marker": NOW}
         self.assertEqual(self.show(marker), [])
+        # An IRC or web user typing: not shown, and not a bad line either.
+        typing = {"type": "typing", "from": "bob", "to": "#c", "state": "active"}
+        self.assertEqual(self.show(typing), [])
+        [line] = self.show({"type": "typing", "from": "bob"})
+        self.assertTrue(line.startswith("! bad line from server"), line)
 
     def test_bad_items_are_bad_lines(self) -> None:
         for items in ([1], [{"type": "message"}], [{"type": "bye", "ts": "x"}]):

@@ -322,6 +322,9 @@ def _render(
     if kind == "read_marker":
         _str(obj, "target")
         return []  # another of our connections read further: nothing to show
+    if kind == "typing":
+        _str(obj, "from"), _str(obj, "to"), _str(obj, "state")
+        return []  # someone is typing: a line each keystroke would drown the chat
     if kind == "bye":
         code, reason = _str(obj, "code"), _str(obj, "reason")
         if code == "quit":
