@@ -572,25 +572,43 @@ class MessageTests(IRCCase):
         )
         self.assertEqual("".join(line.params[1][8:-1] for line in lines), "é" * 1000)
 
-    def test_a_line_too_long_once_prefixed_is_split_not_cut(self) -> None:
+    def test_a_line_too_long_once_prefixed_is_refused_not_cut(self) -> None:
         bob = self.irc("bob", "#a")
         alice = self.irc("a" * 30, "#a")
         bob.lines()
+        alice.lines()
         text = "b" * (510 - len("PRIVMSG #a "))
         alice.send("PRIVMSG #a " + text)
         # With alice's prefix the one line would pass 512 bytes, which
-        # clients (and the IRCv3 WebSocket tests) do not accept: it comes
-        # as two lines of at most 512, the first as full as it can be.
-        first, second = bob.lines()
-        for line in (first, second):
-            wire = f":{line.prefix} PRIVMSG #a :{line.params[1]}\r\n"
-            self.assertLessEqual(len(wire.encode()), 512)
-        self.assertEqual(len(f":{first.prefix} PRIVMSG #a :{first.params[1]}"), 510)
-        self.assertEqual(first.params[1] + second.params[1], text)
-        # What fits is one line, as sent.
-        alice.send("PRIVMSG #a :" + "c" * 400)
+        # clients (and the IRCv3 tests) do not accept; cut, it would lose
+        # its end, and split, its second line would repeat the msgid.  So
+        # alice is told, as ergo does with allow-truncation off.
+        [reply] = alice.lines()
+        self.assertEqual(reply.command, "417")
+        self.assertEqual(
+            reply.params[-1], "Line too long to be relayed without truncation"
+        )
+        self.assertEqual(bob.lines(), [])
+        # Exactly 512 bytes with the prefix is one line, as sent; so is an
+        # action, whose CTCP wrapping counts.
+        alice.send("PRIVMSG #a :hi")
         [line] = bob.lines()
-        self.assertEqual(line.params[1], "c" * 400)
+        head = f":{line.prefix} PRIVMSG #a :"
+        fits = "c" * (510 - len(head))
+        alice.send("PRIVMSG #a :" + fits)
+        [line] = bob.lines()
+        self.assertEqual(line.params[1], fits)
+        alice.send(f"PRIVMSG #a :\x01ACTION {fits[: -len(chr(1) * 2 + 'ACTION ')]}\x01")
+        [line] = bob.lines()
+        self.assertTrue(line.params[1].startswith("\x01ACTION c"))
+        alice.send(f"PRIVMSG #a :\x01ACTION {fits}\x01")
+        [reply] = alice.lines()
+        self.assertEqual(reply.command, "417")
+        # A NOTICE is never answered: it is split into lines of 512.
+        alice.send("NOTICE #a " + text)
+        first, second = bob.lines()
+        self.assertEqual(first.params[1] + second.params[1], text)
+        self.assertEqual(alice.lines(), [])
 
     def test_message_errors(self) -> None:
         alice = self.irc("alice", "#a")

@@ -18,15 +18,22 @@ from chatd.core import (
 )
 from chatd.core.identity import SERVICE_NICKS
 from chatd.irc.message import (
+    LINE_MAX,
     Line,
     build,
     ctcp_action,
     mask,
 )
+from chatd.irc.numerics import ERR_INPUTTOOLONG
 from chatd.irc.session import Command, IRCSession
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+
+    from chatd.core import User
+
+#: What an action adds to its text on the wire.
+ctcp_wrap = "\x01ACTION \x01"
 
 #: Most targets of one PRIVMSG, NOTICE, or one JOIN/PART list.
 MAX_TARGETS = 4
@@ -98,6 +105,17 @@ class Messages(IRCSession):
         tags: dict[str, str],
     ) -> None:
         user = self._user()
+        if not notice and not self._fits(user, command, target, text, action):
+            # As ergo with allow-truncation off: the sender is told, rather
+            # than the others getting a cut or split line (a split line
+            # would repeat the msgid, and clients that drop repeats would
+            # lose its end).  A NOTICE is never answered, so it is split.
+            self.write(
+                self.numeric(
+                    ERR_INPUTTOOLONG, "Line too long to be relayed without truncation"
+                )
+            )
+            return
         chat = self.factory.chat
         now = self.factory.clock.seconds()
         try:
@@ -117,6 +135,16 @@ class Messages(IRCSession):
             ):
                 self.write(self.numeric(rfc.RPL_AWAY, message.to, recipient.away))
         self._echo(message, self.factory.message_lines(message))
+
+    @staticmethod
+    def _fits(user: User, command: str, target: str, text: str, action: bool) -> bool:
+        """
+        Whether C{text}, sent by C{user} to C{target}, fits one relayed line
+        of 512 bytes with the sender's prefix.
+        """
+        size = len(text.encode("utf-8")) + (len(ctcp_wrap) if action else 0)
+        head = f":{mask(user.nick or '*', user)} {command} {target} :"
+        return size + len(head.encode("utf-8")) <= LINE_MAX - 2
 
     def _echo(self, message: Message | TagMessage | CTCP, lines: list[str]) -> None:
         """
