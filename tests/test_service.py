@@ -732,12 +732,19 @@ class SighupTests(SynchronousTestCase):
     def test_sighup_reloads(self) -> None:
         self.addCleanup(set_level, get_level())
         path = Path(self.mktemp()).resolve()
-        path.write_text("[flood]\nrate = 3\n", "utf-8")
+        # The listener is named, not the default 8123, which a chatd the
+        # developer runs beside the tests may hold (the reload would then
+        # fail to listen, and rightly change nothing).
+        listen = '[json]\nlisten = ["tcp:0:interface=127.0.0.1"]\n'
+        path.write_text(listen + "[flood]\nrate = 3\n", "utf-8")
         options = Options()
         options.parseOptions(["--config", str(path)])
         factory = ChatFactory(Chat(), reactor, flood=FloodLimit(10, 3, 20))
         service = ChatService(
-            reactor, [(factory, [])], settings=options.settings, source=options.source
+            reactor,
+            [(factory, ["tcp:0:interface=127.0.0.1"])],
+            settings=options.settings,
+            source=options.source,
         )
         before = signal.getsignal(signal.SIGHUP)
         service.startService()
@@ -757,7 +764,7 @@ class SighupTests(SynchronousTestCase):
                 original(f, *args)
 
         self.patch(reactor, "callFromThread", from_thread)
-        path.write_text("[flood]\nrate = 7\n", "utf-8")
+        path.write_text(listen + "[flood]\nrate = 7\n", "utf-8")
         handler(signal.SIGHUP, None)
         self.assertEqual(factory.flood.rate, 3)  # not inside the handler...
         [reload_now] = calls
@@ -765,7 +772,7 @@ class SighupTests(SynchronousTestCase):
         self.assertEqual(factory.flood.rate, 7)
         # a bad file is logged, not raised into the reactor
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
-        path.write_text("[flood]\nrate = 0\n", "utf-8")
+        path.write_text(listen + "[flood]\nrate = 0\n", "utf-8")
         handler(signal.SIGHUP, None)
         calls[-1]()
         self.assertIn(
