@@ -292,6 +292,30 @@ class DisplayTests(AccountCase):
         self.assertIn("WHOX", isupport)
 
 
+class AccountBanTests(AccountCase):
+    def test_account_extban_is_advertised_and_matches_the_account(self) -> None:
+        # IRCv3 account-extban: EXTBAN names the prefix, ACCOUNTEXTBAN the type.
+        isupport = self.factory.isupport
+        self.assertIn("EXTBAN=$,a", isupport)
+        self.assertIn("ACCOUNTEXTBAN=a", isupport)
+        self.account("jilles", "sesame123")
+        op = self.irc("op", "#c")
+        self.assertEqual(op.codes("MODE #c +b $a:jilles"), ["MODE"])
+        # Only the account is banned, not other guests.
+        guest = self.irc("guest")
+        self.assertEqual(guest.codes("JOIN #c")[0], "JOIN")
+        client = self.connect()
+        client.send("CAP LS 302")
+        self.assertEqual(
+            self.sasl(client, plain("jilles", "sesame123"))[-1].command, "903"
+        )
+        client.send("NICK anything", "USER j 0 * :J", "CAP END")
+        client.lines()
+        self.assertEqual(client.codes("JOIN #c"), ["474"])
+        self.assertEqual(op.codes("MODE #c -b $a:jilles"), ["MODE"])
+        self.assertEqual(client.codes("JOIN #c")[0], "JOIN")
+
+
 class OperTests(AccountCase):
     def test_oper_kill_wallops(self) -> None:
         ircop = self.irc("ircop")

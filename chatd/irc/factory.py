@@ -109,6 +109,9 @@ class IRCFactory(Listener):
         )
         lists = "".join(LISTS)
         self.isupport = [
+            # IRCv3 account-extban: bans, exceptions and invite exceptions
+            # may name an account as $a:name.
+            "ACCOUNTEXTBAN=a",
             f"AWAYLEN={AWAY_MAX}",
             "CASEMAPPING=ascii",
             "CHANLIMIT=#:",
@@ -116,6 +119,7 @@ class IRCFactory(Listener):
             f"CHANNELLEN={CHANNEL_MAX}",
             "CHANTYPES=#",
             "EXCEPTS=e",
+            "EXTBAN=$,a",
             "INVEX=I",
             f"KEYLEN={KEY_MAX}",
             f"KICKLEN={REASON_MAX}",
