@@ -736,8 +736,9 @@ OPTIONS: tuple[Option, ...] = (
         "history.enabled",
         BOOLEAN,
         True,
-        "Whether what is said in channels (and privately between accounts) "
-        "is kept, for replay, paging back and search.",
+        "Keep nothing of what is said (in channels and privately between "
+        "accounts): no replay on join, paging back or search. History is "
+        "kept by default.",
         flag="no-history",
         negate=True,
         restart=True,
@@ -801,8 +802,8 @@ OPTIONS: tuple[Option, ...] = (
         "metrics.enabled",
         BOOLEAN,
         True,
-        "Serve Prometheus metrics at /metrics: on the web listener, or only "
-        "on --metrics-listen's endpoints when it is given.",
+        "Serve no Prometheus metrics. By default they are at /metrics on the "
+        "web listener, or only on --metrics-listen's endpoints when given.",
         flag="no-metrics",
         negate=True,
         restart=True,

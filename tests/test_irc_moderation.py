@@ -247,6 +247,25 @@ class JoinTests(IRCCase):
         alice.ask("MODE #a +e *o*!*@*")
         self.assertEqual(bob.ask("JOIN #a")[0].command, "JOIN")
 
+    def test_a_banned_member_keeps_their_nick(self) -> None:
+        alice = self.irc("alice", "#a")
+        bob = self.irc("bob", "#a")
+        alice.ask("MODE #a +b bob")
+        bob.lines()
+        self.assertEqual(
+            said(bob.ask("NICK robert")),
+            [
+                (
+                    "435",
+                    ["robert", "#a", "Cannot change nickname while banned on channel"],
+                )
+            ],
+        )
+        self.assertEqual(alice.lines(), [])
+        alice.ask("MODE #a +v bob")
+        bob.lines()
+        self.assertEqual(bob.codes("NICK robert"), ["NICK"])
+
     def test_invite_only_and_invite_exceptions(self) -> None:
         alice = self.irc("alice", "#a")
         alice.ask("MODE #a +i")

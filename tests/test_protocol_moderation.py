@@ -685,6 +685,12 @@ class BanTests(ModerationCase):
             ("cannot_send", "you are banned from #c"),
         )
         self.assertEqual(carol.lines(), [])
+        # Nor slip out of the ban with a new nick.
+        self.assertEqual(
+            error(bob.request("nick", nick="robert")),
+            ("banned", "you cannot change your nick while banned from #c"),
+        )
+        self.assertEqual(carol.lines(), [])
         # An exception lets him speak (and join) again.
         reply = alice.request("ban", channel="#c", mask="bob", list="except")
         self.assertEqual(

@@ -186,10 +186,15 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
 
     # nicks
 
-    def set_nick(self, user: User, nick: str, now: float | None = None) -> str:
+    def set_nick(
+        self, user: User, nick: str, now: float | None = None, forced: bool = False
+    ) -> str:
         """
         Give C{user} the nick C{nick}; return it as stored.  Taking the nick
-        you have is a no-op; changing only its case tells the others.
+        you have is a no-op; changing only its case tells the others.  A
+        member banned from one of their channels keeps their nick
+        (L{policy.nick_change_refusal}), unless the server renames them
+        (C{forced}).
         """
         self.last_event = None
         check_nick(nick)
@@ -202,6 +207,9 @@ class Chat(Moderation, Identity, ChannelRegistration, HistoryRules):
             return nick
         if old is None or fold(old) != key:
             self._check_owned(user, nick)
+            refusal = None if forced else policy.nick_change_refusal(user)
+            if refusal is not None:
+                raise refusal
         origin = user.origin
         user.nick = nick
         user.renamed()

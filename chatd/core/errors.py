@@ -23,6 +23,9 @@ class ChatError(Exception):
     """
 
     change: Change | None = None
+    #: The channel a refusal is about where the request named none (a nick
+    #: change refused by a ban in one of the user's channels).
+    channel: str | None = None
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message)

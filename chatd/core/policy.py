@@ -57,6 +57,25 @@ def speech_refusal(
     return None
 
 
+def nick_change_refusal(user: User) -> ChatError | None:
+    """
+    Why C{user} may not change nick (its C{channel} says where), or None
+    if they may: a member whom a ban covers (and no exception), without
+    voice or operator status, keeps their nick while in that channel, as on
+    InspIRCd and solanum; otherwise a new nick would slip out of a
+    nick-based ban and let them speak again.
+    """
+    for channel, member in ((c, c.members[user]) for c in user.channels.values()):
+        if not (member.op or member.voice) and is_banned(channel, user):
+            error = ChatError(
+                "banned",
+                f"you cannot change your nick while banned from {channel.name}",
+            )
+            error.channel = channel.name
+            return error
+    return None
+
+
 def may_speak(channel: Channel, member: Membership) -> bool:
     """What L{Membership.may_speak} caches."""
     return speech_refusal(channel, member.user, member) is None

@@ -17,6 +17,8 @@ RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
+#: solanum's and InspIRCd's refusal of a banned member's nick change
+ERR_BANONCHAN = "435"
 ERR_BADCHANMASK = "476"
 #: Modern IRC's invitations of your own (twisted's 346/347 are the +I list's).
 RPL_INVITELIST = "336"

@@ -25,6 +25,7 @@ from chatd.irc.message import (
 from chatd.irc.moderation import CHANNEL_MODES, CHANNEL_MODES_WITH_PARAM
 from chatd.irc.modes import USER_MODES
 from chatd.irc.numerics import (
+    ERR_BANONCHAN,
     ERR_INVALIDCAPCMD,
     RPL_GLOBALUSERS,
     RPL_LOCALUSERS,
@@ -132,7 +133,20 @@ class Registration(IRCSession):
             return
         assert old is not None
         source = mask(old, self.user)
-        self.factory.chat.set_nick(self.user, nick)
+        try:
+            self.factory.chat.set_nick(self.user, nick)
+        except ChatError as e:
+            if e.code != "banned" or e.channel is None:
+                raise
+            self.write(
+                self.numeric(
+                    ERR_BANONCHAN,
+                    nick,
+                    e.channel,
+                    "Cannot change nickname while banned on channel",
+                )
+            )
+            return
         self.write(build("NICK", nick, prefix=source), self._made())
 
     def irc_USER(self, line: Line) -> None:

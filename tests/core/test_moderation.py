@@ -174,19 +174,29 @@ class SpeechTests(ModCase):
         assert isinstance(message, Message)
         self.assertEqual((message.sender, message.text), ("eve", "from outside"))
 
-    def test_ban_silences_a_member_until_excepted_or_renamed(self) -> None:
+    def test_ban_silences_a_member_until_excepted_or_voiced(self) -> None:
         alice, bob = self.room("alice", "bob")
         self.modes(alice, Change("b", True, "bob"))
         self.assertRefused("cannot_send", self.chat.send, bob, "#room", "hi", 1.0)
-        # The cached decision follows the member's nick.
-        self.chat.set_nick(bob, "robert")
+        # A banned member keeps their nick (as on InspIRCd and solanum), or
+        # a new one would slip out of the ban.
+        error = self.assertRefused("banned", self.chat.set_nick, bob, "robert")
+        self.assertEqual(error.channel, "#room")
+        self.assertEqual(bob.nick, "bob")
+        self.chat.set_nick(bob, "BOB")  # only its case: still the same nick
+        # The server may rename them (nick protection), and the cached
+        # decision follows the member's nick, both ways.
+        self.chat.set_nick(bob, "robert", forced=True)
         self.chat.send(bob, "#room", "new name", 1.0)
         self.chat.set_nick(bob, "Bob")
         self.assertRefused("cannot_send", self.chat.send, bob, "#room", "hi", 1.0)
         self.modes(alice, Change("e", True, "*!~bob@*"))
         self.chat.send(bob, "#room", "excepted", 1.0)
+        self.chat.set_nick(bob, "bobby")
+        self.chat.set_nick(bob, "bob")
         self.modes(alice, Change("e", False, "*!~bob@*"), Change("v", True, "bob"))
         self.chat.send(bob, "#room", "voiced speak through bans", 1.0)
+        self.chat.set_nick(bob, "bobby")
 
     def test_statusmsg_reaches_operators_only(self) -> None:
         alice, _bob, carol = self.room("alice", "bob", "carol")
