@@ -333,6 +333,10 @@ class RenderTests(SynchronousTestCase):
             ["10:05 [wallops] root: spam in #a"],
         )
         self.assertEqual(
+            self.render({"type": "oper", "oper": None, "reason": "block gone"}),
+            ["10:05 * you are no longer a server operator (block gone)"],
+        )
+        self.assertEqual(
             self.render(
                 {"type": "bye", "code": "killed", "reason": "Killed (root (spam))"}
             ),

@@ -10,9 +10,11 @@ from base64 import b64decode, b64encode
 
 from scramp import ScramClient
 
+from chatd.accounts.passwords import hash_password
 from chatd.irc.message import Line
-from tests.support import give_accounts
+from tests.support import TEST_LN, OperBlock, give_accounts
 from tests.test_irc import SERVER, IRCCase, IRCClient
+from tests.test_protocol_accounts import error
 
 
 def plain(account: str, password: str, authzid: str = "") -> str:
@@ -346,6 +348,50 @@ class OperTests(AccountCase):
             bob.raw(), [":alice!~alice@127.0.0.1 QUIT :Killed (ircop (spamming))"]
         )
         self.assertTrue(ircop.connected)
+
+    def test_a_reload_takes_away_what_the_config_no_longer_gives(self) -> None:
+        opers = self.factory.opers
+        assert opers is not None
+        admin = opers.blocks["admin"]
+        ircop = self.irc("ircop")
+        json = self.server.user("jop")
+        ircop.ask("OPER admin operpassword")
+        self.assertEqual(
+            json.request("oper", name="admin", password="operpassword")["type"], "ok"
+        )
+        victim = self.irc("victim")
+        # The same block again: nothing changes.
+        opers.reload([admin], self.server.chat)
+        self.assertEqual(ircop.lines(), [])
+        self.assertEqual(json.lines(), [])
+        # A new password: both must OPER again, and are told at once.
+        moved = OperBlock("admin", hash_password("newpassword", ln=TEST_LN))
+        opers.reload([moved], self.server.chat)
+        why = "the operator block admin has a new password: OPER again"
+        self.assertEqual(
+            ircop.raw(),
+            [
+                ":ircop!~ircop@127.0.0.1 MODE ircop -o",
+                f":{SERVER} NOTICE ircop :You are no longer a server operator: {why}",
+            ],
+        )
+        self.assertEqual(json.lines(), [{"type": "oper", "oper": None, "reason": why}])
+        self.assertEqual(ircop.codes("KILL victim :bye"), ["481"])
+        self.assertNotIn("313", victim.codes("WHOIS ircop"))
+        self.assertEqual(
+            error(json.request("kill", nick="victim", reason="x"))[0], "not_oper"
+        )
+        self.assertTrue(victim.connected)
+        # Gone from the file: the same.
+        self.assertEqual(ircop.ask("OPER admin newpassword")[0].command, "381")
+        opers.reload([], self.server.chat)
+        self.assertIn("no longer in the config", ircop.raw()[-1])
+        self.assertEqual(ircop.codes("WALLOPS :hi"), ["481"])
+        # A host mask that no longer admits them: the same.
+        opers.reload([moved], self.server.chat)
+        self.assertEqual(ircop.ask("OPER admin newpassword")[0].command, "381")
+        opers.reload([OperBlock("admin", moved.password, "boss!*@*")], self.server.chat)
+        self.assertIn("no longer admits ircop!~ircop@127.0.0.1", ircop.raw()[-1])
 
     def test_rehash_without_a_config_file(self) -> None:
         ircop = self.irc("ircop")

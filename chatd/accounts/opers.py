@@ -21,6 +21,7 @@ from chatd.log import logger
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from chatd.core.chat import Chat
     from chatd.core.model import User
 
 log = logger(__name__)
@@ -55,6 +56,39 @@ class Opers:
     def replace(self, blocks: Iterable[OperBlock]) -> None:
         """Take the blocks of a (re)loaded config file."""
         self.blocks = {b.name: b for b in blocks}
+
+    def reload(self, blocks: Iterable[OperBlock], chat: Chat) -> None:
+        """
+        Take the blocks of a reloaded config file, and take operator status
+        from the connected operators whose block is gone, has a new
+        password, or no longer admits them (L{revocation}): removing an
+        operator from the file takes effect at once, as on ergo.
+        """
+        before = self.blocks
+        self.replace(blocks)
+        for user in list(chat.opers):
+            why = self.revocation(user, before.get(user.oper or ""))
+            if why is not None:
+                chat.revoke_oper(user, why)
+
+    def revocation(self, user: User, before: OperBlock | None) -> str | None:
+        """
+        Why C{user}, operator by the block C{before} (as it was when they
+        became one), is one no longer under the present blocks, or None if
+        they still are: the block is gone, has another password (as after a
+        leak: they must C{OPER} again), or no longer admits their mask.
+        """
+        name = user.oper
+        if name is None:
+            return None
+        block = self.blocks.get(name)
+        if block is None:
+            return f"the operator block {name} is no longer in the config"
+        if before is not None and block.password != before.password:
+            return f"the operator block {name} has a new password: OPER again"
+        if not compile_mask(block.hostmask).fullmatch(user.folded_mask):
+            return f"the operator block {name} no longer admits {user.mask}"
+        return None
 
     def __len__(self) -> int:
         return len(self.blocks)

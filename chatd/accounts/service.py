@@ -170,7 +170,7 @@ class AccountsService:
             a.email_required,
             a.min_password_length,
         )
-        self.opers.replace(settings.opers)
+        self.opers.reload(settings.opers, self.chat)
         self.gateways.replace(settings.webirc)
         self.chat.nick_protection = a.nick_protection
         self.guard.timeout = a.nick_timeout

@@ -314,6 +314,9 @@ def _render(
         return [f"{clock} * {who} is now logged in as {account}"]
     if kind == "wallops":
         return [f"{clock} [wallops] {_str(obj, 'by')}: {_str(obj, 'text')}"]
+    if kind == "oper":
+        why = _reason(_str(obj, "reason"))
+        return [f"{clock} * you are no longer a server operator{why}"]
     if kind == "redact":
         by, target = _str(obj, "by"), _str(obj, "target")
         where = f"in {target}" if _is_channel(target) else "of your conversation"

@@ -349,6 +349,25 @@ class Wallops(Event):
         self.text = text
 
 
+class OperRevoked(Event):
+    """
+    C{nick} (the origin's) is no longer the server operator C{name}, for
+    C{reason} (its block left the config, or changed): delivered to that
+    user only.
+    """
+
+    __slots__ = ("name", "nick", "reason")
+    kind = "oper_revoked"
+
+    def __init__(
+        self, origin: Origin, msgid: str, ts: float, name: str, reason: str
+    ) -> None:
+        Event.__init__(self, origin, msgid, ts)
+        self.nick = origin.nick
+        self.name = name
+        self.reason = reason
+
+
 class Redacted(Event):
     """
     C{by} (the origin's nick) deleted the message C{redacted} of C{target}

@@ -14,7 +14,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from chatd.core.errors import ChatError
-from chatd.core.events import AccountChanged, Killed, NickChanged, Wallops
+from chatd.core.events import (
+    AccountChanged,
+    Killed,
+    NickChanged,
+    OperRevoked,
+    Wallops,
+)
 from chatd.core.names import REASON_MAX, TEXT_MAX, check_line, check_nick, fold
 from chatd.log import logger
 
@@ -207,6 +213,25 @@ class Identity:
                 name=name,
             )
 
+    def revoke_oper(self, user: User, reason: str, now: float | None = None) -> None:
+        """
+        Take server operator status from C{user}, who is told why (a config
+        reload removed or changed their block).
+        """
+        name = user.oper
+        if name is None:
+            return
+        self.set_oper(user, None)
+        log.warn(
+            "{nick} ({mask}) is no longer server operator {name}: {reason}",
+            nick=user.nick,
+            mask=user.mask,
+            name=name,
+            reason=reason,
+        )
+        event = OperRevoked(user.origin, self.next_id(), self._now(now), name, reason)
+        user.session.deliver(event)
+
     def require_oper(self, user: User) -> str:
         if user.oper is None:
             raise ChatError("not_oper", "only server operators may do that")
@@ -251,5 +276,10 @@ class Identity:
         self.router.to_users(
             [u for u in self.nicks.values() if u.wallops and u is not user], event
         )
-        log.info("WALLOPS from {nick}: {text}", nick=user.nick, text=text)
+        log.info(
+            "WALLOPS from server operator {oper} ({nick}): {text}",
+            oper=user.oper,
+            nick=user.nick,
+            text=text,
+        )
         return event

@@ -34,7 +34,7 @@ from chatd.core import (
     TagMessage,
     TopicChanged,
 )
-from chatd.core.events import AccountChanged, Wallops
+from chatd.core.events import AccountChanged, OperRevoked, Wallops
 from chatd.core.modes import CHANMODES, ISUPPORT_PREFIX, KEY_MAX, LIST_MAX, LISTS
 from chatd.history.reader import LIMIT_MAX
 from chatd.irc.history import MSGREFTYPES
@@ -321,6 +321,17 @@ class IRCFactory(Listener):
         if isinstance(event, Wallops):
             by = mask(event.by, source)
             return [build("WALLOPS", event.text, prefix=by, text=True)]
+        if isinstance(event, OperRevoked):
+            return [
+                build("MODE", event.nick, "-o", prefix=mask(event.nick, source)),
+                build(
+                    "NOTICE",
+                    event.nick,
+                    f"You are no longer a server operator: {event.reason}",
+                    prefix=self.server_name,
+                    text=True,
+                ),
+            ]
         raise TypeError(f"no IRC form for {event!r}")
 
     def ctcp_line(self, message: CTCP) -> str:

@@ -29,7 +29,13 @@ from chatd.core import (
     TagMessage,
     TopicChanged,
 )
-from chatd.core.events import AccountChanged, ReadMarked, Redacted, Wallops
+from chatd.core.events import (
+    AccountChanged,
+    OperRevoked,
+    ReadMarked,
+    Redacted,
+    Wallops,
+)
 from chatd.net.times import format_time
 
 RequestId = Union[str, int]
@@ -307,6 +313,8 @@ def _fields_of(event: Event) -> dict[str, Any] | None:
         return {"type": "account", "nick": event.nick, "account": event.account}
     if isinstance(event, Wallops):
         return {"type": "wallops", "by": event.by, "text": event.text}
+    if isinstance(event, OperRevoked):
+        return {"type": "oper", "oper": None, "reason": event.reason}
     if isinstance(event, Redacted):
         return {
             "type": "redact",

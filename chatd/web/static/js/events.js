@@ -253,6 +253,10 @@ export const Events = {
       this.info(this.server, `wallops from ${event.by}: ${strip(event.text)}`);
       return;
     }
+    if (type === "oper") {
+      this.info(this.server, `You are no longer a server operator: ${strip(event.reason)}`);
+      return;
+    }
     if (type === "bye") {
       this.info(this.server, `The server said goodbye: ${event.reason} (${event.code})`, "error");
     }
