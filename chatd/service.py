@@ -103,6 +103,15 @@ class ReloadResult:
         return text
 
 
+def _blank(path: str) -> bool:
+    """Whether the file at C{path} holds nothing but white space."""
+    try:
+        with open(path, "rb") as f:
+            return not f.read().strip()
+    except OSError:
+        return False  # the load says why
+
+
 class ChatService(Service):
     """
     Serves each adapter's L{Listener} on its endpoints: C{listeners} pairs
@@ -399,6 +408,17 @@ class ChatService(Service):
             log.warn("{error}", error=str(error))
             raise error
         try:
+            if source.file is not None and _blank(source.file):
+                # Most likely caught half-written by an editor or a deploy:
+                # read as "all defaults", it would close every listener but
+                # JSON's on 8123 and drop every operator.
+                raise ConfigError(
+                    source.path,
+                    "is empty: a file being written? (an empty file reads as "
+                    "all defaults, which a running server does not take on a "
+                    "reload)",
+                    file=source.path,
+                )
             loaded = source.load()
             restart = tuple(
                 key

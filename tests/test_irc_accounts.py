@@ -416,6 +416,24 @@ class ServicesTests(AccountCase):
         self.assertEqual([line.command for line in lines], ["NOTICE", "900"])
         self.assertEqual(again.codes("NICK NickServ"), ["433"])
 
+    def test_nickserv_passwd_asks_for_the_current_password(self) -> None:
+        test = self.irc("testuser")
+        test.ask("NS REGISTER sesame123")
+        [notice] = test.ask("NS PASSWD newsesame")
+        self.assertIn(
+            "Syntax: PASSWD <current password> <new password>", notice.params[-1]
+        )
+        [notice] = test.ask("NS PASSWD wrong-pass newsesame")
+        self.assertEqual(notice.params[-1], "Your current password is wrong")
+        [notice] = test.ask("NS PASSWD sesame123 newsesame")
+        self.assertEqual(notice.params[-1], "Password changed")
+        test.send("QUIT")
+        again = self.irc("someone")
+        lines = again.ask("NS IDENTIFY testuser sesame123")
+        self.assertEqual(lines[0].params[-1], "Invalid account credentials")
+        lines = again.ask("NS IDENTIFY testuser newsesame")
+        self.assertEqual([line.command for line in lines], ["NOTICE", "900"])
+
     def test_chanserv_register_survives_everyone_leaving(self) -> None:
         alice = self.irc("alice", "#room")
         alice.ask("NS REGISTER sesame123")

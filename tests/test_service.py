@@ -600,6 +600,15 @@ class ReloadTests(SynchronousTestCase):
         self.failureResultOf(service.reload(), ConfigError)
         self.fails(service, "[flood\n")
         self.assertEqual(factory.flood.rate, 3)
+        # nor an empty file, most likely caught half-written: as all
+        # defaults it would close listeners and drop every operator
+        for blank in ("", " \n\n"):
+            error = self.fails(service, blank)
+            self.assertIn("is empty: a file being written?", str(error))
+            self.assertIs(service.settings, before)
+        # (a file of comments only, as chatd.example.toml, is all defaults)
+        self.reload(service, "# nothing set\n")
+        self.assertEqual(factory.flood.rate, 2)
 
     def test_the_command_line_still_wins(self) -> None:
         service = self.start("[flood]\nrate = 3\n", "--flood-rate", "5")

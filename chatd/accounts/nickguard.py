@@ -21,17 +21,23 @@ if TYPE_CHECKING:
 
 log = logger(__name__)
 
-#: Who the warning comes from, as IRC users know the service.
-NICKSERV = Origin("NickServ", "services", "services")
-
 
 class NickGuard:
     """Renames users who keep an account's nick without logging in."""
 
-    def __init__(self, chat: Chat, clock: IReactorTime, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        chat: Chat,
+        clock: IReactorTime,
+        timeout: float = 30.0,
+        server_name: str = "chatd.local",
+    ) -> None:
         self.chat = chat
         self.clock = clock
         self.timeout = timeout
+        #: Who the warning comes from: NickServ!services@<server>, as the
+        #: IRC adapter's other service notices.
+        self.nickserv = Origin("NickServ", "services", server_name)
         self._timers: dict[User, IDelayedCall] = {}
 
     def claimed(self, user: User) -> None:
@@ -48,7 +54,7 @@ class NickGuard:
             f" within {self.timeout:g} seconds or you will be renamed"
         )
         warning = Message(
-            NICKSERV,
+            self.nickserv,
             self.chat.next_id(),
             self.clock.seconds(),
             user.nick or "*",

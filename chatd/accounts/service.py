@@ -131,7 +131,9 @@ class AccountsService:
         self.opers = Opers(settings.opers, self._verify)
         self.gateways = Gateways(settings.webirc, self._verify)
         self.keeper = ChannelKeeper(chat, self.store, reactor)
-        self.guard = NickGuard(chat, reactor, a.nick_timeout)
+        self.guard = NickGuard(
+            chat, reactor, a.nick_timeout, server_name=settings.server.name
+        )
         chat.nick_protection = a.nick_protection
         chat.nick_claimed = self.guard.claimed
         self.started = False

@@ -235,8 +235,11 @@ class Moderation:
             "{nick} set modes of {channel}: {changes}",
             nick=user.nick,
             channel=channel.name,
+            # A key is a password: the log shows that one was set, not it.
             changes=" ".join(
-                ("+" if c.adding else "-") + c.mode + (f" {c.param}" if c.param else "")
+                ("+" if c.adding else "-")
+                + c.mode
+                + (f" {'*' if c.mode == 'k' else c.param}" if c.param else "")
                 for c in planned
             ),
         )

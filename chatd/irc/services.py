@@ -152,12 +152,25 @@ class Services(IRCSession):
         user = self._user()
         if user.account is None:
             raise ChatError("not_logged_in", "Log in first")
-        if len(args) != 1:
-            raise ChatError("bad_args", "Syntax: PASSWD <new password>")
-        d: Deferred[Any] = accounts.change_password(user.account, args[0])
-        return d.addCallback(
-            lambda _: self.service_notice("NickServ", "Password changed")
-        )
+        if len(args) != 2:
+            raise ChatError(
+                "bad_args", "Syntax: PASSWD <current password> <new password>"
+            )
+        current, new = args
+
+        def checked(name: str | None) -> Deferred[Any] | None:
+            # As JSON's passwd and DROP: a session left open is not enough
+            # to take the account over.
+            if name is None:
+                self.service_notice("NickServ", "Your current password is wrong")
+                return None
+            changed: Deferred[Any] = accounts.change_password(name, new)
+            return changed.addCallback(
+                lambda _: self.service_notice("NickServ", "Password changed")
+            )
+
+        d: Deferred[Any] = accounts.authenticate(user.account, current, self.host)
+        return d.addCallback(checked)
 
     def ns_drop(self, args: list[str]) -> Deferred[Any]:
         accounts = self._accounts("NickServ")

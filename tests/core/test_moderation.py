@@ -6,6 +6,8 @@ secret channels and who sees what, with no adapter involved.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import formatEvent, globalLogPublisher
 
 from chatd.core import (
     Change,
@@ -134,7 +136,11 @@ class PrivilegeTests(ModCase):
 
     def test_key_and_limit(self) -> None:
         alice, bob = self.room("alice", "bob")
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         self.modes(alice, Change("k", True, "pw"), Change("l", True, "2"))
+        # The key is a password: the log says one was set, not which.
+        said = [formatEvent(e) for e in logged if "set modes" in formatEvent(e)]
+        self.assertEqual(said, ["alice set modes of #room: +k * +l 2"])
         self.assertRefused(
             "key_set", self.chat.set_modes, alice, "#room", [Change("k", True, "other")]
         )
