@@ -18,6 +18,7 @@ from chatd.store import DuplicateMessage, HistoryItem, Store, StoreError
 from chatd.store import sql as sql_module
 from chatd.store.history import around, fts5_query, words
 from chatd.store.schema import SCHEMA_DIR, latest_version
+from chatd.store.sqlite import scope_token
 
 from .engines import (
     CaseBase,
@@ -717,6 +718,36 @@ class SQLiteHistoryTests(SQLiteEngine, ChunkedExpiryTests, TestCase):
         self.assertEqual((yield store.search_history("m07", ["#chat"], 5)), [TEN[7]])
         yield run_sql(
             store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
+        )
+
+    @inlineCallbacks
+    def test_search_index_knows_each_conversation(self) -> Steps:
+        """
+        The index holds each message's conversation (schema 4), so that a
+        search reads no row of a conversation it does not look in.
+        """
+        cafe = [item(f"c{i}", 2000.0 + i, target="#café") for i in range(3)]
+        store = yield self.with_items([*TEN, *cafe])
+        ids = yield run_sql(
+            store, "SELECT id FROM history WHERE target = '#café' ORDER BY id"
+        )
+
+        def matching(target: str) -> Deferred[list[tuple[int]]]:
+            return run_sql(
+                store,
+                "SELECT rowid FROM history_fts WHERE history_fts MATCH ?"
+                " ORDER BY rowid",
+                f'text : ("text") AND scope : ("{scope_token(target)}")',
+            )
+
+        self.assertEqual((yield matching("#café")), ids)
+        self.assertEqual(len((yield matching("#chat"))), 10)
+        self.assertEqual((yield matching("#nowhere")), [])
+        self.assertEqual(
+            (yield store.search_history("text", ["#café"], 10)), cafe[::-1]
+        )
+        self.assertEqual(
+            len((yield store.search_history("text", ["#café", "#chat"], 20))), 13
         )
 
 
