@@ -323,6 +323,10 @@ class ChatService(Service):
         log.info("chatd {version} started", version=chatd.__version__)
 
     def _accounts_ready(self, _: Any) -> None:
+        if not self.running:
+            # Stopped while the accounts were being read: start nothing (the
+            # history's expiry would run on, its ports are closed).
+            return
         if self.history is not None:
             self.history.start()
         for port in self._ports.values():

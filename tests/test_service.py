@@ -835,6 +835,31 @@ class AccountsStartTests(TestCase):
         client.transport.loseConnection()
         yield client.closed
 
+    def test_accounts_read_after_the_service_stopped(self) -> None:
+        # The store opens in a thread: a service stopped before it is open
+        # starts nothing when it is (the history's hourly expiry was left
+        # running on the reactor, which trial then found in a later test).
+        started: list[str] = []
+
+        class Keeper:
+            def start(self) -> None:
+                started.append("expiry")
+
+            def stop(self) -> Any:
+                return succeed(None)
+
+        running = MemoryReactorClock()
+        running.running = True
+        service = ChatService(running, [])
+        service.history = Keeper()  # type: ignore[assignment]
+        service.startService()
+        service.stopService()
+        service._accounts_ready(None)
+        self.assertEqual(started, [])
+        service.startService()
+        service._accounts_ready(None)
+        self.assertEqual(started, ["expiry"])
+
     def test_stopped_while_reading_the_accounts(self) -> None:
         # A store that fails after the service was stopped (its stop closed
         # it) must not stop the reactor: under trial that ends the run.
