@@ -610,6 +610,33 @@ class MessageTests(IRCCase):
         self.assertEqual(first.params[1] + second.params[1], text)
         self.assertEqual(alice.lines(), [])
 
+    def test_what_fits_is_worked_out_exactly(self) -> None:
+        # The cheap bound never says "fits" for a line that does not.
+        from chatd.core.model import User
+        from chatd.irc.message import mask
+        from chatd.irc.messages import Messages
+
+        # "::1" is "0::1" on the wire: a host may not begin with a colon.
+        user = User(None, "::1")  # type: ignore[arg-type]
+        user.nick, user.username = "n" * 30, "~u" * 5
+        for target in ("#a", "#" + "é" * 49, "bob"):
+            for char in ("a", "é", "€", "😀"):
+                for n in range(0, 520, 7):
+                    for action in (False, True):
+                        text = char * n
+                        wire = (
+                            f":{mask(user.nick, user)} PRIVMSG "
+                            f"{target} :"
+                            + ("\x01ACTION " if action else "")
+                            + text
+                            + ("\x01" if action else "")
+                        )
+                        self.assertEqual(
+                            Messages._fits(user, "PRIVMSG", target, text, action),
+                            len(wire.encode()) <= 510,
+                            (target, char, n, action),
+                        )
+
     def test_message_errors(self) -> None:
         alice = self.irc("alice", "#a")
         self.irc("bob", "#b")

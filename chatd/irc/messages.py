@@ -142,6 +142,20 @@ class Messages(IRCSession):
         Whether C{text}, sent by C{user} to C{target}, fits one relayed line
         of 512 bytes with the sender's prefix.
         """
+        # Nicks, user names and hosts are ASCII, and a character is at most
+        # 4 bytes of UTF-8: most messages fit by this bound alone, with no
+        # encoding (once per message, on the message path).
+        bound = (
+            len(user.nick or "*")
+            + len(user.username or "unknown")
+            + len(user.host)
+            + len(command)
+            + 4 * (len(target) + len(text))
+            + len(ctcp_wrap)
+            + 8  # ":", "!", "@", a host's leading "0", 3 spaces, ":"
+        )
+        if bound <= LINE_MAX - 2:
+            return True
         size = len(text.encode("utf-8")) + (len(ctcp_wrap) if action else 0)
         head = f":{mask(user.nick or '*', user)} {command} {target} :"
         return size + len(head.encode("utf-8")) <= LINE_MAX - 2
