@@ -852,17 +852,24 @@ def _median(values: list[Any]) -> float | None:
     return present[len(present) // 2]
 
 
+def _median_of(
+    results: list[Result], name: str, measure: str, key: str
+) -> float | None:
+    """The median over rounds of C{key} in server C{name}'s C{measure} results."""
+    return _median(
+        [
+            r.get(key)
+            for r in results
+            if r.get("server") == name and r.get("measure") == measure
+        ]
+    )
+
+
 def comparison_table(results: list[Result], names: list[str]) -> str:
     """The side-by-side table, medians over rounds, with ratios to the ceiling."""
 
     def value(name: str, measure: str, key: str) -> float | None:
-        return _median(
-            [
-                r.get(key)
-                for r in results
-                if r.get("server") == name and r.get("measure") == measure
-            ]
-        )
+        return _median_of(results, name, measure, key)
 
     def checks(name: str) -> str:
         """FAILED if a measure's delivery check failed, or it did not finish,
@@ -914,13 +921,7 @@ def history_table(results: list[Result], names: list[str]) -> str:
     """
 
     def value(name: str, measure: str, key: str) -> float | None:
-        return _median(
-            [
-                r.get(key)
-                for r in results
-                if r.get("server") == name and r.get("measure") == measure
-            ]
-        )
+        return _median_of(results, name, measure, key)
 
     lines = [
         "| server | fan-out on / off deliveries/s | ratio | "
@@ -960,13 +961,7 @@ def websocket_table(results: list[Result], names: list[str]) -> str:
     """
 
     def value(name: str, measure: str, key: str) -> float | None:
-        return _median(
-            [
-                r.get(key)
-                for r in results
-                if r.get("server") == name and r.get("measure") == measure
-            ]
-        )
+        return _median_of(results, name, measure, key)
 
     lines = [
         "| server | fan-out WebSocket / TCP deliveries/s | ratio | "

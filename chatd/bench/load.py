@@ -726,17 +726,27 @@ class Load:
 
     # running
 
-    def _read(self, client: Client, now_ns: int, step: Step | None) -> None:
+    def _recv(self, client: Client) -> bytes | None:
+        """
+        What C{client}'s socket has for us, or None when it has nothing
+        now or is gone (then it is counted lost).
+        """
         sock = client.sock
         assert sock is not None
         try:
             data = sock.recv(262144)
         except BlockingIOError:
-            return
+            return None
         except OSError:
             data = b""
         if not data:
             self._lost(client)
+            return None
+        return data
+
+    def _read(self, client: Client, now_ns: int, step: Step | None) -> None:
+        data = self._recv(client)
+        if data is None:
             return
         if client.buf:
             data = client.buf + data
@@ -756,6 +766,8 @@ class Load:
                     lat.append(now_ns - int(t))
         pongs = self.dialect.pongs(data)
         if pongs:
+            sock = client.sock
+            assert sock is not None
             with contextlib.suppress(OSError):
                 sock.send(pongs)
 
@@ -766,16 +778,8 @@ class Load:
         raw stream (L{websocket.RawCounter}), keeping the end of the
         stream in C{buf}.
         """
-        sock = client.sock
-        assert sock is not None
-        try:
-            data = sock.recv(262144)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._lost(client)
+        data = self._recv(client)
+        if data is None:
             return
         carry = client.buf
         reader = client.reader
@@ -818,6 +822,8 @@ class Load:
             if pongs:
                 replies += self._masker.lines(pongs)
         if replies:
+            sock = client.sock
+            assert sock is not None
             with contextlib.suppress(OSError):
                 sock.send(replies)
 
