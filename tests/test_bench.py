@@ -430,7 +430,8 @@ class HistoryTests(SynchronousTestCase):
         self.assertTrue(result["check_ok"], result["check"])
         self.assertGreater(result["background_sent"], 0)
         # again, on the same store: the background's channels are new, so
-        # joining replays none of the last run's messages
+        # joining replays none of the last run's messages; in channels of
+        # three, each message is delivered to two members
         again = history.read_latency(
             server.target("irc"),
             server.target("json"),
@@ -439,11 +440,13 @@ class HistoryTests(SynchronousTestCase):
             queries=2,
             searches=1,
             background_rate=200.0,
-            background_clients=4,
+            background_clients=6,
+            background_members=3,
             log=lambda line: None,
         )
         self.assertTrue(again["check_ok"], again["check"])
-        self.assertEqual(again["delivered"], again["background_sent"])
+        self.assertEqual(again["background_members"], 3)
+        self.assertEqual(again["delivered"], 2 * again["background_sent"])
 
     def test_a_short_latest_is_caught(self) -> None:
         """More messages claimed than kept: every LATEST comes back short."""

@@ -229,9 +229,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--background-rate",
         type=float,
         default=5000.0,
-        help="messages/s sent meanwhile to other channels of two (0: none)",
+        help="messages/s sent meanwhile to other channels "
+        "(of --background-members; 0: none)",
     )
     p.add_argument("--background-clients", type=int, default=1000)
+    p.add_argument(
+        "--background-members",
+        type=int,
+        default=2,
+        help="members of each background channel: each background message "
+        "is delivered to the other members (default 2: one delivery)",
+    )
     _add_common(p)
 
     p = sub.add_parser("storm", help="connect, register and join as fast as possible")
@@ -621,6 +629,7 @@ def run_history_read(args: argparse.Namespace) -> Result:
                 read_channels=args.read_channels,
                 background_rate=args.background_rate,
                 background_clients=args.background_clients,
+                background_members=args.background_members,
             )
         finally:
             trouble = started.stop()

@@ -219,13 +219,15 @@ def read_latency(
     read_channels: int = 500,
     background_rate: float = 5000.0,
     background_clients: int = 1000,
+    background_members: int = 2,
     seed: int = 1,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """
     Against a chatd whose store holds the prefill: LATEST and search
     latency (one request at a time), under C{background_rate} messages/s
-    to channels of two.  A thread asks while this one sends.
+    to other channels of C{background_members} (each message reaches the
+    other C{background_members - 1}).  A thread asks while this one sends.
     """
     rng = random.Random(seed)
     read = rng.sample(range(channels), min(read_channels, channels))
@@ -271,11 +273,14 @@ def read_latency(
             load = Load(
                 irc.host, irc.port, DIALECTS["irc"], server_pid=irc.pid, log=log
             )
-            pairs = max(1, background_clients // 2)
+            size = max(2, background_members)
+            rooms = max(1, background_clients // size)
             # channels of this run only: a reused store has the last run's
             # history, which joining would replay (and the check count twice)
             run = f"{time.time_ns() // 1000 % 10**9:x}"
-            load.connect(_nicks("bg", 2 * pairs), lambda i: (f"#bg{run}-{i // 2}",))
+            load.connect(
+                _nicks("bg", rooms * size), lambda i: (f"#bg{run}-{i // size}",)
+            )
             load.drain(quiet=0.2)
             load.make_probes(4)
             streams = [load.add_stream(c, c.joins[0]) for c in load.clients]
@@ -292,7 +297,8 @@ def read_latency(
             thread.start()
             while not done.is_set():
                 if load is not None:
-                    step = load.run(background_rate, 1.0, choose, 1.0, grace=0.0)
+                    per = float(size - 1)
+                    step = load.run(background_rate * per, 1.0, choose, per, grace=0.0)
                     sent += step.sent
                 else:
                     done.wait(1.0)
@@ -327,6 +333,12 @@ def read_latency(
             "background_rate": background_rate,
             "background_sent": sent,
             "background_per_s": round(sent / elapsed) if elapsed else 0,
+            "background_members": max(2, background_members),
+            "background_deliveries_per_s": (
+                round(sent * (max(2, background_members) - 1) / elapsed)
+                if elapsed
+                else 0
+            ),
             "latest_ok": not wrong,
             "latest_check": "ok: every LATEST had its channel's newest "
             f"{LATEST} (or all it had)"
