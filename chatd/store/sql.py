@@ -79,6 +79,8 @@ HISTORY_COLUMNS = (
     "msgid, target, ts, kind, nick, username, host, account, recipient, text,"
     " tags, extra"
 )
+#: The same, one name each.
+HISTORY_NAMES = tuple(name.strip() for name in HISTORY_COLUMNS.split(","))
 
 
 def _nothing() -> None:
@@ -564,6 +566,22 @@ class SQLStore:
                 f"msgid {which} is already stored; nothing of the batch was stored"
             )
 
+    def _rows(
+        self,
+        cursor: Cursor,
+        sql: str,
+        args: Sequence[Any],
+        columns: Sequence[str],
+        reals: Sequence[str] = (),
+    ) -> list[tuple[Any, ...]]:
+        """
+        The rows of the query C{sql} (written with C{?} marks), whose
+        results are named C{columns}, of which C{reals} are floats.  The
+        SQLite engine reads them in one step (see there).
+        """
+        cursor.execute(self._q(sql), args)
+        return [tuple(row) for row in cursor.fetchall()]
+
     def _nothing_to(self, what: str) -> Deferred[list[T]]:
         """An empty answer, once the store is open (or its failure)."""
         return self._run(what, lambda cursor: [], write=False, reader=True)
@@ -576,7 +594,7 @@ class SQLStore:
         nearest the pivot (the newest when C{newest}), in time order.
         """
         direction = "DESC" if newest else "ASC"
-        sql = self._q(
+        sql = (
             f"SELECT {HISTORY_COLUMNS} FROM history WHERE target = ? {where}"
             f" ORDER BY ts {direction}, msgid {direction} LIMIT ?"
         )
@@ -584,10 +602,11 @@ class SQLStore:
         def select(cursor: Cursor) -> list[HistoryItem]:
             if limit <= 0:
                 return []
-            cursor.execute(sql, (*args, limit))
-            found = _items(cursor.fetchall())
-            if newest:
-                found.reverse()
+            found = _items(
+                self._rows(cursor, sql, (*args, limit), HISTORY_NAMES, ("ts",))
+            )
+            # in time order, however the engine returned them
+            found.sort(key=order)
             return found
 
         return select
@@ -722,15 +741,17 @@ class SQLStore:
         low, high = sorted((start, end))
         found: dict[str, float] = {}
         for piece in chunks(targets):
-            cursor.execute(
-                self._q(
-                    "SELECT target, MAX(ts) FROM history"
+            found.update(
+                self._rows(
+                    cursor,
+                    "SELECT target, MAX(ts) AS ts FROM history"
                     f" WHERE target IN ({_placeholders(len(piece))})"
-                    " AND ts > ? GROUP BY target HAVING MAX(ts) < ?"
-                ),
-                (*piece, low, high),
+                    " AND ts > ? GROUP BY target HAVING MAX(ts) < ?",
+                    (*piece, low, high),
+                    ("target", "ts"),
+                    ("ts",),
+                )
             )
-            found.update(cursor.fetchall())
         return pick_targets(found, start, end, limit)
 
     def history_private_targets(
@@ -764,14 +785,14 @@ class SQLStore:
                 (len(account), f" {account}"),
             ),
         ]:
-            cursor.execute(
-                self._q(
-                    f"SELECT target, MAX(ts) FROM history WHERE {where}"
-                    " AND ts > ? GROUP BY target HAVING MAX(ts) < ?"
-                ),
+            for target, ts in self._rows(
+                cursor,
+                f"SELECT target, MAX(ts) AS ts FROM history WHERE {where}"
+                " AND ts > ? GROUP BY target HAVING MAX(ts) < ?",
                 (*args, low, high),
-            )
-            for target, ts in cursor.fetchall():
+                ("target", "ts"),
+                ("ts",),
+            ):
                 if private_party(account, target):
                     found[target] = ts
         return pick_targets(found, start, end, limit)

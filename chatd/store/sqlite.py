@@ -10,6 +10,7 @@ acknowledged write survives a crash of the machine as well as of chatd
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from ..log import logger
 from .history import fts5_query
 from .records import HistoryItem
 from .schema import SCHEMA_DIR
-from .sql import HISTORY_COLUMNS, Cursor, SQLStore
+from .sql import HISTORY_COLUMNS, HISTORY_NAMES, Cursor, SQLStore
 
 log = logger(__name__)
 
@@ -48,6 +49,22 @@ READERS = 2
 
 #: How long a transaction waits for another process's lock, in milliseconds.
 BUSY_TIMEOUT = 10_000
+
+
+def _has_json() -> bool:
+    """Whether this SQLite has its JSON functions (built in since 3.38)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute("SELECT json_group_array(json_array(1, 'a'))")
+    except sqlite3.Error:
+        return False
+    finally:
+        connection.close()
+    return True
+
+
+def _real(text: str) -> float | None:
+    return None if text == "NULL" else float(text)
 
 
 def scope_token(target: str) -> str:
@@ -147,6 +164,37 @@ class SQLiteStore(SQLStore):
             (last,),
         )
 
+    #: whether reads take their rows in one step (L{_rows})
+    rows_in_one_step = _has_json()
+
+    def _rows(
+        self,
+        cursor: Cursor,
+        sql: str,
+        args: Sequence[Any],
+        columns: Sequence[str],
+        reals: Sequence[str] = (),
+    ) -> list[tuple[Any, ...]]:
+        # Python's sqlite3 lets the GIL go for each row's sqlite3_step and
+        # takes it back after; while the reactor's thread is busy, each
+        # taking back waits for the switch interval (5 ms), so 100 rows
+        # read beside a busy thread took 330 ms.  Here SQLite makes the
+        # whole answer one JSON text in one step: 6 ms beside the same busy
+        # thread (100 rows of 10 M).  quote() writes a float so that it
+        # reads back exactly.
+        if not self.rows_in_one_step:
+            return super()._rows(cursor, sql, args, columns, reals)
+        values = ", ".join(f"quote({c})" if c in reals else c for c in columns)
+        cursor.execute(
+            f"SELECT json_group_array(json_array({values})) FROM ({sql})", args
+        )
+        rows = json.loads(cursor.fetchone()[0])
+        at = [k for k, c in enumerate(columns) if c in reals]
+        for row in rows:
+            for k in at:
+                row[k] = _real(row[k])
+        return [tuple(row) for row in rows]
+
     def _search(
         self, cursor: Cursor, query: list[str], targets: Sequence[str], limit: int
     ) -> list[HistoryItem]:
@@ -168,7 +216,8 @@ class SQLiteStore(SQLStore):
             # means reading every row that has it (see SCOPED_SEARCH_MAX).
             scopes = " OR ".join(f'"{scope_token(t)}"' for t in targets)
             match = f"text : ({match}) AND scope : ({scopes})"
-        cursor.execute(
+        rows = self._rows(
+            cursor,
             f"SELECT {HISTORY_COLUMNS} FROM ("
             f"SELECT {columns} FROM history_fts JOIN history AS h"
             " ON h.id = history_fts.rowid"
@@ -176,5 +225,7 @@ class SQLiteStore(SQLStore):
             " ORDER BY history_fts.rowid DESC LIMIT ?)"
             " ORDER BY ts DESC, msgid DESC LIMIT ?",
             (match, *targets, limit + SEARCH_MARGIN, limit),
+            HISTORY_NAMES,
+            ("ts",),
         )
-        return [HistoryItem(*row) for row in cursor.fetchall()]
+        return [HistoryItem(*row) for row in rows]

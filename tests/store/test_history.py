@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import random
 import shutil
+import sqlite3
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from chatd.store import DuplicateMessage, HistoryItem, Store, StoreError
 from chatd.store import sql as sql_module
 from chatd.store.history import around, fts5_query, words
 from chatd.store.schema import SCHEMA_DIR, latest_version
-from chatd.store.sqlite import scope_token
+from chatd.store.sqlite import SQLiteStore, scope_token
 
 from .engines import (
     CaseBase,
@@ -114,6 +115,28 @@ class HistoryContractTests(CaseBase):
         store = yield self.opened()
         self.assertEqual((yield store.history_latest("#chat", 10)), [bare])
         self.assertEqual((yield store.history_item(full.msgid)), full)
+
+    @inlineCallbacks
+    def test_times_read_back_exactly(self) -> Steps:
+        """
+        Times keep every bit, whichever way they are read: 15 digits
+        (SQLite's way of writing a float as text) would change them.
+        """
+        times = [1796546098.1122918, 0.1 + 0.2, 1733412345.123456, 5e-324, 1e300]
+        items = [
+            item(f"t{k}", ts, text=f"exact{k} time", target=f"#t{k}")
+            for k, ts in enumerate(times)
+        ]
+        store = yield self.with_items(items)
+        for it in items:
+            self.assertEqual((yield store.history_latest(it.target, 5)), [it])
+            (found,) = yield store.search_history(it.text, [it.target], 5)
+            self.assertEqual(found, it)
+            self.assertEqual(found.ts, it.ts)
+        targets = yield store.history_targets([i.target for i in items], 0.0, 2e300, 10)
+        self.assertEqual(
+            targets, sorted(((i.target, i.ts) for i in items), key=lambda t: t[1])
+        )
 
     @inlineCallbacks
     def test_latest(self) -> Steps:
@@ -671,6 +694,41 @@ class MemoryHistoryTests(MemoryEngine, HistoryContractTests, TestCase):
 
 class SQLiteHistoryTests(SQLiteEngine, ChunkedExpiryTests, TestCase):
     kind = "sqlite"
+
+    def test_reads_take_their_rows_in_one_step(self) -> None:
+        """
+        With SQLite's JSON functions (3.38 and later; Debian's and Python's
+        own have them), reads take all their rows in one step, not one step
+        (and one wait for the GIL) a row.
+        """
+        if sqlite3.sqlite_version_info < (3, 38):
+            raise SkipTest(f"SQLite {sqlite3.sqlite_version} may lack JSON")
+        self.assertTrue(SQLiteStore.rows_in_one_step)
+
+    @inlineCallbacks
+    def test_row_by_row_reads_the_same(self) -> Steps:
+        """Without the JSON functions, reads give the same answers."""
+        items = [
+            *TEN,
+            item("x1", 1796546098.1122918, text="one more", target="#x"),
+            item("x2", 1796546099.5, text="one more", target="#x", account=None),
+        ]
+        store = yield self.with_items(items)
+
+        @inlineCallbacks
+        def answers() -> Steps:
+            return (
+                (yield store.history_latest("#chat", 4)),
+                (yield store.history_around("#chat", 1004.0, None, 4)),
+                (yield store.history_latest("#x", 5)),
+                (yield store.search_history("one more", ["#x", "#chat"], 5)),
+                (yield store.history_targets(["#chat", "#x"], 0.0, 2e9, 5)),
+            )
+
+        one_step = yield answers()
+        self.patch(store, "rows_in_one_step", False)
+        self.assertEqual((yield answers()), one_step)
+        self.assertEqual(one_step[2], items[-2:])
 
     @inlineCallbacks
     def test_queries_scan_the_index(self) -> Steps:
