@@ -48,9 +48,18 @@ def channel(n: int) -> str:
 
 
 def _text(i: int) -> str:
+    """
+    The text of message C{i}: three words picked by a hash of C{i}, so that
+    each word is spread over every channel (message C{i} is in channel
+    C{i % channels}).  Until 2026-12-06 the words were C{i}'s remainders,
+    which put all the messages of a channel on the same three words: a
+    word was in a few channels only, and a search from other channels
+    read every one of its matches to find none.
+    """
     w = len(WORDS)
+    h = (i * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF
     return (
-        f"{WORDS[i % w]} {WORDS[(i * 7919) % w]} {WORDS[(i * 104729) % w]} "
+        f"{WORDS[h % w]} {WORDS[(h >> 21) % w]} {WORDS[(h >> 42) % w]} "
         f"message {i} of the prefilled history"
     )
 
