@@ -383,6 +383,35 @@ class HistoryContractTests(CaseBase):
         )
 
     @inlineCallbacks
+    def test_deleting_events_then_messages(self) -> Steps:
+        """
+        Items without text (joins, modes...) are deleted, then messages, by
+        redaction and by expiry, and search still answers: SQLite's index
+        was damaged by the first kind ("database disk image is malformed").
+        """
+        joins = [item(f"j{i}", 999.0 + i / 10, text="", kind="join") for i in range(3)]
+        joins = [j._replace(text="") for j in joins]
+        store = yield self.with_items([*joins, *TEN])
+        self.assertTrue((yield store.delete_history("j1", "#chat")))
+        self.assertTrue((yield store.delete_history("m03", "#chat")))
+        self.assertTrue((yield store.delete_history("m04", "#chat")))
+        yield store.expire_history(None, 4)
+        self.assertEqual(
+            msgids((yield store.history_latest("#chat", 100))),
+            ["m06", "m07", "m08", "m09"],
+        )
+        self.assertEqual(
+            msgids((yield store.search_history("text of", ["#chat"], 10))),
+            ["m09", "m08", "m07", "m06"],
+        )
+        # and every message that is left
+        for gone in ("m06", "m07", "m08", "m09"):
+            self.assertTrue((yield store.delete_history(gone, "#chat")))
+        self.assertEqual((yield store.search_history("text of", ["#chat"], 10)), [])
+        yield store.append_history([TEN[3]])
+        self.assertEqual((yield store.search_history("m03", ["#chat"], 5)), [TEN[3]])
+
+    @inlineCallbacks
     def test_expire_by_age(self) -> Steps:
         other = [item(f"o{i}", 1000.5 + i, target="#other") for i in range(10)]
         store = yield self.with_items(TEN + other)
@@ -911,6 +940,49 @@ class SQLiteUpgradeToHistoryTests(SQLiteEngine, UpgradeToHistoryTests, TestCase)
         self.assertEqual((yield store.history_item("m01", "#chat")), TEN[1])
         yield store.append_history([TEN[1]._replace(target="#elsewhere")])
         yield self.assertFailure(store.append_history([TEN[1]]), DuplicateMessage)
+        yield run_sql(
+            store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
+        )
+
+    @inlineCallbacks
+    def test_upgrade_to_version_5_mends_a_damaged_index(self) -> Steps:
+        """
+        A file whose search index lost count by version 4's trigger (an
+        event deleted from the index it was never in) is repaired by the
+        upgrade: the deletes that failed now work.
+        """
+        version_4 = Path(self.mktemp())
+        version_4.mkdir()
+        for path in SCHEMA_DIR.glob("*.sql"):
+            if int(path.name.split(".")[0]) <= 4:
+                shutil.copy(path, version_4 / path.name)
+        store = self.new_store(version_4)
+        yield store.open()
+        self.assertEqual((yield store.schema_version()), 4)
+        event = item("j1", 999.0, kind="join")._replace(text="")
+        yield store.append_history([event, *TEN[:4]])
+        yield store.delete_history("j1", "#chat")
+        # the damage: the index counts one message fewer than it holds, so
+        # deleting the last one fails
+        for gone in ("m00", "m01", "m02"):
+            self.assertTrue((yield store.delete_history(gone, "#chat")))
+        failed = yield self.assertFailure(
+            store.delete_history("m03", "#chat"), StoreError
+        )
+        self.assertIn("malformed", str(failed))
+        yield store.close()
+
+        store = self.new_store()
+        yield store.open()
+        self.addCleanup(store.close)
+        self.assertEqual((yield store.schema_version()), latest_version())
+        found = yield store.search_history("text of", ["#chat"], 5)
+        self.assertEqual(found, [TEN[3]])
+        self.assertTrue((yield store.delete_history("m03", "#chat")))
+        self.assertEqual((yield store.search_history("text of", ["#chat"], 5)), [])
+        yield store.append_history(TEN[5:7])
+        found = yield store.search_history("text of", ["#chat"], 5)
+        self.assertEqual(msgids(found), ["m06", "m05"])
         yield run_sql(
             store, "INSERT INTO history_fts (history_fts) VALUES ('integrity-check')"
         )
