@@ -781,6 +781,25 @@ class ReplayOnJoinTests(HistoryCase):
         )
         self.assertEqual(lines[end + 1].tags, {})
 
+    def test_last_lines_after_much_churn_and_a_reaction(self) -> None:
+        # someone's 60 joins and parts, and a reaction, since the last
+        # lines: the joining client is still shown those two lines
+        alice, _ = self.chat()
+        churner = self.irc("churner")
+        for _ in range(30):
+            self.clock.advance(1)
+            churner.send("JOIN #chan", "PART #chan")
+        alice.send("@+draft/react=x TAGMSG #chan")
+        dave = self.irc("dave")
+        lines = dave.ask("JOIN #chan")
+        end = [line.command for line in lines].index("366")
+        self.assertEqual(texts(lines[end + 1 :]), ["four", "five"])
+        # and a LATEST of one, without event playback, is the last line
+        erin = self.irc("erin", "#chan", caps=FULL)
+        self.assertEqual(
+            texts(self.page(erin, "CHATHISTORY LATEST #chan * 1")), ["five"]
+        )
+
     def test_none_for_chathistory_clients_or_when_off(self) -> None:
         self.chat()
         erin = self.irc("erin", caps=FULL)

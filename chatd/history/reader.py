@@ -41,10 +41,13 @@ PRIVATE_SEARCHED = 10_000
 #: A time after every item (the year 9999).
 FAR_FUTURE = 253402300799.0
 
-#: How many more pages of the log a page may read past items the reader
-#: may not see (events, without event playback) before it stops, saying
-#: there is more.
-_ROUNDS = 4
+#: Most items of the log a page reads, past those its reader does not see
+#: (events, without event playback), before it stops short, saying there is
+#: more.  Each read asks for four times as many as the last, from C{limit
+#: + 1}: a small page after many joins and quits (a channel's churn) is
+#: not short.  Before, four reads of C{limit + 1} each: a channel with
+#: more than 4 x 21 events since its last message replayed nothing.
+_SCAN_MAX = 10_000
 
 
 class Reference(NamedTuple):
@@ -115,12 +118,16 @@ class History:
     # Pages.
 
     def _visible(
-        self, conversation: Conversation, events: bool
+        self, conversation: Conversation, events: bool, tagmsg: bool
     ) -> Callable[[HistoryItem], bool]:
         start = conversation.start
 
         def visible(item: HistoryItem) -> bool:
-            return item.ts >= start and (events or item.kind in MESSAGE_KINDS)
+            return (
+                item.ts >= start
+                and (events or item.kind in MESSAGE_KINDS)
+                and (tagmsg or item.kind != "tagmsg")
+            )
 
         return visible
 
@@ -131,21 +138,25 @@ class History:
         limit: int,
         events: bool,
         low: tuple[float, str] | None = None,
+        tagmsg: bool = True,
     ) -> Page:
         """The newest C{limit} visible items before C{high} (and after C{low})."""
-        visible = self._visible(conversation, events)
+        visible = self._visible(conversation, events, tagmsg)
         key = conversation.key
         got: list[HistoryItem] = []
         pivot = high
         exhausted = False
-        for _ in range(_ROUNDS):
-            want = limit + 1 - len(got)
+        size = scanned = 0
+        while scanned < _SCAN_MAX:
+            size = min(_SCAN_MAX, max(4 * size, limit + 1))
+            want = max(size, limit + 1 - len(got))
             if pivot is None:
                 raw = await self.log.latest(key, want)
             else:
                 raw = await self.log.before(
                     key, pivot.ts if pivot.ts is not None else 0.0, pivot.msgid, want
                 )
+            scanned += len(raw)
             kept = [i for i in raw if visible(i) and (low is None or order(i) > low)]
             got = kept + got
             if (
@@ -168,9 +179,10 @@ class History:
         limit: int,
         events: bool,
         high: tuple[float, str] | None = None,
+        tagmsg: bool = True,
     ) -> Page:
         """The oldest C{limit} visible items after C{low} (and before C{high})."""
-        visible = self._visible(conversation, events)
+        visible = self._visible(conversation, events, tagmsg)
         key = conversation.key
         got: list[HistoryItem] = []
         pivot = low
@@ -178,11 +190,14 @@ class History:
         if pivot.ts is not None and pivot.ts < conversation.start:
             # From the start of the reader's window on, that time included.
             pivot = Reference(conversation.start, "")
-        for _ in range(_ROUNDS):
-            want = limit + 1 - len(got)
+        size = scanned = 0
+        while scanned < _SCAN_MAX:
+            size = min(_SCAN_MAX, max(4 * size, limit + 1))
+            want = max(size, limit + 1 - len(got))
             raw = await self.log.after(
                 key, pivot.ts if pivot.ts is not None else 0.0, pivot.msgid, want
             )
+            scanned += len(raw)
             kept = [i for i in raw if visible(i) and (high is None or order(i) < high)]
             got.extend(kept)
             if len(raw) < want or (high is not None and order(raw[-1]) >= high):
@@ -223,6 +238,7 @@ class History:
         limit: int,
         events: bool = False,
         after: Reference | None = None,
+        tagmsg: bool = True,
     ) -> Deferred[Page]:
         """
         The newest C{limit} items of C{target}, or if C{after} is given the
@@ -237,13 +253,19 @@ class History:
             if after is not None:
                 ref = await self._resolve(conversation, after)
                 low = (ref.ts or 0.0, ref.msgid or "\U0010ffff")
-            return await self._backward(conversation, None, limit, events, low)
+            return await self._backward(conversation, None, limit, events, low, tagmsg)
 
         return self._run(page)
 
     @_refusals_fail
     def before(
-        self, user: User, target: str, ref: Reference, limit: int, events: bool = False
+        self,
+        user: User,
+        target: str,
+        ref: Reference,
+        limit: int,
+        events: bool = False,
+        tagmsg: bool = True,
     ) -> Deferred[Page]:
         """The C{limit} items just before C{ref}; C{more}: whether older ones exist."""
         _check_limit(limit, self.limit_max)
@@ -251,13 +273,21 @@ class History:
 
         async def page() -> Page:
             pivot = await self._resolve(conversation, ref)
-            return await self._backward(conversation, pivot, limit, events)
+            return await self._backward(
+                conversation, pivot, limit, events, tagmsg=tagmsg
+            )
 
         return self._run(page)
 
     @_refusals_fail
     def after(
-        self, user: User, target: str, ref: Reference, limit: int, events: bool = False
+        self,
+        user: User,
+        target: str,
+        ref: Reference,
+        limit: int,
+        events: bool = False,
+        tagmsg: bool = True,
     ) -> Deferred[Page]:
         """The C{limit} items just after C{ref}; C{more}: whether newer ones exist."""
         _check_limit(limit, self.limit_max)
@@ -265,13 +295,21 @@ class History:
 
         async def page() -> Page:
             pivot = await self._resolve(conversation, ref)
-            return await self._forward(conversation, pivot, limit, events)
+            return await self._forward(
+                conversation, pivot, limit, events, tagmsg=tagmsg
+            )
 
         return self._run(page)
 
     @_refusals_fail
     def around(
-        self, user: User, target: str, ref: Reference, limit: int, events: bool = False
+        self,
+        user: User,
+        target: str,
+        ref: Reference,
+        limit: int,
+        events: bool = False,
+        tagmsg: bool = True,
     ) -> Deferred[Page]:
         """
         About C{limit} items around C{ref}: half before it, the rest from it
@@ -283,11 +321,15 @@ class History:
 
         async def page() -> Page:
             pivot = await self._resolve(conversation, ref)
-            older = await self._backward(conversation, pivot, limit, events)
+            older = await self._backward(
+                conversation, pivot, limit, events, tagmsg=tagmsg
+            )
             # From the pivot on: a msgid's message included, a time's too.
             if pivot.msgid is not None:
                 at = Reference(pivot.ts, "")
-                newer = await self._forward(conversation, at, limit, events)
+                newer = await self._forward(
+                    conversation, at, limit, events, tagmsg=tagmsg
+                )
                 newer = Page(
                     newer.name,
                     [i for i in newer.items if order(i) >= (pivot.ts, pivot.msgid)],
@@ -295,7 +337,7 @@ class History:
                 )
             else:
                 newer = await self._forward(
-                    conversation, Reference(pivot.ts, ""), limit, events
+                    conversation, Reference(pivot.ts, ""), limit, events, tagmsg=tagmsg
                 )
             before, after = older.items, newer.items
             after_count = min(len(after), limit - min(len(before), limit // 2))
@@ -320,6 +362,7 @@ class History:
         end: Reference,
         limit: int,
         events: bool = False,
+        tagmsg: bool = True,
     ) -> Deferred[Page]:
         """
         At most C{limit} items strictly between C{start} and C{end}, counted
@@ -335,9 +378,9 @@ class History:
             if (ta, a.msgid or "") <= (tb, b.msgid or ""):
                 # Oldest first, up to (not including) the end.
                 high = (tb, b.msgid or "")
-                return await self._forward(conversation, a, limit, events, high)
+                return await self._forward(conversation, a, limit, events, high, tagmsg)
             low = (tb, b.msgid or "\U0010ffff")
-            return await self._backward(conversation, a, limit, events, low)
+            return await self._backward(conversation, a, limit, events, low, tagmsg)
 
         return self._run(page)
 

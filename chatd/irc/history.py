@@ -274,6 +274,9 @@ class HistoryCommands(Channels):
             return found.addCallback(self._targets)
         target = params[1]
         events = "draft/event-playback" in self.caps
+        # a TAGMSG is played back only with event playback and message
+        # tags (see _playback), so it must not take a line of the page
+        tagmsg = events and "message-tags" in self.caps
         d: Deferred[Page]
         if subcommand == "LATEST":
             after = _reference(subcommand, params[2], star=True)
@@ -283,6 +286,7 @@ class HistoryCommands(Channels):
                 limit,
                 events,
                 None if after is None else _after(after),
+                tagmsg=tagmsg,
             )
         elif subcommand == "BETWEEN":
             start = _reference(subcommand, params[2])
@@ -295,16 +299,18 @@ class HistoryCommands(Channels):
                     start = _after(start)
                 elif b < a:
                     end = _after(end)
-            d = history.between(user, target, start, end, limit, events)
+            d = history.between(user, target, start, end, limit, events, tagmsg=tagmsg)
         else:
             ref = _reference(subcommand, params[2])
             assert ref is not None
             if subcommand == "BEFORE":
-                d = history.before(user, target, ref, limit, events)
+                d = history.before(user, target, ref, limit, events, tagmsg=tagmsg)
             elif subcommand == "AFTER":
-                d = history.after(user, target, _after(ref), limit, events)
+                d = history.after(
+                    user, target, _after(ref), limit, events, tagmsg=tagmsg
+                )
             else:
-                d = history.around(user, target, ref, limit, events)
+                d = history.around(user, target, ref, limit, events, tagmsg=tagmsg)
         return d.addCallback(self._page)
 
     def _page(self, page: Page) -> None:
@@ -499,7 +505,9 @@ class HistoryCommands(Channels):
             self._names(channel)
             if replay > 0:
                 try:
-                    page = await history.latest(user, channel.name, replay)
+                    page = await history.latest(
+                        user, channel.name, replay, tagmsg=False
+                    )
                 except ChatError:
                     return  # the channel lets them read none of it
                 if page.items:

@@ -100,6 +100,55 @@ class ReaderTests(SynchronousTestCase):
             [i.kind for i in page.items], ["join", "join", "message", "topic"]
         )
 
+    def churn(self, times: int, nick: str = "carol") -> None:
+        """C{nick} joins and leaves #c C{times} times: events nobody sees."""
+        carol = self.user(nick)
+        for _ in range(times):
+            self.clock.advance(1)
+            self.chat.join(carol, "#c")
+            self.chat.leave(carol, "#c")
+
+    def test_pages_are_full_after_much_churn(self) -> None:
+        # 300 events after the last message: a page of messages is still
+        # found, in every direction, and only the events' readers see them
+        self.say(5)
+        self.churn(150)
+        for limit in (1, 2, 5, 20):
+            texts, more = self.page(self.history.latest(self.bob, "#c", limit))
+            self.assertEqual(texts, [f"line {n}" for n in range(5)][-limit:])
+            self.assertEqual(more, limit < 5)
+        page = self.successResultOf(self.history.latest(self.bob, "#c", 5, True))
+        self.assertEqual([i.kind for i in page.items], ["part"] + ["join", "part"] * 2)
+        now = Reference(ts=self.clock.seconds() + 1)
+        texts, _ = self.page(self.history.before(self.bob, "#c", now, 2))
+        self.assertEqual(texts, ["line 3", "line 4"])
+        texts, _ = self.page(
+            self.history.between(self.bob, "#c", now, Reference(ts=0), 1)
+        )
+        self.assertEqual(texts, ["line 4"])
+        first = self.successResultOf(self.history.latest(self.bob, "#c", 5)).items[0]
+        self.churn(150, "dave")
+        self.say(1)
+        texts, more = self.page(
+            self.history.after(self.bob, "#c", Reference(msgid=first.msgid), 5)
+        )
+        self.assertEqual(texts, ["line 1", "line 2", "line 3", "line 4", "line 0"])
+        self.assertFalse(more)
+
+    def test_tagmsgs_count_only_where_shown(self) -> None:
+        # IRC plays a TAGMSG back only with event playback: elsewhere it
+        # must not take a line of the page
+        self.say(3)
+        self.clock.advance(1)
+        now = self.clock.seconds()
+        self.chat.send_tags(self.alice, "#c", {"+draft/react": "1"}, now)
+        self.clock.advance(1)
+        self.chat.send(self.alice, "#c", "after", self.clock.seconds())
+        page = self.successResultOf(self.history.latest(self.bob, "#c", 3))
+        self.assertEqual([i.kind for i in page.items], ["message", "tagmsg", "message"])
+        texts, _ = self.page(self.history.latest(self.bob, "#c", 3, tagmsg=False))
+        self.assertEqual(texts, ["line 1", "line 2", "after"])
+
     def test_since_join(self) -> None:
         self.say(3)
         self.chat.history_default = "since-join"
