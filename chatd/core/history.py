@@ -136,6 +136,24 @@ class HistoryRules:
             return Conversation(guest_key(user.account, target), target, 0.0)
         return Conversation(private_key(user.account, other), target, 0.0)
 
+    def redaction_conversation(self, user: User, target: str) -> Conversation:
+        """
+        The history C{user} would delete a message of as C{target}: as
+        L{conversation}, but a channel's members may whatever its history
+        setting (they were sent its messages live; "none" hides the history,
+        it does not stop moderation), and server operators may from outside
+        any channel.  Whether they may delete that message is L{redact}'s.
+        """
+        if target.startswith("#"):
+            self.require_nick(user)
+            check_channel(target)
+            channel = self.channels.get(channel_key(target))
+            if channel is not None and (
+                user in channel.members or user.oper is not None
+            ):
+                return Conversation(channel.key, channel.name, 0.0)
+        return self.conversation(user, target)
+
     def marker_key(self, user: User, target: str) -> str:
         """
         What C{user}'s read marker on C{target} is kept under: a marker is
@@ -205,7 +223,7 @@ class HistoryRules:
         operators, and to the account that sent it (C{author}).  The other
         readers who are here are told.
         """
-        conversation = self.conversation(user, target)
+        conversation = self.redaction_conversation(user, target)
         check_line(reason, "reason", REASON_MAX)
         allowed = user.oper is not None or (
             author is not None

@@ -468,7 +468,7 @@ class History:
         (see L{chatd.core.history.HistoryRules.redact}); the others reading
         it are told.
         """
-        conversation = self.chat.conversation(user, target)
+        conversation = self.chat.redaction_conversation(user, target)
 
         async def redact() -> Redacted:
             item = await self.log.item(msgid, conversation.key)
@@ -501,12 +501,16 @@ class History:
         channel = self.chat.find_channel(target) if target.startswith("#") else None
         name = target if channel is None else channel.name
 
-        def kept(marker: float) -> float:
-            if marker == ts:
-                self.chat.mark_read(user, name, marker, now)
-            return marker
+        def known(before: float | None) -> Deferred[float]:
+            def kept(marker: float) -> float:
+                # the others are told only when it moved
+                if marker == ts and (before is None or before < ts):
+                    self.chat.mark_read(user, name, marker, now)
+                return marker
 
-        return markers.set(user, key, ts).addCallback(kept)
+            return markers.set(user, key, ts).addCallback(kept)
+
+        return markers.get(user, key).addCallback(known)
 
     @_refusals_fail
     def read_marker(self, user: User, target: str) -> Deferred[float | None]:

@@ -233,6 +233,33 @@ class ReaderTests(SynchronousTestCase):
             "unknown_msgid",
         )
 
+    def test_redaction_where_the_history_is_hidden(self) -> None:
+        # "none" hides the history from readers; its sender's account and the
+        # channel's operators still delete a message sent to them live
+        self.say(3, self.bob)
+        first, second, third = self.successResultOf(
+            self.history.latest(self.alice, "#c", 3)
+        ).items
+        self.chat.channels["#c"].history_access = "none"
+        self.successResultOf(self.history.redact(self.bob, "#c", first.msgid))
+        self.successResultOf(self.history.redact(self.alice, "#c", second.msgid))
+        carol = self.user("carol", "carol")
+        self.chat.join(carol, "#c")
+        self.assertEqual(
+            self.refused(self.history.redact(carol, "#c", third.msgid)),
+            "redact_forbidden",
+        )
+        # a server operator, from outside the channel
+        root = self.user("root")
+        self.assertEqual(
+            self.refused(self.history.redact(root, "#c", third.msgid)),
+            "not_on_channel",
+        )
+        self.chat.set_oper(root, "root")
+        self.successResultOf(self.history.redact(root, "#c", third.msgid))
+        self.chat.channels["#c"].history_access = None
+        self.assertEqual(self.page(self.history.latest(self.alice, "#c", 10))[0], [])
+
     def test_read_markers_move_forward_and_reach_other_connections(self) -> None:
         again = self.user("alice2", "alice")
         self.chat.join(again, "#c")
@@ -241,6 +268,10 @@ class ReaderTests(SynchronousTestCase):
         )
         self.assertEqual(
             self.successResultOf(self.history.mark_read(self.alice, "#c", 40.0)), 50.0
+        )
+        # the same again: it did not move, nobody is told
+        self.assertEqual(
+            self.successResultOf(self.history.mark_read(self.alice, "#c", 50.0)), 50.0
         )
         self.assertEqual(
             self.successResultOf(self.history.read_marker(again, "#c")), 50.0
