@@ -541,9 +541,14 @@ class MarkReadTests(HistoryCase):
             ({"target": "#c", "ts": "yesterday"}, "bad_reference"),
             ({"target": "#c", "ts": 1e20}, "bad_reference"),
             ({"ts": 1}, "bad_args"),
-            ({"target": "#elsewhere", "ts": 1}, "no_such_channel"),
+            ({"target": "#bad,name", "ts": 1}, "bad_channel"),
+            ({"target": "-nobody", "ts": 1}, "bad_nick"),
         ]:
             self.assertEqual(error(alice.request("mark_read", **args))[0], code, args)
+        # a marker is her own note: a channel she is not in has one too
+        reply = alice.request("mark_read", target="#elsewhere", ts=1)
+        self.assertEqual((reply["type"], reply["target"]), ("ok", "#elsewhere"))
+        self.assertEqual(reply["read_marker"], "1970-01-01T00:00:01.000Z")
 
 
 class SearchTests(HistoryCase):
@@ -580,6 +585,9 @@ class SearchTests(HistoryCase):
         for args, code in [
             ({}, "bad_args"),
             ({"text": "  "}, "bad_args"),
+            # no word in it: nothing could match
+            ({"text": "..."}, "bad_args"),
+            ({"text": "\U0001f600 !!"}, "bad_args"),
             ({"text": 5}, "bad_args"),
             ({"text": "x", "limit": 0}, "bad_limit"),
             ({"text": "x", "target": 5}, "bad_args"),

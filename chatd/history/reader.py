@@ -22,7 +22,7 @@ from chatd.core.errors import ChatError
 from chatd.core.history import Conversation, private_other
 from chatd.core.names import fold
 from chatd.history.items import MESSAGE_KINDS
-from chatd.store.history import order, pick_targets
+from chatd.store.history import order, pick_targets, words
 from chatd.store.records import HistoryItem
 
 if TYPE_CHECKING:
@@ -423,7 +423,8 @@ class History:
         each with the name of the history it is in.
         """
         _check_limit(limit, self.limit_max)
-        if not text.strip():
+        if not words(text):
+            # punctuation or emoji alone: nothing the index could match
             raise ChatError("bad_args", "search for at least one word")
         if target is not None:
             readable = [self.chat.conversation(user, target)]

@@ -256,7 +256,14 @@ class HistoryRequests:
         if request.args.get("ts") is None:
             raise ChatError("bad_args", "missing field 'ts'")
         ts = parse_time(request.args["ts"], "ts")
-        name = self.factory.chat.conversation(user, target).name
+        # a marker is the user's own note: any channel or nick has one,
+        # whether or not its history may be read (protocol.md)
+        chat = self.factory.chat
+        chat.marker_key(user, target)  # bad_channel, bad_nick
+        channel = chat.find_channel(target) if target.startswith("#") else None
+        name = target
+        if channel is not None and (user in channel.members or not channel.secret):
+            name = channel.name
         d = history.mark_read(user, target, ts, self.factory.clock.seconds())
         return d.addCallback(
             lambda marker: codec.ok(
