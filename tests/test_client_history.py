@@ -47,7 +47,12 @@ class ParseTests(SynchronousTestCase):
         # In a private conversation, that conversation's.
         self.assertEqual(parse_input("/history", "#c", "bob"), ShowHistory("bob", 20))
         usage = "usage: /history [#chan or NICK] [N]"
-        for line in ("/history 0", f"/history {HISTORY_MAX + 1}", "/history #c x"):
+        for line in (
+            "/history 0",
+            "/history -5",
+            f"/history {HISTORY_MAX + 1}",
+            "/history #c x",
+        ):
             self.assertEqual(
                 parse_input(line, "#c"),
                 Problem(f"N is a number from 1 to {HISTORY_MAX} ({usage})"),

@@ -709,6 +709,8 @@ class RedactTests(AccountHistoryCase):
         self.assertEqual(
             (seen.command, seen.params), ("REDACT", ["#chan", msgid, "typo"])
         )
+        # the sender's copy is the same event: the same msgid as the others'
+        self.assertEqual(echo.tags["msgid"], seen.tags["msgid"])
         self.assertEqual(old.lines(), [])
         self.assertEqual(
             texts(self.page(bob, "CHATHISTORY LATEST #chan * 10")), ["fine"]

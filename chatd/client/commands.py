@@ -303,8 +303,8 @@ def _parse_history(args: list[str], current: str | None, query: str | None) -> A
     usage = "usage: /history [#chan or NICK] [N]"
     target = query or current
     count = str(HISTORY_PAGE)
-    if len(args) == 1 and args[0].isascii() and args[0].isdigit():
-        count = args[0]
+    if len(args) == 1 and args[0].isascii() and args[0].lstrip("+-").isdigit():
+        count = args[0]  # a number, if a bad one (no nick looks like -5)
     elif len(args) == 1:
         target = args[0]
     elif len(args) == 2:

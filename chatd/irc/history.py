@@ -425,7 +425,9 @@ class HistoryCommands(Channels):
         )
 
     def _redacted(self, event: Redacted) -> None:
-        self.write(self._redact_line(event), {"time": format_time(event.ts)})
+        # the msgid the others' copies carry (message-tags)
+        tags = {"time": format_time(event.ts), "msgid": event.msgid}
+        self.write(self._redact_line(event), tags)
 
     def _redact_line(self, event: Redacted) -> str:
         # As the message's own line named it: its channel, or its recipient.
