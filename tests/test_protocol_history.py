@@ -183,6 +183,8 @@ class HistoryPageTests(HistoryCase):
             ({"target": "#c", "before": "0001-01-01T00:00:00+14:00"}, "bad_reference"),
             ({"target": "#c", "before": True}, "bad_args"),
             ({"target": "#c", "before": ""}, "bad_reference"),
+            ({"target": "#c", "before": "\ud800"}, "bad_args"),
+            ({"target": "#c", "after": "2026-01-01T00:00\udc00"}, "bad_args"),
             ({"target": "9c", "latest": True}, "bad_nick"),
             ({"target": "bob", "latest": True}, "account_required"),
             ({"target": "#bad,name", "latest": True}, "bad_channel"),
@@ -542,6 +544,7 @@ class MarkReadTests(HistoryCase):
             ({"target": "#c", "ts": 1e20}, "bad_reference"),
             ({"ts": 1}, "bad_args"),
             ({"target": "#bad,name", "ts": 1}, "bad_channel"),
+            ({"target": "#c", "ts": "\ud800"}, "bad_args"),
             ({"target": "-nobody", "ts": 1}, "bad_nick"),
         ]:
             self.assertEqual(error(alice.request("mark_read", **args))[0], code, args)

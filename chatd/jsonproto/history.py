@@ -48,6 +48,14 @@ _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 _YEAR_10000 = 253402300800.0
 
 
+def _check_unicode(value: str, field: str) -> None:
+    # as for every string argument (protocol.md): a lone surrogate is bad_args
+    if codec.has_lone_surrogate(value):
+        raise ChatError(
+            "bad_args", f"field {field!r} is not valid Unicode (a lone surrogate)"
+        )
+
+
 def parse_time(value: object, field: str) -> float:
     """
     C{value} as seconds since the epoch: a number (seconds), or an ISO 8601
@@ -60,6 +68,7 @@ def parse_time(value: object, field: str) -> float:
             " ISO 8601 (a string)",
         )
     if isinstance(value, str):
+        _check_unicode(value, field)
         if not _ISO_TIME.match(value):
             raise ChatError(
                 "bad_reference",
@@ -95,7 +104,8 @@ def parse_reference(value: object, field: str) -> Reference:
     time, any other string a message's C{msgid}.
     """
     if isinstance(value, str) and not _ISO_TIME.match(value):
-        if not value or codec.has_lone_surrogate(value):
+        _check_unicode(value, field)
+        if not value:
             raise ChatError(
                 "bad_reference", f"field {field!r} is neither a msgid nor a time"
             )
