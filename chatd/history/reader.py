@@ -12,7 +12,7 @@ says whether there is more beyond it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -48,6 +48,16 @@ FAR_FUTURE = 253402300799.0
 #: not short.  Before, four reads of C{limit + 1} each: a channel with
 #: more than 4 x 21 events since its last message replayed nothing.
 _SCAN_MAX = 10_000
+
+
+def _read_sizes(limit: int) -> Iterator[int]:
+    """How many items each read of a page asks the log for (see L{_SCAN_MAX})."""
+    size = limit + 1
+    asked = 0
+    while asked < _SCAN_MAX:
+        yield size
+        asked += size
+        size = min(_SCAN_MAX, 4 * size)
 
 
 class Reference(NamedTuple):
@@ -146,17 +156,13 @@ class History:
         got: list[HistoryItem] = []
         pivot = high
         exhausted = False
-        size = scanned = 0
-        while scanned < _SCAN_MAX:
-            size = min(_SCAN_MAX, max(4 * size, limit + 1))
-            want = max(size, limit + 1 - len(got))
+        for want in _read_sizes(limit):
             if pivot is None:
                 raw = await self.log.latest(key, want)
             else:
                 raw = await self.log.before(
                     key, pivot.ts if pivot.ts is not None else 0.0, pivot.msgid, want
                 )
-            scanned += len(raw)
             kept = [i for i in raw if visible(i) and (low is None or order(i) > low)]
             got = kept + got
             if (
@@ -190,14 +196,10 @@ class History:
         if pivot.ts is not None and pivot.ts < conversation.start:
             # From the start of the reader's window on, that time included.
             pivot = Reference(conversation.start, "")
-        size = scanned = 0
-        while scanned < _SCAN_MAX:
-            size = min(_SCAN_MAX, max(4 * size, limit + 1))
-            want = max(size, limit + 1 - len(got))
+        for want in _read_sizes(limit):
             raw = await self.log.after(
                 key, pivot.ts if pivot.ts is not None else 0.0, pivot.msgid, want
             )
-            scanned += len(raw)
             kept = [i for i in raw if visible(i) and (high is None or order(i) < high)]
             got.extend(kept)
             if len(raw) < want or (high is not None and order(raw[-1]) >= high):
